@@ -1,0 +1,76 @@
+/**
+ * The one definition of the metadata tables' key schemas. The CDK construct (`MetadataTables`) and local mode
+ * (`local/emulators.ts`) both build their tables from this object, so the stack and the laptop cannot drift apart.
+ */
+
+export type KeyType = 'S' | 'N';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: KeyType;
+}
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+}
+
+export interface TableDefinition {
+  /** Logical id of the table inside the `MetadataTables` construct; stable (renaming replaces the table). */
+  readonly id: string;
+  /** Name of the environment variable through which handlers learn the table's physical name. */
+  readonly envVar: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  readonly globalSecondaryIndexes: readonly IndexDefinition[];
+}
+
+export const MODEL_VERSIONS_TABLE = {
+  id: 'ModelVersions',
+  envVar: 'MODEL_VERSIONS_TABLE',
+  partitionKey: { name: 'model', type: 'S' },
+  sortKey: { name: 'version', type: 'S' },
+  globalSecondaryIndexes: [
+    {
+      indexName: 'ByStatus',
+      partitionKey: { name: 'status', type: 'S' },
+      sortKey: { name: 'updatedAt', type: 'S' },
+    },
+  ],
+} as const satisfies TableDefinition;
+
+/** One routing record per model: `{stable, candidate, weight, mode, revision}` (DESIGN.md decision 1). */
+export const DEPLOYMENTS_TABLE = {
+  id: 'Deployments',
+  envVar: 'DEPLOYMENTS_TABLE',
+  partitionKey: { name: 'model', type: 'S' },
+  globalSecondaryIndexes: [],
+} as const satisfies TableDefinition;
+
+/** Append-only ledger; `eventId` sorts by time (`<ISO timestamp>#<random suffix>`). */
+export const AUDIT_LOG_TABLE = {
+  id: 'AuditLog',
+  envVar: 'AUDIT_LOG_TABLE',
+  partitionKey: { name: 'model', type: 'S' },
+  sortKey: { name: 'eventId', type: 'S' },
+  globalSecondaryIndexes: [],
+} as const satisfies TableDefinition;
+
+export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
+  MODEL_VERSIONS_TABLE,
+  DEPLOYMENTS_TABLE,
+  AUDIT_LOG_TABLE,
+];
+
+/** Environment variable holding the artifact registry bucket's name. */
+export const REGISTRY_BUCKET_ENV = 'REGISTRY_BUCKET';
+/** Environment variable holding the largest artifact, in bytes, that validation accepts. */
+export const MAX_ARTIFACT_BYTES_ENV = 'MAX_ARTIFACT_BYTES';
+
+/** Key prefixes of the artifact registry bucket. */
+export const PREFIX = {
+  incoming: 'incoming/',
+  models: 'models/',
+  capture: 'capture/',
+} as const;
