@@ -1,0 +1,317 @@
+/**
+ * The baseline profile: how a model's reference data is distributed, per feature, in the bins that drift
+ * monitoring later counts live traffic into (DESIGN.md decision 5, docs/manifest.md `baseline`).
+ *
+ * `computeBaseline` builds the profile from reference rows (cells as text, as read from `reference.csv`);
+ * `binIndex` assigns one live value to a bin of that profile. Both use one assignment rule, so reference counts and
+ * live counts are comparable bin by bin.
+ *
+ * examples/make_examples.py holds a Python twin of `computeBaseline` for training code. The two must produce
+ * bit-identical profiles (test/unit/baseline.test.ts cross-checks the committed examples), which is why parsing is
+ * deliberately narrow: only spaces and tabs are trimmed, numbers must match one plain decimal syntax, and the
+ * missing / boolean tokens are matched case-insensitively in ASCII only.
+ */
+import type { Baseline, Feature, FeatureBins } from './manifest';
+
+export const DEFAULT_BASELINE_BINS = 10;
+export const DEFAULT_BASELINE_TOP_K = 20;
+/** Category list of every boolean feature's bins, in this order; counts are `[false, true, other]`. */
+export const BOOLEAN_CATEGORIES: readonly ['false', 'true'] = ['false', 'true'];
+
+export interface BaselineOptions {
+  /**
+   * Quantile bins per numeric feature (before duplicate edges collapse).
+   * @default 10
+   */
+  readonly bins?: number;
+  /**
+   * Categories kept per categorical feature; the rest count as `__OTHER__`.
+   * @default 20
+   */
+  readonly topK?: number;
+}
+
+/** The reference data cannot be profiled: a missing column, a malformed cell, no rows. */
+export class ReferenceDataError extends Error {
+  override name = 'ReferenceDataError';
+  constructor(
+    message: string,
+    /** The offending column, when there is one. */
+    readonly column?: string,
+    /** 1-based data row (the header is not a row), when there is one. */
+    readonly row?: number,
+  ) {
+    super(message);
+  }
+}
+
+const MISSING_TOKEN = /^(?:|na|nan|null|none)$/i;
+const NUMBER_SYNTAX = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+const TRUE_TOKEN = /^(?:true|1)$/i;
+const FALSE_TOKEN = /^(?:false|0)$/i;
+const EDGE_BLANKS = /^[ \t]+|[ \t]+$/g;
+
+/** Spaces and tabs only: `trim()` and Python's `strip()` disagree on other Unicode whitespace. */
+function clean(cell: string): string {
+  return cell.replace(EDGE_BLANKS, '');
+}
+
+/** True for an empty cell and for `NA`, `NaN`, `null`, `None` in any case. */
+export function isMissingCell(cell: string): boolean {
+  return MISSING_TOKEN.test(clean(cell));
+}
+
+/** Parses a plain decimal number; undefined when the text is not one or is not finite. */
+function parseNumber(text: string): number | undefined {
+  const t = clean(text);
+  if (!NUMBER_SYNTAX.test(t)) return undefined;
+  const x = Number(t);
+  // `+ 0` folds -0 into +0: one zero in both languages and in JSON.
+  return Number.isFinite(x) ? x + 0 : undefined;
+}
+
+function parseBoolean(text: string): boolean | undefined {
+  const t = clean(text);
+  if (FALSE_TOKEN.test(t)) return false;
+  if (TRUE_TOKEN.test(t)) return true;
+  return undefined;
+}
+
+/**
+ * Bin of a numeric value: 0 below e0, `edges.length` above the last edge, otherwise the inner bin j with
+ * e(j-1) <= x < ej, the last inner bin closed on the right. Binary search: this runs per live value.
+ */
+function numericBin(edges: readonly number[], x: number): number {
+  const last = edges.length - 1;
+  if (x < edges[0]!) return 0;
+  if (x > edges[last]!) return edges.length;
+  // Number of edges <= x (upper bound), then close the last inner bin.
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (edges[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return Math.min(lo, Math.max(last, 0));
+}
+
+/** Code-point order, as Python sorts strings; JavaScript's default compares UTF-16 code units. */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    // A surrogate starts a code point above U+FFFF, which sorts after every BMP character.
+    if (xs !== ys) return xs ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, option: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > 1_000) {
+    throw new RangeError(`baseline option ${option} must be a whole number from 1 to 1000, got ${value}`);
+  }
+  return value;
+}
+
+interface Cell {
+  readonly row: number;
+  readonly text: string;
+}
+
+function numericProfile(name: string, cells: readonly Cell[], bins: number): FeatureBins {
+  const values = new Float64Array(cells.length);
+  cells.forEach((c, i) => {
+    const x = parseNumber(c.text);
+    if (x === undefined) {
+      throw new ReferenceDataError(
+        `column "${name}", row ${c.row}: "${c.text}" is not a finite number; fix the cell, or leave it empty to mark it missing`,
+        name,
+        c.row,
+      );
+    }
+    values[i] = x;
+  });
+  const sorted = values.slice().sort();
+  const n = sorted.length;
+  let edges: number[];
+  if (n === 0) {
+    edges = [0, 1];
+  } else {
+    edges = [];
+    for (let i = 0; i <= bins; i++) {
+      const e = sorted[Math.floor((i * (n - 1)) / bins)]!;
+      if (edges.length === 0 || e !== edges[edges.length - 1]) edges.push(e);
+    }
+    if (edges.length === 1) {
+      // One distinct value still needs one inner bin of positive width to count it in.
+      const x = edges[0]!;
+      edges = [x, x + Math.max(Math.abs(x), 1) * 1e-6];
+    }
+  }
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const x of values) counts[numericBin(edges, x)]!++;
+  return { kind: 'numeric', edges, counts, missing: 0 };
+}
+
+function booleanProfile(name: string, cells: readonly Cell[]): FeatureBins {
+  const counts = [0, 0, 0];
+  for (const c of cells) {
+    const b = parseBoolean(c.text);
+    if (b === undefined) {
+      throw new ReferenceDataError(
+        `column "${name}", row ${c.row}: "${c.text}" is not a boolean; use true/false or 1/0, or leave it empty to mark it missing`,
+        name,
+        c.row,
+      );
+    }
+    counts[b ? 1 : 0]!++;
+  }
+  return { kind: 'categorical', categories: [...BOOLEAN_CATEGORIES], counts, missing: 0 };
+}
+
+function categoricalProfile(
+  feature: Extract<Feature, { type: 'categorical' }>,
+  cells: readonly Cell[],
+  topK: number,
+): FeatureBins {
+  const tally = new Map<string, number>();
+  for (const c of cells) {
+    const value = clean(c.text);
+    tally.set(value, (tally.get(value) ?? 0) + 1);
+  }
+  if (tally.size === 0) {
+    // Nothing to rank: keep the declared categories so live values still have bins of their own.
+    const categories = [...feature.categories].sort(compareCodePoints).slice(0, topK);
+    return {
+      kind: 'categorical',
+      categories,
+      counts: new Array<number>(categories.length + 1).fill(0),
+      missing: 0,
+    };
+  }
+  const ranked = [...tally].sort((a, b) => b[1] - a[1] || compareCodePoints(a[0], b[0]));
+  const top = ranked.slice(0, topK);
+  let other = 0;
+  for (let i = topK; i < ranked.length; i++) other += ranked[i]![1];
+  return {
+    kind: 'categorical',
+    categories: top.map(([value]) => value),
+    counts: [...top.map(([, count]) => count), other],
+    missing: 0,
+  };
+}
+
+/**
+ * Profiles reference rows into the manifest's `baseline`. Columns not declared as features (e.g. the label) are
+ * ignored. Throws `ReferenceDataError` naming the column and row of the first problem.
+ *
+ * @example
+ * const { rows } = parseReferenceCsv(text, manifest.inputs.features.map((f) => f.name));
+ * manifest.baseline = computeBaseline(manifest.inputs.features, rows);
+ */
+export function computeBaseline(
+  features: readonly Feature[],
+  rows: readonly Readonly<Record<string, string>>[],
+  options: BaselineOptions = {},
+): Baseline {
+  const bins = positiveInteger(options.bins, DEFAULT_BASELINE_BINS, 'bins');
+  const topK = positiveInteger(options.topK, DEFAULT_BASELINE_TOP_K, 'topK');
+  if (rows.length === 0) {
+    throw new ReferenceDataError('the reference data has no rows; profile at least one row of training data');
+  }
+  const absent = features.filter((f) => !Object.hasOwn(rows[0]!, f.name)).map((f) => `"${f.name}"`);
+  if (absent.length > 0) {
+    throw new ReferenceDataError(
+      `the reference data has no column ${absent.join(', ')}; add a column per declared feature (header = feature name)`,
+      absent.length === 1 ? absent[0]!.slice(1, -1) : undefined,
+    );
+  }
+
+  const profiles: Record<string, FeatureBins> = {};
+  for (const feature of features) {
+    const name = feature.name;
+    const cells: Cell[] = [];
+    let missing = 0;
+    rows.forEach((r, i) => {
+      const text = r[name];
+      if (text === undefined) {
+        throw new ReferenceDataError(
+          `row ${i + 1} has no column "${name}"; every row needs every feature`,
+          name,
+          i + 1,
+        );
+      }
+      if (isMissingCell(text)) missing++;
+      else cells.push({ row: i + 1, text });
+    });
+    const profile =
+      feature.type === 'numeric'
+        ? numericProfile(name, cells, bins)
+        : feature.type === 'boolean'
+          ? booleanProfile(name, cells)
+          : categoricalProfile(feature, cells, topK);
+    profiles[name] = { ...profile, missing };
+  }
+  return { referenceCount: rows.length, features: profiles };
+}
+
+const categoryIndexes = new WeakMap<FeatureBins, ReadonlyMap<string, number>>();
+
+function isBooleanBins(bins: Extract<FeatureBins, { kind: 'categorical' }>): boolean {
+  const c = bins.categories;
+  return c.length === 2 && c[0] === BOOLEAN_CATEGORIES[0] && c[1] === BOOLEAN_CATEGORIES[1];
+}
+
+/**
+ * The bin a live value falls into, by the rule `computeBaseline` counted the reference with: an index into
+ * `bins.counts`, or `'missing'`.
+ *
+ * Numeric bins: numbers (±Infinity go to under/overflow) and numeric strings; `null`, `undefined`, NaN, the missing
+ * tokens and any text that is not a number count as missing. Categorical bins: strings as they are (trimmed of
+ * spaces and tabs), numbers and booleans as their text; unknown values go to `__OTHER__` (the last count). Boolean
+ * bins (`["false", "true"]`) also accept `1`/`0` and any case of true/false.
+ *
+ * @example
+ * const i = binIndex(manifest.baseline.features.age, 41); // e.g. 5
+ */
+export function binIndex(bins: FeatureBins, value: unknown): number | 'missing' {
+  if (value === null || value === undefined) return 'missing';
+  if (bins.kind === 'numeric') {
+    let x: number | undefined;
+    if (typeof value === 'number') x = value;
+    else if (typeof value === 'string') x = isMissingCell(value) ? undefined : parseNumber(value);
+    else if (typeof value === 'boolean') x = value ? 1 : 0;
+    if (x === undefined || Number.isNaN(x)) return 'missing';
+    return numericBin(bins.edges, x);
+  }
+
+  let text: string;
+  if (typeof value === 'string') {
+    if (isMissingCell(value)) return 'missing';
+    text = clean(value);
+  } else if (typeof value === 'boolean') {
+    text = value ? 'true' : 'false';
+  } else if (typeof value === 'number') {
+    if (Number.isNaN(value)) return 'missing';
+    text = String(value);
+  } else {
+    return 'missing';
+  }
+  if (isBooleanBins(bins)) {
+    const b = parseBoolean(text);
+    return b === undefined ? bins.categories.length : b ? 1 : 0;
+  }
+  let index = categoryIndexes.get(bins);
+  if (!index) {
+    index = new Map(bins.categories.map((c, i) => [c, i]));
+    categoryIndexes.set(bins, index);
+  }
+  return index.get(text) ?? bins.categories.length;
+}
