@@ -1,0 +1,37 @@
+/** Audit ledger helpers: ids that sort by time and events built the same way everywhere. */
+import { randomBytes } from 'node:crypto';
+import type { AuditEvent, AuditEventType } from './ports';
+
+/**
+ * `<ISO timestamp>#<8 random hex>`: sorts by time as a DynamoDB sort key; the suffix keeps two events in the same
+ * millisecond apart.
+ */
+export function newAuditEventId(now: Date = new Date(), random: () => string = randomSuffix): string {
+  return `${now.toISOString()}#${random()}`;
+}
+
+function randomSuffix(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** Builds an audit event stamped now. */
+export function auditEvent(
+  fields: {
+    readonly model: string;
+    readonly type: AuditEventType;
+    readonly version?: string;
+    readonly actor: string;
+    readonly details?: Readonly<Record<string, unknown>>;
+  },
+  now: Date = new Date(),
+): AuditEvent {
+  return {
+    model: fields.model,
+    eventId: newAuditEventId(now),
+    at: now.toISOString(),
+    type: fields.type,
+    ...(fields.version !== undefined ? { version: fields.version } : {}),
+    actor: fields.actor,
+    details: fields.details ?? {},
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Typed errors. Step Functions matches `ErrorEquals` on `name`, so every name here is part of the contract with
+ * stepfunctions/*.asl.json: `TransientStoreError` is retried, `VersionConflictError` ends in the VersionConflict state.
+ */
+
+/** A store call failed in a way worth retrying (throttling, 5xx, network). The ASL retries it with backoff. */
+export class TransientStoreError extends Error {
+  override name = 'TransientStoreError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The version is already REGISTERED with different content; the registered version stands untouched. */
+export class VersionConflictError extends Error {
+  override name = 'VersionConflictError';
+  constructor(
+    readonly model: string,
+    readonly version: string,
+    readonly registeredSha256: string | undefined,
+    readonly pushedSha256: string,
+  ) {
+    super(
+      `${model} ${version} is already registered with sha256 ${registeredSha256 ?? '(unknown)'}; the pushed ` +
+        `artifact has sha256 ${pushedSha256}. Registered versions are immutable: push under a new version.`,
+    );
+  }
+}
+
+/** A handler received an event that does not match its contract; the message names the field and the fix. */
+export class InvalidEventError extends Error {
+  override name = 'InvalidEventError';
+}
+
+/** An object changed between validation and registration (re-upload in between); re-push to validate again. */
+export class SourceChangedError extends Error {
+  override name = 'SourceChangedError';
+}
+
+/** An object is larger than the caller allows; raised before its body is read. */
+export class ObjectTooLargeError extends Error {
+  override name = 'ObjectTooLargeError';
+  constructor(
+    readonly key: string,
+    readonly sizeBytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`${key} is ${sizeBytes} bytes, larger than the ${maxBytes} bytes allowed`);
+  }
+}
+
+/** An audit event with this id already exists; the ledger is append-only. */
+export class DuplicateAuditEventError extends Error {
+  override name = 'DuplicateAuditEventError';
+}
+
+/** A required environment variable is missing or malformed; the message names it. */
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
+
+/** One problem encoding one instance's features into tensors. */
+export interface FeatureEncodingIssue {
+  /** Index of the instance in the request. */
+  readonly instance: number;
+  readonly feature: string;
+  readonly message: string;
+}
+
+/** Instances that cannot be encoded into the manifest's input tensors; lists every problem. */
+export class FeatureEncodingError extends Error {
+  override name = 'FeatureEncodingError';
+  constructor(readonly issues: readonly FeatureEncodingIssue[]) {
+    super(
+      `cannot encode instances: ${issues
+        .slice(0, 10)
+        .map((i) => `instance ${i.instance} feature "${i.feature}": ${i.message}`)
+        .join('; ')}${issues.length > 10 ? `; and ${issues.length - 10} more` : ''}`,
+    );
+  }
+}

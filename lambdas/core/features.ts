@@ -1,0 +1,178 @@
+/**
+ * Encodes instances (feature name → value) into the manifest's input tensors. Used by smoke tests at validation
+ * and by the inference handler, so the per-manifest plan is compiled once and cached; per-request work is one pass
+ * over the values into preallocated typed arrays.
+ */
+import { FeatureEncodingError, type FeatureEncodingIssue } from './errors';
+import type { Feature, Manifest, TensorElementType } from './manifest';
+import type { FeedTensor } from './model-runtime';
+
+/** A feature value as it arrives in JSON; `null` and absence both mean missing. */
+export type FeatureValue = number | string | boolean | null;
+export type Instance = Readonly<Record<string, FeatureValue | undefined>>;
+
+/** Encodes one value into slot `offset` of the tensor's data; returns an error message or undefined. */
+type Writer = (
+  data: FeedTensor['data'],
+  offset: number,
+  value: FeatureValue | undefined,
+) => string | undefined;
+
+interface ColumnPlan {
+  readonly feature: string;
+  readonly write: Writer;
+}
+
+interface TensorPlan {
+  readonly name: string;
+  readonly elementType: TensorElementType;
+  readonly columns: readonly ColumnPlan[];
+}
+
+interface EncoderPlan {
+  readonly tensors: readonly TensorPlan[];
+  /** Every declared feature name, to report unknown ones in a request. */
+  readonly known: ReadonlySet<string>;
+}
+
+const plans = new WeakMap<Manifest, EncoderPlan>();
+
+/**
+ * Encodes instances into one `[instances.length, features.length]` tensor per manifest input tensor.
+ *
+ * Missing optional values: NaN in float tensors, 0 / false / "" otherwise (models that must see "missing" should
+ * take that feature through a float tensor). Throws `FeatureEncodingError` listing every problem.
+ *
+ * @example
+ * const feeds = encodeInstances(manifest, [{ age: 41, plan: 'pro', active: true }]);
+ * const outputs = await model.run(feeds);
+ */
+export function encodeInstances(
+  manifest: Manifest,
+  instances: readonly Instance[],
+): Record<string, FeedTensor> {
+  let plan = plans.get(manifest);
+  if (!plan) {
+    plan = compilePlan(manifest);
+    plans.set(manifest, plan);
+  }
+  const issues: FeatureEncodingIssue[] = [];
+  const feeds: Record<string, FeedTensor> = {};
+  const n = instances.length;
+  for (const tensor of plan.tensors) {
+    const width = tensor.columns.length;
+    const data = allocate(tensor.elementType, n * width);
+    for (let i = 0; i < n; i++) {
+      const instance = instances[i]!;
+      const base = i * width;
+      for (let c = 0; c < width; c++) {
+        const column = tensor.columns[c]!;
+        const message = column.write(data, base + c, instance[column.feature]);
+        if (message !== undefined) issues.push({ instance: i, feature: column.feature, message });
+      }
+    }
+    feeds[tensor.name] = { elementType: tensor.elementType, data, dims: [n, width] } as FeedTensor;
+  }
+  instances.forEach((instance, i) => {
+    for (const name of Object.keys(instance)) {
+      if (!plan.known.has(name))
+        issues.push({ instance: i, feature: name, message: 'is not a declared feature' });
+    }
+  });
+  if (issues.length > 0) throw new FeatureEncodingError(issues);
+  return feeds;
+}
+
+function allocate(elementType: TensorElementType, length: number): FeedTensor['data'] {
+  switch (elementType) {
+    case 'float32':
+      return new Float32Array(length);
+    case 'float64':
+      return new Float64Array(length);
+    case 'int64':
+      return new BigInt64Array(length);
+    case 'int32':
+      return new Int32Array(length);
+    case 'bool':
+      return new Uint8Array(length);
+    case 'string':
+      return new Array<string>(length).fill('');
+  }
+}
+
+function compilePlan(manifest: Manifest): EncoderPlan {
+  const features = new Map(manifest.inputs.features.map((f) => [f.name, f]));
+  const tensors = manifest.inputs.tensors.map((t) => ({
+    name: t.name,
+    elementType: t.elementType,
+    columns: t.features.map((name) => {
+      const feature = features.get(name);
+      // parseManifest guarantees every tensor feature is declared; this guards hand-built manifests.
+      if (!feature) throw new Error(`tensor "${t.name}" names undeclared feature "${name}"`);
+      return { feature: name, write: writerFor(feature, t.elementType) };
+    }),
+  }));
+  return { tensors, known: new Set(features.keys()) };
+}
+
+const isFloat = (t: TensorElementType) => t === 'float32' || t === 'float64';
+const isInteger = (t: TensorElementType) => t === 'int64' || t === 'int32';
+
+/** Stores a JS number into a numeric tensor slot (bigint for int64). */
+function storeNumber(data: FeedTensor['data'], offset: number, value: number): void {
+  if (data instanceof BigInt64Array) data[offset] = BigInt(value);
+  else (data as Float32Array | Float64Array | Int32Array | Uint8Array)[offset] = value;
+}
+
+function writerFor(feature: Feature, elementType: TensorElementType): Writer {
+  const required = feature.required;
+  const missing: Writer = (data, offset) => {
+    if (required) return 'is required';
+    // Typed arrays start zeroed and string arrays start as ""; only floats need an explicit "missing" marker.
+    if (isFloat(elementType)) storeNumber(data, offset, Number.NaN);
+    return undefined;
+  };
+
+  switch (feature.type) {
+    case 'numeric':
+      return (data, offset, value) => {
+        if (value === null || value === undefined) return missing(data, offset, value);
+        if (typeof value !== 'number' || !Number.isFinite(value)) return 'must be a finite number';
+        if (isInteger(elementType) && !Number.isInteger(value))
+          return `must be a whole number (${elementType} input)`;
+        if (elementType === 'int32' && (value < -2_147_483_648 || value > 2_147_483_647)) {
+          return 'is out of the int32 range';
+        }
+        storeNumber(data, offset, value);
+        return undefined;
+      };
+    case 'categorical': {
+      const index = new Map(feature.categories.map((c, i) => [c, i]));
+      const allowed = () =>
+        feature.categories.length <= 10
+          ? feature.categories.map((c) => JSON.stringify(c)).join(', ')
+          : `${feature.categories.length} declared categories`;
+      return (data, offset, value) => {
+        if (value === null || value === undefined) return missing(data, offset, value);
+        if (typeof value !== 'string') return 'must be a string (category)';
+        const i = index.get(value);
+        if (i === undefined) return `must be one of ${allowed()}`;
+        // String tensors carry the category; integer tensors carry its index in `categories`.
+        if (elementType === 'string') (data as string[])[offset] = value;
+        else storeNumber(data, offset, i);
+        return undefined;
+      };
+    }
+    case 'boolean':
+      return (data, offset, value) => {
+        if (value === null || value === undefined) return missing(data, offset, value);
+        let flag: boolean;
+        if (typeof value === 'boolean') flag = value;
+        else if (value === 0 || value === 1) flag = value === 1;
+        else return 'must be true or false';
+        if (elementType === 'string') (data as string[])[offset] = String(flag);
+        else storeNumber(data, offset, flag ? 1 : 0);
+        return undefined;
+      };
+  }
+}

@@ -1,0 +1,369 @@
+/**
+ * Application-level traffic routing (DESIGN.md decision 1): pick the model version that serves a request from the
+ * model's Deployments record, compare shadow predictions, and cache routing records for a few seconds.
+ *
+ * Pure: no AWS SDK, no clock or randomness except what the caller injects.
+ */
+import type { DeploymentRecord } from './ports';
+import { VERSION_PATTERN } from './manifest';
+
+/** The record cannot be used to serve this model: no stable version, no record at all, or a malformed record. */
+export class ModelNotServableError extends Error {
+  override name = 'ModelNotServableError';
+  constructor(
+    message: string,
+    readonly model?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The Deployments record is malformed (e.g. weight outside [0, 1]). A subclass of ModelNotServableError so the
+ * inference handler maps both to 503 with one check; `issues` lists every problem found.
+ */
+export class InvalidDeploymentRecordError extends ModelNotServableError {
+  override name = 'InvalidDeploymentRecordError';
+  constructor(
+    readonly issues: readonly string[],
+    model?: string,
+  ) {
+    super(
+      `deployment record${model === undefined ? '' : ` for model "${model}"`} is invalid: ${issues.join('; ')}`,
+      model,
+    );
+  }
+}
+
+export type Arm = 'stable' | 'candidate';
+
+/** Which version answers the request, and which (if any) also runs on the same input for comparison only. */
+export interface RouteDecision {
+  /** The version whose prediction is returned to the caller. */
+  readonly serve: string;
+  /** Shadow mode only: the candidate, run on the same input; its result is compared, never returned. */
+  readonly shadow?: string;
+  readonly arm: Arm;
+}
+
+export interface ChooseOptions {
+  /**
+   * Sticky routing: requests with the same key get the same arm for a given record and weight. At most 256
+   * characters (the request parser enforces it); only its hash is used, it is never stored.
+   */
+  readonly routingKey?: string;
+  /** Uniform draw in [0, 1) for requests without a routing key. @default Math.random */
+  readonly random?: () => number;
+}
+
+const MODES: ReadonlySet<string> = new Set(['canary', 'shadow']);
+
+function isPresent(v: unknown): boolean {
+  // DynamoDB adapters may surface an unset attribute as null; treat it like an absent one.
+  return v !== undefined && v !== null;
+}
+
+/**
+ * Every problem with a routing record, empty when it is usable. Accepts `unknown` because the record comes from
+ * storage that other code (and people, via the console) can write.
+ */
+export function deploymentRecordIssues(value: unknown): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return ['must be an object with model, stable, candidate, weight, mode and revision'];
+  }
+  const r = value as Record<string, unknown>;
+  const issues: string[] = [];
+  if (typeof r.model !== 'string' || r.model.length === 0) issues.push('model must be a non-empty string');
+  for (const field of ['stable', 'candidate'] as const) {
+    const v = r[field];
+    if (isPresent(v) && (typeof v !== 'string' || !VERSION_PATTERN.test(v) || v.includes('..'))) {
+      issues.push(`${field} must be a model version (e.g. "1.2.0") or absent, got ${JSON.stringify(v)}`);
+    }
+  }
+  if (typeof r.weight !== 'number' || !Number.isFinite(r.weight) || r.weight < 0 || r.weight > 1) {
+    issues.push(`weight must be a finite number from 0 to 1, got ${String(r.weight)}`);
+  }
+  if (typeof r.mode !== 'string' || !MODES.has(r.mode)) {
+    issues.push(`mode must be "canary" or "shadow", got ${JSON.stringify(r.mode) ?? 'nothing'}`);
+  }
+  if (typeof r.revision !== 'number' || !Number.isSafeInteger(r.revision) || r.revision < 0) {
+    issues.push(`revision must be a whole number >= 0, got ${String(r.revision)}`);
+  }
+  return issues;
+}
+
+/**
+ * Picks the version that serves one request.
+ *
+ * - No stable version (never promoted) → {@link ModelNotServableError}: a candidate alone is never served, since
+ *   nothing would answer the share of traffic it does not get and nothing to roll back to exists.
+ * - `canary`: the candidate with probability `weight`, otherwise stable. With a `routingKey` the draw is the key's
+ *   {@link stickyPoint} instead of `random()`: the same key always lands on the same arm for a given record, and
+ *   raising the weight only moves keys from stable to candidate, never back (the candidate arm is
+ *   `point < weight`, a set that grows with the weight).
+ * - `shadow`: serve stable and run the candidate on every request as `shadow`. The weight is ignored in shadow
+ *   mode: shadow traffic is never returned, so there is no share to split.
+ * - No candidate, a candidate equal to stable, or weight 0 → stable.
+ *
+ * Throws {@link ModelNotServableError} (or its subclass {@link InvalidDeploymentRecordError}); the handler maps both
+ * to 503.
+ *
+ * @example chooseVersion(record, { routingKey: 'customer-42' }) // { serve: '1.3.0', arm: 'candidate' }
+ */
+export function chooseVersion(
+  record: DeploymentRecord | undefined,
+  options: ChooseOptions = {},
+): RouteDecision {
+  if (record === undefined || record === null) {
+    throw new ModelNotServableError('no deployment record: no version of this model has been released yet');
+  }
+  const issues = deploymentRecordIssues(record);
+  if (issues.length > 0) {
+    throw new InvalidDeploymentRecordError(
+      issues,
+      typeof record.model === 'string' ? record.model : undefined,
+    );
+  }
+  const { stable, candidate } = record;
+  if (!isPresent(stable)) {
+    throw new ModelNotServableError(
+      `model "${record.model}" has no stable version to serve` +
+        (isPresent(candidate) ? ` (candidate "${candidate}" has not been promoted yet)` : ''),
+      record.model,
+    );
+  }
+  const stableVersion = stable as string;
+  if (!isPresent(candidate) || candidate === stableVersion) return { serve: stableVersion, arm: 'stable' };
+  const candidateVersion = candidate as string;
+
+  if (record.mode === 'shadow') return { serve: stableVersion, shadow: candidateVersion, arm: 'stable' };
+
+  if (record.weight <= 0) return { serve: stableVersion, arm: 'stable' };
+  if (record.weight >= 1) return { serve: candidateVersion, arm: 'candidate' };
+  const point =
+    options.routingKey !== undefined
+      ? stickyPoint(record.model, candidateVersion, options.routingKey)
+      : (options.random ?? Math.random)();
+  return point < record.weight
+    ? { serve: candidateVersion, arm: 'candidate' }
+    : { serve: stableVersion, arm: 'stable' };
+}
+
+/**
+ * Maps a routing key to a point in [0, 1): FNV-1a 32-bit over the UTF-8 bytes of `model \n candidate \n key`,
+ * followed by the MurmurHash3 32-bit finaliser (fmix32), divided by 2^32.
+ *
+ * Why salted with model and candidate: without it the same customers would be the canary for every model and every
+ * release. Within one rollout (same candidate) the point is fixed, so stickiness and monotonicity hold as the weight
+ * moves. Why the finaliser: plain FNV-1a spreads keys that differ only in their last characters (`user-1`,
+ * `user-2`, …) poorly across the high bits that decide the arm; fmix32 gives full avalanche.
+ */
+export function stickyPoint(model: string, candidate: string, routingKey: string): number {
+  return hashToUnit(`${model}\n${candidate}\n${routingKey}`);
+}
+
+/** FNV-1a 32 + fmix32 of the text's UTF-8 bytes, as a uniform number in [0, 1). */
+export function hashToUnit(text: string): number {
+  return fmix32(fnv1a32(text)) / 0x1_0000_0000;
+}
+
+/** FNV-1a 32-bit over the UTF-8 encoding of `text` (encoded inline, no Buffer allocation). */
+export function fnv1a32(text: string): number {
+  let h = 0x811c9dc5;
+  const mix = (byte: number) => {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193);
+  };
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // lone surrogate: what TextEncoder would write
+    if (c < 0x80) mix(c);
+    else if (c < 0x800) {
+      mix(0xc0 | (c >> 6));
+      mix(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      mix(0xe0 | (c >> 12));
+      mix(0x80 | ((c >> 6) & 0x3f));
+      mix(0x80 | (c & 0x3f));
+    } else {
+      mix(0xf0 | (c >> 18));
+      mix(0x80 | ((c >> 12) & 0x3f));
+      mix(0x80 | ((c >> 6) & 0x3f));
+      mix(0x80 | (c & 0x3f));
+    }
+  }
+  return h >>> 0;
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Mulberry32: a tiny seeded PRNG returning numbers in [0, 1). For tests, benchmarks and local replays that need a
+ * reproducible stream of draws; not for anything security-related.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
+  };
+}
+
+/**
+ * Where two predictions first disagree, or undefined when they agree. Numbers (probabilities, regression values)
+ * agree within `tolerance` (absolute); strings (class labels), booleans and null must be equal; arrays must have the
+ * same length and objects the same keys, compared element by element. Returns a path such as
+ * `[3].probabilities[1]` for logs and shadow metrics.
+ */
+export function findDisagreement(a: unknown, b: unknown, tolerance: number): string | undefined {
+  if (!Number.isFinite(tolerance) || tolerance < 0) {
+    throw new RangeError(`tolerance must be a finite number >= 0, got ${tolerance}`);
+  }
+  return diff(a, b, tolerance, '', 0);
+}
+
+/** True when the shadow prediction differs from the served one: a different class, or any value off by more than `tolerance`. */
+export function disagrees(a: unknown, b: unknown, tolerance: number): boolean {
+  return findDisagreement(a, b, tolerance) !== undefined;
+}
+
+// Predictions are shallow (instances → outputs → probabilities); the bound only guards against cyclic input.
+const MAX_DIFF_DEPTH = 32;
+
+function diff(a: unknown, b: unknown, tolerance: number, path: string, depth: number): string | undefined {
+  const here = path === '' ? '(root)' : path;
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? undefined : here;
+    // Equal infinities agree; `Infinity - Infinity` would be NaN.
+    return a === b || Math.abs(a - b) <= tolerance ? undefined : here;
+  }
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    return a === b ? undefined : here;
+  }
+  if (depth >= MAX_DIFF_DEPTH) return here;
+  if (Array.isArray(a) !== Array.isArray(b)) return here;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return here;
+    for (let i = 0; i < a.length; i++) {
+      const d = diff(a[i], b[i], tolerance, `${path}[${i}]`, depth + 1);
+      if (d !== undefined) return d;
+    }
+    return undefined;
+  }
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const keys = Object.keys(ra);
+  if (keys.length !== Object.keys(rb).length) return here;
+  for (const key of keys) {
+    const child = path === '' ? key : `${path}.${key}`;
+    if (!Object.hasOwn(rb, key)) return child;
+    const d = diff(ra[key], rb[key], tolerance, child, depth + 1);
+    if (d !== undefined) return d;
+  }
+  return undefined;
+}
+
+export interface TtlCacheOptions<K, V> {
+  /** How long a loaded value is served without reloading, in ms, counted from the start of its load. */
+  readonly ttlMs: number;
+  readonly load: (key: K) => Promise<V>;
+  /** Clock in ms. @default Date.now */
+  readonly now?: () => number;
+  /**
+   * When a reload fails, keep serving the previous value while it is younger than this (ms since its load started);
+   * older than this, the load error is thrown. 0 turns stale serving off.
+   * @default 300_000 (5 minutes)
+   */
+  readonly staleIfErrorMs?: number;
+  /** Called when a stale value is served because a reload failed, e.g. to count a metric. Must not throw. */
+  readonly onStale?: (key: K, error: unknown, ageMs: number) => void;
+}
+
+export interface TtlCache<K, V> {
+  /** The cached value if younger than the TTL, else a (shared) reload. */
+  get(key: K): Promise<V>;
+  /** Forgets the key so the next get reloads. */
+  delete(key: K): void;
+}
+
+/**
+ * A per-key TTL cache for routing records, with single-flight loads.
+ *
+ * - A value younger than `ttlMs` (measured from when its load started, so a value is never older than the TTL plus
+ *   one load when served) is returned without loading; a rollback therefore takes effect within the TTL.
+ * - Otherwise the value is loaded; concurrent gets for the same key share one load, including gets that arrive while
+ *   a refresh of a stale value is in flight (they wait for it rather than getting the stale value).
+ * - A failed load is never cached: the next get tries again. If an earlier value exists and is younger than
+ *   `staleIfErrorMs`, it is returned instead of the error and `onStale` is called; a storage hiccup should not take
+ *   a model offline, but a value older than that is no longer trusted.
+ * - Keys are never evicted: an inference function caches one routing record per model it serves.
+ */
+export function createTtlCache<K, V>(options: TtlCacheOptions<K, V>): TtlCache<K, V> {
+  const { ttlMs, load } = options;
+  const now = options.now ?? Date.now;
+  const staleIfErrorMs = options.staleIfErrorMs ?? 300_000;
+  if (!Number.isFinite(ttlMs) || ttlMs < 0) throw new RangeError(`ttlMs must be >= 0, got ${ttlMs}`);
+  if (Number.isNaN(staleIfErrorMs) || staleIfErrorMs < 0) {
+    throw new RangeError(`staleIfErrorMs must be >= 0, got ${staleIfErrorMs}`);
+  }
+
+  const entries = new Map<K, { readonly value: V; readonly loadedAt: number }>();
+  const inFlight = new Map<K, Promise<V>>();
+
+  const refresh = (key: K): Promise<V> => {
+    const startedAt = now();
+    // `load` runs in a microtask so that even a synchronous throw settles the promise after it is registered as
+    // in flight, and the `finally` below always removes the registration.
+    const promise = Promise.resolve()
+      .then(() => load(key))
+      .then(
+        (value) => {
+          entries.set(key, { value, loadedAt: startedAt });
+          return value;
+        },
+        (error: unknown) => {
+          const previous = entries.get(key);
+          if (previous === undefined) throw error;
+          const age = now() - previous.loadedAt;
+          if (age >= staleIfErrorMs) throw error;
+          try {
+            options.onStale?.(key, error, age);
+          } catch {
+            // A metrics hook must not turn a served value into an error.
+          }
+          return previous.value;
+        },
+      )
+      .finally(() => inFlight.delete(key));
+    inFlight.set(key, promise);
+    return promise;
+  };
+
+  return {
+    get(key: K): Promise<V> {
+      const entry = entries.get(key);
+      if (entry !== undefined && now() - entry.loadedAt < ttlMs) return Promise.resolve(entry.value);
+      return inFlight.get(key) ?? refresh(key);
+    },
+    delete(key: K): void {
+      entries.delete(key);
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * Does the model's graph accept what the manifest promises to feed it and return what the manifest promises to
+ * read? Pure: works on the metadata a `ModelRuntime` reports.
+ */
+import { TENSOR_ELEMENT_TYPES, type Manifest, type TensorElementType } from './manifest';
+import type { TensorMeta } from './model-runtime';
+
+/** ONNX Runtime names the element types we feed exactly as the manifest does; anything else is unsupported. */
+export function ortElementType(type: string | undefined): TensorElementType | undefined {
+  return (TENSOR_ELEMENT_TYPES as readonly string[]).includes(type ?? '')
+    ? (type as TensorElementType)
+    : undefined;
+}
+
+/** A fixed dimension, or undefined when the model leaves it symbolic (string or negative). */
+function fixedDim(dim: number | string | undefined): number | undefined {
+  return typeof dim === 'number' && dim >= 0 ? dim : undefined;
+}
+
+function describeShape(shape: readonly (number | string)[] | undefined): string {
+  return `[${(shape ?? []).map((d) => (typeof d === 'number' ? String(d) : JSON.stringify(d))).join(', ')}]`;
+}
+
+/** Every mismatch between the manifest's inputs/outputs and the graph's; empty when they agree. */
+export function signatureIssues(
+  manifest: Manifest,
+  graph: { readonly inputs: readonly TensorMeta[]; readonly outputs: readonly TensorMeta[] },
+): string[] {
+  const issues: string[] = [];
+  const graphInputs = new Map(graph.inputs.map((i) => [i.name, i]));
+  const declared = new Set(manifest.inputs.tensors.map((t) => t.name));
+
+  for (const tensor of manifest.inputs.tensors) {
+    const meta = graphInputs.get(tensor.name);
+    const where = `inputs.tensors "${tensor.name}"`;
+    if (!meta) {
+      issues.push(
+        `${where}: the model has no input named "${tensor.name}" (model inputs: ${[...graphInputs.keys()].join(', ') || 'none'})`,
+      );
+      continue;
+    }
+    if (!meta.isTensor) {
+      issues.push(
+        `${where}: the model input is not a tensor (sequence or map); only tensor inputs can be fed`,
+      );
+      continue;
+    }
+    if (meta.elementType !== tensor.elementType) {
+      issues.push(
+        `${where}: elementType is ${tensor.elementType} but the model expects ${meta.elementType ?? 'an unknown type'}`,
+      );
+    }
+    const shape = meta.shape ?? [];
+    if (shape.length !== 2) {
+      issues.push(
+        `${where}: the model input has shape ${describeShape(shape)}; expected rank 2 [batch, ${tensor.features.length}]`,
+      );
+    } else {
+      const batch = fixedDim(shape[0]);
+      if (batch !== undefined && batch !== 1) {
+        issues.push(
+          `${where}: the model fixes the batch dimension to ${batch}; export it with a symbolic (or size 1) batch dimension`,
+        );
+      }
+      const width = fixedDim(shape[1]);
+      if (width !== undefined && width !== tensor.features.length) {
+        issues.push(
+          `${where}: the model expects ${width} columns but the tensor lists ${tensor.features.length} features`,
+        );
+      }
+    }
+  }
+  for (const name of graphInputs.keys()) {
+    if (!declared.has(name)) {
+      issues.push(
+        `inputs.tensors: the model has an input "${name}" that no manifest tensor feeds; declare it`,
+      );
+    }
+  }
+
+  const graphOutputs = new Map(graph.outputs.map((o) => [o.name, o]));
+  for (const output of manifest.outputs) {
+    const meta = graphOutputs.get(output.name);
+    const where = `outputs "${output.name}"`;
+    if (!meta) {
+      issues.push(
+        `${where}: the model has no output named "${output.name}" (model outputs: ${[...graphOutputs.keys()].join(', ') || 'none'})`,
+      );
+      continue;
+    }
+    if (!meta.isTensor) {
+      issues.push(
+        `${where}: the model output is not a tensor (e.g. a ZipMap of probabilities); export it as a tensor (skl2onnx: options zipmap=False)`,
+      );
+      continue;
+    }
+    if (meta.elementType !== output.elementType) {
+      issues.push(
+        `${where}: elementType is ${output.elementType} but the model returns ${meta.elementType ?? 'an unknown type'}`,
+      );
+    }
+    if (output.kind === 'probability' && output.labels) {
+      const last = fixedDim(meta.shape?.at(-1));
+      if ((meta.shape?.length ?? 0) >= 2 && last !== undefined && last !== output.labels.length) {
+        issues.push(
+          `${where}: the model returns ${last} probabilities per row but labels lists ${output.labels.length}`,
+        );
+      }
+    }
+  }
+  return issues;
+}

@@ -1,0 +1,164 @@
+/** In-memory fakes of the ports, for unit tests of the release orchestration. */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { ObjectTooLargeError, SourceChangedError } from '../../lambdas/core/errors';
+import type { LoadedModel, ModelRuntime, OutputValue, TensorMeta } from '../../lambdas/core/model-runtime';
+import type {
+  AuditEvent,
+  DeploymentRecord,
+  MetadataStore,
+  ObjectHead,
+  RegistryStore,
+  VersionRecord,
+} from '../../lambdas/core/ports';
+
+export class FakeRegistry implements RegistryStore {
+  readonly objects = new Map<string, Buffer>();
+  readonly calls: string[] = [];
+
+  put(key: string, body: string | Uint8Array): void {
+    this.objects.set(key, Buffer.from(body));
+  }
+
+  private etagOf(body: Buffer): string {
+    return `"${createHash('md5').update(body).digest('hex')}"`;
+  }
+
+  async head(key: string): Promise<ObjectHead | undefined> {
+    this.calls.push(`head ${key}`);
+    const body = this.objects.get(key);
+    return body ? { key, sizeBytes: body.length, etag: this.etagOf(body) } : undefined;
+  }
+  async readText(key: string, maxBytes: number): Promise<string | undefined> {
+    this.calls.push(`readText ${key}`);
+    const body = this.objects.get(key);
+    if (body && body.length > maxBytes) throw new ObjectTooLargeError(key, body.length, maxBytes);
+    return body?.toString('utf8');
+  }
+  async readStream(key: string): Promise<Readable> {
+    this.calls.push(`readStream ${key}`);
+    const body = this.objects.get(key);
+    if (!body) throw new SourceChangedError(`${key} missing`);
+    // Small chunks so hashing crosses chunk boundaries as it does against S3.
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < body.length; i += 7) chunks.push(body.subarray(i, i + 7));
+    return Readable.from(chunks);
+  }
+  async readBytes(key: string): Promise<Uint8Array> {
+    this.calls.push(`readBytes ${key}`);
+    const body = this.objects.get(key);
+    if (!body) throw new SourceChangedError(`${key} missing`);
+    return body;
+  }
+  async copyIfAbsent(fromKey: string, toKey: string, expectedEtag: string): Promise<'copied' | 'exists'> {
+    this.calls.push(`copy ${fromKey} -> ${toKey}`);
+    if (this.objects.has(toKey)) return 'exists';
+    const body = this.objects.get(fromKey);
+    if (!body || this.etagOf(body).replace(/"/g, '') !== expectedEtag.replace(/"/g, '')) {
+      throw new SourceChangedError(`${fromKey} changed`);
+    }
+    this.objects.set(toKey, body);
+    return 'copied';
+  }
+  async putText(key: string, body: string): Promise<void> {
+    this.objects.set(key, Buffer.from(body));
+  }
+  async list(prefix: string): Promise<readonly string[]> {
+    return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+}
+
+export class FakeMetadata implements MetadataStore {
+  readonly versions = new Map<string, VersionRecord>();
+  readonly deployments = new Map<string, DeploymentRecord>();
+  readonly audit: AuditEvent[] = [];
+  /** Runs just before the conditional write, to simulate a concurrent writer. */
+  beforePut?: () => void;
+
+  async getVersion(model: string, version: string): Promise<VersionRecord | undefined> {
+    return this.versions.get(`${model}#${version}`);
+  }
+  async listVersions(model?: string): Promise<readonly VersionRecord[]> {
+    return [...this.versions.values()].filter((v) => model === undefined || v.model === model);
+  }
+  async putVersionUnlessRegistered(record: VersionRecord) {
+    this.beforePut?.();
+    const key = `${record.model}#${record.version}`;
+    const current = this.versions.get(key);
+    if (current && current.status !== 'REJECTED') return { written: false, current };
+    this.versions.set(key, record);
+    return { written: true, current: record };
+  }
+  async getDeployment(model: string): Promise<DeploymentRecord | undefined> {
+    return this.deployments.get(model);
+  }
+  async appendAudit(event: AuditEvent): Promise<void> {
+    if (this.audit.some((e) => e.model === event.model && e.eventId === event.eventId)) {
+      throw new Error('duplicate audit event');
+    }
+    this.audit.push(event);
+  }
+  async listAudit(model: string): Promise<readonly AuditEvent[]> {
+    return this.audit.filter((e) => e.model === model);
+  }
+  types(): string[] {
+    return this.audit.map((e) => e.type);
+  }
+}
+
+/** A model that computes its outputs with a plain function of the feeds. */
+export class FakeRuntime implements ModelRuntime {
+  loads = 0;
+  released = 0;
+  constructor(
+    readonly inputs: TensorMeta[],
+    readonly outputs: TensorMeta[],
+    readonly compute: (
+      feeds: Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>,
+    ) => Record<string, OutputValue>,
+    readonly failLoad?: string,
+  ) {}
+
+  async load(): Promise<LoadedModel> {
+    this.loads++;
+    if (this.failLoad) throw new Error(this.failLoad);
+    return {
+      inputs: this.inputs,
+      outputs: this.outputs,
+      run: async (feeds) => this.compute(feeds),
+      release: async () => {
+        this.released++;
+      },
+    };
+  }
+}
+
+/** A fake runtime with the fixture model's graph and math (test/fixtures/tiny-classifier/make_model.py). */
+export function tinyRuntime(over: { inputs?: TensorMeta[]; failLoad?: string } = {}): FakeRuntime {
+  const W = [
+    [1, -1],
+    [0.5, -0.5],
+    [-2, 2],
+  ];
+  const B = [0.1, -0.1];
+  return new FakeRuntime(
+    over.inputs ?? [{ name: 'features', isTensor: true, elementType: 'float32', shape: ['batch', 3] }],
+    [
+      { name: 'probabilities', isTensor: true, elementType: 'float32', shape: ['batch', 2] },
+      { name: 'label', isTensor: true, elementType: 'int64', shape: ['batch'] },
+    ],
+    (feeds) => {
+      const x = Array.from(feeds.features!.data as ArrayLike<number>);
+      const logits = [0, 1].map((j) =>
+        x.reduce((s, v, i) => s + (Number.isNaN(v) ? 0 : v) * W[i]![j]!, B[j]!),
+      );
+      const e = logits.map((l) => Math.exp(l - Math.max(...logits)));
+      const p = e.map((v) => v / (e[0]! + e[1]!));
+      return {
+        probabilities: { elementType: 'float32', dims: [1, 2], data: p },
+        label: { elementType: 'int64', dims: [1], data: [BigInt(p[1]! > p[0]! ? 1 : 0)] },
+      };
+    },
+    over.failLoad,
+  );
+}

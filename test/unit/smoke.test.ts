@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { parseManifest, type Manifest, type Output } from '../../lambdas/core/manifest';
+import type { LoadedModel, OutputValue } from '../../lambdas/core/model-runtime';
+import { compareOutput, outputRow, smokeSampleIssues } from '../../lambdas/core/smoke';
+import { tinyManifest } from './manifest-fixtures';
+
+const prob: Output = { name: 'p', kind: 'probability', elementType: 'float32', labels: ['no', 'yes'] };
+const cls: Output = { name: 'c', kind: 'class', elementType: 'int64', labels: ['no', 'yes'] };
+const reg: Output = { name: 'r', kind: 'regression', elementType: 'float32' };
+
+describe('compareOutput', () => {
+  it('accepts probabilities within the tolerance and rejects those outside, naming the label', () => {
+    expect(compareOutput(prob, [0.7, 0.3], [0.70005, 0.29995], 1e-4)).toBeUndefined();
+    expect(compareOutput(prob, [0.7, 0.3], [0.71, 0.29], 1e-4)).toMatch(
+      /probability\[0\] \(no\) differs by more than 0.0001/,
+    );
+    expect(compareOutput(prob, [0.7, 0.3, 0], [0.7, 0.3], 1e-4)).toMatch(/expected 3 probabilities, got 2/);
+    expect(compareOutput(prob, 1, [0.7, 0.3], 1e-4)).toMatch(/must be an array/);
+  });
+
+  it('treats NaN as a mismatch, never as within tolerance', () => {
+    expect(compareOutput(prob, [0.5, 0.5], [Number.NaN, 0.5], 1)).toBeDefined();
+    expect(compareOutput(reg, 1, [Number.NaN], 1)).toBeDefined();
+  });
+
+  it('accepts a class by index or by label, on either side', () => {
+    expect(compareOutput(cls, 1, [1n], 0)).toBeUndefined();
+    expect(compareOutput(cls, 'yes', [1n], 0)).toBeUndefined();
+    expect(compareOutput({ ...cls, elementType: 'string' }, 1, ['yes'], 0)).toBeUndefined();
+    expect(compareOutput({ ...cls, elementType: 'string' }, 'yes', ['yes'], 0)).toBeUndefined();
+  });
+
+  it('rejects a different class, an unknown label and an out-of-range index', () => {
+    expect(compareOutput(cls, 'no', [1n], 0)).toBe('class differs');
+    expect(compareOutput(cls, 'maybe', [1n], 0)).toMatch(/"maybe" is not one of labels \["no","yes"\]/);
+    expect(compareOutput(cls, 2, [1n], 0)).toMatch(/neither a label nor an index/);
+    expect(compareOutput(cls, 0, [5n], 0)).toBe('class differs');
+  });
+
+  it('compares regression values with an absolute tolerance', () => {
+    expect(compareOutput(reg, 10, [10.05], 0.1)).toBeUndefined();
+    expect(compareOutput(reg, 10, [10.2], 0.1)).toMatch(/differs by more than 0.1/);
+    expect(compareOutput(reg, [10], [10], 0.1)).toMatch(/must be a number/);
+  });
+});
+
+describe('outputRow', () => {
+  it('slices a row of a [batch, k] output and the value of a [batch] output', () => {
+    const p: OutputValue = { elementType: 'float32', dims: [2, 2], data: [0.1, 0.9, 0.8, 0.2] };
+    expect(outputRow(p, 1)).toEqual([0.8, 0.2]);
+    expect(outputRow({ elementType: 'int64', dims: [2], data: [0n, 1n] }, 1)).toEqual([1n]);
+  });
+});
+
+function tiny(): Manifest {
+  const r = parseManifest(tinyManifest());
+  if (!r.ok) throw new Error('fixture invalid');
+  return r.manifest;
+}
+
+/** The fixture model's math (see test/fixtures/tiny-classifier/make_model.py), in plain JS. */
+function tinyModel(): LoadedModel {
+  const W = [
+    [1, -1],
+    [0.5, -0.5],
+    [-2, 2],
+  ];
+  const B = [0.1, -0.1];
+  return {
+    inputs: [],
+    outputs: [],
+    release: async () => undefined,
+    run: async (feeds) => {
+      const x = Array.from(feeds.features!.data as Float32Array);
+      const logits = [0, 1].map((j) =>
+        x.reduce((s, v, i) => s + (Number.isNaN(v) ? 0 : v) * W[i]![j]!, B[j]!),
+      );
+      const e = logits.map((l) => Math.exp(l - Math.max(...logits)));
+      const p = e.map((v) => v / (e[0]! + e[1]!));
+      return {
+        probabilities: { elementType: 'float32', dims: [1, 2], data: p },
+        label: { elementType: 'int64', dims: [1], data: [BigInt(p[1]! > p[0]! ? 1 : 0)] },
+      };
+    },
+  };
+}
+
+describe('smokeSampleIssues', () => {
+  it('passes the fixture samples', async () => {
+    expect(await smokeSampleIssues(tiny(), tinyModel())).toEqual([]);
+  });
+
+  it('reports sample index, output, expected and got for each mismatch', async () => {
+    const m = tiny();
+    const bad = {
+      ...m,
+      smokeSamples: [
+        m.smokeSamples[0]!,
+        {
+          inputs: { x1: 0, x2: 0, x3: 2 },
+          expected: { label: 'benign', probabilities: [0.5, 0.5] },
+          tolerance: 1e-4,
+        },
+      ],
+    };
+    const issues = await smokeSampleIssues(bad, tinyModel());
+    expect(issues).toHaveLength(2);
+    expect(issues[0]).toMatch(
+      /^smokeSamples\[1\]\.expected\.label: class differs \(expected "benign", got 1\)$/,
+    );
+    expect(issues[1]).toMatch(
+      /^smokeSamples\[1\]\.expected\.probabilities: probability\[0\].*expected \[0.5,0.5\], got \[/,
+    );
+  });
+
+  it('reports samples whose inputs cannot be encoded, and a model that fails to run', async () => {
+    const m = tiny();
+    const bad = {
+      ...m,
+      smokeSamples: [{ inputs: { x1: 'x', x2: 1 }, expected: { label: 0 }, tolerance: 0 }],
+    };
+    expect(await smokeSampleIssues(bad, tinyModel())).toEqual([
+      'smokeSamples[0].inputs.x1: must be a finite number',
+    ]);
+    const broken: LoadedModel = {
+      ...tinyModel(),
+      run: async () => Promise.reject(new Error('shape mismatch')),
+    };
+    expect(await smokeSampleIssues(m, broken)).toEqual([
+      'smokeSamples[0]: the model failed to run: shape mismatch',
+      'smokeSamples[1]: the model failed to run: shape mismatch',
+    ]);
+  });
+});
