@@ -1,0 +1,212 @@
+import { Aws, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Grant } from 'aws-cdk-lib/aws-iam';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
+import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
+import { Construct } from 'constructs';
+import { PREFIX } from '../../lambdas/core/tables';
+import { ConstructPropsError } from './modelops-function';
+
+export interface ArtifactRegistryProps {
+  /** Overwritten or deleted object versions are kept this many days (`config.registry`). */
+  readonly noncurrentVersionExpirationDays: number;
+  /** Objects under `incoming/` that were never released are deleted after this many days (`config.registry`). */
+  readonly incomingExpirationDays: number;
+  /** Server access logs are kept this many days (`config.retention.accessLogDays`). */
+  readonly accessLogDays: number;
+  /**
+   * Incomplete multipart uploads are aborted after this many days.
+   * @default 7
+   */
+  readonly abortIncompleteMultipartUploadDays?: number;
+}
+
+const KMS_WRITE_ACTIONS = ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'];
+const KMS_READ_ACTIONS = ['kms:Decrypt'];
+
+/**
+ * The S3 model registry: `incoming/<model>/<version>/` receives uploads (EventBridge starts the release), and
+ * `models/<name>/<version>/<sha256>.onnx` holds immutable registered versions. SSE-KMS with a customer-managed key
+ * (rotation on, bucket key to cut KMS calls), versioning, TLS only, no public access, server access logs to a
+ * separate bucket, lifecycle rules; both buckets and the key are retained on stack deletion.
+ *
+ * Grants are per prefix and add only the KMS actions the S3 calls need, usable only through S3.
+ */
+export class ArtifactRegistry extends Construct {
+  public readonly bucket: Bucket;
+  public readonly key: Key;
+  public readonly accessLogsBucket: Bucket;
+
+  constructor(scope: Construct, id: string, props: ArtifactRegistryProps) {
+    super(scope, id);
+    // Deliver access logs via a bucket policy (logging.s3.amazonaws.com) instead of the legacy LogDeliveryWrite
+    // ACL, which is incompatible with BucketOwnerEnforced. Set here so the construct does not depend on cdk.json.
+    this.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+    const abortDays = props.abortIncompleteMultipartUploadDays ?? 7;
+    for (const [name, value] of Object.entries({
+      noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
+      incomingExpirationDays: props.incomingExpirationDays,
+      accessLogDays: props.accessLogDays,
+      abortIncompleteMultipartUploadDays: abortDays,
+    })) {
+      if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < 1)) {
+        throw new ConstructPropsError(
+          `ArtifactRegistry: ${name} must be a whole number of days >= 1, got ${value}`,
+        );
+      }
+    }
+
+    this.key = new Key(this, 'Key', {
+      description: 'modelops artifact registry',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // S3 server access logging delivers only to buckets encrypted with S3-managed keys (SSE-S3).
+    this.accessLogsBucket = new Bucket(this, 'AccessLogs', {
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        {
+          id: 'ExpireAccessLogs',
+          expiration: Duration.days(props.accessLogDays),
+          noncurrentVersionExpiration: Duration.days(1),
+          abortIncompleteMultipartUploadAfter: Duration.days(abortDays),
+        },
+      ],
+    });
+
+    this.bucket = new Bucket(this, 'Bucket', {
+      encryption: BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'registry/',
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        {
+          id: 'ExpireNoncurrentVersions',
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpirationDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(abortDays),
+        },
+        {
+          id: 'ExpireUnreleasedUploads',
+          prefix: PREFIX.incoming,
+          expiration: Duration.days(props.incomingExpirationDays),
+        },
+      ],
+    });
+    // EventBridge notifications set on the CloudFormation resource itself. The L2 `eventBridgeEnabled` prop would
+    // instead deploy CDK's BucketNotifications singleton function (AWS-managed policy, inline policy) to do the same.
+    // Do not call `bucket.addEventNotification`: it would bring that function back and overwrite this setting.
+    (this.bucket.node.defaultChild as CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
+
+    Validations.of(this.bucket).acknowledge({
+      id: 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled',
+      reason:
+        'Registered models are immutable, content-addressed and versioned in one region; the metadata ledger ' +
+        'references them by key. Cross-region replication (a second bucket, key and region) is a disaster-recovery ' +
+        'decision for the deployer, not a default of this stack.',
+    });
+    Validations.of(this.accessLogsBucket).acknowledge(
+      {
+        id: 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled',
+        reason:
+          'Server access logs of one regional registry bucket; replicating the log bucket adds no recovery value.',
+      },
+      {
+        id: 'NIST.800.53.R5::NIST.800.53.R5-S3DefaultEncryptionKMS',
+        reason:
+          'S3 server access log delivery supports only SSE-S3 on the target bucket; the bucket is SSE-S3 encrypted, ' +
+          'TLS-only, versioned and private.',
+      },
+    );
+  }
+
+  /**
+   * The cdk-nag finding id of a per-prefix object ARN (`<bucket>/incoming/*`) in a grantee's policy. The wildcard
+   * covers object keys unknown at deploy time and is confined to one prefix.
+   */
+  private acknowledgePrefixWildcard(grantee: IGrantable, prefix: string): void {
+    const principal = grantee.grantPrincipal;
+    if (!Construct.isConstruct(principal)) return;
+    const logicalId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnBucket);
+    Validations.of(principal).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${prefix}*]`,
+      reason:
+        `Object keys under ${prefix} are chosen at run time (<model>/<version>/...), so the grant names the prefix ` +
+        'with a trailing wildcard; it covers no other prefix of the bucket.',
+    });
+  }
+
+  /** `s3:PutObject` under `incoming/` only (the CLI's push), plus the KMS actions an SSE-KMS (multipart) upload needs. */
+  grantUploadIncoming(grantee: IGrantable): Grant {
+    return this.grantObjects(grantee, ['s3:PutObject'], PREFIX.incoming, KMS_WRITE_ACTIONS);
+  }
+
+  /**
+   * `s3:GetObject` under `incoming/`, and `s3:ListBucket` limited to that prefix so a missing key answers 404, not
+   * 403.
+   */
+  grantReadIncoming(grantee: IGrantable): Grant {
+    const grant = this.grantObjects(grantee, ['s3:GetObject'], PREFIX.incoming, KMS_READ_ACTIONS);
+    return grant.combine(this.grantList(grantee, PREFIX.incoming));
+  }
+
+  /** `s3:GetObject` under `models/` only: what inference functions need. */
+  grantReadModels(grantee: IGrantable): Grant {
+    return this.grantObjects(grantee, ['s3:GetObject'], PREFIX.models, KMS_READ_ACTIONS);
+  }
+
+  /**
+   * Writes registered versions: `s3:PutObject` and `s3:GetObject` under `models/` (copy target, existence check),
+   * and `s3:ListBucket` limited to `models/` so a `HeadObject` on a missing key answers 404 rather than 403.
+   */
+  grantPublishModels(grantee: IGrantable): Grant {
+    const grant = this.grantObjects(
+      grantee,
+      ['s3:PutObject', 's3:GetObject'],
+      PREFIX.models,
+      KMS_WRITE_ACTIONS,
+    );
+    return grant.combine(this.grantList(grantee, PREFIX.models));
+  }
+
+  private grantObjects(grantee: IGrantable, actions: string[], prefix: string, kmsActions: string[]): Grant {
+    this.acknowledgePrefixWildcard(grantee, prefix);
+    const objects = Grant.addToPrincipal({
+      grantee,
+      actions,
+      resourceArns: [this.bucket.arnForObjects(`${prefix}*`)],
+    });
+    const key = Grant.addToPrincipal({
+      grantee,
+      actions: kmsActions,
+      resourceArns: [this.key.keyArn],
+      // Only through S3: the key cannot be used to decrypt arbitrary data directly.
+      conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
+    });
+    return objects.combine(key);
+  }
+
+  private grantList(grantee: IGrantable, prefix: string): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+    });
+  }
+}

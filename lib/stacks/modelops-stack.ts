@@ -1,0 +1,136 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { StackProps } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Construct } from 'constructs';
+import type { ModelOpsConfig } from '../config';
+import { ArtifactRegistry } from '../constructs/artifact-registry';
+import { MetadataTables } from '../constructs/metadata-tables';
+import { ReleasePipeline } from '../constructs/release-pipeline';
+
+export interface ModelOpsStackProps extends StackProps {
+  /** Validated configuration (`parseConfig`). */
+  readonly config: ModelOpsConfig;
+}
+
+/** Names of the stack outputs; the CLI reads them by name. */
+export const STACK_OUTPUTS = {
+  registryBucketName: 'RegistryBucketName',
+  modelVersionsTableName: 'ModelVersionsTableName',
+  deploymentsTableName: 'DeploymentsTableName',
+  auditLogTableName: 'AuditLogTableName',
+  releaseStateMachineArn: 'ReleaseStateMachineArn',
+} as const;
+
+/** One environment of serverless-modelops: registry, metadata tables, release pipeline (issue 2, "Foundation"). */
+export class ModelOpsStack extends Stack {
+  public readonly registry: ArtifactRegistry;
+  public readonly tables: MetadataTables;
+  public readonly release: ReleasePipeline;
+  /** Encrypts every log group of the stack. */
+  public readonly logsKey: Key;
+  /** Alarm notifications; only when `config.alarmEmail` is set. */
+  public readonly alarmTopic?: Topic;
+
+  constructor(scope: Construct, id: string, props: ModelOpsStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    // LOG_RETENTION_DAYS in lib/config.ts is exactly the set of RetentionDays values.
+    const logRetention = config.retention.logDays as RetentionDays;
+
+    this.logsKey = new Key(this, 'LogsKey', {
+      description: `${config.project}-${config.stage} CloudWatch Logs`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.logsKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchLogsOfThisAccount',
+        principals: [new ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        actions: [
+          'kms:Encrypt',
+          'kms:Decrypt',
+          'kms:ReEncryptFrom',
+          'kms:ReEncryptTo',
+          'kms:GenerateDataKey',
+          'kms:DescribeKey',
+        ],
+        resources: ['*'],
+        conditions: {
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:*`,
+          },
+        },
+      }),
+    );
+
+    this.registry = new ArtifactRegistry(this, 'Registry', {
+      noncurrentVersionExpirationDays: config.registry.noncurrentVersionExpirationDays,
+      incomingExpirationDays: config.registry.incomingExpirationDays,
+      accessLogDays: config.retention.accessLogDays,
+    });
+    this.tables = new MetadataTables(this, 'Tables', {
+      keyDescription: `${config.project}-${config.stage} metadata tables`,
+    });
+    this.release = new ReleasePipeline(this, 'Release', {
+      registry: this.registry,
+      tables: this.tables,
+      maxArtifactBytes: config.registry.maxArtifactBytes,
+      configuredModels: config.models.map((m) => m.name),
+      metricsNamespace: config.project,
+      logRetention,
+      logEncryptionKey: this.logsKey,
+    });
+
+    if (config.alarmEmail !== undefined) {
+      const alarmKey = new Key(this, 'AlarmTopicKey', {
+        description: `${config.project}-${config.stage} alarm topic`,
+        enableKeyRotation: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      // CloudWatch alarms publish to the encrypted topic with this key.
+      alarmKey.addToResourcePolicy(
+        new PolicyStatement({
+          sid: 'CloudWatchAlarmsPublish',
+          principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+        }),
+      );
+      this.alarmTopic = new Topic(this, 'AlarmTopic', {
+        displayName: `${config.project}-${config.stage} alarms`,
+        masterKey: alarmKey,
+        enforceSSL: true,
+      });
+      this.alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
+      const dlqAlarm = new Alarm(this, 'ReleaseDeadLetterAlarm', {
+        alarmDescription:
+          'A release trigger event could not be delivered to the release state machine; the bundle was not ' +
+          'released. Inspect the message in the release dead-letter queue and re-push the bundle.',
+        metric: this.release.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      dlqAlarm.addAlarmAction(new SnsAction(this.alarmTopic));
+    }
+
+    new CfnOutput(this, STACK_OUTPUTS.registryBucketName, { value: this.registry.bucket.bucketName });
+    new CfnOutput(this, STACK_OUTPUTS.modelVersionsTableName, { value: this.tables.modelVersions.tableName });
+    new CfnOutput(this, STACK_OUTPUTS.deploymentsTableName, { value: this.tables.deployments.tableName });
+    new CfnOutput(this, STACK_OUTPUTS.auditLogTableName, { value: this.tables.auditLog.tableName });
+    new CfnOutput(this, STACK_OUTPUTS.releaseStateMachineArn, {
+      value: this.release.stateMachine.stateMachineArn,
+    });
+  }
+}

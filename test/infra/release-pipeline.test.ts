@@ -1,0 +1,202 @@
+import * as fs from 'node:fs';
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RELEASE_ASL_PATH } from '../../lib/constructs/release-pipeline';
+import { STACK_OUTPUTS } from '../../lib/stacks/modelops-stack';
+import { logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
+import type { SynthResult } from './helpers';
+
+let synth: SynthResult;
+beforeAll(() => {
+  synth = synthApp();
+});
+afterAll(() => synth.cleanup());
+
+const FUNCTIONS = ['ValidateArtifact', 'RegisterVersion', 'RecordRejection'] as const;
+
+function resource(id: string): { Properties: Record<string, unknown>; DeletionPolicy?: string } {
+  return synth.template.toJSON().Resources[id];
+}
+
+describe('ReleasePipeline state machine', () => {
+  it('is STANDARD with ALL logging to a KMS-encrypted, retained log group and tracing', () => {
+    synth.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: true,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+      },
+    });
+    const logGroup = resource(
+      logicalIdOf(synth.template, 'AWS::Logs::LogGroup', 'ReleaseStateMachineLogGroup'),
+    );
+    expect(logGroup).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: {
+        RetentionInDays: 30,
+        KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^LogsKey/), 'Arn'] },
+      },
+    });
+  });
+
+  it('substitutes every placeholder of the ASL file with a release function ARN', () => {
+    // DefinitionBody.fromFile ships the file as an asset; CloudFormation applies DefinitionSubstitutions.
+    const sm = resource(
+      logicalIdOf(synth.template, 'AWS::StepFunctions::StateMachine', 'ReleaseStateMachine'),
+    );
+    expect(sm.Properties.DefinitionS3Location).toBeDefined();
+    const placeholders = new Set(
+      [...fs.readFileSync(RELEASE_ASL_PATH, 'utf8').matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]),
+    );
+    const substitutions = sm.Properties.DefinitionSubstitutions as Record<string, unknown>;
+    expect(new Set(Object.keys(substitutions))).toEqual(placeholders);
+    expect(substitutions).toEqual({
+      ValidateArtifactFunctionArn: {
+        'Fn::GetAtt': [expect.stringMatching(/^ReleaseValidateArtifactFunction/), 'Arn'],
+      },
+      RegisterVersionFunctionArn: {
+        'Fn::GetAtt': [expect.stringMatching(/^ReleaseRegisterVersionFunction/), 'Arn'],
+      },
+      RecordRejectionFunctionArn: {
+        'Fn::GetAtt': [expect.stringMatching(/^ReleaseRecordRejectionFunction/), 'Arn'],
+      },
+    });
+  });
+});
+
+describe('ReleasePipeline trigger', () => {
+  it('matches manifest uploads under incoming/ of the registry bucket', () => {
+    synth.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: {
+          bucket: { name: [{ Ref: logicalIdOf(synth.template, 'AWS::S3::Bucket', 'RegistryBucket') }] },
+          object: { key: [{ wildcard: 'incoming/*/*/manifest.json' }] },
+        },
+      },
+    });
+  });
+
+  it('starts the state machine with {bucket, key}, retries and dead-letters', () => {
+    synth.template.hasResourceProperties('AWS::Events::Rule', {
+      Targets: [
+        Match.objectLike({
+          Arn: {
+            Ref: logicalIdOf(synth.template, 'AWS::StepFunctions::StateMachine', 'ReleaseStateMachine'),
+          },
+          InputTransformer: {
+            InputPathsMap: {
+              'detail-bucket-name': '$.detail.bucket.name',
+              'detail-object-key': '$.detail.object.key',
+            },
+            InputTemplate: '{"bucket":<detail-bucket-name>,"key":<detail-object-key>}',
+          },
+          DeadLetterConfig: {
+            Arn: {
+              'Fn::GetAtt': [logicalIdOf(synth.template, 'AWS::SQS::Queue', 'ReleaseDeadLetterQueue'), 'Arn'],
+            },
+          },
+          RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 7200 },
+        }),
+      ],
+    });
+  });
+
+  it('keeps dead letters 14 days in an encrypted, TLS-only queue', () => {
+    synth.template.hasResourceProperties('AWS::SQS::Queue', {
+      MessageRetentionPeriod: 14 * 24 * 3600,
+      SqsManagedSseEnabled: true,
+    });
+    synth.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('ReleasePipeline functions', () => {
+  it.each(FUNCTIONS)('%s runs Node 22 on x86_64 with tracing, its own log group and Powertools env', (fn) => {
+    const id = logicalIdOf(synth.template, 'AWS::Lambda::Function', `Release${fn}Function`);
+    const props = resource(id).Properties;
+    expect(props).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['x86_64'],
+      TracingConfig: { Mode: 'Active' },
+      ReservedConcurrentExecutions: 5,
+      LoggingConfig: { LogGroup: { Ref: expect.stringMatching(new RegExp(`^Release${fn}LogGroup`)) } },
+      Environment: {
+        Variables: expect.objectContaining({
+          POWERTOOLS_METRICS_NAMESPACE: 'modelops',
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+          NODE_OPTIONS: '--enable-source-maps',
+          REGISTRY_BUCKET: { Ref: expect.stringMatching(/^RegistryBucket/) },
+          MAX_ARTIFACT_BYTES: '1000000',
+          CONFIGURED_MODELS: 'breast-cancer,credit-risk',
+        }),
+      },
+    });
+    const logGroup = resource(logicalIdOf(synth.template, 'AWS::Logs::LogGroup', `Release${fn}LogGroup`));
+    expect(logGroup).toMatchObject({ DeletionPolicy: 'Retain', Properties: { RetentionInDays: 30 } });
+  });
+
+  it('gives ValidateArtifact 3008 MB, 5 minutes and the ONNX Runtime layer', () => {
+    const props = resource(
+      logicalIdOf(synth.template, 'AWS::Lambda::Function', 'ReleaseValidateArtifactFunction'),
+    ).Properties;
+    expect(props).toMatchObject({
+      MemorySize: 3008,
+      Timeout: 300,
+      Layers: [{ Ref: expect.stringMatching(/^OnnxRuntimeLayer/) }],
+    });
+    synth.template.hasResourceProperties('AWS::Lambda::LayerVersion', {
+      CompatibleRuntimes: ['nodejs22.x'],
+      CompatibleArchitectures: ['x86_64'],
+    });
+  });
+
+  it('sets the table environment variables from tables.ts', () => {
+    const env = (fn: string) =>
+      (
+        resource(logicalIdOf(synth.template, 'AWS::Lambda::Function', `Release${fn}Function`)).Properties
+          .Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables;
+    expect(Object.keys(env('ValidateArtifact'))).toEqual(
+      expect.arrayContaining(['MODEL_VERSIONS_TABLE', 'DEPLOYMENTS_TABLE']),
+    );
+    expect(Object.keys(env('ValidateArtifact'))).not.toContain('AUDIT_LOG_TABLE');
+    expect(Object.keys(env('RegisterVersion'))).toEqual(
+      expect.arrayContaining(['MODEL_VERSIONS_TABLE', 'AUDIT_LOG_TABLE']),
+    );
+    expect(Object.keys(env('RecordRejection'))).toEqual(
+      expect.arrayContaining(['MODEL_VERSIONS_TABLE', 'AUDIT_LOG_TABLE']),
+    );
+  });
+});
+
+describe('ModelOpsStack', () => {
+  it('exports the outputs the CLI reads by name', () => {
+    const outputs = Object.keys(synth.template.toJSON().Outputs as Record<string, unknown>);
+    expect(outputs).toEqual(expect.arrayContaining(Object.values(STACK_OUTPUTS)));
+  });
+
+  it('tags resources with project and stage', () => {
+    synth.template.hasResourceProperties('AWS::S3::Bucket', {
+      Tags: Match.arrayWith([
+        { Key: 'project', Value: TEST_CONFIG.project },
+        { Key: 'stage', Value: TEST_CONFIG.stage },
+      ]),
+    });
+  });
+
+  it('creates no alarm topic without alarmEmail', () => {
+    synth.template.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * Whole-stack security checks on the real app: cdk-nag (AwsSolutions + NIST 800-53 R5) reports nothing
+ * unacknowledged, and the IAM policies hold no wildcard actions and no write access beyond what each role needs.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../bin/modelops';
+import { AUDIT_LOG_TABLE } from '../../lambdas/core/tables';
+import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
+import type { PolicyStatementJson, SynthResult } from './helpers';
+
+interface ValidationReport {
+  readonly pluginReports: readonly {
+    readonly pluginName: string;
+    readonly violations: readonly {
+      readonly ruleName: string;
+      readonly violatingConstructs: readonly { constructPath: string }[];
+    }[];
+    readonly suppressedViolations?: readonly { readonly ruleName: string; readonly reason: string }[];
+  }[];
+}
+
+const NAG_PACKS = ['AwsSolutions', 'NIST.800.53.R5'];
+
+let synth: SynthResult;
+let report: ValidationReport;
+beforeAll(() => {
+  synth = synthApp();
+  report = JSON.parse(
+    fs.readFileSync(path.join(synth.assembly.directory, 'validation-report.json'), 'utf8'),
+  ) as ValidationReport;
+});
+afterAll(() => synth.cleanup());
+
+describe('cdk-nag', () => {
+  it('runs both packs on the app', () => {
+    expect(report.pluginReports.map((r) => r.pluginName)).toEqual(expect.arrayContaining(NAG_PACKS));
+  });
+
+  it('reports zero unacknowledged findings', () => {
+    const findings = report.pluginReports
+      .filter((r) => NAG_PACKS.includes(r.pluginName))
+      .flatMap((r) =>
+        r.violations.map(
+          (v) => `${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`,
+        ),
+      );
+    expect(findings).toEqual([]);
+  });
+
+  it('gives every acknowledgement a specific reason', () => {
+    const acknowledged = report.pluginReports.flatMap((r) => r.suppressedViolations ?? []);
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const a of acknowledged) expect(a.reason.length, a.ruleName).toBeGreaterThan(60);
+  });
+
+  it('fails synthesis when a finding is not acknowledged', () => {
+    // GIVEN the real app plus one queue that violates AwsSolutions-SQS3/SQS4 and has no acknowledgement
+    const outdir = fs.mkdtempSync(path.join(synth.outdir, 'negative-'));
+    const { app, stack } = createApp({ config: TEST_CONFIG, appProps: { outdir } });
+    new Queue(stack, 'UnacknowledgedQueue');
+    // THEN synthesis stops with the finding in the report
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS4/);
+  });
+});
+
+describe('IAM least privilege', () => {
+  const allows = (): { logicalId: string; roles: readonly string[]; statement: PolicyStatementJson }[] =>
+    identityStatements(synth.template).filter((s) => s.statement.Effect === 'Allow');
+
+  it('finds the identity policies to check', () => {
+    expect(allows().length).toBeGreaterThan(10);
+  });
+
+  it('has no Allow with Action "*" or "service:*" in any identity or resource policy', () => {
+    const resources = synth.template.toJSON().Resources as Record<
+      string,
+      { Type: string; Properties: Record<string, unknown> }
+    >;
+    const resourcePolicyAllows = Object.values(resources)
+      // Key policies are excluded: their account-root `kms:*` statement is what lets IAM policies grant key use.
+      .filter((r) =>
+        ['AWS::S3::BucketPolicy', 'AWS::SQS::QueuePolicy', 'AWS::SNS::TopicPolicy'].includes(r.Type),
+      )
+      .flatMap((r) =>
+        asArray((r.Properties.PolicyDocument as { Statement: PolicyStatementJson[] }).Statement),
+      )
+      .filter((s) => s.Effect === 'Allow');
+    const actions = [...allows().map((s) => s.statement), ...resourcePolicyAllows].flatMap((s) =>
+      asArray(s.Action),
+    );
+    expect(actions.length).toBeGreaterThan(10);
+    expect(actions.filter((a) => a === '*' || /^[a-z0-9-]+:\*$/.test(a))).toEqual([]);
+  });
+
+  it('gives no role UpdateItem, DeleteItem or BatchWriteItem on the AuditLog', () => {
+    const auditLogId = logicalIdOf(synth.template, 'AWS::DynamoDB::Table', `Tables${AUDIT_LOG_TABLE.id}`);
+    const onAuditLog = allows().filter((s) =>
+      JSON.stringify(s.statement.Resource ?? '').includes(auditLogId),
+    );
+    expect(onAuditLog.length).toBeGreaterThan(0);
+    const actions = onAuditLog.flatMap((s) => asArray(s.statement.Action));
+    expect(actions.filter((a) => /dynamodb:(UpdateItem|DeleteItem|BatchWriteItem|\*)/.test(a))).toEqual([]);
+    expect(new Set(actions)).toEqual(new Set(['dynamodb:PutItem']));
+  });
+
+  it('lets the release functions write to S3 only under models/', () => {
+    const writes = allows().filter((s) =>
+      asArray(s.statement.Action).some((a) => /^s3:(Put|Delete|Copy)/.test(a)),
+    );
+    expect(writes.length).toBeGreaterThan(0);
+    for (const w of writes) {
+      const resource = JSON.stringify(w.statement.Resource);
+      expect(resource, w.logicalId).toContain('/models/*');
+      expect(resource, w.logicalId).not.toContain('incoming');
+    }
+  });
+
+  it('lets the state machine invoke only the three release functions', () => {
+    const sm = allows().filter((s) => s.logicalId.startsWith('ReleaseStateMachineRole'));
+    const invoke = sm.filter((s) => asArray(s.statement.Action).includes('lambda:InvokeFunction'));
+    expect(invoke).toHaveLength(1);
+    const resources = asArray(invoke[0]?.statement.Resource as unknown[]).map((r) => JSON.stringify(r));
+    expect(resources).toHaveLength(3);
+    for (const fn of ['ValidateArtifact', 'RegisterVersion', 'RecordRejection']) {
+      expect(resources.some((r) => r.includes(`Release${fn}Function`))).toBe(true);
+    }
+  });
+
+  it('attaches no AWS-managed policies and no inline policies', () => {
+    const roles = synth.template.findResources('AWS::IAM::Role');
+    for (const role of Object.values(roles) as { Properties: Record<string, unknown> }[]) {
+      expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
+      expect(role.Properties.Policies).toBeUndefined();
+    }
+    synth.template.resourceCountIs('AWS::IAM::Policy', 0);
+  });
+});
