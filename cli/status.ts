@@ -1,0 +1,87 @@
+/** `modelops status [model]`: the registered and rejected versions, and a model's recent audit events. */
+import type { AuditEvent, MetadataStore, VersionRecord } from '../lambdas/core/ports';
+import { modelNameSchema } from '../lambdas/core/manifest';
+import { CliError, UsageError, type CliIo } from './errors';
+import { createMetadataStore } from './metadata';
+import type { Target } from './target';
+
+export interface StatusOptions {
+  /** Audit events to show for a model. @default 20 */
+  readonly limit?: number;
+}
+
+function table(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function summary(e: AuditEvent): string {
+  const d = e.details as Record<string, unknown>;
+  if (Array.isArray(d.reasons)) return `${d.reasons.length} reason(s): ${d.reasons.map(String).join('; ')}`;
+  if (typeof d.error === 'string') return `${d.error}: ${String(d.cause ?? '')}`;
+  if (typeof d.artifactKey === 'string') return d.artifactKey;
+  if (typeof d.sha256 === 'string') return `sha256 ${d.sha256}`;
+  return '';
+}
+
+export async function status(
+  model: string | undefined,
+  target: Target,
+  options: StatusOptions,
+  io: CliIo,
+  metadataStore?: MetadataStore,
+): Promise<{ versions: readonly VersionRecord[]; events: readonly AuditEvent[] }> {
+  if (model !== undefined && !modelNameSchema.safeParse(model).success) {
+    throw new UsageError(
+      `[model] "${model}" is not a model name (a-z, 0-9, "-"); run \`modelops status\` to list them`,
+    );
+  }
+  const limit = options.limit ?? 20;
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new UsageError(`--limit must be a whole number >= 1, got ${limit}`);
+  const store = metadataStore ?? createMetadataStore(target);
+  let versions: readonly VersionRecord[];
+  let events: readonly AuditEvent[] = [];
+  try {
+    versions = [...(await store.listVersions(model))].sort(
+      (a, b) => a.model.localeCompare(b.model) || a.createdAt.localeCompare(b.createdAt),
+    );
+    if (model !== undefined) events = await store.listAudit(model, { limit });
+  } catch (err) {
+    throw new CliError(
+      `reading the ledger at ${target.description} failed: ${(err as Error).message}` +
+        (target.dynamodbEndpoint ? ' (is `npm start` running?)' : ''),
+    );
+  }
+  io.out(`Target: ${target.description}`);
+  if (versions.length === 0) {
+    io.out(
+      model ? `No versions of ${model} yet.` : 'No model versions yet. Push one: modelops push <bundle-dir>',
+    );
+  } else {
+    const rows = versions.map((v) => [
+      v.model,
+      v.version,
+      v.status,
+      v.sha256 ? v.sha256.slice(0, 12) : '-',
+      v.createdAt,
+      v.status === 'REJECTED' ? `${v.reasons?.length ?? 0} reason(s)` : (v.artifactKey ?? ''),
+    ]);
+    for (const line of table([['MODEL', 'VERSION', 'STATUS', 'SHA256', 'CREATED', 'DETAIL'], ...rows]))
+      io.out(line);
+  }
+  if (model !== undefined) {
+    io.out('');
+    io.out(events.length === 0 ? `No audit events for ${model}.` : `Recent audit events for ${model}:`);
+    if (events.length > 0) {
+      const rows = events.map((e) => [e.at, e.type, e.version ?? '-', summary(e)]);
+      for (const line of table([['AT', 'EVENT', 'VERSION', 'DETAIL'], ...rows])) io.out(line);
+    }
+  }
+  return { versions, events };
+}

@@ -1,0 +1,409 @@
+/**
+ * Runs the REAL state machine definitions (stepfunctions/*.asl.json) with aws-local-stepfunctions, binding each
+ * Task state to the in-process handler whose Lambda ARN its `Resource` names. The ASL file is never edited for local
+ * mode: its `${…FunctionArn}` placeholders are filled with local ARNs, exactly as CDK's `definitionSubstitutions`
+ * fills them with real ones.
+ */
+import './polyfills';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Context as LambdaContext } from 'aws-lambda';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import type { LocalLogger } from './logger';
+
+export const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_REGION = 'us-east-1';
+
+/** `arn:aws:lambda:us-east-1:000000000000:function:<name>`: what Step Functions would see in the account. */
+export function localFunctionArn(functionName: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${functionName}`;
+}
+
+export function localStateMachineArn(name: string): string {
+  return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${name}`;
+}
+
+export const STEPFUNCTIONS_DIR = path.resolve(__dirname, '..', 'stepfunctions');
+
+export class AslDefinitionError extends Error {
+  override name = 'AslDefinitionError';
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/**
+ * Reads an ASL file and replaces every `${Name}` with `substitutions[Name]`. A placeholder without a substitution
+ * is an error (CDK would refuse to deploy it too).
+ */
+export function loadDefinition(
+  file: string,
+  substitutions: Readonly<Record<string, string>>,
+): StateMachineDefinition {
+  const text = readFileSync(file, 'utf8');
+  const missing = new Set<string>();
+  const filled = text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, name: string) => {
+    const value = substitutions[name];
+    if (value === undefined) {
+      missing.add(name);
+      return '';
+    }
+    // Substituted into a JSON string literal; escape so the file stays valid JSON.
+    return JSON.stringify(value).slice(1, -1);
+  });
+  if (missing.size > 0) {
+    throw new AslDefinitionError(
+      `${path.basename(file)}: no substitution for ${[...missing].map((n) => `\${${n}}`).join(', ')}; pass it in substitutions`,
+    );
+  }
+  return JSON.parse(filled) as StateMachineDefinition;
+}
+
+/** A Lambda handler as the Node.js runtime calls it (async style). */
+export type LambdaHandler = (event: unknown, context: LambdaContext) => Promise<unknown>;
+
+export interface LocalFunction {
+  /** Function name as in the ARN. */
+  readonly name: string;
+  /** Loaded lazily, so process.env can be prepared before a handler module reads it at import time. */
+  readonly load: () => Promise<LambdaHandler>;
+  /** @default 60 */
+  readonly timeoutSeconds?: number;
+  /** @default 1024 */
+  readonly memoryMb?: number;
+}
+
+export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface HistoryEvent {
+  readonly type: string;
+  readonly timestamp: string;
+  readonly state?: string;
+  readonly error?: string;
+  readonly cause?: unknown;
+  /** For StateExited/StateFailed: ms since the matching StateEntered. */
+  readonly durationMs?: number;
+}
+
+export interface ExecutionResult {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly input: unknown;
+  readonly status: ExecutionStatus;
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: string;
+  readonly startDate: string;
+  readonly stopDate: string;
+  readonly durationMs: number;
+  readonly history: readonly HistoryEvent[];
+}
+
+export interface RunOptions {
+  /** Execution name, unique per state machine. @default a random UUID */
+  readonly name?: string;
+}
+
+export interface AslRunnerOptions {
+  /** The definition with Resources already substituted (see `loadDefinition`). */
+  readonly definition: StateMachineDefinition;
+  /** Used in the execution ARN (`$$.Execution.Id`). */
+  readonly stateMachineName: string;
+  /** Handlers by the Lambda ARN Task states name in `Resource`. */
+  readonly functions: ReadonlyMap<string, LocalFunction>;
+  readonly logger: LocalLogger;
+  /**
+   * Replaces every Retry pause with this many milliseconds. For tests only: the ASL's real intervals (seconds,
+   * with backoff) stay in force when unset.
+   * @default - the intervals in the definition
+   */
+  readonly retryIntervalMs?: number;
+}
+
+/** The error a Task's override throws when its handler failed: carries the handler's error name. */
+class LambdaFunctionError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+function errorName(err: unknown): string {
+  if (err instanceof Error && err.name) return err.name;
+  return 'Error';
+}
+
+/**
+ * What Step Functions puts in `Cause` when a Lambda task fails: the runtime's JSON error document. Emulated so
+ * handlers that read `$.error.Cause` (RecordFailure) see the same shape locally as on AWS.
+ */
+function lambdaErrorCause(err: unknown): string {
+  const errorType = errorName(err);
+  const errorMessage = err instanceof Error ? err.message : String(err);
+  const trace = err instanceof Error && err.stack ? err.stack.split('\n') : [];
+  return JSON.stringify({ errorType, errorMessage, trace });
+}
+
+function fakeContext(fn: LocalFunction, arn: string, startedAt: number): LambdaContext {
+  const timeoutMs = (fn.timeoutSeconds ?? 60) * 1000;
+  const awsRequestId = randomUUID();
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: fn.name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: arn,
+    memoryLimitInMB: String(fn.memoryMb ?? 1024),
+    awsRequestId,
+    logGroupName: `/aws/lambda/${fn.name}`,
+    logStreamName: `local/${awsRequestId}`,
+    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - startedAt)),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+interface TaskState {
+  readonly Type: string;
+  readonly Resource?: string;
+  readonly Retry?: readonly unknown[];
+  readonly Branches?: readonly { States: Record<string, TaskState> }[];
+  readonly Iterator?: { States: Record<string, TaskState> };
+  readonly ItemProcessor?: { States: Record<string, TaskState> };
+}
+
+/** Every state, including those nested in Parallel branches and Map iterators (names are unique machine-wide). */
+function allStates(states: Record<string, TaskState>): [string, TaskState][] {
+  const out: [string, TaskState][] = [];
+  for (const [name, state] of Object.entries(states)) {
+    out.push([name, state]);
+    for (const branch of state.Branches ?? []) out.push(...allStates(branch.States));
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (inner) out.push(...allStates(inner.States));
+  }
+  return out;
+}
+
+function describeCause(cause: unknown): string {
+  if (typeof cause !== 'string') return cause === undefined ? '' : JSON.stringify(cause);
+  try {
+    const doc = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof doc.errorMessage === 'string') return doc.errorMessage;
+  } catch {
+    // Not the Lambda error document: print as is.
+  }
+  return cause;
+}
+
+/**
+ * An in-process Step Functions: one definition, any number of concurrent executions.
+ *
+ * @example
+ * const runner = new AslRunner({ definition, stateMachineName: 'release', functions, logger });
+ * const result = await runner.run({ bucket, key });
+ * if (result.status === 'FAILED') console.log(result.error, result.cause);
+ */
+export class AslRunner {
+  private readonly definition: StateMachineDefinition;
+  private readonly machine: StateMachine;
+  private readonly taskHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  private readonly retryOverrides: Record<string, number[]> = {};
+
+  constructor(private readonly options: AslRunnerOptions) {
+    this.definition = options.definition;
+    // The definitions use local ARNs and plain JSONPath, so the library's own validation (asl-validator) applies.
+    this.machine = new StateMachine(this.definition);
+    const unbound: string[] = [];
+    for (const [stateName, state] of allStates(this.definition.States as Record<string, TaskState>)) {
+      if (state.Retry && options.retryIntervalMs !== undefined) {
+        this.retryOverrides[stateName] = state.Retry.map(() => options.retryIntervalMs!);
+      }
+      if (state.Type !== 'Task') continue;
+      const fn = state.Resource ? options.functions.get(state.Resource) : undefined;
+      if (!fn) {
+        unbound.push(`${stateName} (${state.Resource ?? 'no Resource'})`);
+        continue;
+      }
+      this.taskHandlers[stateName] = this.bind(fn, state.Resource!);
+    }
+    if (unbound.length > 0) {
+      throw new AslDefinitionError(
+        `${options.stateMachineName}: no local function for Task state(s) ${unbound.join(', ')}; add them to functions`,
+      );
+    }
+  }
+
+  /** Calls the handler the way Lambda would: fresh context, JSON in and out, errors keep their name. */
+  private bind(fn: LocalFunction, arn: string): (input: unknown) => Promise<unknown> {
+    let handler: Promise<LambdaHandler> | undefined;
+    return async (input: unknown) => {
+      handler ??= fn.load();
+      const startedAt = Date.now();
+      let result: unknown;
+      try {
+        const h = await handler;
+        // Lambda delivers a deserialized copy; a handler must not be able to mutate the machine's state.
+        result = await h(
+          JSON.parse(JSON.stringify(input ?? null)) as unknown,
+          fakeContext(fn, arn, startedAt),
+        );
+      } catch (err) {
+        // The library matches Retry/Catch `ErrorEquals` against `error.name`, as Step Functions matches errorType.
+        throw new LambdaFunctionError(errorName(err), lambdaErrorCause(err));
+      }
+      // Lambda serializes the result to JSON: undefined becomes null, Dates become strings, and so on.
+      return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);
+    };
+  }
+
+  /** Runs one execution to its end. Never rejects for an execution failure: the status says how it ended. */
+  async run(input: unknown, runOptions: RunOptions = {}): Promise<ExecutionResult> {
+    const name = runOptions.name ?? randomUUID();
+    const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${this.options.stateMachineName}:${name}`;
+    const log = this.options.logger;
+    const tag = `[${this.options.stateMachineName} ${name}]`;
+    const startedAt = Date.now();
+    const startDate = new Date(startedAt).toISOString();
+
+    let execution: ReturnType<StateMachine['run']>;
+    try {
+      execution = this.machine.run(input as Json, {
+        overrides: {
+          taskResourceLocalHandlers: this.taskHandlers as NonNullable<
+            NonNullable<Parameters<StateMachine['run']>[1]>['overrides']
+          >['taskResourceLocalHandlers'],
+          ...(Object.keys(this.retryOverrides).length > 0
+            ? { retryIntervalOverrides: this.retryOverrides }
+            : {}),
+        },
+        context: { Execution: { Id: executionArn, Name: name, StartTime: startDate } },
+      });
+    } catch (err) {
+      // Input the library refuses before starting (not JSON, …): a failed execution, not a crash.
+      const stopDate = new Date().toISOString();
+      log.error(`${tag} could not start: ${(err as Error).message}`);
+      return {
+        executionArn,
+        name,
+        input,
+        status: 'FAILED',
+        error: errorName(err),
+        cause: (err as Error).message,
+        startDate,
+        stopDate,
+        durationMs: Date.now() - startedAt,
+        history: [],
+      };
+    }
+    // Handle the result promise at once so a failure can never surface as an unhandled rejection while the event
+    // log below is being drained.
+    const settled = execution.result.then(
+      (output) => ({ ok: true as const, output }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+
+    const history: HistoryEvent[] = [];
+    const enteredAt = new Map<string, number>();
+    const caught = new Set<string>();
+    let status: ExecutionStatus = 'SUCCEEDED';
+    let output: unknown;
+    let error: string | undefined;
+    let cause: string | undefined;
+    log.info(`${tag} started with ${JSON.stringify(input)}`);
+    try {
+      for await (const event of execution.eventLogs) {
+        const timestamp = new Date(event.timestamp).toISOString();
+        switch (event.type) {
+          case 'StateEntered':
+            enteredAt.set(event.state.name, event.timestamp);
+            history.push({ type: event.type, timestamp, state: event.state.name });
+            log.info(`${tag} -> ${event.state.name} (${event.state.type})`);
+            break;
+          case 'StateExited': {
+            const durationMs = event.timestamp - (enteredAt.get(event.state.name) ?? event.timestamp);
+            history.push({ type: event.type, timestamp, state: event.state.name, durationMs });
+            const how = caught.delete(event.state.name) ? 'left through Catch' : 'ok';
+            log.info(`${tag} <- ${event.state.name} ${how} in ${durationMs} ms`);
+            break;
+          }
+          case 'StateFailed': {
+            const durationMs = event.timestamp - (enteredAt.get(event.state.name) ?? event.timestamp);
+            history.push({
+              type: event.type,
+              timestamp,
+              state: event.state.name,
+              error: event.Error,
+              cause: event.Cause,
+              durationMs,
+            });
+            log.warn(
+              `${tag} x  ${event.state.name} failed in ${durationMs} ms: ${event.Error}: ${describeCause(event.Cause)}`,
+            );
+            break;
+          }
+          case 'StateRetried':
+            history.push({ type: event.type, timestamp, state: event.state.name });
+            log.warn(`${tag} ~  ${event.state.name} retry #${event.retry.attempt}`);
+            break;
+          case 'StateCaught':
+            caught.add(event.state.name);
+            history.push({ type: event.type, timestamp, state: event.state.name });
+            log.info(`${tag} ~  ${event.state.name} error caught -> ${event.catch.catcher.Next}`);
+            break;
+          case 'ExecutionStarted':
+            history.push({ type: event.type, timestamp });
+            break;
+          case 'ExecutionSucceeded':
+            history.push({ type: event.type, timestamp });
+            break;
+          case 'ExecutionFailed':
+            status = 'FAILED';
+            error = event.Error;
+            cause = typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause);
+            history.push({ type: event.type, timestamp, error, cause });
+            break;
+          case 'ExecutionTimeout':
+            status = 'TIMED_OUT';
+            history.push({ type: event.type, timestamp });
+            break;
+          case 'ExecutionAborted':
+            status = 'ABORTED';
+            history.push({ type: event.type, timestamp });
+            break;
+          default:
+            history.push({ type: event.type, timestamp });
+        }
+      }
+    } catch (err) {
+      log.error(`${tag} event log failed: ${(err as Error).message}`);
+    }
+
+    const outcome = await settled;
+    if (outcome.ok) {
+      output = outcome.output;
+    } else if (status === 'SUCCEEDED') {
+      // The result failed without a terminal event (should not happen): still report a failure.
+      status = 'FAILED';
+      error = errorName(outcome.error);
+      cause = (outcome.error as Error).message;
+    }
+    const stoppedAt = Date.now();
+    const durationMs = stoppedAt - startedAt;
+    if (status === 'SUCCEEDED') log.info(`${tag} SUCCEEDED in ${durationMs} ms`);
+    else
+      log.warn(`${tag} ${status} in ${durationMs} ms${error ? `: ${error}: ${describeCause(cause)}` : ''}`);
+    return {
+      executionArn,
+      name,
+      input,
+      status,
+      ...(output !== undefined ? { output } : {}),
+      ...(error !== undefined ? { error } : {}),
+      ...(cause !== undefined ? { cause } : {}),
+      startDate,
+      stopDate: new Date(stoppedAt).toISOString(),
+      durationMs,
+      history,
+    };
+  }
+}

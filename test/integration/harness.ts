@@ -1,0 +1,182 @@
+/**
+ * Integration harness: emulators on free ports in a temp dir, the real release state machine bound to the real
+ * handlers, and helpers to stage bundles and read back stored state. One per test file (vitest runs each file in
+ * its own process, and the handlers read their environment once per process).
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AuditEvent, MetadataStore, VersionRecord } from '../../lambdas/core/ports';
+import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
+import { parseConfig, type ModelOpsConfigInput } from '../../lib/config';
+import type { ExecutionResult } from '../../local/asl-runner';
+import { LOCAL_CREDENTIALS } from '../../local/emulators';
+import { memoryLogger } from '../../local/logger';
+import { startLocalMode, type LocalMode } from '../../local/start';
+import type { Target } from '../../cli/target';
+
+export const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', 'examples');
+export const EXAMPLES = ['breast-cancer', 'credit-risk'] as const;
+export type ExampleName = (typeof EXAMPLES)[number];
+
+export interface ExampleBundle {
+  readonly manifest: Record<string, unknown> & {
+    name: string;
+    version: string;
+    artifact: { file: string; sha256: string; sizeBytes: number };
+  };
+  readonly artifact: Buffer;
+}
+
+/** A fresh, mutable copy of an example bundle. */
+export async function loadExample(name: ExampleName): Promise<ExampleBundle> {
+  const dir = path.join(EXAMPLES_DIR, name);
+  const manifest = JSON.parse(
+    await readFile(path.join(dir, 'manifest.json'), 'utf8'),
+  ) as ExampleBundle['manifest'];
+  const artifact = await readFile(path.join(dir, manifest.artifact.file));
+  return { manifest, artifact };
+}
+
+export const TEST_CONFIG: ModelOpsConfigInput = {
+  models: [
+    { name: 'breast-cancer', owner: 'ml-platform', riskTier: 'high' },
+    { name: 'credit-risk', owner: 'ml-platform' },
+  ],
+};
+
+export interface HarnessOptions {
+  /** Start the upload watcher (manifest uploads start executions by themselves). @default false */
+  readonly watch?: boolean;
+  readonly config?: ModelOpsConfigInput;
+}
+
+export interface Harness {
+  readonly mode: LocalMode;
+  readonly s3: S3Client;
+  readonly metadata: MetadataStore;
+  readonly bucket: string;
+  /** CLI target pointing at this harness's emulators. */
+  readonly target: Target;
+  readonly log: { readonly lines: string[] };
+  /** Uploads the artifact, then the manifest (object → JSON, string → as is). Returns the manifest key. */
+  stage(
+    model: string,
+    version: string,
+    manifest: object | string,
+    artifact?: Buffer,
+    file?: string,
+  ): Promise<string>;
+  /** Runs the release state machine for a manifest key and waits for its end. */
+  release(key: string): Promise<ExecutionResult>;
+  keys(prefix: string): Promise<string[]>;
+  object(key: string): Promise<Buffer>;
+  version(model: string, version: string): Promise<VersionRecord | undefined>;
+  audit(model: string, version: string): Promise<AuditEvent[]>;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  // Handler logs (Powertools) would bury the test report; stored state is what the tests assert on.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'modelops-it-'));
+  const log = memoryLogger();
+  const mode = await startLocalMode({
+    logger: log,
+    dataDir,
+    fresh: true,
+    dynamodbPort: 0,
+    s3Port: 0,
+    config: parseConfig(options.config ?? TEST_CONFIG),
+    // The ASL's retry pauses are real seconds; nothing here is transient, so do not wait them out.
+    retryIntervalMs: 10,
+  });
+  if (!options.watch) await mode.watcher.stop();
+  const { emulators } = mode;
+  const s3 = new S3Client({
+    region: emulators.region,
+    endpoint: emulators.s3Endpoint,
+    forcePathStyle: true,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const ddb = new DynamoDBClient({
+    region: emulators.region,
+    endpoint: emulators.dynamodbEndpoint,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  // Imported after startLocalMode set process.env: the adapter module builds SDK clients from it when it loads.
+  const { DynamoMetadataStore } = await import('../../lambdas/adapters/dynamo-metadata-store');
+  const metadata = new DynamoMetadataStore(
+    {
+      modelVersions: emulators.tables[MODEL_VERSIONS_TABLE.envVar]!,
+      deployments: emulators.tables[DEPLOYMENTS_TABLE.envVar]!,
+      auditLog: emulators.tables[AUDIT_LOG_TABLE.envVar]!,
+    },
+    DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } }),
+  );
+  const bucket = emulators.bucket;
+
+  const harness: Harness = {
+    mode,
+    s3,
+    metadata,
+    bucket,
+    log,
+    target: {
+      description: 'integration emulators',
+      region: emulators.region,
+      bucket,
+      tables: emulators.tables,
+      s3Endpoint: emulators.s3Endpoint,
+      dynamodbEndpoint: emulators.dynamodbEndpoint,
+      credentials: LOCAL_CREDENTIALS,
+    },
+    async stage(model, version, manifest, artifact, file = 'model.onnx') {
+      const dir = `incoming/${model}/${version}/`;
+      if (artifact)
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${dir}${file}`, Body: artifact }));
+      const key = `${dir}manifest.json`;
+      const body = typeof manifest === 'string' ? manifest : JSON.stringify(manifest);
+      await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }),
+      );
+      return key;
+    },
+    release: (key) => mode.runtime.startRelease({ bucket, key }),
+    async keys(prefix) {
+      const out: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await s3.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+        out.push(...(page.Contents ?? []).map((c) => c.Key!));
+        token = page.NextContinuationToken;
+      } while (token);
+      return out.sort();
+    },
+    async object(key) {
+      const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return Buffer.from(await r.Body!.transformToByteArray());
+    },
+    version: (model, version) => metadata.getVersion(model, version),
+    async audit(model, version) {
+      return (await metadata.listAudit(model)).filter((e) => e.version === version);
+    },
+    async stop() {
+      s3.destroy();
+      ddb.destroy();
+      await mode.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+/** The audit event types of a version, in ledger order. */
+export function types(events: readonly AuditEvent[]): string[] {
+  return events.map((e) => e.type);
+}

@@ -1,0 +1,71 @@
+/**
+ * The local stand-in for the S3 → EventBridge rule: a manifest uploaded through the S3 API starts a release; other
+ * uploads do not; bad state-machine input fails cleanly.
+ */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { loadExample, startHarness, types, type Harness } from './harness';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ watch: true });
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+it('starts a release when manifest.json is uploaded under incoming/, ending REGISTERED', async () => {
+  const { manifest, artifact } = await loadExample('credit-risk');
+  await h.s3.send(
+    new PutObjectCommand({ Bucket: h.bucket, Key: 'incoming/credit-risk/w-1/model.onnx', Body: artifact }),
+  );
+  // The artifact alone starts nothing: only the manifest does.
+  expect(h.mode.watcher.executions()).toHaveLength(0);
+  await h.s3.send(
+    new PutObjectCommand({
+      Bucket: h.bucket,
+      Key: 'incoming/credit-risk/w-1/manifest.json',
+      Body: JSON.stringify({ ...manifest, version: 'w-1' }),
+    }),
+  );
+  // s3rver emits its event while handling the PUT, so the execution is already tracked here.
+  expect(h.mode.watcher.executions()).toHaveLength(1);
+  await h.mode.watcher.idle();
+  const [execution] = h.mode.watcher.executions();
+  expect(execution).toMatchObject({ key: 'incoming/credit-risk/w-1/manifest.json', status: 'SUCCEEDED' });
+  expect((await h.version('credit-risk', 'w-1'))?.status).toBe('REGISTERED');
+  expect(types(await h.audit('credit-risk', 'w-1'))).toEqual(['VALIDATION_PASSED', 'REGISTERED']);
+});
+
+it('ignores manifests outside incoming/<model>/<version>/', async () => {
+  const before = h.mode.watcher.executions().length;
+  for (const key of [
+    'other/credit-risk/x/manifest.json',
+    'incoming/credit-risk/manifest.json',
+    'incoming/a/b/c/manifest.json',
+  ]) {
+    await h.s3.send(new PutObjectCommand({ Bucket: h.bucket, Key: key, Body: '{}' }));
+  }
+  await h.mode.watcher.idle();
+  expect(h.mode.watcher.executions()).toHaveLength(before);
+});
+
+it('fails cleanly on state-machine input whose key is not under incoming/, writing no version record', async () => {
+  await h.s3.send(
+    new PutObjectCommand({ Bucket: h.bucket, Key: 'elsewhere/credit-risk/v9/manifest.json', Body: '{}' }),
+  );
+  const result = await h.mode.runtime.startRelease({
+    bucket: h.bucket,
+    key: 'elsewhere/credit-risk/v9/manifest.json',
+  });
+  expect(result.status).toBe('FAILED');
+  expect(result.error).toBe('ReleaseFailed');
+  expect(await h.metadata.listVersions()).not.toContainEqual(expect.objectContaining({ version: 'v9' }));
+  expect(await h.keys('models/credit-risk/v9/')).toEqual([]);
+});
+
+it('fails cleanly on state-machine input without a key', async () => {
+  const result = await h.mode.runtime.release.run({ bucket: h.bucket });
+  expect(result.status).toBe('FAILED');
+  expect(await h.metadata.listVersions()).toHaveLength(1);
+});
