@@ -14,7 +14,7 @@ export default defineConfig({
   retention: { logDays: 365, accessLogDays: 365 },
   // alarmEmail: 'oncall@example.com',
   models: [
-    { name: 'breast-cancer', target: 'lambda', owner: 'ml-platform', riskTier: 'high' },
-    { name: 'credit-risk', target: 'lambda', owner: 'ml-platform', riskTier: 'medium' },
+    { name: 'breast-cancer', target: 'lambda', owner: 'ml-platform', riskTier: 'medium' },
+    { name: 'credit-risk', target: 'lambda', owner: 'ml-platform', riskTier: 'high' },
   ],
 });
