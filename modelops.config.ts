@@ -12,6 +12,7 @@ export default defineConfig({
     noncurrentVersionExpirationDays: 90,
   },
   retention: { logDays: 365, accessLogDays: 365 },
+  release: { reservedConcurrency: 5 },
   // alarmEmail: 'oncall@example.com',
   models: [
     { name: 'breast-cancer', target: 'lambda', owner: 'ml-platform', riskTier: 'medium' },

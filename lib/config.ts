@@ -91,6 +91,15 @@ export const configSchema = z
         accessLogDays: wholeNumber(1, 3650, 'days').default(365),
       })
       .default({ logDays: 365, accessLogDays: 365 }),
+    release: z
+      .strictObject({
+        /**
+         * Reserved concurrency of each release function (validate, register, record-rejection): caps what a burst
+         * of uploads can consume and guarantees the pipeline capacity. Needs an account quota above the default 10.
+         */
+        reservedConcurrency: wholeNumber(1, 1000, 'executions').default(5),
+      })
+      .default({ reservedConcurrency: 5 }),
     /** Alarm notifications go to this address (SNS e-mail subscription) when set. */
     alarmEmail: z.email({ error: 'must be an e-mail address, e.g. oncall@example.com' }).optional(),
     models: z.array(modelConfigSchema).min(1, { error: 'list at least one model' }),

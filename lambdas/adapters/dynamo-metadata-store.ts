@@ -38,12 +38,21 @@ export class DynamoMetadataStore implements MetadataStore {
     private readonly doc: DynamoDBDocumentClient = dynamoDocumentClient,
   ) {}
 
-  /** Table names from MODEL_VERSIONS_TABLE, DEPLOYMENTS_TABLE and AUDIT_LOG_TABLE. */
+  /**
+   * Table names from MODEL_VERSIONS_TABLE, DEPLOYMENTS_TABLE and AUDIT_LOG_TABLE, each read when first used: a
+   * function is bound only to the tables it needs (least privilege), so the others' variables are absent there.
+   */
   static fromEnv(): DynamoMetadataStore {
     return new DynamoMetadataStore({
-      modelVersions: env.modelVersionsTable(),
-      deployments: env.deploymentsTable(),
-      auditLog: env.auditLogTable(),
+      get modelVersions() {
+        return env.modelVersionsTable();
+      },
+      get deployments() {
+        return env.deploymentsTable();
+      },
+      get auditLog() {
+        return env.auditLogTable();
+      },
     });
   }
 

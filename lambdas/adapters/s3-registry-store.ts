@@ -45,7 +45,10 @@ export class S3RegistryStore implements RegistryStore {
       const r = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { key, sizeBytes: r.ContentLength ?? 0, etag: r.ETag ?? '' };
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      // S3 answers 403 instead of 404 for a missing key unless the caller may list the bucket, and our roles may list
+      // only their own prefixes (s3:prefix condition), which HeadObject does not carry. Reading an existing object
+      // under a granted prefix never gets 403, so here 403 means "not there".
+      if (isNotFound(err) || httpStatus(err) === 403) return undefined;
       throw mapStoreError(err, `HeadObject ${key}`);
     }
   }

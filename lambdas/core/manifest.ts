@@ -243,22 +243,35 @@ const commonFields = {
   approval: approvalSchema,
 };
 
-const onnxManifestSchema = z.strictObject({ ...commonFields, framework: z.literal('onnx') });
+export const FRAMEWORKS = ['onnx', 'sagemaker'] as const;
 
-/** Room for SageMaker-hosted containers (`model.tar.gz` + inference image); served by a later issue. */
-const sagemakerManifestSchema = z.strictObject({
-  ...commonFields,
-  framework: z.literal('sagemaker'),
-  image: z.string().min(1).max(512),
-});
-
-export const manifestSchema = z.discriminatedUnion(
-  'framework',
-  [onnxManifestSchema, sagemakerManifestSchema],
-  {
-    error: 'framework must be "onnx" or "sagemaker"',
-  },
-);
+/**
+ * One object schema (not a discriminated union) so that a missing or misspelt `framework` does not hide every other
+ * problem: all fields are checked whatever the framework says. `sagemaker` leaves room for SageMaker-hosted
+ * containers (`model.tar.gz` + inference `image`), served by a later issue.
+ */
+export const manifestSchema = z
+  .strictObject({
+    ...commonFields,
+    framework: z.enum(FRAMEWORKS, { error: 'must be "onnx" or "sagemaker"' }),
+    image: z.string().min(1).max(512).optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.framework === 'sagemaker' && m.image === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image'],
+        message: 'is required for framework "sagemaker": the inference image URI',
+      });
+    }
+    if (m.framework === 'onnx' && m.image !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image'],
+        message: 'applies only to framework "sagemaker"; remove it',
+      });
+    }
+  });
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestInput = z.input<typeof manifestSchema>;
 

@@ -80,7 +80,7 @@ export class ReleasePipeline extends Construct {
     };
     const entry = (fn: string) => path.join(PROJECT_ROOT, 'lambdas', fn, 'handler.ts');
 
-    // Reads the bundle and the champion; writes nothing (the state machine routes its verdict).
+    // Reads the bundle and the champion; appends VALIDATION_PASSED (a rejection is recorded by RecordRejection).
     this.validateArtifact = new ModelOpsFunction(this, 'ValidateArtifact', {
       ...common,
       entry: entry('validate-artifact'),
@@ -93,7 +93,8 @@ export class ReleasePipeline extends Construct {
     this.validateArtifact
       .bindBucket((g) => registry.grantReadIncoming(g))
       .bindTable(tables.modelVersions, 'read')
-      .bindTable(tables.deployments, 'read');
+      .bindTable(tables.deployments, 'read')
+      .bindTable(tables.auditLog, 'append');
 
     this.registerVersion = new ModelOpsFunction(this, 'RegisterVersion', {
       ...common,

@@ -81,6 +81,7 @@ export class ModelOpsStack extends Stack {
       registry: this.registry,
       tables: this.tables,
       maxArtifactBytes: config.registry.maxArtifactBytes,
+      reservedConcurrency: config.release.reservedConcurrency,
       configuredModels: config.models.map((m) => m.name),
       metricsNamespace: config.project,
       logRetention,

@@ -26,6 +26,7 @@ describe('parseConfig', () => {
         noncurrentVersionExpirationDays: 90,
       },
       retention: { logDays: 365, accessLogDays: 365 },
+      release: { reservedConcurrency: 5 },
       models: [
         {
           name: 'breast-cancer',
