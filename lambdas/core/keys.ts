@@ -62,3 +62,12 @@ export function registeredArtifactKey(
 export function registeredManifestKey(model: string, version: string): string {
   return `${PREFIX.models}${model}/${version}/${MANIFEST_FILE}`;
 }
+
+/**
+ * The SageMaker production variant that serves a version: `v-` plus the version with every character SageMaker does
+ * not allow in a variant name (`[a-zA-Z0-9-]`, ≤ 63) replaced by `-`. Both the CDK construct and the router use
+ * it, so the router's TargetVariant always names a variant the endpoint config declares.
+ */
+export function variantNameFor(version: string): string {
+  return `v-${version.replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 63);
+}
