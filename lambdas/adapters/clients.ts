@@ -2,27 +2,51 @@
  * AWS SDK clients, created once per execution environment. Endpoints come from the SDK's own variables
  * (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL), which is how local mode points the very same
  * adapters at s3rver and dynalite.
+ *
+ * X-Ray subsegments for these clients are opt-in per function through {@link traceSdkClients}, which
+ * lambdas/shared/powertools.ts calls for the release functions. This module does not import the Tracer itself: the
+ * X-Ray SDK it loads costs the inference function tens of milliseconds of cold start and installs async hooks that
+ * tax every promise on the hot path (≈ 7 % of local HTTP throughput). Lambda's active tracing still records the
+ * inference invocations.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TransientStoreError } from '../core/errors';
-import { tracer } from '../shared/powertools';
 
 /** True when an S3 endpoint override is set: emulators (s3rver) only understand path-style addressing. */
 export function usesCustomS3Endpoint(env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
 }
 
-export const s3Client: S3Client = tracer.captureAWSv3Client(
-  new S3Client({ forcePathStyle: usesCustomS3Endpoint() }),
-);
+export const s3Client: S3Client = new S3Client({ forcePathStyle: usesCustomS3Endpoint() });
+
+const dynamoClient = new DynamoDBClient({});
 
 export const dynamoDocumentClient: DynamoDBDocumentClient = DynamoDBDocumentClient.from(
-  tracer.captureAWSv3Client(new DynamoDBClient({})),
+  dynamoClient,
   // Records carry optional fields; absent ones are simply not stored.
   { marshallOptions: { removeUndefinedValues: true } },
 );
+
+/** What {@link traceSdkClients} needs of Powertools' Tracer. */
+export interface SdkClientTracer {
+  captureAWSv3Client<T>(client: T): T;
+}
+
+let traced = false;
+
+/**
+ * Adds X-Ray subsegments for the calls of the shared clients (Powertools `captureAWSv3Client` adds a middleware to
+ * the client in place, so the exported instances are traced). Idempotent.
+ */
+export function traceSdkClients(tracer: SdkClientTracer): void {
+  if (traced) return;
+  traced = true;
+  tracer.captureAWSv3Client(s3Client);
+  // The document client sends through the base client's middleware stack.
+  tracer.captureAWSv3Client(dynamoClient);
+}
 
 interface SdkErrorShape {
   readonly name?: string;

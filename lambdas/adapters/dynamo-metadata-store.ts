@@ -10,6 +10,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { DuplicateAuditEventError, TransientStoreError } from '../core/errors';
+import { RoutingConflictError } from '../core/promotion';
 import type { AuditEvent, DeploymentRecord, MetadataStore, VersionRecord } from '../core/ports';
 import { env } from '../shared/env';
 import { dynamoDocumentClient, mapStoreError } from './clients';
@@ -128,6 +129,34 @@ export class DynamoMetadataStore implements MetadataStore {
       ),
     );
     return r.Item as DeploymentRecord | undefined;
+  }
+
+  async putDeployment(
+    record: DeploymentRecord,
+    options: { readonly expectedRevision: number | undefined },
+  ): Promise<void> {
+    const { expectedRevision } = options;
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tables.deployments,
+          Item: record,
+          ...(expectedRevision === undefined
+            ? {
+                ConditionExpression: 'attribute_not_exists(#model)',
+                ExpressionAttributeNames: { '#model': 'model' },
+              }
+            : {
+                ConditionExpression: '#revision = :expected',
+                ExpressionAttributeNames: { '#revision': 'revision' },
+                ExpressionAttributeValues: { ':expected': expectedRevision },
+              }),
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailed(err)) throw new RoutingConflictError(record.model, expectedRevision);
+      throw mapStoreError(err, `PutItem ${this.tables.deployments}`);
+    }
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {

@@ -35,7 +35,10 @@ interface EncoderPlan {
   readonly known: ReadonlySet<string>;
 }
 
-const plans = new WeakMap<Manifest, EncoderPlan>();
+/** What encoding reads from a manifest; a full `Manifest` (or the inference runtime's subset) fits. */
+export type EncoderSource = Pick<Manifest, 'inputs'>;
+
+const plans = new WeakMap<EncoderSource, EncoderPlan>();
 
 /**
  * Encodes instances into one `[instances.length, features.length]` tensor per manifest input tensor.
@@ -48,7 +51,7 @@ const plans = new WeakMap<Manifest, EncoderPlan>();
  * const outputs = await model.run(feeds);
  */
 export function encodeInstances(
-  manifest: Manifest,
+  manifest: EncoderSource,
   instances: readonly Instance[],
 ): Record<string, FeedTensor> {
   let plan = plans.get(manifest);
@@ -100,7 +103,7 @@ function allocate(elementType: TensorElementType, length: number): FeedTensor['d
   }
 }
 
-function compilePlan(manifest: Manifest): EncoderPlan {
+function compilePlan(manifest: EncoderSource): EncoderPlan {
   const features = new Map(manifest.inputs.features.map((f) => [f.name, f]));
   const tensors = manifest.inputs.tensors.map((t) => ({
     name: t.name,
@@ -134,18 +137,23 @@ function writerFor(feature: Feature, elementType: TensorElementType): Writer {
   };
 
   switch (feature.type) {
-    case 'numeric':
+    case 'numeric': {
+      // Decided once per plan, not per value: this runs for every feature of every instance of every request.
+      const integer = isInteger(elementType);
+      const int32 = elementType === 'int32';
+      const int64 = elementType === 'int64';
       return (data, offset, value) => {
         if (value === null || value === undefined) return missing(data, offset, value);
         if (typeof value !== 'number' || !Number.isFinite(value)) return 'must be a finite number';
-        if (isInteger(elementType) && !Number.isInteger(value))
-          return `must be a whole number (${elementType} input)`;
-        if (elementType === 'int32' && (value < -2_147_483_648 || value > 2_147_483_647)) {
-          return 'is out of the int32 range';
+        if (integer) {
+          if (!Number.isInteger(value)) return `must be a whole number (${elementType} input)`;
+          if (int32 && (value < -2_147_483_648 || value > 2_147_483_647)) return 'is out of the int32 range';
         }
-        storeNumber(data, offset, value);
+        if (int64) (data as BigInt64Array)[offset] = BigInt(value);
+        else (data as Float32Array | Float64Array | Int32Array | Uint8Array)[offset] = value;
         return undefined;
       };
+    }
     case 'categorical': {
       const index = new Map(feature.categories.map((c, i) => [c, i]));
       const allowed = () =>

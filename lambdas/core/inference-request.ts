@@ -71,7 +71,10 @@ export function parseInferenceBody(
   bodyText: string,
   limits: Partial<InferenceLimits> = {},
 ): ParseInferenceResult {
-  const { maxBodyBytes, maxBatch, maxErrors } = { ...DEFAULT_INFERENCE_LIMITS, ...limits };
+  // Read field by field rather than spread into a new object: this runs on every request.
+  const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_INFERENCE_LIMITS.maxBodyBytes;
+  const maxBatch = limits.maxBatch ?? DEFAULT_INFERENCE_LIMITS.maxBatch;
+  const maxErrors = limits.maxErrors ?? DEFAULT_INFERENCE_LIMITS.maxErrors;
   if (typeof bodyText !== 'string') {
     return fail(400, [{ path: '(body)', message: 'is missing; send a JSON object with "instances"' }]);
   }
@@ -180,7 +183,8 @@ export function compileInstanceValidator(
   const maxErrors = options.maxErrors ?? DEFAULT_INFERENCE_LIMITS.maxErrors;
   const features = source.inputs.features;
   const checks = features.map(compileFeatureCheck);
-  const names: ReadonlySet<string> = new Set(features.map((f) => f.name));
+  const names = features.map((f) => f.name);
+  const known: ReadonlySet<string> = new Set(names);
   const pathSuffixes = features.map((f) => keySuffix(f.name));
   const knownList = listForMessage(features.map((f) => f.name));
 
@@ -193,28 +197,30 @@ export function compileInstanceValidator(
       }
       for (let i = 0; i < instances.length; i++) {
         const instance: unknown = instances[i];
-        const prefix = `instances[${i}]`;
         if (typeof instance !== 'object' || instance === null || Array.isArray(instance)) {
-          errors.add(prefix, `must be an object mapping feature names to values, got ${kindOf(instance)}`);
+          errors.add(
+            `instances[${i}]`,
+            `must be an object mapping feature names to values, got ${kindOf(instance)}`,
+          );
           continue;
         }
         const record = instance as Record<string, unknown>;
         let present = 0;
         for (let f = 0; f < checks.length; f++) {
-          const name = features[f]!.name;
+          const name = names[f]!;
           // Own properties only: a feature named "constructor" must not read Object.prototype.constructor.
           const has = Object.hasOwn(record, name);
           if (has) present++;
           const message = checks[f]!(has ? record[name] : undefined, has);
-          if (message !== undefined) errors.add(prefix + pathSuffixes[f]!, message);
+          if (message !== undefined) errors.add(`instances[${i}]${pathSuffixes[f]!}`, message);
         }
         // Every own key was a known feature when the counts match; only otherwise look for the strangers.
         const keys = Object.keys(record);
         if (keys.length !== present) {
           for (const key of keys) {
-            if (!names.has(key)) {
+            if (!known.has(key)) {
               errors.add(
-                prefix + keySuffix(key),
+                `instances[${i}]${keySuffix(key)}`,
                 `is not a feature of this model; remove it (features: ${knownList})`,
               );
             }

@@ -1,5 +1,6 @@
 /** Registry key layout: where a bundle is uploaded and where a registered version lives. */
-import { MODEL_NAME_PATTERN, VERSION_PATTERN, type Manifest } from './manifest';
+import type { Manifest } from './manifest';
+import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
 import { PREFIX } from './tables';
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -6,11 +6,10 @@
  * returns every problem at once, each naming the field path and the fix.
  */
 import { z } from 'zod';
+import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
 
-/** Model names become S3 key segments and DynamoDB keys: lower-case, digits and dashes, no traversal. */
-export const MODEL_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
-/** Versions: letters, digits, dot, dash, underscore; must start with a letter or digit; never `..`. */
-export const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// Defined in ./names (zod-free, for the inference path); re-exported so this stays the manifest contract's home.
+export { MODEL_NAME_PATTERN, VERSION_PATTERN };
 /** Artifact file names inside a bundle: a plain file name, no directories. */
 export const ARTIFACT_FILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;

@@ -45,7 +45,8 @@ export type ModelCacheEvent =
 
 export interface ModelCacheOptions<M> {
   readonly fetch: (artifactKey: string) => Promise<Uint8Array>;
-  readonly load: (bytes: Uint8Array) => Promise<M>;
+  /** Creates the model from verified bytes; `ref` says which version they are (e.g. to find its manifest). */
+  readonly load: (bytes: Uint8Array, ref: ModelRef) => Promise<M>;
   /** Lower- or upper-case hex sha256 of the bytes. */
   readonly sha256: (bytes: Uint8Array) => string;
   /**
@@ -66,6 +67,11 @@ export interface ModelCache<M> {
    * work). Rejects with {@link ArtifactIntegrityError} for a refused artifact, or with the fetch/load error.
    */
   get(ref: ModelRef): Promise<M>;
+  /**
+   * The loaded model for `ref` if it is in memory (counting as a use), else undefined; never fetches. The hot path
+   * of a warm function: no promise, no await.
+   */
+  peek(ref: ModelRef): M | undefined;
   /** Versions currently loaded, least recently used first. */
   loadedVersions(): string[];
   /** Whether an artifact of this version was refused for a hash mismatch. */
@@ -97,6 +103,27 @@ export function createModelCache<M>(options: ModelCacheOptions<M>): ModelCache<M
   const loaded = new Map<string, { readonly version: string; readonly model: M }>();
   const inFlight = new Map<string, Promise<M>>();
   const refused = new Map<string, ArtifactIntegrityError>();
+  // Callers keep one ref object per version; its key is built once, not per request.
+  const keys = new WeakMap<ModelRef, string>();
+  const keyOf = (ref: ModelRef): string => {
+    let key = keys.get(ref);
+    if (key === undefined) {
+      key = `${ref.version}\n${ref.sha256.toLowerCase()}`;
+      keys.set(ref, key);
+    }
+    return key;
+  };
+  let mostRecent: string | undefined;
+  /** The entry of `key` if loaded, made the most recently used (a no-op when it already is). */
+  const touch = (key: string): { readonly version: string; readonly model: M } | undefined => {
+    const hit = loaded.get(key);
+    if (hit !== undefined && mostRecent !== key) {
+      loaded.delete(key);
+      loaded.set(key, hit);
+      mostRecent = key;
+    }
+    return hit;
+  };
 
   const emit = (event: ModelCacheEvent) => {
     try {
@@ -118,8 +145,9 @@ export function createModelCache<M>(options: ModelCacheOptions<M>): ModelCache<M
         emit({ type: 'refused', version: ref.version, expected, actual });
         throw error;
       }
-      const model = await load(bytes);
+      const model = await load(bytes, ref);
       loaded.set(key, { version: ref.version, model });
+      mostRecent = key;
       while (loaded.size > maxEntries) {
         const [oldestKey, oldest] = loaded.entries().next().value as [string, { version: string }];
         loaded.delete(oldestKey);
@@ -140,13 +168,9 @@ export function createModelCache<M>(options: ModelCacheOptions<M>): ModelCache<M
 
   return {
     get(ref: ModelRef): Promise<M> {
-      const key = `${ref.version}\n${ref.sha256.toLowerCase()}`;
-      const hit = loaded.get(key);
-      if (hit !== undefined) {
-        loaded.delete(key);
-        loaded.set(key, hit);
-        return Promise.resolve(hit.model);
-      }
+      const key = keyOf(ref);
+      const hit = touch(key);
+      if (hit !== undefined) return Promise.resolve(hit.model);
       const refusal = refused.get(key);
       if (refusal !== undefined) return Promise.reject(refusal);
       const pending = inFlight.get(key);
@@ -157,6 +181,9 @@ export function createModelCache<M>(options: ModelCacheOptions<M>): ModelCache<M
         .finally(() => inFlight.delete(key));
       inFlight.set(key, promise);
       return promise;
+    },
+    peek(ref: ModelRef): M | undefined {
+      return touch(keyOf(ref))?.model;
     },
     loadedVersions(): string[] {
       return [...loaded.values()].map((e) => e.version);

@@ -75,6 +75,10 @@ export const AUDIT_EVENT_TYPES = [
   'REGISTER_IDEMPOTENT',
   'VERSION_CONFLICT',
   'RELEASE_FAILED',
+  /** A version became the stable one (`modelops promote`, later the rollout). Details: previous and new stable. */
+  'PROMOTED',
+  /** The candidate, weight or mode of a model's routing changed (`modelops route`). Details: before and after. */
+  'ROUTING_CHANGED',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -101,6 +105,15 @@ export interface MetadataStore {
     record: VersionRecord,
   ): Promise<{ readonly written: boolean; readonly current: VersionRecord }>;
   getDeployment(model: string): Promise<DeploymentRecord | undefined>;
+  /**
+   * One conditional write of a model's routing record: it succeeds only if the stored record's revision is still
+   * `expectedRevision` (`undefined`: no record may exist yet). Otherwise someone else changed routing in between
+   * and it throws `RoutingConflictError` (lambdas/core/promotion.ts); read again and retry.
+   */
+  putDeployment(
+    record: DeploymentRecord,
+    options: { readonly expectedRevision: number | undefined },
+  ): Promise<void>;
   /** Append-only: a conditional put that never overwrites an existing event. */
   appendAudit(event: AuditEvent): Promise<void>;
   listAudit(

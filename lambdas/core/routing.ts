@@ -5,7 +5,7 @@
  * Pure: no AWS SDK, no clock or randomness except what the caller injects.
  */
 import type { DeploymentRecord } from './ports';
-import { VERSION_PATTERN } from './manifest';
+import { VERSION_PATTERN } from './names';
 
 /** The record cannot be used to serve this model: no stable version, no record at all, or a malformed record. */
 export class ModelNotServableError extends Error {
@@ -299,6 +299,11 @@ export interface TtlCacheOptions<K, V> {
 export interface TtlCache<K, V> {
   /** The cached value if younger than the TTL, else a (shared) reload. */
   get(key: K): Promise<V>;
+  /**
+   * The cached entry if younger than the TTL, else undefined (the caller then uses `get`). Synchronous, for the hot
+   * path; the entry object is the cache's own, so reading it allocates nothing.
+   */
+  peek(key: K): { readonly value: V } | undefined;
   /** Forgets the key so the next get reloads. */
   delete(key: K): void;
 }
@@ -361,6 +366,10 @@ export function createTtlCache<K, V>(options: TtlCacheOptions<K, V>): TtlCache<K
       const entry = entries.get(key);
       if (entry !== undefined && now() - entry.loadedAt < ttlMs) return Promise.resolve(entry.value);
       return inFlight.get(key) ?? refresh(key);
+    },
+    peek(key: K): { readonly value: V } | undefined {
+      const entry = entries.get(key);
+      return entry !== undefined && now() - entry.loadedAt < ttlMs ? entry : undefined;
     },
     delete(key: K): void {
       entries.delete(key);

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ObjectTooLargeError, SourceChangedError } from '../../lambdas/core/errors';
+import { RoutingConflictError } from '../../lambdas/core/promotion';
 import type { LoadedModel, ModelRuntime, OutputValue, TensorMeta } from '../../lambdas/core/model-runtime';
 import type {
   AuditEvent,
@@ -91,6 +92,19 @@ export class FakeMetadata implements MetadataStore {
   }
   async getDeployment(model: string): Promise<DeploymentRecord | undefined> {
     return this.deployments.get(model);
+  }
+  /** Runs just before the conditional routing write, to simulate a concurrent writer. */
+  beforePutDeployment?: () => void;
+  async putDeployment(
+    record: DeploymentRecord,
+    options: { readonly expectedRevision: number | undefined },
+  ): Promise<void> {
+    this.beforePutDeployment?.();
+    const current = this.deployments.get(record.model);
+    if (current?.revision !== options.expectedRevision) {
+      throw new RoutingConflictError(record.model, options.expectedRevision);
+    }
+    this.deployments.set(record.model, record);
   }
   async appendAudit(event: AuditEvent): Promise<void> {
     if (this.audit.some((e) => e.model === event.model && e.eventId === event.eventId)) {

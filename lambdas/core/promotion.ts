@@ -1,0 +1,288 @@
+/**
+ * Manual routing changes until the rollout issue automates them: make a REGISTERED version the stable one
+ * (`modelops promote`), or set a candidate with a weight and mode (`modelops route`, for canary and shadow demos).
+ *
+ * Each change is one conditional write of the model's Deployments record (revision n → n + 1), then one audit
+ * event (DESIGN.md decisions 1 and 7). The inference path picks the change up within its routing cache TTL.
+ * Pure rules (`planPromotion`, `planRouteChange`) are separate from the orchestration over the ports.
+ */
+import { auditEvent } from './audit';
+import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
+import type { AuditEvent, DeploymentMode, DeploymentRecord, MetadataStore, VersionRecord } from './ports';
+
+/** The routing change is not allowed (unknown or unregistered version, bad weight, …); the message says why. */
+export class RoutingChangeRefusedError extends Error {
+  override name = 'RoutingChangeRefusedError';
+  constructor(
+    message: string,
+    /** The flag or argument at fault (`<version>`, `--weight`, …), for the CLI. */
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Someone else changed the routing record between our read and our conditional write. Read again and retry. */
+export class RoutingConflictError extends Error {
+  override name = 'RoutingConflictError';
+  constructor(
+    readonly model: string,
+    readonly expectedRevision: number | undefined,
+  ) {
+    super(
+      `the routing record of ${model} changed while this change was being written (expected ` +
+        `${expectedRevision === undefined ? 'no record' : `revision ${expectedRevision}`}); someone else changed ` +
+        'routing at the same time. Check `modelops status` and run the command again.',
+    );
+  }
+}
+
+/** What a planned change does: nothing (already in that state) or one conditional write plus one audit event. */
+export type RoutingPlan =
+  | { readonly kind: 'noop'; readonly current: DeploymentRecord }
+  | {
+      readonly kind: 'write';
+      readonly record: DeploymentRecord;
+      readonly expectedRevision: number | undefined;
+      readonly audit: Omit<Parameters<typeof auditEvent>[0], 'actor'>;
+    };
+
+function checkModel(model: string): void {
+  if (!MODEL_NAME_PATTERN.test(model)) {
+    throw new RoutingChangeRefusedError(
+      `<model> "${model}" is not a model name (1-64 characters of a-z, 0-9 and "-")`,
+      '<model>',
+    );
+  }
+}
+
+function checkRegistered(
+  model: string,
+  version: string,
+  record: VersionRecord | undefined,
+  field: string,
+): void {
+  if (!VERSION_PATTERN.test(version) || version.includes('..')) {
+    throw new RoutingChangeRefusedError(
+      `${field} "${version}" is not a version (1-64 characters of A-Z, a-z, 0-9, ".", "_", "-")`,
+      field,
+    );
+  }
+  if (!record) {
+    throw new RoutingChangeRefusedError(
+      `${field}: ${model} ${version} does not exist; push it first (\`modelops push\`) or pick a version listed ` +
+        `by \`modelops status ${model}\``,
+      field,
+    );
+  }
+  if (record.status !== 'REGISTERED') {
+    throw new RoutingChangeRefusedError(
+      `${field}: ${model} ${version} is ${record.status}, only a REGISTERED version can serve traffic; fix the ` +
+        'bundle and push it again',
+      field,
+    );
+  }
+}
+
+/**
+ * Plans `promote`: `version` becomes stable, any candidate is cleared, weight 0, mode canary.
+ *
+ * - The version must exist and be REGISTERED.
+ * - Already stable with no candidate: a no-op success. Already stable WITH a candidate: the candidate is cleared
+ *   (promoting the stable version again ends a canary or shadow run, i.e. a manual rollback).
+ */
+export function planPromotion(input: {
+  readonly model: string;
+  readonly version: string;
+  readonly versionRecord: VersionRecord | undefined;
+  readonly current: DeploymentRecord | undefined;
+  readonly now: Date;
+}): RoutingPlan {
+  const { model, version, current } = input;
+  checkModel(model);
+  checkRegistered(model, version, input.versionRecord, '<version>');
+  if (current && current.stable === version && (current.candidate ?? null) === null) {
+    return { kind: 'noop', current };
+  }
+  const revision = (current?.revision ?? 0) + 1;
+  const record: DeploymentRecord = {
+    model,
+    stable: version,
+    weight: 0,
+    mode: 'canary',
+    revision,
+    updatedAt: input.now.toISOString(),
+  };
+  return {
+    kind: 'write',
+    record,
+    expectedRevision: current?.revision,
+    audit: {
+      model,
+      type: 'PROMOTED',
+      version,
+      details: {
+        previousStable: current?.stable ?? null,
+        stable: version,
+        ...(current?.candidate ? { clearedCandidate: current.candidate } : {}),
+        revision,
+      },
+    },
+  };
+}
+
+export interface RouteChange {
+  readonly model: string;
+  /** The candidate version; `undefined` clears the candidate (all traffic to stable). */
+  readonly candidate: string | undefined;
+  /** Share of traffic for the candidate in canary mode, 0–1. Ignored (kept) in shadow mode. */
+  readonly weight: number;
+  readonly mode: DeploymentMode;
+}
+
+/**
+ * Plans `route`: set (or clear) the candidate, its weight and the mode, keeping the stable version.
+ *
+ * Refused when the model has no stable version yet (promote one first: a candidate alone is never served), when the
+ * candidate is not REGISTERED or equals the stable version, or when the weight is outside 0–1.
+ */
+export function planRouteChange(
+  change: RouteChange & {
+    readonly candidateRecord: VersionRecord | undefined;
+    readonly current: DeploymentRecord | undefined;
+    readonly now: Date;
+  },
+): RoutingPlan {
+  const { model, candidate, weight, mode, current } = change;
+  checkModel(model);
+  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0 || weight > 1) {
+    throw new RoutingChangeRefusedError(
+      `--weight must be a number from 0 to 1 (share of traffic for the candidate), got ${String(weight)}`,
+      '--weight',
+    );
+  }
+  if (mode !== 'canary' && mode !== 'shadow') {
+    throw new RoutingChangeRefusedError(
+      `--mode must be "canary" or "shadow", got ${JSON.stringify(mode)}`,
+      '--mode',
+    );
+  }
+  if (!current?.stable) {
+    throw new RoutingChangeRefusedError(
+      `${model} has no stable version yet; promote one first (\`modelops promote ${model} <version>\`)`,
+      '<model>',
+    );
+  }
+  if (candidate !== undefined) {
+    checkRegistered(model, candidate, change.candidateRecord, '--candidate');
+    if (candidate === current.stable) {
+      throw new RoutingChangeRefusedError(
+        `--candidate ${candidate} is already the stable version of ${model}; pick another version, or use ` +
+          '`modelops promote` to change the stable one',
+        '--candidate',
+      );
+    }
+  }
+  const next = { candidate, weight: candidate === undefined ? 0 : weight, mode };
+  if (
+    (current.candidate ?? undefined) === next.candidate &&
+    current.weight === next.weight &&
+    current.mode === next.mode
+  ) {
+    return { kind: 'noop', current };
+  }
+  const revision = current.revision + 1;
+  const record: DeploymentRecord = {
+    model,
+    stable: current.stable,
+    ...(next.candidate !== undefined ? { candidate: next.candidate } : {}),
+    weight: next.weight,
+    mode: next.mode,
+    revision,
+    updatedAt: change.now.toISOString(),
+  };
+  return {
+    kind: 'write',
+    record,
+    expectedRevision: current.revision,
+    audit: {
+      model,
+      type: 'ROUTING_CHANGED',
+      ...(next.candidate !== undefined ? { version: next.candidate } : {}),
+      details: {
+        stable: current.stable,
+        candidate: next.candidate ?? null,
+        weight: next.weight,
+        mode: next.mode,
+        previous: {
+          candidate: current.candidate ?? null,
+          weight: current.weight,
+          mode: current.mode,
+        },
+        revision,
+      },
+    },
+  };
+}
+
+export interface RoutingChangeResult {
+  /** False when the record already was in the requested state (nothing written, nothing audited). */
+  readonly changed: boolean;
+  readonly record: DeploymentRecord;
+  readonly event?: AuditEvent;
+}
+
+async function apply(
+  store: MetadataStore,
+  plan: RoutingPlan,
+  actor: string,
+  now: Date,
+): Promise<RoutingChangeResult> {
+  if (plan.kind === 'noop') return { changed: false, record: plan.current };
+  await store.putDeployment(plan.record, { expectedRevision: plan.expectedRevision });
+  // The routing write is the decision; the audit event records it. A failure here leaves routing changed and is
+  // reported to the caller, who sees the new revision in `modelops status`.
+  const event = auditEvent({ ...plan.audit, actor }, now);
+  await store.appendAudit(event);
+  return { changed: true, record: plan.record, event };
+}
+
+/**
+ * Makes a REGISTERED version the stable one of its model (audited as PROMOTED). Throws
+ * {@link RoutingChangeRefusedError} or {@link RoutingConflictError}.
+ *
+ * @example await promoteStable(store, { model: 'breast-cancer', version: '1.0.0', actor: 'cli:alice' })
+ */
+export async function promoteStable(
+  store: MetadataStore,
+  input: { readonly model: string; readonly version: string; readonly actor: string; readonly now?: Date },
+): Promise<RoutingChangeResult> {
+  const now = input.now ?? new Date();
+  checkModel(input.model);
+  const [versionRecord, current] = await Promise.all([
+    VERSION_PATTERN.test(input.version) ? store.getVersion(input.model, input.version) : undefined,
+    store.getDeployment(input.model),
+  ]);
+  const plan = planPromotion({ model: input.model, version: input.version, versionRecord, current, now });
+  return apply(store, plan, input.actor, now);
+}
+
+/**
+ * Sets or clears a model's candidate, weight and mode (audited as ROUTING_CHANGED). A manual tool until the rollout
+ * issue drives canaries itself. Throws {@link RoutingChangeRefusedError} or {@link RoutingConflictError}.
+ */
+export async function changeRouting(
+  store: MetadataStore,
+  input: RouteChange & { readonly actor: string; readonly now?: Date },
+): Promise<RoutingChangeResult> {
+  const now = input.now ?? new Date();
+  checkModel(input.model);
+  const [candidateRecord, current] = await Promise.all([
+    input.candidate !== undefined && VERSION_PATTERN.test(input.candidate)
+      ? store.getVersion(input.model, input.candidate)
+      : undefined,
+    store.getDeployment(input.model),
+  ]);
+  const plan = planRouteChange({ ...input, candidateRecord, current, now });
+  return apply(store, plan, input.actor, now);
+}

@@ -1,0 +1,119 @@
+/**
+ * Wires the inference app from environment variables (table in docs/inference.md) with the AWS adapters: S3
+ * registry, DynamoDB routing, S3 capture, Powertools metrics and logger. Shared by the Lambda handler, the SageMaker
+ * router and local mode; none of it imports ONNX Runtime (lambdas/inference/app.ts adds the ONNX backend).
+ */
+import { S3CaptureWriter } from '../adapters/capture-writer';
+import { DynamoMetadataStore } from '../adapters/dynamo-metadata-store';
+import { PowertoolsMetricsSink } from '../adapters/powertools-metrics-sink';
+import { S3RegistryStore } from '../adapters/s3-registry-store';
+import { DEFAULT_CAPTURE_SETTINGS } from '../core/capture';
+import { DEFAULT_INFERENCE_LIMITS } from '../core/inference-request';
+import { env as envVars, INFERENCE_ENV, numberEnv, requireEnv } from '../shared/env';
+import { logger as powertoolsLogger } from './logger';
+import type { InferenceBackend } from './backend';
+import {
+  createInferenceApp,
+  DEFAULT_ROUTING_CACHE_TTL_MS,
+  type InferenceApp,
+  type InferenceAppOptions,
+  type InferenceLogger,
+  type InferenceSettingsInput,
+} from './inference-app';
+import type { MetricsSink } from './metrics';
+
+/** Settings from ROUTING_CACHE_TTL_MS, MAX_BODY_BYTES, MAX_BATCH and CAPTURE_*, with the contract's defaults. */
+export function inferenceSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceSettingsInput {
+  return {
+    routingCacheTtlMs: numberEnv(
+      INFERENCE_ENV.routingCacheTtlMs,
+      DEFAULT_ROUTING_CACHE_TTL_MS,
+      { min: 0, max: 3_600_000, integer: true },
+      env,
+    ),
+    limits: {
+      maxBodyBytes: numberEnv(
+        INFERENCE_ENV.maxBodyBytes,
+        DEFAULT_INFERENCE_LIMITS.maxBodyBytes,
+        // A Function URL accepts at most 6 MB of request payload.
+        { min: 1, max: 6 * 1024 * 1024, integer: true },
+        env,
+      ),
+      maxBatch: numberEnv(
+        INFERENCE_ENV.maxBatch,
+        DEFAULT_INFERENCE_LIMITS.maxBatch,
+        { min: 1, max: 100_000, integer: true },
+        env,
+      ),
+    },
+    capture: {
+      sampleRate: numberEnv(
+        INFERENCE_ENV.captureSampleRate,
+        DEFAULT_CAPTURE_SETTINGS.sampleRate,
+        { min: 0, max: 1 },
+        env,
+      ),
+      batchRecords: numberEnv(
+        INFERENCE_ENV.captureBatchRecords,
+        DEFAULT_CAPTURE_SETTINGS.batchRecords,
+        { min: 1, max: 100_000, integer: true },
+        env,
+      ),
+      maxAgeMs: numberEnv(
+        INFERENCE_ENV.captureMaxAgeMs,
+        DEFAULT_CAPTURE_SETTINGS.maxAgeMs,
+        { min: 0, max: 86_400_000, integer: true },
+        env,
+      ),
+    },
+  };
+}
+
+export interface InferenceAppFromEnvOptions {
+  /** @default [MODEL_NAME] */
+  readonly models?: readonly string[];
+  /** @default Powertools Metrics (EMF) in namespace POWERTOOLS_METRICS_NAMESPACE */
+  readonly metrics?: MetricsSink;
+  readonly backend: InferenceBackend;
+  /** @default the shared Powertools Logger */
+  readonly logger?: InferenceLogger;
+  readonly onFeatureValues?: InferenceAppOptions['onFeatureValues'];
+  /** See {@link InferenceAppOptions.warmUp}. @default false */
+  readonly warmUp?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Builds the app on the AWS adapters. Throws ConfigurationError naming a missing or malformed variable. */
+export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): InferenceApp {
+  const env = options.env ?? process.env;
+  const bucket = envVars.registryBucket(env);
+  // Read now, so a missing variable fails the cold start rather than the first request.
+  const deploymentsTable = envVars.deploymentsTable(env);
+  const models = options.models ?? [requireEnv(INFERENCE_ENV.modelName, env)];
+  const settings = inferenceSettingsFromEnv(env);
+  const metrics =
+    options.metrics ??
+    new PowertoolsMetricsSink({ namespace: requireEnv(INFERENCE_ENV.metricsNamespace, env) });
+  // Only the Deployments table is bound to this function; the other names are read (and fail) only if ever used.
+  const routing = new DynamoMetadataStore({
+    get modelVersions() {
+      return envVars.modelVersionsTable(env);
+    },
+    deployments: deploymentsTable,
+    get auditLog() {
+      return envVars.auditLogTable(env);
+    },
+  });
+  return createInferenceApp({
+    models,
+    registry: new S3RegistryStore(bucket),
+    routing: { getDeployment: (model) => routing.getDeployment(model) },
+    backend: options.backend,
+    settings,
+    metrics,
+    logger: options.logger ?? powertoolsLogger,
+    ...((settings.capture?.sampleRate ?? 0) > 0 ? { capture: new S3CaptureWriter(bucket) } : {}),
+    ...(options.onFeatureValues ? { onFeatureValues: options.onFeatureValues } : {}),
+    warmUp: options.warmUp === true,
+  });
+}

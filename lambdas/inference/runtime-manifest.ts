@@ -1,0 +1,219 @@
+/**
+ * The part of a registered manifest the inference runtime uses, read without zod.
+ *
+ * Why not `parseManifestText`: the zod schema (≈ 445 KiB of bundled zod, built when lambdas/core/manifest.ts loads)
+ * was the largest single item of the inference function's cold start, and the runtime only ever reads
+ * `models/<name>/<version>/manifest.json`, an immutable copy that the release pipeline validated in full with that
+ * schema (ValidateArtifact) and then checked again by hash (RegisterVersion) before copying it. So the runtime
+ * parses just the fields it serves from, checking their types and the cross-references it depends on, and applies
+ * the schema's defaults (`required: true`, `pii: false`). Anything wrong with them (a hand-edited object) is
+ * reported as issues and the version is not served; it cannot crash a request. The release pipeline's validation is
+ * unchanged. Only type imports from manifest.ts are allowed here (a value import would bring zod back).
+ */
+import type {
+  Feature,
+  InputTensor,
+  Manifest,
+  ManifestIssue,
+  Output,
+  OutputKind,
+  TensorElementType,
+} from '../core/manifest';
+
+/** What the runtime reads from a manifest (a full `Manifest` fits). */
+export type RuntimeManifest = Pick<
+  Manifest,
+  'name' | 'version' | 'framework' | 'artifact' | 'inputs' | 'outputs'
+>;
+
+export type RuntimeManifestResult =
+  | { readonly ok: true; readonly manifest: RuntimeManifest }
+  | { readonly ok: false; readonly issues: readonly ManifestIssue[] };
+
+// Literal lists of manifest.ts, repeated as types-checked values: importing them would load zod.
+const TENSOR_ELEMENT_TYPES: ReadonlySet<string> = new Set<TensorElementType>([
+  'float32',
+  'float64',
+  'int64',
+  'int32',
+  'string',
+  'bool',
+]);
+const OUTPUT_KINDS: ReadonlySet<string> = new Set<OutputKind>(['probability', 'class', 'regression']);
+const FRAMEWORKS: ReadonlySet<string> = new Set<Manifest['framework']>(['onnx', 'sagemaker']);
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Same bound as `MAX_MANIFEST_BYTES` in manifest.ts (a unit test keeps them equal). */
+export const MAX_REGISTERED_MANIFEST_BYTES = 1024 * 1024;
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isText = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isText);
+
+/**
+ * Parses a registered manifest's text into what the runtime needs. Never throws.
+ *
+ * @example parseRuntimeManifest(await registry.readText(registeredManifestKey(m, v), MAX_MANIFEST_BYTES))
+ */
+export function parseRuntimeManifest(text: string): RuntimeManifestResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, issues: [{ path: '(manifest)', message: 'is not valid JSON' }] };
+  }
+  const issues: ManifestIssue[] = [];
+  const add = (path: string, message: string): void => void issues.push({ path, message });
+  if (!isObject(json)) {
+    add('(manifest)', 'must be an object');
+    return { ok: false, issues };
+  }
+
+  if (!isText(json.name)) add('name', 'must be a model name');
+  if (!isText(json.version)) add('version', 'must be a version');
+  if (typeof json.framework !== 'string' || !FRAMEWORKS.has(json.framework)) {
+    add('framework', 'must be "onnx" or "sagemaker"');
+  }
+  const artifact = isObject(json.artifact) ? json.artifact : {};
+  if (typeof artifact.sha256 !== 'string' || !SHA256.test(artifact.sha256)) {
+    add('artifact.sha256', 'must be 64 lower-case hex characters');
+  }
+
+  const inputs = isObject(json.inputs) ? json.inputs : {};
+  const features: Feature[] = [];
+  if (!Array.isArray(inputs.features) || inputs.features.length === 0) {
+    add('inputs.features', 'must be a non-empty array');
+  } else {
+    inputs.features.forEach((raw: unknown, i) => {
+      const feature = readFeature(raw, `inputs.features[${i}]`, add);
+      if (feature !== undefined) features.push(feature);
+    });
+  }
+  const declared = new Set(features.map((f) => f.name));
+  const tensors: InputTensor[] = [];
+  if (!Array.isArray(inputs.tensors) || inputs.tensors.length === 0) {
+    add('inputs.tensors', 'must be a non-empty array');
+  } else {
+    inputs.tensors.forEach((raw: unknown, i) => {
+      const path = `inputs.tensors[${i}]`;
+      if (
+        !isObject(raw) ||
+        !isText(raw.name) ||
+        typeof raw.elementType !== 'string' ||
+        !TENSOR_ELEMENT_TYPES.has(raw.elementType) ||
+        !isStringArray(raw.features)
+      ) {
+        return add(path, 'must have a name, an elementType and a list of feature names');
+      }
+      const unknown = raw.features.filter((f) => !declared.has(f));
+      if (unknown.length > 0) add(`${path}.features`, `names undeclared features: ${unknown.join(', ')}`);
+      tensors.push({
+        name: raw.name,
+        elementType: raw.elementType as TensorElementType,
+        features: raw.features,
+      });
+    });
+  }
+
+  const outputs: Output[] = [];
+  if (!Array.isArray(json.outputs) || json.outputs.length === 0) {
+    add('outputs', 'must be a non-empty array');
+  } else {
+    json.outputs.forEach((raw: unknown, i) => {
+      const path = `outputs[${i}]`;
+      if (
+        !isObject(raw) ||
+        !isText(raw.name) ||
+        typeof raw.kind !== 'string' ||
+        !OUTPUT_KINDS.has(raw.kind) ||
+        typeof raw.elementType !== 'string' ||
+        !TENSOR_ELEMENT_TYPES.has(raw.elementType)
+      ) {
+        return add(path, 'must have a name, a kind and an elementType');
+      }
+      if (raw.labels !== undefined && !isStringArray(raw.labels)) {
+        return add(`${path}.labels`, 'must be a list of labels');
+      }
+      if (raw.kind !== 'regression' && raw.labels === undefined) {
+        return add(`${path}.labels`, `a ${raw.kind} output needs its labels`);
+      }
+      outputs.push({
+        name: raw.name,
+        kind: raw.kind as OutputKind,
+        elementType: raw.elementType as TensorElementType,
+        ...(raw.labels === undefined ? {} : { labels: raw.labels }),
+      });
+    });
+  }
+
+  if (issues.length > 0) return { ok: false, issues };
+  return {
+    ok: true,
+    manifest: {
+      name: json.name as string,
+      version: json.version as string,
+      framework: json.framework as Manifest['framework'],
+      artifact: {
+        file: typeof artifact.file === 'string' ? artifact.file : '',
+        sha256: artifact.sha256 as string,
+        sizeBytes: typeof artifact.sizeBytes === 'number' ? artifact.sizeBytes : 0,
+      },
+      inputs: { features, tensors },
+      outputs,
+    },
+  };
+}
+
+function readFeature(
+  raw: unknown,
+  path: string,
+  add: (path: string, message: string) => void,
+): Feature | undefined {
+  if (!isObject(raw) || !isText(raw.name)) {
+    add(path, 'must be an object with a name');
+    return undefined;
+  }
+  if (raw.required !== undefined && typeof raw.required !== 'boolean') {
+    add(`${path}.required`, 'must be true or false');
+  }
+  if (raw.pii !== undefined && typeof raw.pii !== 'boolean') add(`${path}.pii`, 'must be true or false');
+  // The schema's defaults: a feature is required and not pii unless it says so.
+  const base = {
+    name: raw.name,
+    required: raw.required !== false,
+    pii: raw.pii === true,
+    ...(typeof raw.description === 'string' ? { description: raw.description } : {}),
+  };
+  switch (raw.type) {
+    case 'numeric': {
+      if (raw.range === undefined) return { ...base, type: 'numeric' };
+      const range = isObject(raw.range) ? raw.range : undefined;
+      const bound = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isFinite(v));
+      if (range === undefined || !bound(range.min) || !bound(range.max)) {
+        add(`${path}.range`, 'must be { min?, max? } of finite numbers');
+        return undefined;
+      }
+      return {
+        ...base,
+        type: 'numeric',
+        range: {
+          ...(range.min === undefined ? {} : { min: range.min as number }),
+          ...(range.max === undefined ? {} : { max: range.max as number }),
+        },
+      };
+    }
+    case 'categorical':
+      if (!isStringArray(raw.categories) || raw.categories.length === 0) {
+        add(`${path}.categories`, 'must be a non-empty list of strings');
+        return undefined;
+      }
+      return { ...base, type: 'categorical', categories: raw.categories };
+    case 'boolean':
+      return { ...base, type: 'boolean' };
+    default:
+      add(`${path}.type`, 'must be "numeric", "categorical" or "boolean"');
+      return undefined;
+  }
+}
