@@ -13,9 +13,38 @@ export default defineConfig({
   },
   retention: { logDays: 365, accessLogDays: 365 },
   release: { reservedConcurrency: 5 },
+  monitoring: { namespace: 'ModelOps' },
   // alarmEmail: 'oncall@example.com',
   models: [
-    { name: 'breast-cancer', target: 'lambda', owner: 'ml-platform', riskTier: 'medium' },
+    {
+      name: 'breast-cancer',
+      target: 'lambda',
+      owner: 'ml-platform',
+      riskTier: 'medium',
+      memoryMb: 1024,
+      timeoutSeconds: 10,
+      // Provisioned concurrency is billed while it exists; e.g. { min: 1, max: 10, targetUtilization: 0.7 }.
+      provisionedConcurrency: { min: 0, max: 0, targetUtilization: 0.7 },
+      // reservedConcurrency: 20,
+      inference: {
+        routingCacheTtlSeconds: 5,
+        maxBodyBytes: 1024 * 1024,
+        maxBatch: 64,
+        capture: { sampleRate: 0, batchRecords: 100 },
+      },
+    },
     { name: 'credit-risk', target: 'lambda', owner: 'ml-platform', riskTier: 'high' },
+    // A model served by a SageMaker endpoint behind the same router (see docs/config.md):
+    // {
+    //   name: 'fraud-score',
+    //   target: 'sagemaker',
+    //   owner: 'ml-platform',
+    //   sagemaker: {
+    //     image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgboost-inference:1.7-1',
+    //     modelDataKey: 'models/fraud-score/1.0.0/<sha256>.tar.gz',
+    //     version: '1.0.0',
+    //     variant: { kind: 'serverless', memorySizeInMb: 2048, maxConcurrency: 20, provisionedConcurrency: 2 },
+    //   },
+    // },
   ],
 });

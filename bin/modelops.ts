@@ -21,7 +21,7 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stack: Mo
   const app = new App(options.appProps);
   const stack = new ModelOpsStack(app, `${config.project}-${config.stage}`, {
     config,
-    description: `serverless-modelops ${config.project} (${config.stage}): model registry and release pipeline`,
+    description: `serverless-modelops ${config.project} (${config.stage}): model registry, release pipeline and inference endpoints`,
     // Undefined account/region leave the stack environment-agnostic (synth works without credentials).
     env: {
       account: config.env.account ?? process.env.CDK_DEFAULT_ACCOUNT,

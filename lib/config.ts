@@ -3,7 +3,14 @@
  * Errors name the field, the value received and the fix; `loadConfig` throws one `ConfigError` listing them all.
  */
 import { z } from 'zod';
-import { modelNameSchema, RISK_TIERS, formatPath, requiredFieldMessage } from '../lambdas/core/manifest';
+import {
+  modelNameSchema,
+  RISK_TIERS,
+  VERSION_PATTERN,
+  formatPath,
+  requiredFieldMessage,
+} from '../lambdas/core/manifest';
+import { PREFIX } from '../lambdas/core/tables';
 
 const MiB = 1024 * 1024;
 
@@ -19,20 +26,186 @@ const wholeNumber = (min: number, max: number, unit: string) =>
     .min(min, { error: `must be at least ${min} ${unit}` })
     .max(max, { error: `must be at most ${max} ${unit}` });
 
-export const modelConfigSchema = z.strictObject({
-  /** Same rules as a manifest's `name`; a bundle for a model not listed here is rejected. */
-  name: modelNameSchema,
-  target: z.enum(['lambda', 'sagemaker'], { error: 'must be "lambda" or "sagemaker"' }).default('lambda'),
-  owner: z.string().trim().min(1, { error: 'must name the owning team or person' }),
-  /** Overrides every manifest's `approval.required` when set. */
-  approvalRequired: z.boolean().optional(),
-  riskTier: z.enum(RISK_TIERS).default('medium'),
-  /** Inference function memory (MB); Lambda allows 128–10240. */
-  memoryMb: wholeNumber(128, 10_240, 'MB').default(1024),
-  /** Inference function timeout (seconds). */
-  timeoutSeconds: wholeNumber(1, 900, 'seconds').default(10),
-  // Room for later issues: slo, canary, retrain.
+/** Lambda's synchronous invocation payload limit (6 MB) bounds the request body a Function URL can pass. */
+const MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+const share = (min: number, max: number) =>
+  z
+    .number()
+    .min(min, { error: `must be between ${min} and ${max}` })
+    .max(max, { error: `must be between ${min} and ${max}` });
+
+export const DEFAULT_PROVISIONED_CONCURRENCY = { min: 0, max: 0, targetUtilization: 0.7 } as const;
+
+/**
+ * Provisioned concurrency of the alias `live` and its target-tracking scaling. `max: 0` turns both off. When on,
+ * `min` must be at least 1: `LambdaProvisionedConcurrencyUtilization` is only emitted while some provisioned
+ * concurrency exists, so a target scaled in to 0 would never see the metric that scales it out again.
+ */
+export const provisionedConcurrencySchema = z
+  .strictObject({
+    min: wholeNumber(0, 1000, 'executions').default(DEFAULT_PROVISIONED_CONCURRENCY.min),
+    max: wholeNumber(0, 1000, 'executions').default(DEFAULT_PROVISIONED_CONCURRENCY.max),
+    targetUtilization: share(0.1, 0.9).default(DEFAULT_PROVISIONED_CONCURRENCY.targetUtilization),
+  })
+  .superRefine((pc, ctx) => {
+    if (pc.min > pc.max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['min'],
+        message: `must not exceed max (${pc.max}); raise max or lower min`,
+      });
+    } else if (pc.max > 0 && pc.min < 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['min'],
+        message:
+          'must be at least 1 when max > 0: scaling tracks provisioned-concurrency utilization, which does not ' +
+          'exist at 0; set min >= 1, or max: 0 for no provisioned concurrency',
+      });
+    }
+  });
+export type ProvisionedConcurrencyConfig = z.infer<typeof provisionedConcurrencySchema>;
+
+export const DEFAULT_INFERENCE = {
+  routingCacheTtlSeconds: 5,
+  maxBodyBytes: MiB,
+  maxBatch: 64,
+  capture: { sampleRate: 0, batchRecords: 100 },
+} as const;
+
+/** Request limits, routing cache and capture of the inference function (or SageMaker router). */
+export const inferenceSchema = z
+  .strictObject({
+    /** How long a Deployments record is cached; a routing change takes effect within this time. */
+    routingCacheTtlSeconds: share(0, 300).default(DEFAULT_INFERENCE.routingCacheTtlSeconds),
+    maxBodyBytes: wholeNumber(1, MAX_INVOKE_PAYLOAD_BYTES, 'bytes').default(DEFAULT_INFERENCE.maxBodyBytes),
+    maxBatch: wholeNumber(1, 10_000, 'instances').default(DEFAULT_INFERENCE.maxBatch),
+    capture: z
+      .strictObject({
+        /** Share of requests written to capture/<model>/; 0 turns capture (and its S3 permission) off. */
+        sampleRate: share(0, 1).default(DEFAULT_INFERENCE.capture.sampleRate),
+        batchRecords: wholeNumber(1, 10_000, 'records').default(DEFAULT_INFERENCE.capture.batchRecords),
+      })
+      .default({ ...DEFAULT_INFERENCE.capture }),
+  })
+  .default({ ...DEFAULT_INFERENCE, capture: { ...DEFAULT_INFERENCE.capture } });
+export type InferenceConfig = z.infer<typeof inferenceSchema>;
+
+/** `<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>)` */
+export const ECR_IMAGE_URI_PATTERN =
+  /^(\d{12})\.dkr\.ecr\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?\/((?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+
+const realtimeVariantSchema = z.strictObject({
+  kind: z.literal('realtime'),
+  instanceType: z
+    .string()
+    .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, { error: 'must be a SageMaker instance type such as ml.m5.large' })
+    .default('ml.m5.large'),
+  initialInstanceCount: wholeNumber(1, 100, 'instances').default(1),
 });
+
+const serverlessVariantSchema = z
+  .strictObject({
+    kind: z.literal('serverless'),
+    memorySizeInMb: wholeNumber(1024, 6144, 'MB').refine((mb) => mb % 1024 === 0, {
+      error: 'must be a multiple of 1024 MB (1024, 2048, 3072, 4096, 5120 or 6144)',
+    }),
+    maxConcurrency: wholeNumber(1, 200, 'invocations'),
+    provisionedConcurrency: wholeNumber(1, 200, 'invocations').optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.provisionedConcurrency !== undefined && v.provisionedConcurrency > v.maxConcurrency) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['provisionedConcurrency'],
+        message: `must not exceed maxConcurrency (${v.maxConcurrency}); raise maxConcurrency or lower it`,
+      });
+    }
+  });
+
+/** The SageMaker endpoint of a model with `target: "sagemaker"`; it serves one (the stable) version. */
+export const sagemakerSchema = z.strictObject({
+  /** Inference container image in ECR. */
+  image: z.string().regex(ECR_IMAGE_URI_PATTERN, {
+    error:
+      'must be an ECR image URI such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-image:1.0 (or @sha256:<digest>)',
+  }),
+  /** Registry key of the stable version's registered model.tar.gz (`models/<name>/<version>/<sha256>.tar.gz`). */
+  modelDataKey: z
+    .string()
+    .refine((k) => k.startsWith(PREFIX.models) && !k.includes('..') && !k.endsWith('/'), {
+      error: `must be the key of a registered artifact under ${PREFIX.models} (${PREFIX.models}<name>/<version>/<sha256>.tar.gz)`,
+    }),
+  /** The stable version the endpoint serves; its production variant is named `variantNameFor(version)`. */
+  version: z.string().regex(VERSION_PATTERN, {
+    error: 'must be a registered version: 1-64 characters of A-Z, a-z, 0-9, ".", "_", "-"',
+  }),
+  variant: z
+    .discriminatedUnion('kind', [realtimeVariantSchema, serverlessVariantSchema], {
+      error: 'must have kind "realtime" or "serverless"',
+    })
+    .default({ kind: 'realtime', instanceType: 'ml.m5.large', initialInstanceCount: 1 }),
+});
+export type SageMakerConfig = z.infer<typeof sagemakerSchema>;
+
+export const modelConfigSchema = z
+  .strictObject({
+    /** Same rules as a manifest's `name`; a bundle for a model not listed here is rejected. */
+    name: modelNameSchema,
+    target: z.enum(['lambda', 'sagemaker'], { error: 'must be "lambda" or "sagemaker"' }).default('lambda'),
+    owner: z.string().trim().min(1, { error: 'must name the owning team or person' }),
+    /** Overrides every manifest's `approval.required` when set. */
+    approvalRequired: z.boolean().optional(),
+    riskTier: z.enum(RISK_TIERS).default('medium'),
+    /** Inference function (or SageMaker router) memory (MB); Lambda allows 128–10240. */
+    memoryMb: wholeNumber(128, 10_240, 'MB').default(1024),
+    /** Inference function (or SageMaker router) timeout (seconds). */
+    timeoutSeconds: wholeNumber(1, 900, 'seconds').default(10),
+    /** Reserved concurrency of the inference function; unset shares the account's unreserved pool. */
+    reservedConcurrency: wholeNumber(1, 1000, 'executions').optional(),
+    provisionedConcurrency: provisionedConcurrencySchema.default({ ...DEFAULT_PROVISIONED_CONCURRENCY }),
+    inference: inferenceSchema,
+    sagemaker: sagemakerSchema.optional(),
+    // Room for later issues: slo, canary, retrain.
+  })
+  .superRefine((m, ctx) => {
+    if (m.reservedConcurrency !== undefined && m.provisionedConcurrency.max > m.reservedConcurrency) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['provisionedConcurrency', 'max'],
+        message:
+          `must not exceed reservedConcurrency (${m.reservedConcurrency}): Lambda cannot provision more than it ` +
+          'reserves; raise reservedConcurrency or lower max',
+      });
+    }
+    if (m.target === 'sagemaker' && m.sagemaker === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sagemaker'],
+        message:
+          'is required when target is "sagemaker": add sagemaker: { image, modelDataKey, version, variant }, or ' +
+          'set target: "lambda"',
+      });
+    }
+    if (m.target !== 'sagemaker' && m.sagemaker !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sagemaker'],
+        message: `is only allowed when target is "sagemaker" (target is "${m.target}"); remove it or set target: "sagemaker"`,
+      });
+    }
+    if (m.sagemaker !== undefined) {
+      const versionDir = `${PREFIX.models}${m.name}/${m.sagemaker.version}/`;
+      if (!m.sagemaker.modelDataKey.startsWith(versionDir)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sagemaker', 'modelDataKey'],
+          message: `must be the registered artifact of the version it serves, under ${versionDir}; fix the key or sagemaker.version`,
+        });
+      }
+    }
+  });
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
 
 export const configSchema = z
@@ -72,11 +245,14 @@ export const configSchema = z
         incomingExpirationDays: wholeNumber(1, 3650, 'days').default(14),
         /** Overwritten or deleted object versions are kept this many days. */
         noncurrentVersionExpirationDays: wholeNumber(1, 3650, 'days').default(90),
+        /** Captured inference payloads under capture/ are deleted after this many days. */
+        captureExpirationDays: wholeNumber(1, 3650, 'days').default(90),
       })
       .default({
         maxArtifactBytes: 512 * MiB,
         incomingExpirationDays: 14,
         noncurrentVersionExpirationDays: 90,
+        captureExpirationDays: 90,
       }),
     retention: z
       .strictObject({
@@ -100,6 +276,22 @@ export const configSchema = z
         reservedConcurrency: wholeNumber(1, 1000, 'executions').default(5),
       })
       .default({ reservedConcurrency: 5 }),
+    monitoring: z
+      .strictObject({
+        /**
+         * CloudWatch namespace of every metric the stack's functions emit (`POWERTOOLS_METRICS_NAMESPACE`). CloudWatch
+         * reserves the `AWS/` prefix.
+         */
+        namespace: z
+          .string()
+          .regex(/^(?!AWS\/)[0-9A-Za-z._/#:-][0-9A-Za-z._/#: -]{0,254}$/, {
+            error:
+              'must be 1-255 characters of A-Z, a-z, 0-9, ".", "-", "_", "/", "#", ":" and spaces, not starting ' +
+              'with a space or "AWS/"',
+          })
+          .default('ModelOps'),
+      })
+      .default({ namespace: 'ModelOps' }),
     /** Alarm notifications go to this address (SNS e-mail subscription) when set. */
     alarmEmail: z.email({ error: 'must be an e-mail address, e.g. oncall@example.com' }).optional(),
     models: z.array(modelConfigSchema).min(1, { error: 'list at least one model' }),

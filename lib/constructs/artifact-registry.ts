@@ -6,6 +6,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
+import { MODEL_NAME_PATTERN } from '../../lambdas/core/manifest';
 import { PREFIX } from '../../lambdas/core/tables';
 import { ConstructPropsError } from './modelops-function';
 
@@ -16,6 +17,11 @@ export interface ArtifactRegistryProps {
   readonly incomingExpirationDays: number;
   /** Server access logs are kept this many days (`config.retention.accessLogDays`). */
   readonly accessLogDays: number;
+  /**
+   * Captured inference payloads under `capture/` are deleted after this many days (`config.registry`).
+   * @default 90
+   */
+  readonly captureExpirationDays?: number;
   /**
    * Incomplete multipart uploads are aborted after this many days.
    * @default 7
@@ -45,10 +51,12 @@ export class ArtifactRegistry extends Construct {
     // ACL, which is incompatible with BucketOwnerEnforced. Set here so the construct does not depend on cdk.json.
     this.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     const abortDays = props.abortIncompleteMultipartUploadDays ?? 7;
+    const captureDays = props.captureExpirationDays ?? 90;
     for (const [name, value] of Object.entries({
       noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
       incomingExpirationDays: props.incomingExpirationDays,
       accessLogDays: props.accessLogDays,
+      captureExpirationDays: captureDays,
       abortIncompleteMultipartUploadDays: abortDays,
     })) {
       if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < 1)) {
@@ -104,6 +112,12 @@ export class ArtifactRegistry extends Construct {
           prefix: PREFIX.incoming,
           expiration: Duration.days(props.incomingExpirationDays),
         },
+        {
+          // Captured requests are raw (if pii-stripped) inputs: keep them only as long as analysis needs them.
+          id: 'ExpireCapturedPayloads',
+          prefix: PREFIX.capture,
+          expiration: Duration.days(captureDays),
+        },
       ],
     });
     // EventBridge notifications set on the CloudFormation resource itself. The L2 `eventBridgeEnabled` prop would
@@ -146,7 +160,7 @@ export class ArtifactRegistry extends Construct {
     Validations.of(principal).acknowledge({
       id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${prefix}*]`,
       reason:
-        `Object keys under ${prefix} are chosen at run time (<model>/<version>/...), so the grant names the prefix ` +
+        `Object keys under ${prefix} are chosen at run time (${prefix.startsWith(PREFIX.capture) ? '<date>/...' : '<model>/<version>/...'}), so the grant names the prefix ` +
         'with a trailing wildcard; it covers no other prefix of the bucket.',
     });
   }
@@ -168,6 +182,19 @@ export class ArtifactRegistry extends Construct {
   /** `s3:GetObject` under `models/` only: what inference functions need. */
   grantReadModels(grantee: IGrantable): Grant {
     return this.grantObjects(grantee, ['s3:GetObject'], PREFIX.models, KMS_READ_ACTIONS);
+  }
+
+  /**
+   * `s3:PutObject` under `capture/<model>/` only: an inference function's sampled request/response capture. Each
+   * model's function can write its own capture prefix and nothing else (not `models/`, not another model's capture).
+   */
+  grantWriteCapture(grantee: IGrantable, model: string): Grant {
+    if (!Token.isUnresolved(model) && !MODEL_NAME_PATTERN.test(model)) {
+      throw new ConstructPropsError(
+        `ArtifactRegistry.grantWriteCapture: model must be a model name (a-z, 0-9, "-"), got ${JSON.stringify(model)}`,
+      );
+    }
+    return this.grantObjects(grantee, ['s3:PutObject'], `${PREFIX.capture}${model}/`, KMS_WRITE_ACTIONS);
   }
 
   /**

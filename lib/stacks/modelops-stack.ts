@@ -10,8 +10,12 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import type { ModelOpsConfig } from '../config';
 import { ArtifactRegistry } from '../constructs/artifact-registry';
+import type { ServingFunctionOptions } from '../constructs/function-entry-point';
+import { InferenceEndpoint } from '../constructs/inference-endpoint';
 import { MetadataTables } from '../constructs/metadata-tables';
+import { ConstructPropsError } from '../constructs/modelops-function';
 import { ReleasePipeline } from '../constructs/release-pipeline';
+import { SageMakerEndpoint } from '../constructs/sagemaker-endpoint';
 
 export interface ModelOpsStackProps extends StackProps {
   /** Validated configuration (`parseConfig`). */
@@ -27,7 +31,26 @@ export const STACK_OUTPUTS = {
   releaseStateMachineArn: 'ReleaseStateMachineArn',
 } as const;
 
-/** One environment of serverless-modelops: registry, metadata tables, release pipeline (issue 2, "Foundation"). */
+/** `breast-cancer` → `BreastCancer`: the stable construct-id stem of a model (renaming it replaces its resources). */
+export function modelConstructStem(model: string): string {
+  return model
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}
+
+/** Name of the stack output holding a model's Function URL, e.g. `BreastCancerInvokeUrl`; the CLI reads it. */
+export function invokeUrlOutputName(model: string): string {
+  return `${modelConstructStem(model)}InvokeUrl`;
+}
+
+/** A model's serving construct: ONNX in Lambda (`target: "lambda"`) or a router in front of SageMaker. */
+export type ModelEndpoint = InferenceEndpoint | SageMakerEndpoint;
+
+/**
+ * One environment of serverless-modelops: registry, metadata tables, release pipeline (issue 2, "Foundation"), and
+ * one serving endpoint per configured model (issue 3, "Inference").
+ */
 export class ModelOpsStack extends Stack {
   public readonly registry: ArtifactRegistry;
   public readonly tables: MetadataTables;
@@ -36,6 +59,8 @@ export class ModelOpsStack extends Stack {
   public readonly logsKey: Key;
   /** Alarm notifications; only when `config.alarmEmail` is set. */
   public readonly alarmTopic?: Topic;
+  /** Serving endpoint of each configured model, by model name. */
+  public readonly endpoints: Readonly<Record<string, ModelEndpoint>>;
 
   constructor(scope: Construct, id: string, props: ModelOpsStackProps) {
     super(scope, id, props);
@@ -72,6 +97,7 @@ export class ModelOpsStack extends Stack {
     this.registry = new ArtifactRegistry(this, 'Registry', {
       noncurrentVersionExpirationDays: config.registry.noncurrentVersionExpirationDays,
       incomingExpirationDays: config.registry.incomingExpirationDays,
+      captureExpirationDays: config.registry.captureExpirationDays,
       accessLogDays: config.retention.accessLogDays,
     });
     this.tables = new MetadataTables(this, 'Tables', {
@@ -83,10 +109,56 @@ export class ModelOpsStack extends Stack {
       maxArtifactBytes: config.registry.maxArtifactBytes,
       reservedConcurrency: config.release.reservedConcurrency,
       configuredModels: config.models.map((m) => m.name),
-      metricsNamespace: config.project,
+      metricsNamespace: config.monitoring.namespace,
       logRetention,
       logEncryptionKey: this.logsKey,
     });
+
+    const endpoints: Record<string, ModelEndpoint> = {};
+    const stems = new Map<string, string>();
+    for (const model of config.models) {
+      const stem = modelConstructStem(model.name);
+      const clash = stems.get(stem);
+      if (clash !== undefined) {
+        throw new ConstructPropsError(
+          `ModelOpsStack: models "${clash}" and "${model.name}" map to the same construct id "${stem}Endpoint"; ` +
+            'rename one of them',
+        );
+      }
+      stems.set(stem, model.name);
+      const serving: ServingFunctionOptions = {
+        modelName: model.name,
+        registry: this.registry,
+        deployments: this.tables.deployments,
+        metricsNamespace: config.monitoring.namespace,
+        logRetention,
+        logEncryptionKey: this.logsKey,
+        memorySize: model.memoryMb,
+        timeout: Duration.seconds(model.timeoutSeconds),
+        reservedConcurrentExecutions: model.reservedConcurrency,
+        provisionedConcurrency: model.provisionedConcurrency,
+        serving: model.inference,
+      };
+      const id = `${stem}Endpoint`;
+      let endpoint: ModelEndpoint;
+      if (model.target === 'sagemaker') {
+        if (model.sagemaker === undefined) {
+          // parseConfig refuses this already; a hand-built config must not silently fall back to Lambda.
+          throw new ConstructPropsError(
+            `ModelOpsStack: model "${model.name}" has target "sagemaker" but no sagemaker settings`,
+          );
+        }
+        endpoint = new SageMakerEndpoint(this, id, { ...serving, ...model.sagemaker });
+      } else {
+        endpoint = new InferenceEndpoint(this, id, serving);
+      }
+      endpoints[model.name] = endpoint;
+      new CfnOutput(this, invokeUrlOutputName(model.name), {
+        value: endpoint.url,
+        description: `Function URL (AWS_IAM auth): POST <url>models/${model.name}/invoke signed with SigV4, service lambda`,
+      });
+    }
+    this.endpoints = endpoints;
 
     if (config.alarmEmail !== undefined) {
       const alarmKey = new Key(this, 'AlarmTopicKey', {

@@ -83,6 +83,7 @@ describe('ArtifactRegistry', () => {
             Status: 'Enabled',
           }),
           Match.objectLike({ Prefix: 'incoming/', ExpirationInDays: 7, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'capture/', ExpirationInDays: 90, Status: 'Enabled' }),
         ]),
       },
     });

@@ -24,9 +24,11 @@ describe('parseConfig', () => {
         maxArtifactBytes: 512 * 1024 * 1024,
         incomingExpirationDays: 14,
         noncurrentVersionExpirationDays: 90,
+        captureExpirationDays: 90,
       },
       retention: { logDays: 365, accessLogDays: 365 },
       release: { reservedConcurrency: 5 },
+      monitoring: { namespace: 'ModelOps' },
       models: [
         {
           name: 'breast-cancer',
@@ -35,6 +37,13 @@ describe('parseConfig', () => {
           riskTier: 'medium',
           memoryMb: 1024,
           timeoutSeconds: 10,
+          provisionedConcurrency: { min: 0, max: 0, targetUtilization: 0.7 },
+          inference: {
+            routingCacheTtlSeconds: 5,
+            maxBodyBytes: 1024 * 1024,
+            maxBatch: 64,
+            capture: { sampleRate: 0, batchRecords: 100 },
+          },
         },
       ],
     });
@@ -91,6 +100,222 @@ describe('parseConfig', () => {
   it('rejects a bad alarm e-mail', () => {
     expect(issuesOf({ ...minimal, alarmEmail: 'oncall' })).toEqual([
       expect.stringMatching(/^alarmEmail: must be an e-mail address.*\(got "oncall"\)/),
+    ]);
+  });
+
+  it('rejects a monitoring namespace CloudWatch would refuse', () => {
+    expect(issuesOf({ ...minimal, monitoring: { namespace: 'AWS/Lambda' } })).toEqual([
+      expect.stringMatching(/^monitoring\.namespace: must be 1-255 characters.*\(got "AWS\/Lambda"\)/),
+    ]);
+    expect(issuesOf({ ...minimal, monitoring: { namespace: ' Lead' } })).toHaveLength(1);
+    expect(parseConfig({ ...minimal, monitoring: { namespace: 'Acme/ModelOps' } }).monitoring).toEqual({
+      namespace: 'Acme/ModelOps',
+    });
+  });
+});
+
+const IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgboost-inference:1.7-1';
+const sagemaker = {
+  image: IMAGE,
+  modelDataKey: 'models/breast-cancer/2.0.0/0a1b.tar.gz',
+  version: '2.0.0',
+};
+const withModel = (extra: Record<string, unknown>) => ({
+  models: [{ name: 'breast-cancer', owner: 'ml-platform', ...extra }],
+});
+
+describe('parseConfig: serving settings', () => {
+  it('accepts provisioned concurrency, reserved concurrency and inference settings', () => {
+    const [model] = parseConfig(
+      withModel({
+        reservedConcurrency: 20,
+        provisionedConcurrency: { min: 2, max: 10, targetUtilization: 0.5 },
+        inference: { routingCacheTtlSeconds: 1, capture: { sampleRate: 0.25 } },
+      }),
+    ).models;
+    expect(model).toMatchObject({
+      reservedConcurrency: 20,
+      provisionedConcurrency: { min: 2, max: 10, targetUtilization: 0.5 },
+      inference: {
+        routingCacheTtlSeconds: 1,
+        maxBodyBytes: 1024 * 1024,
+        maxBatch: 64,
+        capture: { sampleRate: 0.25, batchRecords: 100 },
+      },
+    });
+  });
+
+  it('rejects min above max and a target utilization outside 0.1-0.9', () => {
+    expect(
+      issuesOf(withModel({ provisionedConcurrency: { min: 5, max: 2, targetUtilization: 0.95 } })),
+    ).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^models\[0\]\.provisionedConcurrency\.min: must not exceed max \(2\).*\(got 5\)/,
+        ),
+        expect.stringMatching(
+          /^models\[0\]\.provisionedConcurrency\.targetUtilization: must be between 0\.1 and 0\.9 \(got 0\.95\)/,
+        ),
+      ]),
+    );
+  });
+
+  it('rejects scaling from min 0 and a max above 1000', () => {
+    expect(issuesOf(withModel({ provisionedConcurrency: { min: 0, max: 4 } }))).toEqual([
+      expect.stringMatching(/^models\[0\]\.provisionedConcurrency\.min: must be at least 1 when max > 0/),
+    ]);
+    expect(issuesOf(withModel({ provisionedConcurrency: { min: 1, max: 1001 } }))).toEqual([
+      expect.stringMatching(/^models\[0\]\.provisionedConcurrency\.max: must be at most 1000 .*\(got 1001\)/),
+    ]);
+  });
+
+  it('rejects provisioned concurrency above the reserved concurrency', () => {
+    expect(
+      issuesOf(withModel({ reservedConcurrency: 3, provisionedConcurrency: { min: 1, max: 4 } })),
+    ).toEqual([
+      expect.stringMatching(
+        /^models\[0\]\.provisionedConcurrency\.max: must not exceed reservedConcurrency \(3\)/,
+      ),
+    ]);
+    expect(issuesOf(withModel({ reservedConcurrency: 0 }))).toEqual([
+      expect.stringMatching(/^models\[0\]\.reservedConcurrency: must be at least 1 executions \(got 0\)/),
+    ]);
+  });
+
+  it('rejects inference limits out of range naming each field', () => {
+    const issues = issuesOf(
+      withModel({
+        inference: {
+          routingCacheTtlSeconds: -1,
+          maxBodyBytes: 7 * 1024 * 1024,
+          maxBatch: 0,
+          capture: { sampleRate: 1.5, batchRecords: 0 },
+        },
+      }),
+    );
+    expect(issues).toEqual([
+      expect.stringMatching(
+        /^models\[0\]\.inference\.routingCacheTtlSeconds: must be between 0 and 300 \(got -1\)/,
+      ),
+      expect.stringMatching(/^models\[0\]\.inference\.maxBodyBytes: must be at most 6291456 bytes/),
+      expect.stringMatching(/^models\[0\]\.inference\.maxBatch: must be at least 1 instances \(got 0\)/),
+      expect.stringMatching(
+        /^models\[0\]\.inference\.capture\.sampleRate: must be between 0 and 1 \(got 1\.5\)/,
+      ),
+      expect.stringMatching(
+        /^models\[0\]\.inference\.capture\.batchRecords: must be at least 1 records \(got 0\)/,
+      ),
+    ]);
+  });
+});
+
+describe('parseConfig: sagemaker target', () => {
+  it('applies the realtime variant defaults', () => {
+    const [model] = parseConfig(withModel({ target: 'sagemaker', sagemaker })).models;
+    expect(model?.sagemaker).toEqual({
+      ...sagemaker,
+      variant: { kind: 'realtime', instanceType: 'ml.m5.large', initialInstanceCount: 1 },
+    });
+  });
+
+  it('accepts a serverless variant with provisioned concurrency', () => {
+    const variant = {
+      kind: 'serverless',
+      memorySizeInMb: 2048,
+      maxConcurrency: 20,
+      provisionedConcurrency: 5,
+    };
+    const [model] = parseConfig(
+      withModel({ target: 'sagemaker', sagemaker: { ...sagemaker, variant } }),
+    ).models;
+    expect(model?.sagemaker?.variant).toEqual(variant);
+  });
+
+  it('rejects a sagemaker target without its sagemaker block, naming the fix', () => {
+    expect(issuesOf(withModel({ target: 'sagemaker' }))).toEqual([
+      expect.stringMatching(
+        /^models\[0\]\.sagemaker: is required when target is "sagemaker": add sagemaker: \{ image, modelDataKey, version, variant \}.*\(got nothing\)/,
+      ),
+    ]);
+  });
+
+  it('rejects a sagemaker block on a lambda model', () => {
+    expect(issuesOf(withModel({ sagemaker }))).toEqual([
+      expect.stringMatching(
+        /^models\[0\]\.sagemaker: is only allowed when target is "sagemaker" .*remove it/,
+      ),
+    ]);
+  });
+
+  it('rejects an image that is not in ECR and a model data key outside models/', () => {
+    const issues = issuesOf(
+      withModel({
+        target: 'sagemaker',
+        sagemaker: {
+          ...sagemaker,
+          image: 'docker.io/library/nginx:latest',
+          modelDataKey: 'incoming/x.tar.gz',
+        },
+      }),
+    );
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^models\[0\]\.sagemaker\.image: must be an ECR image URI.*\(got "docker\.io/),
+        expect.stringMatching(
+          /^models\[0\]\.sagemaker\.modelDataKey: must be the key of a registered artifact under models\//,
+        ),
+      ]),
+    );
+  });
+
+  it('rejects model data of another version than the one served', () => {
+    expect(
+      issuesOf(withModel({ target: 'sagemaker', sagemaker: { ...sagemaker, version: '3.0.0' } })),
+    ).toEqual([
+      expect.stringMatching(
+        /^models\[0\]\.sagemaker\.modelDataKey: must be the registered artifact of the version it serves, under models\/breast-cancer\/3\.0\.0\//,
+      ),
+    ]);
+  });
+
+  it('rejects bad serverless sizes and provisioned concurrency above maxConcurrency', () => {
+    const issues = issuesOf(
+      withModel({
+        target: 'sagemaker',
+        sagemaker: {
+          ...sagemaker,
+          variant: { kind: 'serverless', memorySizeInMb: 1500, maxConcurrency: 4, provisionedConcurrency: 5 },
+        },
+      }),
+    );
+    expect(issues).toEqual([
+      expect.stringMatching(
+        /^models\[0\]\.sagemaker\.variant\.memorySizeInMb: must be a multiple of 1024 MB/,
+      ),
+      expect.stringMatching(
+        /^models\[0\]\.sagemaker\.variant\.provisionedConcurrency: must not exceed maxConcurrency \(4\).*\(got 5\)/,
+      ),
+    ]);
+    expect(
+      issuesOf(withModel({ target: 'sagemaker', sagemaker: { ...sagemaker, variant: { kind: 'batch' } } })),
+    ).toEqual([
+      expect.stringMatching(
+        /^models\[0\]\.sagemaker\.variant\.kind: must have kind "realtime" or "serverless"/,
+      ),
+    ]);
+    expect(
+      issuesOf(
+        withModel({
+          target: 'sagemaker',
+          sagemaker: {
+            ...sagemaker,
+            variant: { kind: 'serverless', memorySizeInMb: 8192, maxConcurrency: 201 },
+          },
+        }),
+      ),
+    ).toEqual([
+      expect.stringMatching(/memorySizeInMb: must be at most 6144 MB \(got 8192\)/),
+      expect.stringMatching(/maxConcurrency: must be at most 200 invocations \(got 201\)/),
     ]);
   });
 });

@@ -132,7 +132,7 @@ describe('ReleasePipeline functions', () => {
       LoggingConfig: { LogGroup: { Ref: expect.stringMatching(new RegExp(`^Release${fn}LogGroup`)) } },
       Environment: {
         Variables: expect.objectContaining({
-          POWERTOOLS_METRICS_NAMESPACE: 'modelops',
+          POWERTOOLS_METRICS_NAMESPACE: 'ModelOps',
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
           REGISTRY_BUCKET: { Ref: expect.stringMatching(/^RegistryBucket/) },

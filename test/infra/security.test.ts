@@ -9,7 +9,48 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../bin/modelops';
 import { AUDIT_LOG_TABLE } from '../../lambdas/core/tables';
 import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
+import type { ModelOpsConfigInput } from '../../lib/config';
 import type { PolicyStatementJson, SynthResult } from './helpers';
+
+/**
+ * The test config plus every serving feature that adds IAM or cdk-nag surface: capture (S3 writes), provisioned
+ * concurrency and scaling, a reservation, and SageMaker models with a real-time and a serverless variant.
+ */
+const SECURITY_CONFIG: ModelOpsConfigInput = {
+  ...TEST_CONFIG,
+  models: [
+    {
+      name: 'breast-cancer',
+      owner: 'ml-platform',
+      reservedConcurrency: 10,
+      provisionedConcurrency: { min: 1, max: 5, targetUtilization: 0.7 },
+      inference: { capture: { sampleRate: 0.05 } },
+    },
+    { name: 'credit-risk', owner: 'ml-platform' },
+    {
+      name: 'fraud-score',
+      owner: 'ml-platform',
+      target: 'sagemaker',
+      inference: { capture: { sampleRate: 1 } },
+      sagemaker: {
+        image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgboost-inference:1.7-1',
+        modelDataKey: 'models/fraud-score/1.0.0/ab12.tar.gz',
+        version: '1.0.0',
+      },
+    },
+    {
+      name: 'churn',
+      owner: 'ml-platform',
+      target: 'sagemaker',
+      sagemaker: {
+        image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgboost-inference:1.7-1',
+        modelDataKey: 'models/churn/1.0.0/cd34.tar.gz',
+        version: '1.0.0',
+        variant: { kind: 'serverless', memorySizeInMb: 1024, maxConcurrency: 5, provisionedConcurrency: 1 },
+      },
+    },
+  ],
+};
 
 interface ValidationReport {
   readonly pluginReports: readonly {
@@ -27,7 +68,7 @@ const NAG_PACKS = ['AwsSolutions', 'NIST.800.53.R5'];
 let synth: SynthResult;
 let report: ValidationReport;
 beforeAll(() => {
-  synth = synthApp();
+  synth = synthApp(SECURITY_CONFIG);
   report = JSON.parse(
     fs.readFileSync(path.join(synth.assembly.directory, 'validation-report.json'), 'utf8'),
   ) as ValidationReport;
@@ -106,16 +147,39 @@ describe('IAM least privilege', () => {
     expect(new Set(actions)).toEqual(new Set(['dynamodb:PutItem']));
   });
 
-  it('lets the release functions write to S3 only under models/', () => {
+  it('lets the release functions write to S3 only under models/, and serving functions only their capture/', () => {
     const writes = allows().filter((s) =>
       asArray(s.statement.Action).some((a) => /^s3:(Put|Delete|Copy)/.test(a)),
     );
     expect(writes.length).toBeGreaterThan(0);
+    const captureWriters: string[] = [];
     for (const w of writes) {
       const resource = JSON.stringify(w.statement.Resource);
-      expect(resource, w.logicalId).toContain('/models/*');
       expect(resource, w.logicalId).not.toContain('incoming');
+      const capture = /\/capture\/([a-z0-9-]+)\/\*"/.exec(resource);
+      if (capture) {
+        // Only a serving function of that very model, and only PutObject.
+        expect(w.logicalId).toMatch(/^(BreastCancer|FraudScore)Endpoint(Inference|Router)FunctionRolePolicy/);
+        expect(w.logicalId.startsWith(capture[1] === 'breast-cancer' ? 'BreastCancer' : 'FraudScore')).toBe(
+          true,
+        );
+        expect(asArray(w.statement.Action)).toEqual(['s3:PutObject']);
+        captureWriters.push(capture[1] as string);
+      } else {
+        expect(resource, w.logicalId).toContain('/models/*');
+        expect(w.logicalId, w.logicalId).toMatch(/^Release/);
+      }
     }
+    expect(captureWriters.sort()).toEqual(['breast-cancer', 'fraud-score']);
+  });
+
+  it('gives serving roles no write to any table', () => {
+    const serving = allows().filter((s) => /Endpoint(Inference|Router)FunctionRole/.test(s.logicalId));
+    expect(serving.length).toBeGreaterThan(0);
+    const dynamo = serving
+      .flatMap((s) => asArray(s.statement.Action))
+      .filter((a) => a.startsWith('dynamodb:'));
+    expect(new Set(dynamo)).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query']));
   });
 
   it('lets the state machine invoke only the three release functions', () => {

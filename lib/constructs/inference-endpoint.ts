@@ -1,0 +1,58 @@
+import * as path from 'node:path';
+import type { IGrantable, Grant } from 'aws-cdk-lib/aws-iam';
+import type { ScalableTarget } from 'aws-cdk-lib/aws-applicationautoscaling';
+import type { Alias, FunctionUrl } from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { FunctionEntryPoint } from './function-entry-point';
+import type { ServingFunctionOptions } from './function-entry-point';
+import { PROJECT_ROOT } from './modelops-function';
+import type { ModelOpsFunction } from './modelops-function';
+
+/** Handler of the in-process ONNX inference function. */
+export const INFERENCE_HANDLER_ENTRY = path.join(PROJECT_ROOT, 'lambdas', 'inference', 'handler.ts');
+
+export type InferenceEndpointProps = ServingFunctionOptions;
+
+/**
+ * Serving for a model with target `lambda`: ONNX Runtime in the function (the stack's linux/x86_64-only layer), the
+ * alias `live` with provisioned concurrency and target-tracking scaling when configured, and a Function URL with
+ * AWS_IAM auth. The function reads only the Deployments table and `models/*`; with capture on it may also write
+ * `capture/<model>/`.
+ *
+ * Callers sign requests with SigV4 for service `lambda`, e.g.
+ * `awscurl --service lambda --region <region> -X POST -H 'content-type: application/json' -d @req.json
+ * <InvokeUrl>models/<name>/invoke`.
+ */
+export class InferenceEndpoint extends Construct {
+  public readonly function: ModelOpsFunction;
+  public readonly alias: Alias;
+  public readonly functionUrl: FunctionUrl;
+  /** Only when `provisionedConcurrency.max` > 0. */
+  public readonly scalableTarget?: ScalableTarget;
+  private readonly entryPoint: FunctionEntryPoint;
+
+  constructor(scope: Construct, id: string, props: InferenceEndpointProps) {
+    super(scope, id);
+    this.entryPoint = new FunctionEntryPoint(this, 'Inference', {
+      ...props,
+      entry: INFERENCE_HANDLER_ENTRY,
+      serviceName: 'inference',
+      description: `Serves ${props.modelName} with ONNX Runtime (POST /models/${props.modelName}/invoke)`,
+      onnxRuntime: true,
+    });
+    this.function = this.entryPoint.function;
+    this.alias = this.entryPoint.alias;
+    this.functionUrl = this.entryPoint.functionUrl;
+    this.scalableTarget = this.entryPoint.scalableTarget;
+  }
+
+  /** The HTTPS URL of the entry point (ends in `/`); requests go to `<url>models/<name>/invoke`. */
+  get url(): string {
+    return this.functionUrl.url;
+  }
+
+  /** Lets `grantee` call the Function URL (alias `live` only). */
+  grantInvoke(grantee: IGrantable): Grant {
+    return this.entryPoint.grantInvoke(grantee);
+  }
+}
