@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, consoleIo, type CliIo } from './errors';
+import { DEFAULT_INFERENCE_URL, invoke } from './invoke';
+import { promote, route } from './promote';
 import { push } from './push';
 import { status } from './status';
 import { resolveTarget, type TargetOptions } from './target';
@@ -24,6 +26,16 @@ function positiveInteger(flag: string): (value: string) => number {
       throw new InvalidArgumentError(`${flag} must be a whole number >= 1, got "${value}".`);
     return n;
   };
+}
+
+function weight(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InvalidArgumentError(
+      `--weight must be a number from 0 to 1 (share of traffic for the candidate), got "${value}".`,
+    );
+  }
+  return n;
 }
 
 /** Every command takes the same target flags. Without any, the local emulators of `npm start` are the target. */
@@ -80,9 +92,26 @@ interface StatusFlags extends TargetOptions {
   readonly limit: number;
 }
 
+interface RouteFlags extends TargetOptions {
+  readonly candidate?: string;
+  readonly clear?: boolean;
+  readonly weight?: number;
+  readonly mode?: 'canary' | 'shadow';
+}
+
+interface InvokeFlags {
+  readonly file: string;
+  readonly routingKey?: string;
+  readonly url?: string;
+  readonly timeout: number;
+}
+
 export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   const program = new Command('modelops')
-    .description('ModelOps control plane CLI: push model bundles to the registry and inspect the ledger.')
+    .description(
+      'ModelOps control plane CLI: push model bundles to the registry, inspect the ledger, promote and route ' +
+        'versions, and call the inference endpoint.',
+    )
     .configureOutput({
       writeOut: (s) => io.out(s.replace(/\n$/, '')),
       writeErr: (s) => io.err(s.replace(/\n$/, '')),
@@ -142,6 +171,92 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     setExitCode(0);
   });
 
+  addTargetOptions(
+    program
+      .command('promote')
+      .description(
+        'Make a REGISTERED version the stable (served) version of its model and clear any candidate: one ' +
+          'conditional write of the routing record, audited as PROMOTED. Manual until the rollout issue automates ' +
+          'it. Promoting the current stable version with no candidate changes nothing. Exit 0 promoted or ' +
+          'unchanged, 1 conflict/failure, 2 bad usage or refused version.',
+      )
+      .argument('<model>', 'model name')
+      .argument('<version>', 'a REGISTERED version of the model'),
+  ).action(async (model: string, version: string, flags: TargetOptions) => {
+    const target = await resolveTarget(flags);
+    await promote(model, version, target, io);
+    setExitCode(0);
+  });
+
+  addTargetOptions(
+    program
+      .command('route')
+      .description(
+        'MANUAL TOOL until the rollout issue automates canaries: set the candidate version, its traffic weight and ' +
+          'the mode (canary: the candidate serves `weight` of requests; shadow: every request also runs the ' +
+          'candidate, only stable answers), or --clear it. Audited as ROUTING_CHANGED. The model needs a stable ' +
+          'version first (modelops promote).',
+      )
+      .argument('<model>', 'model name')
+      .addOption(new Option('--candidate <version>', 'a REGISTERED version other than the stable one'))
+      .addOption(
+        new Option('--weight <0-1>', 'share of traffic for the candidate (canary mode)').argParser(weight),
+      )
+      .addOption(new Option('--mode <mode>', 'canary or shadow').choices(['canary', 'shadow']))
+      .addOption(new Option('--clear', 'remove the candidate: all traffic to the stable version')),
+  ).action(async (model: string, flags: RouteFlags) => {
+    const target = await resolveTarget(flags);
+    await route(
+      model,
+      {
+        ...(flags.candidate !== undefined ? { candidate: flags.candidate } : {}),
+        ...(flags.clear ? { clear: true } : {}),
+        ...(flags.weight !== undefined ? { weight: flags.weight } : {}),
+        ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
+      },
+      target,
+      io,
+    );
+    setExitCode(0);
+  });
+
+  program
+    .command('invoke')
+    .description(
+      "POST instances to a model's inference endpoint (default: the local server of `npm start`) and print the " +
+        'JSON response. Exit 0 on a 2xx response, 1 otherwise. A deployed Function URL needs SigV4-signed ' +
+        'requests: use awscurl (docs/inference.md).',
+    )
+    .argument('<model>', 'model name')
+    .requiredOption(
+      '--file <instances.json>',
+      'JSON file holding {"instances": [...]} (optionally "routingKey") or a bare array of instances',
+    )
+    .addOption(new Option('--routing-key <key>', "sticky routing key (overrides the file's routingKey)"))
+    .addOption(
+      new Option('--url <url>', `inference endpoint base URL (default ${DEFAULT_INFERENCE_URL})`).env(
+        'MODELOPS_INFERENCE_URL',
+      ),
+    )
+    .addOption(
+      new Option('--timeout <seconds>', 'how long to wait for the response')
+        .argParser(positiveNumber('--timeout'))
+        .default(30),
+    )
+    .action(async (model: string, flags: InvokeFlags) => {
+      const result = await invoke(
+        model,
+        {
+          file: flags.file,
+          ...(flags.routingKey !== undefined ? { routingKey: flags.routingKey } : {}),
+          ...(flags.url !== undefined ? { url: flags.url } : {}),
+          timeoutSeconds: flags.timeout,
+        },
+        io,
+      );
+      setExitCode(result.exitCode);
+    });
+
   program.addHelpText(
     'after',
     [
@@ -155,6 +270,9 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '  modelops push examples/breast-cancer',
       '  modelops push ./my-model --reference ./my-model/reference.csv --stack modelops-dev',
       '  modelops status breast-cancer',
+      '  modelops promote breast-cancer 1.0.0',
+      '  modelops route breast-cancer --candidate 1.1.0 --weight 0.1',
+      '  modelops invoke breast-cancer --file instances.json',
     ].join('\n'),
   );
   return program;

@@ -12,6 +12,12 @@ import {
   LOCAL_CREDENTIALS,
   legacyOpenSslAvailable,
 } from './emulators';
+import {
+  DEFAULT_HTTP_PORT,
+  HTTP_PORT_ENV,
+  INFERENCE_SERVICE_NAME,
+  inferenceService,
+} from './inference-server';
 import { consoleLogger } from './logger';
 import { startLocalMode, type LocalMode } from './start';
 
@@ -34,14 +40,16 @@ export interface MainOptions {
   readonly dataDir: string;
   readonly dynamodbPort: number;
   readonly s3Port: number;
+  readonly httpPort: number;
 }
 
 export function buildCommand(): Command {
   return new Command('modelops-local')
     .description(
       'Run serverless-modelops locally: DynamoDB (dynalite) and S3 (s3rver) emulators, the release state machine ' +
-        '(stepfunctions/release.asl.json) with the real handlers, and a watcher that starts a release for every ' +
-        'incoming/<model>/<version>/manifest.json uploaded to the local bucket.',
+        '(stepfunctions/release.asl.json) with the real handlers, a watcher that starts a release for every ' +
+        'incoming/<model>/<version>/manifest.json uploaded to the local bucket, and the inference endpoint ' +
+        'POST http://127.0.0.1:<http-port>/models/{name}/invoke.',
     )
     .addOption(
       new Option('--fresh', 'delete all local data (registry objects, tables) before starting').default(
@@ -65,6 +73,12 @@ export function buildCommand(): Command {
         .argParser(parsePort('--s3-port'))
         .default(DEFAULT_S3_PORT),
     )
+    .addOption(
+      new Option('--http-port <port>', 'inference HTTP server port (0 = any free port)')
+        .env(HTTP_PORT_ENV)
+        .argParser(parsePort('--http-port'))
+        .default(DEFAULT_HTTP_PORT),
+    )
     .showHelpAfterError('(run npm start -- --help for all options)')
     .allowExcessArguments(false);
 }
@@ -85,6 +99,20 @@ function reexecWithLegacyOpenSsl(): boolean {
   process.on('SIGTERM', () => child.kill('SIGTERM'));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
   return true;
+}
+
+/** How to make a pushed model serve and call it, when the inference server runs. */
+function inferenceLines(mode: LocalMode, target: string): string[] {
+  const running = mode.services.find((s) => s.name === INFERENCE_SERVICE_NAME)?.running;
+  if (!running?.url) return [];
+  const base = running.url.replace(/\/models\/\{name\}\/invoke$/, '');
+  const urlFlag = base === `http://127.0.0.1:${DEFAULT_HTTP_PORT}` ? '' : ` --url ${base}`;
+  return [
+    '',
+    'Serve it and call it (instances.json: {"instances": [{"mean_radius": 14.2, ...}]}):',
+    `  npx modelops promote breast-cancer 1.0.0 ${target}`,
+    `  npx modelops invoke breast-cancer --file instances.json${urlFlag}`,
+  ];
 }
 
 function banner(mode: LocalMode): string {
@@ -108,6 +136,7 @@ function banner(mode: LocalMode): string {
     'Push a model (in another terminal):',
     `  npx modelops push examples/breast-cancer ${target}`,
     `  npx modelops status ${target}`,
+    ...inferenceLines(mode, target),
     '',
     'Or with the AWS CLI (artifact first, the manifest starts the release):',
     `  export AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} AWS_REGION=${emulators.region}`,
@@ -142,6 +171,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
       fresh: opts.fresh,
       dynamodbPort: opts.dynamodbPort,
       s3Port: opts.s3Port,
+      services: [inferenceService({ port: opts.httpPort })],
       onExecutionFinished: (e) => {
         const reason = e.result?.error ? ` (${e.result.error})` : '';
         logger.info(`release ${e.name} for ${e.key}: ${e.status}${reason}`);

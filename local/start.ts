@@ -37,7 +37,7 @@ export interface LocalModeOptions extends EmulatorOptions {
   readonly config?: ModelOpsConfig;
   /** Tests only: replaces every Retry pause (ms). */
   readonly retryIntervalMs?: number;
-  /** @default none in this issue; the inference server joins here. */
+  /** @default none (`npm start` passes the inference server, local/inference-server.ts) */
   readonly services?: readonly LocalService[];
   readonly onExecutionFinished?: (execution: TrackedExecution) => void;
 }

@@ -4,6 +4,7 @@
  * its own process, and the handlers read their environment once per process).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request, type Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -15,7 +16,8 @@ import { parseConfig, type ModelOpsConfigInput } from '../../lib/config';
 import type { ExecutionResult } from '../../local/asl-runner';
 import { LOCAL_CREDENTIALS } from '../../local/emulators';
 import { memoryLogger } from '../../local/logger';
-import { startLocalMode, type LocalMode } from '../../local/start';
+import { INFERENCE_SERVICE_NAME, type RunningInferenceService } from '../../local/inference-server';
+import { startLocalMode, type LocalMode, type LocalService } from '../../local/start';
 import type { Target } from '../../cli/target';
 
 export const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', 'examples');
@@ -52,6 +54,8 @@ export interface HarnessOptions {
   /** Start the upload watcher (manifest uploads start executions by themselves). @default false */
   readonly watch?: boolean;
   readonly config?: ModelOpsConfigInput;
+  /** Local services to start with the emulators, e.g. `inferenceService({ port: 0 })`. @default none */
+  readonly services?: readonly LocalService[];
 }
 
 export interface Harness {
@@ -76,6 +80,13 @@ export interface Harness {
   object(key: string): Promise<Buffer>;
   version(model: string, version: string): Promise<VersionRecord | undefined>;
   audit(model: string, version: string): Promise<AuditEvent[]>;
+  /**
+   * Stages an example bundle (optionally under another version, same artifact) and runs its release to
+   * REGISTERED; returns the version. Fails the test if the release does not succeed.
+   */
+  pushExample(name: ExampleName, version?: string): Promise<string>;
+  /** The inference server started through `services`, if any. */
+  inference(): RunningInferenceService | undefined;
   stop(): Promise<void>;
 }
 
@@ -93,6 +104,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config: parseConfig(options.config ?? TEST_CONFIG),
     // The ASL's retry pauses are real seconds; nothing here is transient, so do not wait them out.
     retryIntervalMs: 10,
+    ...(options.services ? { services: options.services } : {}),
   });
   if (!options.watch) await mode.watcher.stop();
   const { emulators } = mode;
@@ -166,6 +178,21 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async audit(model, version) {
       return (await metadata.listAudit(model)).filter((e) => e.version === version);
     },
+    async pushExample(name, version) {
+      const { manifest, artifact } = await loadExample(name);
+      const v = version ?? manifest.version;
+      const result = await harness.release(
+        await harness.stage(name, v, { ...manifest, version: v }, artifact),
+      );
+      if (result.status !== 'SUCCEEDED') {
+        throw new Error(`release of ${name} ${v} ended ${result.status}: ${JSON.stringify(result)}`);
+      }
+      return v;
+    },
+    inference() {
+      const found = mode.services.find((s) => s.name === INFERENCE_SERVICE_NAME);
+      return found?.running as RunningInferenceService | undefined;
+    },
     async stop() {
       s3.destroy();
       ddb.destroy();
@@ -179,4 +206,80 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 /** The audit event types of a version, in ledger order. */
 export function types(events: readonly AuditEvent[]): string[] {
   return events.map((e) => e.type);
+}
+
+export interface HttpResult {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  readonly json: unknown;
+}
+
+/**
+ * One HTTP request over node:http (any method, any bytes, any headers), through `agent` so tests can exercise
+ * keep-alive connections the way real clients do.
+ */
+export function httpRequest(
+  baseUrl: string,
+  options: {
+    readonly method?: string;
+    readonly path: string;
+    readonly headers?: Record<string, string>;
+    readonly body?: string | Uint8Array;
+    readonly agent?: Agent;
+  },
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(baseUrl);
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        // As given (not resolved against the base), so odd paths such as `//` reach the server unchanged.
+        path: options.path,
+        method: options.method ?? 'POST',
+        headers: {
+          'content-type': 'application/json',
+          // Explicit, so even a GET or HEAD carries its body framed (node would not frame it otherwise).
+          ...(options.body === undefined
+            ? {}
+            : { 'content-length': String(Buffer.byteLength(options.body)) }),
+          ...options.headers,
+        },
+        ...(options.agent ? { agent: options.agent } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** POSTs `{"instances": [...]}` (plus extra fields) to `/models/<model>/invoke`. */
+export function invokeModel(
+  baseUrl: string,
+  model: string,
+  body: Record<string, unknown>,
+  agent?: Agent,
+): Promise<HttpResult> {
+  return httpRequest(baseUrl, {
+    path: `/models/${model}/invoke`,
+    body: JSON.stringify(body),
+    ...(agent ? { agent } : {}),
+  });
 }

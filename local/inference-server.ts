@@ -1,0 +1,300 @@
+/**
+ * The local inference endpoint: `POST http://127.0.0.1:4570/models/{name}/invoke`, a thin node:http adapter over the
+ * very app the Lambda handler runs (lambdas/inference/app.ts), with the ONNX backend and an in-memory metrics sink.
+ *
+ * The adapter only turns a node request into the app's `HttpRequest` and its `HttpResponse` back into bytes. It
+ * adds two local-only routes: `GET /healthz` and `GET /metrics` (the sink's snapshot, which tests assert on).
+ * It never buffers more than a little over MAX_BODY_BYTES of a body and never lets a bad request take it down.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { errorResponse, type HttpRequest, type HttpResponse } from '../lambdas/inference/http';
+import { DEFAULT_INFERENCE_LIMITS } from '../lambdas/core/inference-request';
+import { InMemoryMetricsSink } from '../lambdas/inference/metrics';
+import type { LocalLogger } from './logger';
+import type { LocalService, RunningService } from './start';
+
+export const DEFAULT_HTTP_PORT = 4570;
+export const HTTP_PORT_ENV = 'MODELOPS_HTTP_PORT';
+export const INFERENCE_SERVICE_NAME = 'inference (HTTP)';
+
+/**
+ * Bytes read beyond MAX_BODY_BYTES before the adapter stops buffering and answers 413 itself. A body just over the
+ * limit still reaches the app, which answers with its own 413 message; far beyond it, nothing more is kept.
+ */
+const BODY_SLACK_BYTES = 64 * 1024;
+/**
+ * After an early 413 the rest of the body is read and discarded (not kept) so the keep-alive connection stays usable
+ * and the client sees the response instead of a reset; past this many discarded bytes the socket is closed.
+ */
+const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
+
+export type InferenceHandler = (request: HttpRequest) => Promise<HttpResponse>;
+
+export interface InferenceServerOptions {
+  readonly app: InferenceHandler;
+  /** 0 = any free port. @default DEFAULT_HTTP_PORT */
+  readonly port?: number;
+  /** @default 127.0.0.1 (local mode is never reachable from other machines) */
+  readonly host?: string;
+  /** The app's MAX_BODY_BYTES; the adapter reads at most this plus a small slack. @default 1 MiB */
+  readonly maxBodyBytes?: number;
+  /** `GET /metrics` returns this; absent → 404. */
+  readonly metricsSnapshot?: () => unknown;
+  readonly logger?: LocalLogger;
+}
+
+export interface RunningInferenceServer {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  stop(): Promise<void>;
+}
+
+function send(res: ServerResponse, response: HttpResponse): void {
+  res.writeHead(response.statusCode, {
+    ...response.headers,
+    'content-length': String(Buffer.byteLength(response.body)),
+  });
+  res.end(response.body);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  send(res, {
+    statusCode: status,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  // Node joins repeated request headers into one string, except `set-cookie` (an array): without it, the parsed
+  // headers already have the app's shape and need no copy.
+  if (req.headers['set-cookie'] === undefined) return req.headers as Record<string, string | undefined>;
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/**
+ * Request ids: the caller's `x-request-id` when it is a sane token (it is echoed and logged), else this server's
+ * random prefix plus a counter: unique like a UUID per request, without drawing 16 random bytes for each.
+ */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+function requestIds(): (req: IncomingMessage | undefined) => string {
+  const prefix = randomUUID();
+  let next = 0;
+  return (req) => {
+    const given = req?.headers['x-request-id'];
+    return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${prefix}-${(next++).toString(36)}`;
+  };
+}
+
+/**
+ * Reads the body up to `cap` bytes. Resolves with the text, or with `undefined` once the body is known to be larger
+ * (from Content-Length or while streaming); from then on the rest is discarded as it arrives.
+ */
+function readBody(req: IncomingMessage, cap: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let overflow = false;
+    const overflowed = () => {
+      overflow = true;
+      chunks.length = 0;
+      resolve(undefined);
+    };
+    if (Number.isFinite(declared) && declared > cap) overflowed();
+    let discarded = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (overflow) {
+        discarded += chunk.length;
+        if (discarded > MAX_DISCARD_BYTES) req.socket.destroy();
+        return;
+      }
+      size += chunk.length;
+      if (size > cap) overflowed();
+      else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      // The usual small body arrives in one chunk: decode it without copying it into a new buffer first.
+      if (!overflow) {
+        resolve((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8'));
+      }
+    });
+    req.on('error', (err) => {
+      if (!overflow) reject(err);
+    });
+  });
+}
+
+/** Starts the HTTP adapter. The app is built by the caller (see {@link inferenceService} for local mode's). */
+export async function startInferenceServer(options: InferenceServerOptions): Promise<RunningInferenceServer> {
+  const { app, logger } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_INFERENCE_LIMITS.maxBodyBytes;
+  const cap = maxBodyBytes + BODY_SLACK_BYTES;
+  const host = options.host ?? '127.0.0.1';
+
+  const requestIdOf = requestIds();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = requestIdOf(req);
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    const method = req.method ?? 'GET';
+
+    if (path === '/healthz' || path === '/metrics') {
+      req.resume(); // a GET may still carry a body; drop it so the connection can be reused
+      if (method !== 'GET') {
+        send(
+          res,
+          errorResponse('MethodNotAllowed', `${path} accepts GET only`, requestId, [], { allow: 'GET' }),
+        );
+      } else if (path === '/healthz') {
+        json(res, 200, { status: 'ok' });
+      } else if (options.metricsSnapshot) {
+        json(res, 200, options.metricsSnapshot());
+      } else {
+        send(res, errorResponse('ModelNotFound', 'metrics are not collected by this server', requestId));
+      }
+      return;
+    }
+
+    const body = await readBody(req, cap);
+    if (body === undefined) {
+      send(
+        res,
+        errorResponse(
+          'PayloadTooLarge',
+          `the request body is larger than ${maxBodyBytes} bytes; send fewer instances per request`,
+          requestId,
+          [{ path: '(body)', message: `is larger than ${maxBodyBytes} bytes` }],
+        ),
+      );
+      return;
+    }
+    const response = await app({
+      method,
+      path,
+      headers: flatHeaders(req),
+      body,
+      isBase64Encoded: false,
+      requestId,
+    });
+    send(res, response);
+  };
+
+  const server = createServer({ keepAlive: true }, (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      // The app maps every expected failure itself; anything here is a bug in the adapter or the app.
+      logger?.error(`inference server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      if (!res.headersSent) send(res, errorResponse('InternalError', 'internal error', requestIdOf(req)));
+      else res.destroy();
+    });
+  });
+  // Idle keep-alive connections (autocannon, SDK agents) stay open longer than Node's 5 s default.
+  server.keepAliveTimeout = 30_000;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Malformed HTTP (bad request line, headers too large): answer if possible, never throw.
+    if (socket.writable && !socket.destroyed) {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const text = errorResponse('InvalidInput', 'malformed HTTP request', requestIdOf(undefined)).body;
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+      );
+    } else {
+      socket.destroy();
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? DEFAULT_HTTP_PORT, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    server,
+    stop: () =>
+      (stopping ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      })),
+  };
+}
+
+export interface InferenceServiceOptions {
+  /** 0 = any free port. @default MODELOPS_HTTP_PORT or DEFAULT_HTTP_PORT */
+  readonly port?: number;
+  /** Models served. @default every model in the config */
+  readonly models?: readonly string[];
+  /**
+   * Environment for the inference app (e.g. `{ ROUTING_CACHE_TTL_MS: '200' }` in tests), applied to process.env
+   * before the app is built. The registry bucket and tables come from the local runtime.
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Local mode's inference endpoint as a `LocalService`: started after the runtime has pointed process.env at the
+ * emulators, so the app's SDK clients (created when its module loads) talk to s3rver and dynalite.
+ */
+export function inferenceService(options: InferenceServiceOptions = {}): LocalService {
+  return {
+    name: INFERENCE_SERVICE_NAME,
+    async start(context) {
+      Object.assign(process.env, options.environment ?? {});
+      const models = options.models ?? context.runtime.config.models.map((m) => m.name);
+      // Imported here, not at the top: the module creates its SDK clients from process.env when it loads.
+      const { createOnnxInferenceAppFromEnv } = await import('../lambdas/inference/app');
+      const metrics = new InMemoryMetricsSink();
+      const app = createOnnxInferenceAppFromEnv({ models, metrics });
+      const maxBody = Number(process.env.MAX_BODY_BYTES);
+      const running = await startInferenceServer({
+        app,
+        port: options.port ?? portFromEnv(),
+        maxBodyBytes:
+          Number.isSafeInteger(maxBody) && maxBody > 0 ? maxBody : DEFAULT_INFERENCE_LIMITS.maxBodyBytes,
+        metricsSnapshot: () => metrics.snapshot(),
+        logger: context.logger,
+      });
+      const service: RunningInferenceService = {
+        url: `${running.url}/models/{name}/invoke`,
+        baseUrl: running.url,
+        port: running.port,
+        metrics,
+        stop: running.stop,
+      };
+      return service;
+    },
+  };
+}
+
+/** What {@link inferenceService} returns: tests find it in `LocalMode.services` by {@link INFERENCE_SERVICE_NAME}. */
+export interface RunningInferenceService extends RunningService {
+  /** `http://127.0.0.1:<port>`, without a path. */
+  readonly baseUrl: string;
+  readonly port: number;
+  readonly metrics: InMemoryMetricsSink;
+}
+
+function portFromEnv(): number {
+  const raw = process.env[HTTP_PORT_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_HTTP_PORT;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65_535) {
+    throw new RangeError(`${HTTP_PORT_ENV} must be a port number 0-65535 (0 = any free port), got "${raw}"`);
+  }
+  return port;
+}
