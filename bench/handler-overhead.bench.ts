@@ -1,0 +1,220 @@
+/**
+ * Handler overhead: the warm inference app in-process (routing and model caches warm, long TTL so no store calls)
+ * against bare `session.run` on pre-built tensors, same model (examples/breast-cancer), batch 1 and batch 32.
+ * Calls are interleaved (app, bare, bare, app, …) so both see the same machine state. The app's time includes JSON
+ * parsing, validation, encoding, routing, formatting, JSON serialisation and metrics; the target is a p99 overhead
+ * of at most 0.2 ms at batch 1.
+ *
+ * Two app variants: metrics into the in-memory sink (local mode), and Powertools EMF serialised to a null stream
+ * (what Lambda does, minus the write to stdout).
+ * Run: npx tsx bench/handler-overhead.bench.ts
+ */
+import { Console } from 'node:console';
+import { Writable } from 'node:stream';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { PowertoolsMetricsSink } from '../lambdas/adapters/powertools-metrics-sink';
+import { OnnxModelRuntime } from '../lambdas/adapters/onnx-model-runtime';
+import { ObjectTooLargeError } from '../lambdas/core/errors';
+import type { DeploymentRecord, ObjectHead, RegistryStore } from '../lambdas/core/ports';
+import {
+  createInferenceApp,
+  createOnnxBackend,
+  InMemoryMetricsSink,
+  type InferenceApp,
+  type InferenceLogger,
+  type MetricsSink,
+} from '../lambdas/inference/app';
+import { batchOf, loadExampleModel, median, MODEL, ms, percentile, type ExampleModel } from './support';
+
+const WARMUP = 500;
+const ROUNDS = 3;
+const ITERATIONS: Record<number, number> = { 1: 5_000, 32: 1_000 };
+
+/** The registry objects the app reads, from memory: the bench measures the handler, not the network. */
+class MemoryRegistry implements RegistryStore {
+  constructor(private readonly objects: ReadonlyMap<string, Buffer>) {}
+  private get(key: string): Buffer {
+    const body = this.objects.get(key);
+    if (!body) throw new Error(`${key} missing`);
+    return body;
+  }
+  async head(key: string): Promise<ObjectHead | undefined> {
+    const body = this.objects.get(key);
+    return body ? { key, sizeBytes: body.length, etag: '"bench"' } : undefined;
+  }
+  async readText(key: string, maxBytes: number): Promise<string | undefined> {
+    const body = this.objects.get(key);
+    if (body && body.length > maxBytes) throw new ObjectTooLargeError(key, body.length, maxBytes);
+    return body?.toString('utf8');
+  }
+  readStream(): never {
+    throw new Error('not used by the inference app');
+  }
+  async readBytes(key: string): Promise<Uint8Array> {
+    return this.get(key);
+  }
+  copyIfAbsent(): never {
+    throw new Error('not used by the inference app');
+  }
+  async putText(): Promise<void> {}
+  async list(): Promise<readonly string[]> {
+    return [...this.objects.keys()];
+  }
+}
+
+const silentLogger: InferenceLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+function nullConsole(): Console {
+  const sink = new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
+  return new Console({ stdout: sink, stderr: sink });
+}
+
+function buildApp(model: ExampleModel, metrics: MetricsSink): InferenceApp {
+  const { manifest } = model;
+  const dir = `models/${MODEL}/${manifest.version}`;
+  const registry = new MemoryRegistry(
+    new Map([
+      [`${dir}/manifest.json`, Buffer.from(model.manifestText)],
+      [`${dir}/${manifest.artifact.sha256}.onnx`, model.artifact],
+    ]),
+  );
+  const record: DeploymentRecord = {
+    model: MODEL,
+    stable: manifest.version,
+    weight: 0,
+    mode: 'canary',
+    revision: 1,
+    updatedAt: new Date().toISOString(),
+  };
+  return createInferenceApp({
+    models: [MODEL],
+    registry,
+    routing: { getDeployment: async () => record },
+    backend: createOnnxBackend(new OnnxModelRuntime()),
+    // An hour: no routing reload during the run.
+    settings: { routingCacheTtlMs: 3_600_000 },
+    metrics,
+    logger: silentLogger,
+  });
+}
+
+interface Series {
+  readonly app: number[];
+  readonly bare: number[];
+}
+
+async function measure(
+  app: InferenceApp,
+  session: InferenceSession,
+  model: ExampleModel,
+  batch: number,
+  iterations: number,
+): Promise<Series> {
+  const rows = batchOf(model, batch, 7);
+  const body = JSON.stringify({ instances: rows });
+  const data = new Float32Array(batch * model.features.length);
+  rows.forEach((row, r) => model.features.forEach((f, c) => (data[r * model.features.length + c] = row[f]!)));
+  const feeds = { [session.inputNames[0]!]: new Tensor('float32', data, [batch, model.features.length]) };
+  const request = {
+    method: 'POST',
+    path: `/models/${MODEL}/invoke`,
+    headers: { 'content-type': 'application/json' },
+    body,
+    requestId: 'bench',
+  };
+  const callApp = async (): Promise<number> => {
+    const start = process.hrtime.bigint();
+    const res = await app(request);
+    const elapsed = Number(process.hrtime.bigint() - start);
+    if (res.statusCode !== 200) throw new Error(`app answered ${res.statusCode}: ${res.body}`);
+    return elapsed;
+  };
+  const callBare = async (): Promise<number> => {
+    const start = process.hrtime.bigint();
+    await session.run(feeds);
+    return Number(process.hrtime.bigint() - start);
+  };
+  for (let i = 0; i < WARMUP; i++) {
+    await callApp();
+    await callBare();
+  }
+  const series: Series = { app: [], bare: [] };
+  for (let i = 0; i < iterations; i++) {
+    if (i % 2 === 0) {
+      series.app.push(await callApp());
+      series.bare.push(await callBare());
+    } else {
+      series.bare.push(await callBare());
+      series.app.push(await callApp());
+    }
+  }
+  return series;
+}
+
+function report(label: string, batch: number, s: Series): { p99OverheadMs: number } {
+  const app = [...s.app].sort((a, b) => a - b);
+  const bare = [...s.bare].sort((a, b) => a - b);
+  const [a50, a99, b50, b99] = [
+    percentile(app, 50),
+    percentile(app, 99),
+    percentile(bare, 50),
+    percentile(bare, 99),
+  ];
+  console.log(
+    `${label.padEnd(33)} batch ${String(batch).padStart(2)}  n=${app.length}  ` +
+      `app p50 ${ms(a50)} p99 ${ms(a99)} ms | bare session.run p50 ${ms(b50)} p99 ${ms(b99)} ms | ` +
+      `overhead p50 ${ms(a50 - b50)} p99 ${ms(a99 - b99)} ms | ratio p50 ${(a50 / b50).toFixed(2)} p99 ${(a99 / b99).toFixed(2)}`,
+  );
+  return { p99OverheadMs: (a99 - b99) / 1e6 };
+}
+
+async function main(): Promise<void> {
+  const model = await loadExampleModel();
+  const session = await InferenceSession.create(model.artifact, { graphOptimizationLevel: 'all' });
+  // Powertools also warns through `logger` (per request, when a dimension name repeats across sets); silence it so
+  // the figures are not dominated by console writes the bench would otherwise print.
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const metrics = new Metrics({ namespace: 'ModelOpsBench', serviceName: 'bench', logger: quiet });
+  // Powertools writes EMF through its own Console; point it at a stream that drops the bytes.
+  (metrics as unknown as { console: Console }).console = nullConsole();
+  const variants: [string, InferenceApp][] = [
+    ['app (in-memory metrics)', buildApp(model, new InMemoryMetricsSink())],
+    [
+      'app (Powertools EMF metrics)',
+      buildApp(model, new PowertoolsMetricsSink({ namespace: 'ModelOpsBench', metrics })),
+    ],
+  ];
+  console.log(
+    `model ${MODEL} ${model.manifest.version}, warm-up ${WARMUP} per series, node ${process.version}`,
+  );
+  const verdicts: string[] = [];
+  for (const batch of [1, 32]) {
+    for (const [label, app] of variants) {
+      // Several rounds: on a shared machine one round's p99 can be another process's time slice.
+      const overheads: number[] = [];
+      for (let round = 1; round <= ROUNDS; round++) {
+        const series = await measure(app, session, model, batch, ITERATIONS[batch]!);
+        overheads.push(report(`${label} #${round}`, batch, series).p99OverheadMs);
+      }
+      if (batch === 1) {
+        const mid = median(overheads);
+        verdicts.push(
+          `${label}: median of ${ROUNDS} rounds' p99 overhead ${mid.toFixed(3)} ms at batch 1 — target ≤ 0.2 ms ` +
+            (mid <= 0.2 ? 'met' : 'NOT met'),
+        );
+      }
+    }
+  }
+  for (const v of verdicts) console.log(v);
+  await session.release();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
