@@ -52,11 +52,34 @@ export interface RunningInferenceServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Response headers as the flat `[name, value, …]` list `writeHead` takes without copying, per frozen headers object:
+ * the app shares one frozen object per version for every 200, so its list is built once rather than spread per
+ * response. Other (per-response) objects are converted each time.
+ */
+const headerLists = new WeakMap<Readonly<Record<string, string>>, readonly string[]>();
+
+function headerList(headers: Readonly<Record<string, string>>): readonly string[] {
+  let list = headerLists.get(headers);
+  if (list !== undefined) return list;
+  const built: string[] = [];
+  for (const name of Object.keys(headers)) {
+    // content-length is always the body's, computed per response.
+    if (name !== 'content-length') built.push(name, headers[name]!);
+  }
+  list = built;
+  if (Object.isFrozen(headers)) headerLists.set(headers, list);
+  return list;
+}
+
 function send(res: ServerResponse, response: HttpResponse): void {
-  res.writeHead(response.statusCode, {
-    ...response.headers,
-    'content-length': String(Buffer.byteLength(response.body)),
-  });
+  const list = headerList(response.headers);
+  const n = list.length;
+  const raw = new Array<string>(n + 2);
+  for (let i = 0; i < n; i++) raw[i] = list[i]!;
+  raw[n] = 'content-length';
+  raw[n + 1] = String(Buffer.byteLength(response.body));
+  res.writeHead(response.statusCode, raw);
   res.end(response.body);
 }
 
@@ -93,42 +116,50 @@ function requestIds(): (req: IncomingMessage | undefined) => string {
   };
 }
 
+/** What {@link readBody} calls once: the text, `undefined` for a body over the cap, or the stream's error. */
+type BodyCallback = (error: Error | undefined, body: string | undefined) => void;
+
 /**
- * Reads the body up to `cap` bytes. Resolves with the text, or with `undefined` once the body is known to be larger
- * (from Content-Length or while streaming); from then on the rest is discarded as it arrives.
+ * Reads the body up to `cap` bytes and calls `done` once with the text, or with `undefined` as soon as the body is
+ * known to be larger (from Content-Length or while streaming); from then on the rest is discarded as it arrives.
+ * A callback rather than a promise: this runs for every request, and the promise's extra turns showed in profiles.
  */
-function readBody(req: IncomingMessage, cap: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let overflow = false;
-    const overflowed = () => {
-      overflow = true;
-      chunks.length = 0;
-      resolve(undefined);
-    };
-    if (Number.isFinite(declared) && declared > cap) overflowed();
-    let discarded = 0;
-    req.on('data', (chunk: Buffer) => {
-      if (overflow) {
-        discarded += chunk.length;
-        if (discarded > MAX_DISCARD_BYTES) req.socket.destroy();
-        return;
-      }
-      size += chunk.length;
-      if (size > cap) overflowed();
-      else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      // The usual small body arrives in one chunk: decode it without copying it into a new buffer first.
-      if (!overflow) {
-        resolve((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8'));
-      }
-    });
-    req.on('error', (err) => {
-      if (!overflow) reject(err);
-    });
+function readBody(req: IncomingMessage, cap: number, done: BodyCallback): void {
+  const declared = Number(req.headers['content-length']);
+  let chunks: Buffer[] | undefined = [];
+  let size = 0;
+  let discarded = 0;
+  if (Number.isFinite(declared) && declared > cap) {
+    chunks = undefined;
+    done(undefined, undefined);
+  }
+  req.on('data', (chunk: Buffer) => {
+    if (chunks === undefined) {
+      discarded += chunk.length;
+      if (discarded > MAX_DISCARD_BYTES) req.socket.destroy();
+      return;
+    }
+    size += chunk.length;
+    if (size > cap) {
+      chunks = undefined;
+      done(undefined, undefined);
+    } else {
+      chunks.push(chunk);
+    }
+  });
+  req.on('end', () => {
+    // The usual small body arrives in one chunk: decode it without copying it into a new buffer first.
+    if (chunks !== undefined) {
+      const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      chunks = undefined; // settled: a later 'error' must not call `done` again
+      done(undefined, whole.toString('utf8'));
+    }
+  });
+  req.on('error', (err) => {
+    if (chunks !== undefined) {
+      chunks = undefined;
+      done(err, undefined);
+    }
   });
 }
 
@@ -141,7 +172,34 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
 
   const requestIdOf = requestIds();
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /** The app maps every expected failure itself; anything here is a bug in the adapter or the app. */
+  const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    logger?.error(`inference server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    if (!res.headersSent) send(res, errorResponse('InternalError', 'internal error', requestIdOf(req)));
+    else res.destroy();
+  };
+
+  const invoke = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    requestId: string,
+    body: string,
+  ): void => {
+    app({ method, path, headers: flatHeaders(req), body, isBase64Encoded: false, requestId }).then(
+      (response) => {
+        try {
+          send(res, response);
+        } catch (err) {
+          fail(req, res, err);
+        }
+      },
+      (err: unknown) => fail(req, res, err),
+    );
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = requestIdOf(req);
     const url = req.url ?? '/';
     const query = url.indexOf('?');
@@ -165,8 +223,27 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       return;
     }
 
-    const body = await readBody(req, cap);
-    if (body === undefined) {
+    readBody(req, cap, (error, body) => {
+      try {
+        respond(req, res, method, path, requestId, error, body);
+      } catch (err) {
+        fail(req, res, err);
+      }
+    });
+  };
+
+  const respond = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    requestId: string,
+    error: Error | undefined,
+    body: string | undefined,
+  ): void => {
+    if (error !== undefined) {
+      fail(req, res, error);
+    } else if (body === undefined) {
       send(
         res,
         errorResponse(
@@ -176,26 +253,17 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
           [{ path: '(body)', message: `is larger than ${maxBodyBytes} bytes` }],
         ),
       );
-      return;
+    } else {
+      invoke(req, res, method, path, requestId, body);
     }
-    const response = await app({
-      method,
-      path,
-      headers: flatHeaders(req),
-      body,
-      isBase64Encoded: false,
-      requestId,
-    });
-    send(res, response);
   };
 
   const server = createServer({ keepAlive: true }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      // The app maps every expected failure itself; anything here is a bug in the adapter or the app.
-      logger?.error(`inference server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      if (!res.headersSent) send(res, errorResponse('InternalError', 'internal error', requestIdOf(req)));
-      else res.destroy();
-    });
+    try {
+      handle(req, res);
+    } catch (err) {
+      fail(req, res, err);
+    }
   });
   // Idle keep-alive connections (autocannon, SDK agents) stay open longer than Node's 5 s default.
   server.keepAliveTimeout = 30_000;

@@ -92,6 +92,48 @@ export function deploymentRecordIssues(value: unknown): string[] {
   return issues;
 }
 
+/** The fields {@link deploymentRecordIssues} checks, as they were when a record passed it. */
+interface CheckedFields {
+  readonly model: unknown;
+  readonly stable: unknown;
+  readonly candidate: unknown;
+  readonly weight: unknown;
+  readonly mode: unknown;
+  readonly revision: unknown;
+}
+
+/**
+ * Records that passed validation, with what was checked. The inference app routes every request with the same cached
+ * record object for a whole TTL; re-validating it (two regex tests, set lookups) showed in per-request profiles. A
+ * record changed since (same object, other field values) is validated again.
+ */
+const validated = new WeakMap<object, CheckedFields>();
+
+function snapshotOf(r: DeploymentRecord): CheckedFields {
+  return {
+    model: r.model,
+    stable: r.stable,
+    candidate: r.candidate,
+    weight: r.weight,
+    mode: r.mode,
+    revision: r.revision,
+  };
+}
+
+function knownValid(r: DeploymentRecord): boolean {
+  if (typeof r !== 'object') return false;
+  const seen = validated.get(r);
+  return (
+    seen !== undefined &&
+    seen.model === r.model &&
+    seen.stable === r.stable &&
+    seen.candidate === r.candidate &&
+    seen.weight === r.weight &&
+    seen.mode === r.mode &&
+    seen.revision === r.revision
+  );
+}
+
 /**
  * Picks the version that serves one request.
  *
@@ -117,12 +159,15 @@ export function chooseVersion(
   if (record === undefined || record === null) {
     throw new ModelNotServableError('no deployment record: no version of this model has been released yet');
   }
-  const issues = deploymentRecordIssues(record);
-  if (issues.length > 0) {
-    throw new InvalidDeploymentRecordError(
-      issues,
-      typeof record.model === 'string' ? record.model : undefined,
-    );
+  if (!knownValid(record)) {
+    const issues = deploymentRecordIssues(record);
+    if (issues.length > 0) {
+      throw new InvalidDeploymentRecordError(
+        issues,
+        typeof record.model === 'string' ? record.model : undefined,
+      );
+    }
+    validated.set(record, snapshotOf(record));
   }
   const { stable, candidate } = record;
   if (!isPresent(stable)) {

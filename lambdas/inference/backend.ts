@@ -10,10 +10,13 @@ import { encodeInstances, type Instance } from '../core/features';
 import type { LoadedModel, ModelRuntime, OutputValue } from '../core/model-runtime';
 import type { RuntimeManifest } from './runtime-manifest';
 
+const KEYS_CHECKED = { keysChecked: true } as const;
+
 /** A version ready to answer. */
 export interface BackendModel {
   /**
-   * Predicts validated instances; returns the raw outputs by output name, each with a leading batch dimension.
+   * Predicts instances the app validated against this version's manifest (undeclared keys already refused; the
+   * ONNX backend relies on that); returns the raw outputs by output name, each with a leading batch dimension.
    * May throw `FeatureEncodingError` (the app answers 400) or {@link BackendError} (502).
    */
   predict(instances: readonly Instance[]): Promise<Readonly<Record<string, OutputValue>>>;
@@ -80,7 +83,9 @@ export function createOnnxBackend(runtime: ModelRuntime | (() => Promise<ModelRu
         throw new UnsupportedArtifactError(`no artifact bytes for version "${version}"`);
       const model: LoadedModel = await (await getRuntime()).load(bytes);
       return {
-        predict: (instances) => model.run(encodeInstances(manifest, instances)),
+        // The app validated the instances against this manifest's features (undeclared keys refused) before
+        // predicting, so the encoder need not look for undeclared keys again.
+        predict: (instances) => model.run(encodeInstances(manifest, instances, KEYS_CHECKED)),
       };
     },
   };

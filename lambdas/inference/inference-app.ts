@@ -816,11 +816,21 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
     for (const ms of models.values()) void warmModel(ms, prepareOnce);
   }
 
-  return async (request) => {
-    const ctx: RequestContext = {};
+  const flush = (): void => {
     try {
-      return await handle(request, ctx);
+      metrics.flush();
     } catch (err) {
+      logger.warn('metrics flush failed', { error: errorName(err) });
+    }
+  };
+
+  const answered = (response: HttpResponse): HttpResponse => {
+    flush();
+    return response;
+  };
+
+  const failed = (request: HttpRequest, ctx: RequestContext, err: unknown): HttpResponse => {
+    try {
       const requestId = typeof request?.requestId === 'string' ? request.requestId : 'unknown';
       logger.error('unexpected error', {
         requestId,
@@ -836,11 +846,13 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
       }
       return errorResponse('InternalError', `internal error; quote request id ${requestId}`, requestId);
     } finally {
-      try {
-        metrics.flush();
-      } catch (err) {
-        logger.warn('metrics flush failed', { error: errorName(err) });
-      }
+      flush();
     }
+  };
+
+  // `then` on the handler's promise rather than an async wrapper awaiting it: one promise turn less per request.
+  return (request) => {
+    const ctx: RequestContext = {};
+    return handle(request, ctx).then(answered, (err: unknown) => failed(request, ctx, err));
   };
 }

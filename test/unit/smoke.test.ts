@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseManifest, type Manifest, type Output } from '../../lambdas/core/manifest';
 import type { LoadedModel, OutputValue } from '../../lambdas/core/model-runtime';
 import { compareOutput, outputRow, smokeSampleIssues } from '../../lambdas/core/smoke';
+import { tinyRuntime } from './fakes';
 import { tinyManifest } from './manifest-fixtures';
 
 const prob: Output = { name: 'p', kind: 'probability', elementType: 'float32', labels: ['no', 'yes'] };
@@ -59,35 +60,11 @@ function tiny(): Manifest {
 }
 
 /** The fixture model's math (see test/fixtures/tiny-classifier/make_model.py), in plain JS. */
-function tinyModel(): LoadedModel {
-  const W = [
-    [1, -1],
-    [0.5, -0.5],
-    [-2, 2],
-  ];
-  const B = [0.1, -0.1];
-  return {
-    inputs: [],
-    outputs: [],
-    release: async () => undefined,
-    run: async (feeds) => {
-      const x = Array.from(feeds.features!.data as Float32Array);
-      const logits = [0, 1].map((j) =>
-        x.reduce((s, v, i) => s + (Number.isNaN(v) ? 0 : v) * W[i]![j]!, B[j]!),
-      );
-      const e = logits.map((l) => Math.exp(l - Math.max(...logits)));
-      const p = e.map((v) => v / (e[0]! + e[1]!));
-      return {
-        probabilities: { elementType: 'float32', dims: [1, 2], data: p },
-        label: { elementType: 'int64', dims: [1], data: [BigInt(p[1]! > p[0]! ? 1 : 0)] },
-      };
-    },
-  };
-}
+const tinyModel = (): Promise<LoadedModel> => tinyRuntime().load();
 
 describe('smokeSampleIssues', () => {
   it('passes the fixture samples', async () => {
-    expect(await smokeSampleIssues(tiny(), tinyModel())).toEqual([]);
+    expect(await smokeSampleIssues(tiny(), await tinyModel())).toEqual([]);
   });
 
   it('reports sample index, output, expected and got for each mismatch', async () => {
@@ -103,7 +80,7 @@ describe('smokeSampleIssues', () => {
         },
       ],
     };
-    const issues = await smokeSampleIssues(bad, tinyModel());
+    const issues = await smokeSampleIssues(bad, await tinyModel());
     expect(issues).toHaveLength(2);
     expect(issues[0]).toMatch(
       /^smokeSamples\[1\]\.expected\.label: class differs \(expected "benign", got 1\)$/,
@@ -119,11 +96,11 @@ describe('smokeSampleIssues', () => {
       ...m,
       smokeSamples: [{ inputs: { x1: 'x', x2: 1 }, expected: { label: 0 }, tolerance: 0 }],
     };
-    expect(await smokeSampleIssues(bad, tinyModel())).toEqual([
+    expect(await smokeSampleIssues(bad, await tinyModel())).toEqual([
       'smokeSamples[0].inputs.x1: must be a finite number',
     ]);
     const broken: LoadedModel = {
-      ...tinyModel(),
+      ...(await tinyModel()),
       run: async () => Promise.reject(new Error('shape mismatch')),
     };
     expect(await smokeSampleIssues(m, broken)).toEqual([
