@@ -109,9 +109,9 @@ function inferenceLines(mode: LocalMode, target: string): string[] {
   const urlFlag = base === `http://127.0.0.1:${DEFAULT_HTTP_PORT}` ? '' : ` --url ${base}`;
   return [
     '',
-    'Serve it and call it (instances.json: {"instances": [{"mean_radius": 14.2, ...}]}):',
+    'Serve it and call it:',
     `  npx modelops promote breast-cancer 1.0.0 ${target}`,
-    `  npx modelops invoke breast-cancer --file instances.json${urlFlag}`,
+    `  npx modelops invoke breast-cancer --file examples/breast-cancer/instances.json${urlFlag}`,
   ];
 }
 
