@@ -9,9 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { errorResponse, type HttpRequest, type HttpResponse } from '../lambdas/inference/http';
 import { DEFAULT_INFERENCE_LIMITS } from '../lambdas/core/inference-request';
+import { errorResponse, type HttpResponse } from '../lambdas/inference/http';
+import type { InferenceApp } from '../lambdas/inference/inference-app';
 import { InMemoryMetricsSink } from '../lambdas/inference/metrics';
+import { numberEnv } from '../lambdas/shared/env';
 import type { LocalLogger } from './logger';
 import type { LocalService, RunningService } from './start';
 
@@ -30,10 +32,8 @@ const BODY_SLACK_BYTES = 64 * 1024;
  */
 const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
 
-export type InferenceHandler = (request: HttpRequest) => Promise<HttpResponse>;
-
 export interface InferenceServerOptions {
-  readonly app: InferenceHandler;
+  readonly app: InferenceApp;
   /** 0 = any free port. @default DEFAULT_HTTP_PORT */
   readonly port?: number;
   /** @default 127.0.0.1 (local mode is never reachable from other machines) */
@@ -325,15 +325,17 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
       Object.assign(process.env, options.environment ?? {});
       const models = options.models ?? context.runtime.config.models.map((m) => m.name);
       // Imported here, not at the top: the module creates its SDK clients from process.env when it loads.
-      const { createOnnxInferenceAppFromEnv } = await import('../lambdas/inference/app');
+      const { createOnnxInferenceAppFromEnv, inferenceSettingsFromEnv } =
+        await import('../lambdas/inference/app');
       const metrics = new InMemoryMetricsSink();
       const app = createOnnxInferenceAppFromEnv({ models, metrics });
-      const maxBody = Number(process.env.MAX_BODY_BYTES);
       const running = await startInferenceServer({
         app,
-        port: options.port ?? portFromEnv(),
+        port:
+          options.port ?? numberEnv(HTTP_PORT_ENV, DEFAULT_HTTP_PORT, { min: 0, max: 65_535, integer: true }),
+        // The app's own limit, read by the app's own rules (it has already validated the variable).
         maxBodyBytes:
-          Number.isSafeInteger(maxBody) && maxBody > 0 ? maxBody : DEFAULT_INFERENCE_LIMITS.maxBodyBytes,
+          inferenceSettingsFromEnv().limits?.maxBodyBytes ?? DEFAULT_INFERENCE_LIMITS.maxBodyBytes,
         metricsSnapshot: () => metrics.snapshot(),
         logger: context.logger,
       });
@@ -355,14 +357,4 @@ export interface RunningInferenceService extends RunningService {
   readonly baseUrl: string;
   readonly port: number;
   readonly metrics: InMemoryMetricsSink;
-}
-
-function portFromEnv(): number {
-  const raw = process.env[HTTP_PORT_ENV];
-  if (raw === undefined || raw === '') return DEFAULT_HTTP_PORT;
-  const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65_535) {
-    throw new RangeError(`${HTTP_PORT_ENV} must be a port number 0-65535 (0 = any free port), got "${raw}"`);
-  }
-  return port;
 }

@@ -29,7 +29,7 @@ import type { OutputValue } from '../core/model-runtime';
 import { BackendError, type BackendModel, type InferenceBackend } from '../inference/backend';
 
 /** Created once per execution environment. */
-export const sageMakerRuntimeClient = new SageMakerRuntimeClient({});
+const sageMakerRuntimeClient = new SageMakerRuntimeClient({});
 
 /** What the backend needs from the SDK client; a stub in tests. */
 export interface InvokeEndpointClient {
@@ -41,6 +41,8 @@ export interface SageMakerBackendOptions {
   /** @default the module-scope SageMakerRuntimeClient */
   readonly client?: InvokeEndpointClient;
 }
+
+const utf8 = new TextDecoder();
 
 /** Longest endpoint message passed on to the caller. */
 const MAX_MESSAGE_CHARS = 1_000;
@@ -132,7 +134,7 @@ export function createSageMakerBackend(options: SageMakerBackendOptions): Infere
           }
           let body: unknown;
           try {
-            body = JSON.parse(new TextDecoder().decode(response.Body));
+            body = JSON.parse(utf8.decode(response.Body));
           } catch {
             throw new BackendError(
               `SageMaker endpoint "${endpointName}" variant "${variant}" answered something that is not JSON`,

@@ -284,11 +284,6 @@ export function findDisagreement(a: unknown, b: unknown, tolerance: number): str
   return diff(a, b, tolerance, '', 0);
 }
 
-/** True when the shadow prediction differs from the served one: a different class, or any value off by more than `tolerance`. */
-export function disagrees(a: unknown, b: unknown, tolerance: number): boolean {
-  return findDisagreement(a, b, tolerance) !== undefined;
-}
-
 // Predictions are shallow (instances → outputs → probabilities); the bound only guards against cyclic input.
 const MAX_DIFF_DEPTH = 32;
 
@@ -349,8 +344,6 @@ export interface TtlCache<K, V> {
    * path; the entry object is the cache's own, so reading it allocates nothing.
    */
   peek(key: K): { readonly value: V } | undefined;
-  /** Forgets the key so the next get reloads. */
-  delete(key: K): void;
 }
 
 /**
@@ -415,9 +408,6 @@ export function createTtlCache<K, V>(options: TtlCacheOptions<K, V>): TtlCache<K
     peek(key: K): { readonly value: V } | undefined {
       const entry = entries.get(key);
       return entry !== undefined && now() - entry.loadedAt < ttlMs ? entry : undefined;
-    },
-    delete(key: K): void {
-      entries.delete(key);
     },
   };
 }

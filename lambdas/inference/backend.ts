@@ -39,13 +39,10 @@ export interface InferenceBackend {
 
 /**
  * A remote backend failed (the endpoint's error, an unusable answer). The caller's input had already been
- * validated, so it is answered 502 BadGateway with `message`, never 400.
+ * validated, so it is answered 502 BadGateway with `message`, never 400. Takes `{ cause }` like any Error.
  */
 export class BackendError extends Error {
   override name = 'BackendError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** The version cannot be loaded by this backend (e.g. a SageMaker-format artifact sent to the ONNX function). */

@@ -137,9 +137,6 @@ export type InferenceApp = (request: HttpRequest) => Promise<HttpResponse>;
 /** A version's manifest could not be read or used; it is not served (and not retried within the routing TTL). */
 export class VersionUnavailableError extends Error {
   override name = 'VersionUnavailableError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** Everything the app keeps per model version: compiled once, versions being immutable. */
@@ -191,6 +188,11 @@ const ERROR_1: MetricDatum = { name: M.errors, unit: 'Count', value: 1 };
 const INVALID_0: MetricDatum = { name: M.invalidInput, unit: 'Count', value: 0 };
 const INVALID_1: MetricDatum = { name: M.invalidInput, unit: 'Count', value: 1 };
 const COLD_START: MetricDatum = { name: M.coldStart, unit: 'Count', value: 1 };
+const INTEGRITY_FAILURE: readonly MetricDatum[] = [
+  { name: M.integrityFailures, unit: 'Count', value: 1 },
+  ERROR_1,
+];
+const CAPTURE_ERROR: readonly MetricDatum[] = [{ name: M.captureErrors, unit: 'Count', value: 1 }];
 
 /** Resolves settings with defaults and checks them; throws RangeError naming the bad value. */
 export function resolveInferenceSettings(input: InferenceSettingsInput = {}): InferenceSettings {
@@ -317,7 +319,7 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
     return dims;
   };
 
-  const emit = (dims: readonly MetricDimensions[], data: MetricDatum[]): void => {
+  const emit = (dims: readonly MetricDimensions[], data: readonly MetricDatum[]): void => {
     try {
       metrics.emit(dims, data);
     } catch (err) {
@@ -464,10 +466,7 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
       return { ok: true, resolved: await resolve(ms, version) };
     } catch (error) {
       if (error instanceof ArtifactIntegrityError) {
-        emit(dimsFor(ms, version), [
-          { name: M.integrityFailures, unit: 'Count', value: 1 },
-          { name: M.errors, unit: 'Count', value: 1 },
-        ]);
+        emit(dimsFor(ms, version), INTEGRITY_FAILURE);
       }
       return { ok: false, error };
     }
@@ -523,7 +522,7 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
       await captureWriter!.write(key, toJsonLines(batch.records));
     } catch (err) {
       const ms = models.get(batch.model);
-      if (ms !== undefined) emit(ms.modelDims, [{ name: M.captureErrors, unit: 'Count', value: 1 }]);
+      if (ms !== undefined) emit(ms.modelDims, CAPTURE_ERROR);
       logger.error('capture batch could not be written; its records are dropped', {
         model: batch.model,
         key,

@@ -94,6 +94,22 @@ describe('encodeInstances', () => {
     expect(issues).toHaveLength(5);
   });
 
+  it('rejects undeclared keys by default, and skips that scan when the caller says keys were checked', () => {
+    const instances = [{ x1: 1, x2: 2, x3: 3, extra: 9 }];
+    expect(encodingIssues(tiny, instances)).toEqual([
+      { instance: 0, feature: 'extra', message: 'is not a declared feature' },
+    ]);
+    expect(() => encodeInstances(tiny, instances, { keysChecked: false })).toThrow(FeatureEncodingError);
+    const feeds = encodeInstances(tiny, instances, { keysChecked: true });
+    expect(Array.from(feeds.features!.data as Float32Array)).toEqual([1, 2, 3]);
+  });
+
+  it('fails on value errors even when keys were checked', () => {
+    expect(() => encodeInstances(tiny, [{ x1: 'a', x2: 2 }], { keysChecked: true })).toThrow(
+      /instance 0 feature "x1": must be a finite number/,
+    );
+  });
+
   it('rejects non-finite numbers and fractional values for integer tensors', () => {
     const m = tinyManifest();
     m.inputs.tensors[0].elementType = 'int32';

@@ -6,7 +6,6 @@ import {
   chooseVersion,
   createTtlCache,
   deploymentRecordIssues,
-  disagrees,
   findDisagreement,
   fnv1a32,
   hashToUnit,
@@ -237,7 +236,9 @@ describe('routing key hash', () => {
   });
 });
 
-describe('disagrees', () => {
+describe('findDisagreement', () => {
+  const disagrees = (a: unknown, b: unknown, tolerance: number) =>
+    findDisagreement(a, b, tolerance) !== undefined;
   const served = { label: 'malignant', probabilities: [0.2, 0.8] };
 
   it('agrees within tolerance', () => {
@@ -400,12 +401,21 @@ describe('createTtlCache', () => {
     expect(await cache.get('m')).toBe(2);
   });
 
-  it('reloads after delete', async () => {
+  it('peeks a value only while it is younger than the ttl, without loading', async () => {
     let n = 0;
-    const cache = createTtlCache<string, number>({ ttlMs: 1_000, now: () => 0, load: async () => ++n });
+    const clock = { now: 0 };
+    const cache = createTtlCache<string, number>({
+      ttlMs: 1_000,
+      now: () => clock.now,
+      load: async () => ++n,
+    });
+    expect(cache.peek('m')).toBeUndefined();
     expect(await cache.get('m')).toBe(1);
-    cache.delete('m');
-    expect(await cache.get('m')).toBe(2);
+    clock.now = 999;
+    expect(cache.peek('m')?.value).toBe(1);
+    clock.now = 1_000;
+    expect(cache.peek('m')).toBeUndefined();
+    expect(n).toBe(1);
   });
 
   it('rejects a negative ttl', () => {
