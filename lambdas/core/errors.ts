@@ -6,9 +6,6 @@
 /** A store call failed in a way worth retrying (throttling, 5xx, network). The ASL retries it with backoff. */
 export class TransientStoreError extends Error {
   override name = 'TransientStoreError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** The version is already REGISTERED with different content; the registered version stands untouched. */

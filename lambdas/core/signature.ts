@@ -2,15 +2,8 @@
  * Does the model's graph accept what the manifest promises to feed it and return what the manifest promises to
  * read? Pure: works on the metadata a `ModelRuntime` reports.
  */
-import { TENSOR_ELEMENT_TYPES, type Manifest, type TensorElementType } from './manifest';
+import type { Manifest } from './manifest';
 import type { TensorMeta } from './model-runtime';
-
-/** ONNX Runtime names the element types we feed exactly as the manifest does; anything else is unsupported. */
-export function ortElementType(type: string | undefined): TensorElementType | undefined {
-  return (TENSOR_ELEMENT_TYPES as readonly string[]).includes(type ?? '')
-    ? (type as TensorElementType)
-    : undefined;
-}
 
 /** A fixed dimension, or undefined when the model leaves it symbolic (string or negative). */
 function fixedDim(dim: number | string | undefined): number | undefined {

@@ -195,7 +195,12 @@ async function checkArtifact(
     );
   }
 
-  const digest = await digestStream(await registry.readStream(artifactKey));
+  // An ONNX model is loaded from memory anyway, so one read both hashes it and keeps the bytes, which makes the bytes
+  // loaded the bytes hashed even if an upload races the validation. A SageMaker artifact is only hashed: streamed.
+  const bytes = manifest.framework === 'sagemaker' ? undefined : await registry.readBytes(artifactKey);
+  const digest = bytes
+    ? { sha256: sha256OfBytes(bytes), sizeBytes: bytes.byteLength }
+    : await digestStream(await registry.readStream(artifactKey));
   if (digest.sizeBytes !== head.sizeBytes) {
     reasons.push(
       `artifact: ${declared.file} changed while being read (${digest.sizeBytes} bytes read, ${head.sizeBytes} expected); push again`,
@@ -211,19 +216,13 @@ async function checkArtifact(
   if (failed) return undefined;
   checks.push(`artifact: ${declared.file} ${head.sizeBytes} bytes, sha256 ${digest.sha256} matches`);
 
-  if (manifest.framework === 'sagemaker') {
+  if (!bytes) {
     checks.push(
       'model load, signature and smoke samples: skipped for framework "sagemaker" (served by SageMaker)',
     );
     return { head, sha256: digest.sha256 };
   }
 
-  const bytes = await registry.readBytes(artifactKey);
-  // The bytes loaded must be the bytes hashed: an upload racing the validation must not slip a different model in.
-  if (sha256OfBytes(bytes) !== digest.sha256) {
-    reasons.push(`artifact: ${declared.file} changed during validation; push again`);
-    return undefined;
-  }
   let model;
   try {
     model = await deps.runtime.load(bytes);

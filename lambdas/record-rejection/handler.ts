@@ -1,31 +1,18 @@
 /** RecordRejection and RecordFailure (release state machine): the ledger side of a refused bundle or failed step. */
-import type { Context } from 'aws-lambda';
 import { DynamoMetadataStore } from '../adapters/dynamo-metadata-store';
-import {
-  recordRejection,
-  recordReleaseFailure,
-  type RejectionDeps,
-  type RejectionResult,
-} from '../core/rejection';
-import { parseEvent, recordRejectionEventSchema } from '../core/release-events';
+import { recordRejection, recordReleaseFailure } from '../core/rejection';
+import { recordRejectionEventSchema } from '../core/release-events';
 import { env } from '../shared/env';
 import { logger, metrics, MetricUnit } from '../shared/powertools';
+import { releaseStepHandler } from '../shared/release-step';
 
-let wiring: { deps: RejectionDeps; schema: ReturnType<typeof recordRejectionEventSchema> } | undefined;
-
-function wire() {
-  wiring ??= {
+export const handler = releaseStepHandler({
+  name: 'RecordRejection',
+  wire: () => ({
     schema: recordRejectionEventSchema(env.registryBucket()),
     deps: { metadata: DynamoMetadataStore.fromEnv() },
-  };
-  return wiring;
-}
-
-export const handler = async (event: unknown, context?: Context): Promise<RejectionResult> => {
-  if (context) logger.addContext(context);
-  try {
-    const { deps, schema } = wire();
-    const input = parseEvent(schema, event, 'RecordRejection');
+  }),
+  run: async (deps, input) => {
     if ('reasons' in input) {
       const result = await recordRejection(deps, input);
       logger.info('rejection recorded', { ...result, reasons: input.reasons.length });
@@ -36,14 +23,5 @@ export const handler = async (event: unknown, context?: Context): Promise<Reject
     logger.warn('release failure recorded', { ...result, error: input.error.Error });
     metrics.addMetric('ReleaseFailures', MetricUnit.Count, 1);
     return result;
-  } catch (err) {
-    metrics.addMetric('StepErrors', MetricUnit.Count, 1);
-    logger.error('recording the outcome failed', {
-      key: (event as { key?: unknown } | null)?.key,
-      error: err as Error,
-    });
-    throw err;
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+  },
+});

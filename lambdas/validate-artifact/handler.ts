@@ -1,20 +1,18 @@
 /** ValidateArtifact (release state machine): every check on an uploaded bundle; see core/validation.ts. */
-import type { Context } from 'aws-lambda';
 import { DynamoMetadataStore } from '../adapters/dynamo-metadata-store';
 import { OnnxModelRuntime } from '../adapters/onnx-model-runtime';
 import { S3RegistryStore } from '../adapters/s3-registry-store';
-import { parseEvent, validateArtifactEventSchema, type ValidationResult } from '../core/release-events';
-import { validateRelease, type ValidationDeps } from '../core/validation';
+import { validateArtifactEventSchema } from '../core/release-events';
+import { validateRelease } from '../core/validation';
 import { env } from '../shared/env';
 import { logger, metrics, MetricUnit } from '../shared/powertools';
+import { releaseStepHandler } from '../shared/release-step';
 
-let wiring: { deps: ValidationDeps; schema: ReturnType<typeof validateArtifactEventSchema> } | undefined;
-
-// Built on first use (once per execution environment) so a missing variable fails the invocation with its name.
-function wire() {
-  if (!wiring) {
+export const handler = releaseStepHandler({
+  name: 'ValidateArtifact',
+  wire: () => {
     const bucket = env.registryBucket();
-    wiring = {
+    return {
       schema: validateArtifactEventSchema(bucket),
       deps: {
         registry: new S3RegistryStore(bucket),
@@ -23,15 +21,8 @@ function wire() {
         settings: { maxArtifactBytes: env.maxArtifactBytes(), configuredModels: env.configuredModels() },
       },
     };
-  }
-  return wiring;
-}
-
-export const handler = async (event: unknown, context?: Context): Promise<ValidationResult> => {
-  if (context) logger.addContext(context);
-  try {
-    const { deps, schema } = wire();
-    const input = parseEvent(schema, event, 'ValidateArtifact');
+  },
+  run: async (deps, input) => {
     const result = await validateRelease(deps, input);
     if (result.valid) {
       logger.info('bundle validated', {
@@ -48,11 +39,5 @@ export const handler = async (event: unknown, context?: Context): Promise<Valida
     }
     metrics.addMetric(result.valid ? 'BundlesValidated' : 'BundlesRejected', MetricUnit.Count, 1);
     return result;
-  } catch (err) {
-    metrics.addMetric('StepErrors', MetricUnit.Count, 1);
-    logger.error('validation failed', { key: (event as { key?: unknown } | null)?.key, error: err as Error });
-    throw err;
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+  },
+});

@@ -87,7 +87,7 @@ describe('validateRelease', () => {
         expect.stringMatching(/^artifact\.sha256: must be 64 lower-case hex/),
       ]),
     );
-    expect(registry.calls.some((c) => c.startsWith(`readStream`))).toBe(false);
+    expect(registry.calls.filter((c) => c.includes('model.onnx') && c.startsWith('read'))).toEqual([]);
   });
 
   it('rejects invalid JSON and a missing manifest', async () => {
@@ -133,7 +133,7 @@ describe('validateRelease', () => {
     expect(reasons).toEqual([
       expect.stringMatching(/369 bytes, larger than the 100 bytes allowed by registry\.maxArtifactBytes/),
     ]);
-    expect(registry.calls.some((c) => c.startsWith('readStream'))).toBe(false);
+    expect(registry.calls.filter((c) => c.includes('model.onnx') && c.startsWith('read'))).toEqual([]);
   });
 
   it('rejects a sha256 mismatch and does not load the model', async () => {
@@ -147,6 +147,26 @@ describe('validateRelease', () => {
       ),
     ]);
     expect(runtime.loads).toBe(0);
+  });
+
+  it('reads an ONNX artifact once, hashing and loading the same bytes', async () => {
+    const { run, registry } = setup();
+    expect((await run()).valid).toBe(true);
+    expect(registry.calls.filter((c) => c.startsWith('read') && c.endsWith(ARTIFACT))).toEqual([
+      `readBytes ${ARTIFACT}`,
+    ]);
+  });
+
+  it('rejects an artifact whose bytes read differ in size from what the store reported', async () => {
+    const { run, registry } = setup();
+    const readBytes = registry.readBytes.bind(registry);
+    // An upload racing the validation: HEAD saw the fixture, the read returns a shorter object.
+    registry.readBytes = async (key) => (await readBytes(key)).subarray(1);
+    expect(reasonsOf(await run())).toEqual([
+      expect.stringMatching(
+        /^artifact: model\.onnx changed while being read \(368 bytes read, 369 expected\)/,
+      ),
+    ]);
   });
 
   it('rejects a model that does not load', async () => {
@@ -202,11 +222,15 @@ describe('validateRelease', () => {
 
   it('skips load, signature and smoke for framework sagemaker with a note', async () => {
     const m = { ...tinyManifest(), framework: 'sagemaker', image: 'repo/image:1' };
-    const { run, runtime } = setup({ manifest: m });
+    const { run, runtime, registry } = setup({ manifest: m });
     const r = await run();
     expect(r.valid).toBe(true);
     if (r.valid) expect(r.checks.join()).toMatch(/skipped for framework "sagemaker"/);
     expect(runtime.loads).toBe(0);
+    // Only hashed, so streamed rather than held in memory.
+    expect(registry.calls.filter((c) => c.startsWith('read') && c.endsWith(ARTIFACT))).toEqual([
+      `readStream ${ARTIFACT}`,
+    ]);
   });
 
   it('accepts any model when no models are configured', async () => {

@@ -1,0 +1,52 @@
+/**
+ * The shape every release-state-machine handler shares, written once: wiring built on first use, the event parsed
+ * against its schema, failures counted and logged and rethrown (the ASL's Retry/Catch match them by `name`), metrics
+ * flushed on every path.
+ */
+import type { Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { parseEvent } from '../core/release-events';
+import { logger, metrics, MetricUnit } from './powertools';
+
+export interface ReleaseStep<D, I, R> {
+  /** The state's name, used in the malformed-event message. */
+  readonly name: string;
+  /**
+   * Dependencies and event schema, built on first use (once per execution environment) so that a missing
+   * environment variable fails the invocation with its name rather than the module load.
+   */
+  readonly wire: () => { readonly deps: D; readonly schema: z.ZodType<I> };
+  /** The step itself; logs and counts its outcome. */
+  readonly run: (deps: D, input: I) => Promise<R>;
+  /**
+   * Logs a failure the step expects (e.g. a version conflict) and returns true; any other failure is logged as an
+   * error.
+   * @default - every failure is logged as an error
+   */
+  readonly onExpectedFailure?: (err: unknown) => boolean;
+}
+
+/** A Lambda handler running `step`. */
+export function releaseStepHandler<D, I, R>(
+  step: ReleaseStep<D, I, R>,
+): (event: unknown, context?: Context) => Promise<R> {
+  let wired: ReturnType<ReleaseStep<D, I, R>['wire']> | undefined;
+  return async (event, context) => {
+    if (context) logger.addContext(context);
+    try {
+      wired ??= step.wire();
+      return await step.run(wired.deps, parseEvent(wired.schema, event, step.name));
+    } catch (err) {
+      metrics.addMetric('StepErrors', MetricUnit.Count, 1);
+      if (!step.onExpectedFailure?.(err)) {
+        logger.error(`${step.name} failed`, {
+          key: (event as { key?: unknown } | null)?.key,
+          error: err as Error,
+        });
+      }
+      throw err;
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
