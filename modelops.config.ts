@@ -23,15 +23,11 @@ export default defineConfig({
       riskTier: 'medium',
       memoryMb: 1024,
       timeoutSeconds: 10,
-      // Provisioned concurrency is billed while it exists; e.g. { min: 1, max: 10, targetUtilization: 0.7 }.
-      provisionedConcurrency: { min: 0, max: 0, targetUtilization: 0.7 },
+      // Off by default; provisioned concurrency is billed while it exists:
+      // provisionedConcurrency: { min: 1, max: 10, targetUtilization: 0.7 },
       // reservedConcurrency: 20,
-      inference: {
-        routingCacheTtlSeconds: 5,
-        maxBodyBytes: 1024 * 1024,
-        maxBatch: 64,
-        capture: { sampleRate: 0, batchRecords: 100 },
-      },
+      // Request limits, routing cache and capture (defaults in docs/config.md), e.g. capture 5% of requests:
+      // inference: { capture: { sampleRate: 0.05 } },
     },
     { name: 'credit-risk', target: 'lambda', owner: 'ml-platform', riskTier: 'high' },
     // A model served by a SageMaker endpoint behind the same router (see docs/config.md):

@@ -1,6 +1,6 @@
 /**
  * Typed project configuration (`modelops.config.ts`), validated with zod. Reference: docs/config.md.
- * Errors name the field, the value received and the fix; `loadConfig` throws one `ConfigError` listing them all.
+ * Errors name the field, the value received and the fix; `parseConfig` throws one `ConfigError` listing them all.
  */
 import { z } from 'zod';
 import {
@@ -42,7 +42,7 @@ export const DEFAULT_PROVISIONED_CONCURRENCY = { min: 0, max: 0, targetUtilizati
  * `min` must be at least 1: `LambdaProvisionedConcurrencyUtilization` is only emitted while some provisioned
  * concurrency exists, so a target scaled in to 0 would never see the metric that scales it out again.
  */
-export const provisionedConcurrencySchema = z
+const provisionedConcurrencySchema = z
   .strictObject({
     min: wholeNumber(0, 1000, 'executions').default(DEFAULT_PROVISIONED_CONCURRENCY.min),
     max: wholeNumber(0, 1000, 'executions').default(DEFAULT_PROVISIONED_CONCURRENCY.max),
@@ -75,7 +75,7 @@ export const DEFAULT_INFERENCE = {
 } as const;
 
 /** Request limits, routing cache and capture of the inference function (or SageMaker router). */
-export const inferenceSchema = z
+const inferenceSchema = z
   .strictObject({
     /** How long a Deployments record is cached; a routing change takes effect within this time. */
     routingCacheTtlSeconds: share(0, 300).default(DEFAULT_INFERENCE.routingCacheTtlSeconds),
@@ -87,20 +87,27 @@ export const inferenceSchema = z
         sampleRate: share(0, 1).default(DEFAULT_INFERENCE.capture.sampleRate),
         batchRecords: wholeNumber(1, 10_000, 'records').default(DEFAULT_INFERENCE.capture.batchRecords),
       })
-      .default({ ...DEFAULT_INFERENCE.capture }),
+      .prefault({}),
   })
-  .default({ ...DEFAULT_INFERENCE, capture: { ...DEFAULT_INFERENCE.capture } });
-export type InferenceConfig = z.infer<typeof inferenceSchema>;
+  .prefault({});
 
-/** `<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>)` */
+/**
+ * `<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>)`; groups: account, region,
+ * `.cn` (China partition), repository.
+ */
 export const ECR_IMAGE_URI_PATTERN =
-  /^(\d{12})\.dkr\.ecr\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?\/((?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+  /^(\d{12})\.dkr\.ecr\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(\.cn)?\/((?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+
+/** e.g. `ml.m5.large`. */
+export const SAGEMAKER_INSTANCE_TYPE_PATTERN = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
 
 const realtimeVariantSchema = z.strictObject({
   kind: z.literal('realtime'),
   instanceType: z
     .string()
-    .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, { error: 'must be a SageMaker instance type such as ml.m5.large' })
+    .regex(SAGEMAKER_INSTANCE_TYPE_PATTERN, {
+      error: 'must be a SageMaker instance type such as ml.m5.large',
+    })
     .default('ml.m5.large'),
   initialInstanceCount: wholeNumber(1, 100, 'instances').default(1),
 });
@@ -125,7 +132,7 @@ const serverlessVariantSchema = z
   });
 
 /** The SageMaker endpoint of a model with `target: "sagemaker"`; it serves one (the stable) version. */
-export const sagemakerSchema = z.strictObject({
+const sagemakerSchema = z.strictObject({
   /** Inference container image in ECR. */
   image: z.string().regex(ECR_IMAGE_URI_PATTERN, {
     error:
@@ -145,9 +152,8 @@ export const sagemakerSchema = z.strictObject({
     .discriminatedUnion('kind', [realtimeVariantSchema, serverlessVariantSchema], {
       error: 'must have kind "realtime" or "serverless"',
     })
-    .default({ kind: 'realtime', instanceType: 'ml.m5.large', initialInstanceCount: 1 }),
+    .prefault({ kind: 'realtime' }),
 });
-export type SageMakerConfig = z.infer<typeof sagemakerSchema>;
 
 export const modelConfigSchema = z
   .strictObject({
@@ -164,7 +170,7 @@ export const modelConfigSchema = z
     timeoutSeconds: wholeNumber(1, 900, 'seconds').default(10),
     /** Reserved concurrency of the inference function; unset shares the account's unreserved pool. */
     reservedConcurrency: wholeNumber(1, 1000, 'executions').optional(),
-    provisionedConcurrency: provisionedConcurrencySchema.default({ ...DEFAULT_PROVISIONED_CONCURRENCY }),
+    provisionedConcurrency: provisionedConcurrencySchema.prefault({}),
     inference: inferenceSchema,
     sagemaker: sagemakerSchema.optional(),
     // Room for later issues: slo, canary, retrain.
@@ -248,12 +254,7 @@ export const configSchema = z
         /** Captured inference payloads under capture/ are deleted after this many days. */
         captureExpirationDays: wholeNumber(1, 3650, 'days').default(90),
       })
-      .default({
-        maxArtifactBytes: 512 * MiB,
-        incomingExpirationDays: 14,
-        noncurrentVersionExpirationDays: 90,
-        captureExpirationDays: 90,
-      }),
+      .prefault({}),
     retention: z
       .strictObject({
         /** CloudWatch Logs retention for functions and state machines. */
@@ -266,7 +267,7 @@ export const configSchema = z
         /** Server access logs of the registry bucket are kept this many days. */
         accessLogDays: wholeNumber(1, 3650, 'days').default(365),
       })
-      .default({ logDays: 365, accessLogDays: 365 }),
+      .prefault({}),
     release: z
       .strictObject({
         /**
@@ -275,7 +276,7 @@ export const configSchema = z
          */
         reservedConcurrency: wholeNumber(1, 1000, 'executions').default(5),
       })
-      .default({ reservedConcurrency: 5 }),
+      .prefault({}),
     monitoring: z
       .strictObject({
         /**
@@ -291,7 +292,7 @@ export const configSchema = z
           })
           .default('ModelOps'),
       })
-      .default({ namespace: 'ModelOps' }),
+      .prefault({}),
     /** Alarm notifications go to this address (SNS e-mail subscription) when set. */
     alarmEmail: z.email({ error: 'must be an e-mail address, e.g. oncall@example.com' }).optional(),
     models: z.array(modelConfigSchema).min(1, { error: 'list at least one model' }),

@@ -2,16 +2,16 @@ import { Duration, Token, Validations } from 'aws-cdk-lib';
 import type { ScalableTarget } from 'aws-cdk-lib/aws-applicationautoscaling';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Alias, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import type { FunctionUrl } from 'aws-cdk-lib/aws-lambda';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { DEFAULT_INFERENCE, DEFAULT_PROVISIONED_CONCURRENCY } from '../config';
 import { MODEL_NAME_PATTERN } from '../../lambdas/core/manifest';
 import { REGISTRY_BUCKET_ENV } from '../../lambdas/core/tables';
 import { INFERENCE_ENV } from '../../lambdas/shared/env';
 import type { ArtifactRegistry } from './artifact-registry';
 import { ConstructPropsError, ModelOpsFunction } from './modelops-function';
+import type { ModelOpsFunctionProps } from './modelops-function';
 
 /** The alias every entry point invokes; provisioned concurrency and scaling live on it. */
 export const LIVE_ALIAS_NAME = 'live';
@@ -32,13 +32,6 @@ export interface ServingSettings {
   };
 }
 
-export const DEFAULT_SERVING_SETTINGS: ServingSettings = {
-  routingCacheTtlSeconds: 5,
-  maxBodyBytes: 1024 * 1024,
-  maxBatch: 64,
-  capture: { sampleRate: 0, batchRecords: 100 },
-};
-
 /** Provisioned concurrency of the alias `live` and its target tracking (`models[].provisionedConcurrency`). */
 export interface ProvisionedConcurrencySettings {
   /** Provisioned concurrency at deployment and the scaling floor; at least 1 when `max` > 0. */
@@ -50,22 +43,16 @@ export interface ProvisionedConcurrencySettings {
 }
 
 /** What both serving constructs (`InferenceEndpoint`, `SageMakerEndpoint`) take for their function. */
-export interface ServingFunctionOptions {
+export interface ServingFunctionOptions extends Pick<
+  ModelOpsFunctionProps,
+  'metricsNamespace' | 'logRetention' | 'logEncryptionKey'
+> {
   /** The model this function serves (`MODEL_NAME`); requests for any other model get 404. */
   readonly modelName: string;
   /** Registry: the function reads `models/*` (manifests, artifacts) and, with capture on, writes `capture/<model>/`. */
   readonly registry: ArtifactRegistry;
   /** The routing table (`MetadataTables.deployments`); the function only reads it. */
   readonly deployments: ITable;
-  /** CloudWatch namespace of the EMF metrics (`config.monitoring.namespace`). */
-  readonly metricsNamespace: string;
-  /** Retention of the function's log group (`config.retention.logDays`). */
-  readonly logRetention: RetentionDays;
-  /**
-   * KMS key of the function's log group; its key policy must allow CloudWatch Logs.
-   * @default - the CloudWatch Logs service key
-   */
-  readonly logEncryptionKey?: IKey;
   /**
    * Function memory in MB.
    * @default 1024
@@ -83,33 +70,22 @@ export interface ServingFunctionOptions {
   readonly reservedConcurrentExecutions?: number;
   /**
    * Provisioned concurrency on the alias `live` and its scaling.
-   * @default - none (`{ min: 0, max: 0 }`)
+   * @default DEFAULT_PROVISIONED_CONCURRENCY (none: `{ min: 0, max: 0 }`)
    */
   readonly provisionedConcurrency?: ProvisionedConcurrencySettings;
   /**
    * Request limits, routing cache TTL and capture.
-   * @default DEFAULT_SERVING_SETTINGS
+   * @default DEFAULT_INFERENCE (lib/config.ts)
    */
   readonly serving?: ServingSettings;
 }
 
-export interface FunctionEntryPointProps extends ServingFunctionOptions {
-  /** Handler source file, absolute. */
-  readonly entry: string;
-  /** Powertools service name, e.g. `inference`. */
-  readonly serviceName: string;
+export interface FunctionEntryPointProps
+  extends
+    ServingFunctionOptions,
+    Pick<ModelOpsFunctionProps, 'entry' | 'serviceName' | 'onnxRuntime' | 'environment'> {
   /** Console description of the function. */
   readonly description: string;
-  /**
-   * Attach the ONNX Runtime layer (in-process inference).
-   * @default false
-   */
-  readonly onnxRuntime?: boolean;
-  /**
-   * Extra environment variables (e.g. the SageMaker endpoint name of the router).
-   * @default - none
-   */
-  readonly environment?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -133,8 +109,8 @@ export class FunctionEntryPoint extends Construct {
 
   constructor(scope: Construct, id: string, props: FunctionEntryPointProps) {
     super(scope, id);
-    const serving = props.serving ?? DEFAULT_SERVING_SETTINGS;
-    const pc = props.provisionedConcurrency ?? { min: 0, max: 0, targetUtilization: 0.7 };
+    const serving = props.serving ?? DEFAULT_INFERENCE;
+    const pc = props.provisionedConcurrency ?? DEFAULT_PROVISIONED_CONCURRENCY;
     validateProps(props, serving, pc);
     const { registry, modelName } = props;
     const captureOn = serving.capture.sampleRate > 0;

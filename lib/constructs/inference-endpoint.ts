@@ -1,15 +1,11 @@
-import * as path from 'node:path';
 import type { IGrantable, Grant } from 'aws-cdk-lib/aws-iam';
 import type { ScalableTarget } from 'aws-cdk-lib/aws-applicationautoscaling';
 import type { Alias, FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { FunctionEntryPoint } from './function-entry-point';
 import type { ServingFunctionOptions } from './function-entry-point';
-import { PROJECT_ROOT } from './modelops-function';
+import { handlerEntry } from './modelops-function';
 import type { ModelOpsFunction } from './modelops-function';
-
-/** Handler of the in-process ONNX inference function. */
-export const INFERENCE_HANDLER_ENTRY = path.join(PROJECT_ROOT, 'lambdas', 'inference', 'handler.ts');
 
 export type InferenceEndpointProps = ServingFunctionOptions;
 
@@ -35,7 +31,7 @@ export class InferenceEndpoint extends Construct {
     super(scope, id);
     this.entryPoint = new FunctionEntryPoint(this, 'Inference', {
       ...props,
-      entry: INFERENCE_HANDLER_ENTRY,
+      entry: handlerEntry('inference'),
       serviceName: 'inference',
       description: `Serves ${props.modelName} with ONNX Runtime (POST /models/${props.modelName}/invoke)`,
       onnxRuntime: true,

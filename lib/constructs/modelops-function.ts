@@ -16,6 +16,11 @@ import { OnnxRuntimeLayer } from './onnx-runtime-layer';
 /** Repository root: esbuild's project root and where package-lock.json lives. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 
+/** Absolute path of `lambdas/<fn>/handler.ts`, the `entry` of a project function. */
+export function handlerEntry(fn: string): string {
+  return path.join(PROJECT_ROOT, 'lambdas', fn, 'handler.ts');
+}
+
 /** Raised for invalid construct props; the message names the prop, the value and the fix. */
 export class ConstructPropsError extends Error {
   override name = 'ConstructPropsError';
@@ -62,7 +67,7 @@ export type TableAccess = keyof typeof TABLE_ACCESS_ACTIONS;
 export type BucketGrant = (grantee: IGrantable) => Grant;
 
 export interface ModelOpsFunctionProps {
-  /** Handler source file, absolute (resolve it from `PROJECT_ROOT`). */
+  /** Handler source file, absolute (`handlerEntry(fn)`). */
   readonly entry: string;
   /** Powertools service name (`POWERTOOLS_SERVICE_NAME`), e.g. `validate-artifact`. */
   readonly serviceName: string;

@@ -12,7 +12,13 @@ import { Construct } from 'constructs';
 import { MAX_ARTIFACT_BYTES_ENV, PREFIX, REGISTRY_BUCKET_ENV } from '../../lambdas/core/tables';
 import type { ArtifactRegistry } from './artifact-registry';
 import type { MetadataTables } from './metadata-tables';
-import { ConstructPropsError, ManagedPolicyRole, ModelOpsFunction, PROJECT_ROOT } from './modelops-function';
+import {
+  ConstructPropsError,
+  handlerEntry,
+  ManagedPolicyRole,
+  ModelOpsFunction,
+  PROJECT_ROOT,
+} from './modelops-function';
 
 /** Environment variable listing the configured model names, comma-separated. */
 export const CONFIGURED_MODELS_ENV = 'CONFIGURED_MODELS';
@@ -78,12 +84,11 @@ export class ReleasePipeline extends Construct {
         [CONFIGURED_MODELS_ENV]: props.configuredModels.join(','),
       },
     };
-    const entry = (fn: string) => path.join(PROJECT_ROOT, 'lambdas', fn, 'handler.ts');
 
     // Reads the bundle and the champion; appends VALIDATION_PASSED (a rejection is recorded by RecordRejection).
     this.validateArtifact = new ModelOpsFunction(this, 'ValidateArtifact', {
       ...common,
-      entry: entry('validate-artifact'),
+      entry: handlerEntry('validate-artifact'),
       serviceName: 'validate-artifact',
       description: 'Validates a model bundle uploaded to incoming/',
       memorySize: 3008,
@@ -98,7 +103,7 @@ export class ReleasePipeline extends Construct {
 
     this.registerVersion = new ModelOpsFunction(this, 'RegisterVersion', {
       ...common,
-      entry: entry('register-version'),
+      entry: handlerEntry('register-version'),
       serviceName: 'register-version',
       description: 'Copies a validated artifact to models/ and records the REGISTERED version',
       memorySize: 512,
@@ -114,13 +119,14 @@ export class ReleasePipeline extends Construct {
 
     this.recordRejection = new ModelOpsFunction(this, 'RecordRejection', {
       ...common,
-      entry: entry('record-rejection'),
+      entry: handlerEntry('record-rejection'),
       serviceName: 'record-rejection',
       description: 'Records a REJECTED version or a failed release in the audit log',
       timeout: Duration.seconds(30),
     });
     this.recordRejection.bindTable(tables.modelVersions, 'write').bindTable(tables.auditLog, 'append');
-    for (const fn of [this.validateArtifact, this.registerVersion, this.recordRejection]) {
+    const functions = [this.validateArtifact, this.registerVersion, this.recordRejection];
+    for (const fn of functions) {
       Validations.of(fn.function).acknowledge({
         id: 'NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ',
         reason:
@@ -134,7 +140,6 @@ export class ReleasePipeline extends Construct {
       encryptionKey: props.logEncryptionKey,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const functions = [this.validateArtifact, this.registerVersion, this.recordRejection];
     const stateMachineRole = new ManagedPolicyRole(this, 'StateMachineRole', {
       assumedBy: new ServicePrincipal('states.amazonaws.com'),
       description: 'Release state machine: invokes the three release functions only',

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { Aws, Names, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import type { ScalableTarget } from 'aws-cdk-lib/aws-applicationautoscaling';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -9,22 +8,15 @@ import type { Alias, FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
+import { ECR_IMAGE_URI_PATTERN, SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config';
 import { variantNameFor } from '../../lambdas/core/keys';
 import { VERSION_PATTERN } from '../../lambdas/core/manifest';
 import { PREFIX } from '../../lambdas/core/tables';
 import { INFERENCE_ENV } from '../../lambdas/shared/env';
 import { FunctionEntryPoint } from './function-entry-point';
 import type { ServingFunctionOptions } from './function-entry-point';
-import { ConstructPropsError, ManagedPolicyRole, PROJECT_ROOT } from './modelops-function';
+import { ConstructPropsError, handlerEntry, ManagedPolicyRole } from './modelops-function';
 import type { ModelOpsFunction } from './modelops-function';
-
-/** Handler of the router: the same inference app with a SageMaker backend. */
-export const SAGEMAKER_ROUTER_HANDLER_ENTRY = path.join(
-  PROJECT_ROOT,
-  'lambdas',
-  'sagemaker-router',
-  'handler.ts',
-);
 
 /** A real-time production variant on dedicated instances. */
 export interface RealtimeVariant {
@@ -70,9 +62,6 @@ export interface SageMakerEndpointProps extends ServingFunctionOptions {
    */
   readonly networkIsolation?: boolean;
 }
-
-const ECR_IMAGE =
-  /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\/([a-z0-9._/-]+?)(?::[\w][\w.-]*|@sha256:[0-9a-f]{64})$/;
 
 /** SageMaker rejects a volume KMS key for Nitro instance types with local NVMe storage (m5d, g4dn, g5, p4d, …). */
 export function hasLocalInstanceStorage(instanceType: string): boolean {
@@ -244,7 +233,7 @@ export class SageMakerEndpoint extends Construct {
 
     this.entryPoint = new FunctionEntryPoint(this, 'Router', {
       ...props,
-      entry: SAGEMAKER_ROUTER_HANDLER_ENTRY,
+      entry: handlerEntry('sagemaker-router'), // the same inference app with a SageMaker backend
       serviceName: 'sagemaker-router',
       description: `Routes ${props.modelName} requests to SageMaker endpoint variants (POST /models/${props.modelName}/invoke)`,
       environment: { [INFERENCE_ENV.sageMakerEndpointName]: this.endpoint.attrEndpointName },
@@ -279,7 +268,7 @@ function fail(message: string): never {
 }
 
 function parseImage(image: string): { repositoryArn: string } {
-  const match = ECR_IMAGE.exec(image);
+  const match = ECR_IMAGE_URI_PATTERN.exec(image);
   if (Token.isUnresolved(image) || !match) {
     fail(
       `image must be a literal ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>), got ${JSON.stringify(image)}`,
@@ -309,7 +298,7 @@ function validateProps(props: SageMakerEndpointProps): void {
     }
   };
   if (variant.kind === 'realtime') {
-    if (!/^ml\.[a-z0-9]+\.[a-z0-9]+$/.test(variant.instanceType)) {
+    if (!SAGEMAKER_INSTANCE_TYPE_PATTERN.test(variant.instanceType)) {
       fail(
         `variant.instanceType must be a SageMaker instance type such as ml.m5.large, got ${JSON.stringify(variant.instanceType)}`,
       );

@@ -28,10 +28,25 @@ export interface SynthResult {
   readonly cleanup: () => void;
 }
 
-/** Synthesizes the app once; call from `beforeAll`, it bundles functions and runs cdk-nag. */
-export function synthApp(config: ModelOpsConfigInput = TEST_CONFIG): SynthResult {
+/** A resource of a synthesized template. */
+export interface TemplateResource {
+  readonly Type: string;
+  readonly Properties: Record<string, unknown>;
+  readonly DependsOn?: string[];
+  readonly DeletionPolicy?: string;
+}
+
+/**
+ * Synthesizes the app once; call from `beforeAll`, it bundles functions and runs cdk-nag. `beforeSynth` may add to
+ * the stack what a deployer would (e.g. a caller granted through a public helper).
+ */
+export function synthApp(
+  config: ModelOpsConfigInput = TEST_CONFIG,
+  beforeSynth?: (stack: ModelOpsStack) => void,
+): SynthResult {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelops-infra-'));
   const { app, stack } = createApp({ config, appProps: { outdir } });
+  beforeSynth?.(stack);
   const assembly = app.synth();
   const template = Template.fromJSON(
     assembly.getStackByName(stack.stackName).template as Record<string, unknown>,

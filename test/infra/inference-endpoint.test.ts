@@ -3,15 +3,12 @@
  * `live`, the function's settings and environment, a least-privilege runtime role, and an IAM-authenticated Function
  * URL on the alias.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { AccountPrincipal } from 'aws-cdk-lib/aws-iam';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../bin/modelops';
 import type { ModelOpsConfigInput } from '../../lib/config';
 import { ArtifactRegistry } from '../../lib/constructs/artifact-registry';
 import { LIVE_ALIAS_NAME } from '../../lib/constructs/function-entry-point';
@@ -21,8 +18,8 @@ import { ConstructPropsError, ManagedPolicyRole } from '../../lib/constructs/mod
 import { invokeUrlOutputName, modelConstructStem } from '../../lib/stacks/modelops-stack';
 import type { ModelOpsStack } from '../../lib/stacks/modelops-stack';
 import { DEPLOYMENTS_TABLE } from '../../lambdas/core/tables';
-import { asArray, identityStatements, logicalIdOf, TEST_CONFIG } from './helpers';
-import type { PolicyStatementJson } from './helpers';
+import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
+import type { PolicyStatementJson, SynthResult, TemplateResource } from './helpers';
 
 const CONFIG: ModelOpsConfigInput = {
   ...TEST_CONFIG,
@@ -47,31 +44,24 @@ const CONFIG: ModelOpsConfigInput = {
   ],
 };
 
-interface Resource {
-  readonly Type: string;
-  readonly Properties: Record<string, unknown>;
-  readonly DependsOn?: string[];
-  readonly DeletionPolicy?: string;
-}
+type Resource = TemplateResource;
 
-let outdir: string;
+let synth: SynthResult;
 let stack: ModelOpsStack;
 let template: Template;
 let resources: Record<string, Resource>;
 beforeAll(() => {
-  outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelops-inference-'));
-  const created = createApp({ config: CONFIG, appProps: { outdir } });
-  stack = created.stack;
-  // A caller granted access through the public helper, as a deployer would do for a client application.
-  const caller = new ManagedPolicyRole(stack, 'TestCaller', {
-    assumedBy: new AccountPrincipal('123456789012'),
+  synth = synthApp(CONFIG, (s) => {
+    // A caller granted access through the public helper, as a deployer would do for a client application.
+    const caller = new ManagedPolicyRole(s, 'TestCaller', {
+      assumedBy: new AccountPrincipal('123456789012'),
+    });
+    s.endpoints['breast-cancer']?.grantInvoke(caller);
   });
-  stack.endpoints['breast-cancer']?.grantInvoke(caller);
-  const assembly = created.app.synth();
-  template = Template.fromJSON(assembly.getStackByName(stack.stackName).template as Record<string, unknown>);
+  ({ stack, template } = synth);
   resources = template.toJSON().Resources as Record<string, Resource>;
 });
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+afterAll(() => synth.cleanup());
 
 const functionId = (model: string) =>
   logicalIdOf(template, 'AWS::Lambda::Function', `${modelConstructStem(model)}EndpointInferenceFunction`);

@@ -1,13 +1,12 @@
-import * as path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MetadataTables } from '../../lib/constructs/metadata-tables';
-import { ModelOpsFunction, PROJECT_ROOT } from '../../lib/constructs/modelops-function';
+import { handlerEntry, ModelOpsFunction } from '../../lib/constructs/modelops-function';
 import type { ModelOpsFunctionProps } from '../../lib/constructs/modelops-function';
 
-const entry = path.join(PROJECT_ROOT, 'lambdas', 'record-rejection', 'handler.ts');
+const entry = handlerEntry('record-rejection');
 const base: ModelOpsFunctionProps = {
   entry,
   serviceName: 'record-rejection',

@@ -18,7 +18,7 @@ import type { SageMakerEndpointProps } from '../../lib/constructs/sagemaker-endp
 import { variantNameFor } from '../../lambdas/core/keys';
 import { DEPLOYMENTS_TABLE } from '../../lambdas/core/tables';
 import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
-import type { PolicyStatementJson, SynthResult } from './helpers';
+import type { PolicyStatementJson, SynthResult, TemplateResource } from './helpers';
 
 const IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml/xgboost-inference:1.7-1';
 const CONFIG: ModelOpsConfigInput = {
@@ -63,12 +63,7 @@ const CONFIG: ModelOpsConfigInput = {
   ],
 };
 
-interface Resource {
-  readonly Type: string;
-  readonly Properties: Record<string, unknown>;
-  readonly DependsOn?: string[];
-  readonly DeletionPolicy?: string;
-}
+type Resource = TemplateResource;
 
 let synth: SynthResult;
 let resources: Record<string, Resource>;
