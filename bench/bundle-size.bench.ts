@@ -5,6 +5,7 @@
  * Run: npx tsx bench/bundle-size.bench.ts
  */
 import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { stageOnnxRuntime } from '../lib/constructs/onnx-runtime-layer';
 import { bundleInferenceHandler, directorySize, mib, REPO_ROOT, tempDir } from './support';
@@ -16,7 +17,7 @@ function zippedBytes(dir: string): number | undefined {
     // `zip` is how the CDK asset is shipped; when the tool is missing, report unzipped sizes only.
     const out = path.join(dir, '..', `${path.basename(dir)}.zip`);
     execFileSync('zip', ['-qr9', out, '.'], { cwd: dir });
-    return Number(execFileSync('stat', ['-c', '%s', out], { encoding: 'utf8' }).trim());
+    return statSync(out).size;
   } catch {
     return undefined;
   }

@@ -11,7 +11,6 @@
  * Run: npx tsx --openssl-legacy-provider bench/cold-start.bench.ts
  */
 import path from 'node:path';
-import { DEPLOYMENTS_TABLE } from '../lambdas/core/tables';
 import {
   batchOf,
   bundleInferenceHandler,
@@ -78,7 +77,6 @@ async function main(): Promise<void> {
       NODE_PATH: path.join(REPO_ROOT, 'node_modules'),
       ...runtimeEnv,
       MODEL_NAME: MODEL,
-      [DEPLOYMENTS_TABLE.envVar]: runtimeEnv[DEPLOYMENTS_TABLE.envVar],
       POWERTOOLS_METRICS_NAMESPACE: 'ModelOpsBench',
       // As in Lambda: metrics on (EMF to stdout), INFO logs.
       POWERTOOLS_METRICS_DISABLED: 'false',

@@ -15,8 +15,8 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PowertoolsMetricsSink } from '../lambdas/adapters/powertools-metrics-sink';
 import { OnnxModelRuntime } from '../lambdas/adapters/onnx-model-runtime';
-import { ObjectTooLargeError } from '../lambdas/core/errors';
-import type { DeploymentRecord, ObjectHead, RegistryStore } from '../lambdas/core/ports';
+import { registeredArtifactKey, registeredManifestKey } from '../lambdas/core/keys';
+import type { DeploymentRecord } from '../lambdas/core/ports';
 import {
   createInferenceApp,
   createOnnxBackend,
@@ -25,43 +25,12 @@ import {
   type InferenceLogger,
   type MetricsSink,
 } from '../lambdas/inference/app';
+import { FakeRegistry } from '../test/unit/fakes';
 import { batchOf, loadExampleModel, median, MODEL, ms, percentile, type ExampleModel } from './support';
 
 const WARMUP = 500;
 const ROUNDS = 3;
 const ITERATIONS: Record<number, number> = { 1: 5_000, 32: 1_000 };
-
-/** The registry objects the app reads, from memory: the bench measures the handler, not the network. */
-class MemoryRegistry implements RegistryStore {
-  constructor(private readonly objects: ReadonlyMap<string, Buffer>) {}
-  private get(key: string): Buffer {
-    const body = this.objects.get(key);
-    if (!body) throw new Error(`${key} missing`);
-    return body;
-  }
-  async head(key: string): Promise<ObjectHead | undefined> {
-    const body = this.objects.get(key);
-    return body ? { key, sizeBytes: body.length, etag: '"bench"' } : undefined;
-  }
-  async readText(key: string, maxBytes: number): Promise<string | undefined> {
-    const body = this.objects.get(key);
-    if (body && body.length > maxBytes) throw new ObjectTooLargeError(key, body.length, maxBytes);
-    return body?.toString('utf8');
-  }
-  readStream(): never {
-    throw new Error('not used by the inference app');
-  }
-  async readBytes(key: string): Promise<Uint8Array> {
-    return this.get(key);
-  }
-  copyIfAbsent(): never {
-    throw new Error('not used by the inference app');
-  }
-  async putText(): Promise<void> {}
-  async list(): Promise<readonly string[]> {
-    return [...this.objects.keys()];
-  }
-}
 
 const silentLogger: InferenceLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -76,13 +45,10 @@ function nullConsole(): Console {
 
 function buildApp(model: ExampleModel, metrics: MetricsSink): InferenceApp {
   const { manifest } = model;
-  const dir = `models/${MODEL}/${manifest.version}`;
-  const registry = new MemoryRegistry(
-    new Map([
-      [`${dir}/manifest.json`, Buffer.from(model.manifestText)],
-      [`${dir}/${manifest.artifact.sha256}.onnx`, model.artifact],
-    ]),
-  );
+  // The registry objects the app reads, from memory: the bench measures the handler, not the network.
+  const registry = new FakeRegistry();
+  registry.put(registeredManifestKey(MODEL, manifest.version), model.manifestText);
+  registry.put(registeredArtifactKey(MODEL, manifest.version, manifest.artifact.sha256), model.artifact);
   const record: DeploymentRecord = {
     model: MODEL,
     stable: manifest.version,
@@ -178,8 +144,7 @@ async function main(): Promise<void> {
   const session = await InferenceSession.create(model.artifact, { graphOptimizationLevel: 'all' });
   // Powertools also warns through `logger` (per request, when a dimension name repeats across sets); silence it so
   // the figures are not dominated by console writes the bench would otherwise print.
-  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-  const metrics = new Metrics({ namespace: 'ModelOpsBench', serviceName: 'bench', logger: quiet });
+  const metrics = new Metrics({ namespace: 'ModelOpsBench', serviceName: 'bench', logger: silentLogger });
   // Powertools writes EMF through its own Console; point it at a stream that drops the bytes.
   (metrics as unknown as { console: Console }).console = nullConsole();
   const variants: [string, InferenceApp][] = [

@@ -20,10 +20,6 @@ export function localFunctionArn(functionName: string): string {
   return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${functionName}`;
 }
 
-export function localStateMachineArn(name: string): string {
-  return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${name}`;
-}
-
 export const STEPFUNCTIONS_DIR = path.resolve(__dirname, '..', 'stepfunctions');
 
 export class AslDefinitionError extends Error {
@@ -349,12 +345,6 @@ export class AslRunner {
             caught.add(event.state.name);
             history.push({ type: event.type, timestamp, state: event.state.name });
             log.info(`${tag} ~  ${event.state.name} error caught -> ${event.catch.catcher.Next}`);
-            break;
-          case 'ExecutionStarted':
-            history.push({ type: event.type, timestamp });
-            break;
-          case 'ExecutionSucceeded':
-            history.push({ type: event.type, timestamp });
             break;
           case 'ExecutionFailed':
             status = 'FAILED';

@@ -9,6 +9,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CliIo } from '../cli/errors';
+import { LOCAL_CREDENTIALS } from './emulators';
 import { silentLogger } from './logger';
 import { startLocalMode } from './start';
 
@@ -37,7 +38,6 @@ async function main(): Promise<void> {
   });
   // Loaded after local mode set process.env: the adapters build their SDK clients from it.
   const { push } = await import('../cli/push');
-  const { LOCAL_CREDENTIALS } = await import('./emulators');
   const quiet: CliIo = { out: () => undefined, err: () => undefined };
   const { emulators } = mode;
   const target = {

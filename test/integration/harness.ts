@@ -283,3 +283,49 @@ export function invokeModel(
     ...(agent ? { agent } : {}),
   });
 }
+
+/** Invokes until `done` holds for a response (or a generous bound passes), returning the last response. */
+export async function invokeUntil(
+  baseUrl: string,
+  model: string,
+  body: Record<string, unknown>,
+  done: (r: HttpResult) => boolean,
+  agent?: Agent,
+  boundMs = 30_000,
+): Promise<HttpResult> {
+  const deadline = Date.now() + boundMs;
+  let last: HttpResult;
+  do {
+    last = await invokeModel(baseUrl, model, body, agent);
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  } while (Date.now() < deadline);
+  return last;
+}
+
+/** One series of the local server's `GET /metrics`. */
+export interface MetricSeries {
+  readonly name: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  readonly count: number;
+  readonly sum: number;
+}
+
+/** The local inference server's in-memory metrics. */
+export async function readMetrics(baseUrl: string, agent?: Agent): Promise<MetricSeries[]> {
+  const r = await httpRequest(baseUrl, { method: 'GET', path: '/metrics', ...(agent ? { agent } : {}) });
+  if (r.status !== 200) throw new Error(`GET /metrics answered ${r.status}: ${r.text}`);
+  return r.json as MetricSeries[];
+}
+
+/** Sum of a metric over the series with exactly this dimension set. */
+export function metricSum(
+  series: readonly MetricSeries[],
+  name: string,
+  dimensions: Readonly<Record<string, string>>,
+): number {
+  const key = JSON.stringify(Object.entries(dimensions).sort());
+  return series
+    .filter((s) => s.name === name && JSON.stringify(Object.entries(s.dimensions).sort()) === key)
+    .reduce((a, s) => a + s.sum, 0);
+}

@@ -10,9 +10,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inferenceService } from '../../local/inference-server';
 import { promoteStable, changeRouting } from '../../lambdas/core/promotion';
 import {
-  httpRequest,
   invokeModel,
+  invokeUntil,
   loadExample,
+  metricSum,
+  readMetrics,
   startHarness,
   type Harness,
   type HttpResult,
@@ -21,12 +23,6 @@ import {
 const MODEL = 'breast-cancer';
 const TAMPERED = '1.0.0';
 const GOOD = '2.0.0';
-
-interface MetricSeries {
-  name: string;
-  dimensions: Record<string, string>;
-  sum: number;
-}
 
 let h: Harness;
 let base: string;
@@ -59,27 +55,14 @@ afterAll(async () => {
   await h?.stop();
 });
 
-async function pollUntil(done: (r: HttpResult) => boolean, boundMs = 30_000): Promise<HttpResult> {
-  const deadline = Date.now() + boundMs;
-  let last: HttpResult;
-  do {
-    last = await invokeModel(base, MODEL, { instances: [instance] }, agent);
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  } while (Date.now() < deadline);
-  return last;
-}
+const pollUntil = (done: (r: HttpResult) => boolean) =>
+  invokeUntil(base, MODEL, { instances: [instance] }, done, agent);
 
 const message = (r: HttpResult) => (r.json as { error?: { message: string } }).error?.message ?? '';
 const version = (r: HttpResult) => (r.json as { version?: string }).version;
 
 async function integrityFailures(v: string): Promise<number> {
-  const r = await httpRequest(base, { method: 'GET', path: '/metrics', agent });
-  return (r.json as MetricSeries[])
-    .filter(
-      (s) => s.name === 'IntegrityFailures' && s.dimensions.Version === v && s.dimensions.Model === MODEL,
-    )
-    .reduce((a, s) => a + s.sum, 0);
+  return metricSum(await readMetrics(base, agent), 'IntegrityFailures', { Model: MODEL, Version: v });
 }
 
 it('refuses a tampered stable version with 503 and counts the integrity failure', async () => {

@@ -14,7 +14,10 @@ import {
   EXAMPLES,
   httpRequest,
   invokeModel,
+  invokeUntil,
   loadExample,
+  metricSum,
+  readMetrics,
   startHarness,
   type Harness,
   type HttpResult,
@@ -39,12 +42,6 @@ interface InvokeBody {
 interface ErrorBody {
   error: { code: string; message: string; details?: { path: string; message: string }[] };
   requestId: string;
-}
-interface MetricSeries {
-  name: string;
-  dimensions: Record<string, string>;
-  count: number;
-  sum: number;
 }
 
 let h: Harness;
@@ -83,35 +80,9 @@ function cli(args: readonly string[]) {
   return runCli(needsTarget ? [...args, ...targetFlags] : args, io).then((code) => ({ code, out, err }));
 }
 
-async function metrics(): Promise<MetricSeries[]> {
-  const r = await httpRequest(base, { method: 'GET', path: '/metrics', agent });
-  expect(r.status).toBe(200);
-  return r.json as MetricSeries[];
-}
-
-function metricSum(series: MetricSeries[], name: string, dimensions: Record<string, string>): number {
-  const key = JSON.stringify(Object.entries(dimensions).sort());
-  return series
-    .filter((s) => s.name === name && JSON.stringify(Object.entries(s.dimensions).sort()) === key)
-    .reduce((a, s) => a + s.sum, 0);
-}
-
-/** Invokes until `done` holds for a response (or a generous bound passes), returning that response. */
-async function pollUntil(
-  model: string,
-  body: Record<string, unknown>,
-  done: (r: HttpResult) => boolean,
-  boundMs = 30_000,
-): Promise<HttpResult> {
-  const deadline = Date.now() + boundMs;
-  let last: HttpResult;
-  do {
-    last = await invokeModel(base, model, body, agent);
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  } while (Date.now() < deadline);
-  return last;
-}
+const metrics = () => readMetrics(base, agent);
+const pollUntil = (model: string, body: Record<string, unknown>, done: (r: HttpResult) => boolean) =>
+  invokeUntil(base, model, body, done, agent);
 
 const servedVersion = (r: HttpResult) => (r.json as InvokeBody).version;
 

@@ -4,7 +4,15 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLES, loadExample, startHarness, types, type Harness } from './harness';
+import {
+  EXAMPLES,
+  loadExample,
+  startHarness,
+  types,
+  type ExampleBundle,
+  type ExampleName,
+  type Harness,
+} from './harness';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -58,54 +66,43 @@ async function expectRejected(model: string, version: string, manifest: object |
   return record!.reasons ?? [];
 }
 
+/** `expectRejected` for an example bundle under `version`, after `edit` broke its (fresh, mutable) manifest. */
+async function expectExampleRejected(
+  name: ExampleName,
+  version: string,
+  edit: (manifest: ExampleBundle['manifest']) => void,
+) {
+  const { manifest, artifact } = await loadExample(name);
+  edit(manifest);
+  return expectRejected(name, version, { ...manifest, version }, artifact);
+}
+
 describe('rejected bundles leave nothing under models/ and a REJECTED record with every reason', () => {
   it('rejects a wrong artifact sha256', async () => {
-    const { manifest, artifact } = await loadExample('breast-cancer');
-    manifest.artifact.sha256 = '0'.repeat(64);
-    const reasons = await expectRejected(
-      'breast-cancer',
-      'bad-hash',
-      { ...manifest, version: 'bad-hash' },
-      artifact,
-    );
+    const reasons = await expectExampleRejected('breast-cancer', 'bad-hash', (m) => {
+      m.artifact.sha256 = '0'.repeat(64);
+    });
     expect(reasons.join('\n')).toMatch(/sha256/);
   });
 
   it('rejects a manifest whose input tensor is not in the ONNX graph', async () => {
-    const { manifest, artifact } = await loadExample('breast-cancer');
-    const tensors = (manifest.inputs as { tensors: { name: string }[] }).tensors;
-    tensors[0]!.name = 'renamed_input';
-    const reasons = await expectRejected(
-      'breast-cancer',
-      'bad-graph',
-      { ...manifest, version: 'bad-graph' },
-      artifact,
-    );
+    const reasons = await expectExampleRejected('breast-cancer', 'bad-graph', (m) => {
+      (m.inputs as { tensors: { name: string }[] }).tensors[0]!.name = 'renamed_input';
+    });
     expect(reasons.join('\n')).toMatch(/renamed_input/);
   });
 
   it('rejects a smoke sample whose expected output the model does not produce', async () => {
-    const { manifest, artifact } = await loadExample('credit-risk');
-    const samples = manifest.smokeSamples as { expected: Record<string, unknown> }[];
-    samples[0]!.expected.probabilities = [0.5, 0.5];
-    const reasons = await expectRejected(
-      'credit-risk',
-      'bad-smoke',
-      { ...manifest, version: 'bad-smoke' },
-      artifact,
-    );
+    const reasons = await expectExampleRejected('credit-risk', 'bad-smoke', (m) => {
+      (m.smokeSamples as { expected: Record<string, unknown> }[])[0]!.expected.probabilities = [0.5, 0.5];
+    });
     expect(reasons.join('\n')).toMatch(/smoke/i);
   });
 
   it('rejects metrics that fail a gate', async () => {
-    const { manifest, artifact } = await loadExample('breast-cancer');
-    (manifest.metrics as Record<string, number>).auc = 0.9;
-    const reasons = await expectRejected(
-      'breast-cancer',
-      'bad-gate',
-      { ...manifest, version: 'bad-gate' },
-      artifact,
-    );
+    const reasons = await expectExampleRejected('breast-cancer', 'bad-gate', (m) => {
+      (m.metrics as Record<string, number>).auc = 0.9;
+    });
     expect(reasons.join('\n')).toMatch(/auc/);
   });
 
@@ -116,29 +113,20 @@ describe('rejected bundles leave nothing under models/ and a REJECTED record wit
   });
 
   it('rejects a path-traversal model name in the manifest', async () => {
-    const { manifest, artifact } = await loadExample('breast-cancer');
-    const reasons = await expectRejected(
-      'breast-cancer',
-      'bad-name',
-      { ...manifest, name: '../../etc', version: 'bad-name' },
-      artifact,
-    );
+    const reasons = await expectExampleRejected('breast-cancer', 'bad-name', (m) => {
+      m.name = '../../etc';
+    });
     expect(reasons.join('\n')).toMatch(/name/);
     expect(await h.keys('models/')).not.toContainEqual(expect.stringContaining('etc'));
   });
 
   it('rejects a bundle with several problems, listing all of them', async () => {
-    const { manifest, artifact } = await loadExample('breast-cancer');
-    const metrics = manifest.metrics as Record<string, number>;
-    metrics.auc = 0.5;
-    metrics.logloss = 0.9;
-    (manifest.inputs as { tensors: { name: string }[] }).tensors[0]!.name = 'not_in_graph';
-    const reasons = await expectRejected(
-      'breast-cancer',
-      'bad-many',
-      { ...manifest, version: 'bad-many' },
-      artifact,
-    );
+    const reasons = await expectExampleRejected('breast-cancer', 'bad-many', (m) => {
+      const metrics = m.metrics as Record<string, number>;
+      metrics.auc = 0.5;
+      metrics.logloss = 0.9;
+      (m.inputs as { tensors: { name: string }[] }).tensors[0]!.name = 'not_in_graph';
+    });
     const text = reasons.join('\n');
     expect(text).toMatch(/auc/);
     expect(text).toMatch(/logloss/);
