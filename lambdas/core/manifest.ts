@@ -6,7 +6,15 @@
  * returns every problem at once, each naming the field path and the fix.
  */
 import { z } from 'zod';
-import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
+import {
+  FRAMEWORKS,
+  MODEL_NAME_PATTERN,
+  OUTPUT_KINDS,
+  TENSOR_ELEMENT_TYPES,
+  VERSION_PATTERN,
+  type OutputKind,
+  type TensorElementType,
+} from './names';
 
 // Defined in ./names (zod-free, for the inference path); re-exported so this stays the manifest contract's home.
 export { MODEL_NAME_PATTERN, VERSION_PATTERN };
@@ -77,9 +85,8 @@ export const featureSchema = z.discriminatedUnion('type', [
 ]);
 export type Feature = z.infer<typeof featureSchema>;
 
-/** ONNX tensor element types the runtime knows how to feed from features. */
-export const TENSOR_ELEMENT_TYPES = ['float32', 'float64', 'int64', 'int32', 'string', 'bool'] as const;
-export type TensorElementType = (typeof TENSOR_ELEMENT_TYPES)[number];
+// The literal lists live in the zod-free names.ts so the inference path can use them without loading zod.
+export { FRAMEWORKS, OUTPUT_KINDS, TENSOR_ELEMENT_TYPES, type OutputKind, type TensorElementType };
 
 /**
  * A graph input fed by an ordered list of features, as a `[batch, features.length]` tensor.
@@ -92,9 +99,6 @@ export const inputTensorSchema = z.strictObject({
   features: z.array(identifier).min(1, { error: 'list the features that feed this tensor, in column order' }),
 });
 export type InputTensor = z.infer<typeof inputTensorSchema>;
-
-export const OUTPUT_KINDS = ['probability', 'class', 'regression'] as const;
-export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 /**
  * A graph output. `probability`: `[batch, labels.length]` float scores, one per label in order. `class`: `[batch]`
@@ -241,8 +245,6 @@ const commonFields = {
   modelCard: modelCardSchema,
   approval: approvalSchema,
 };
-
-export const FRAMEWORKS = ['onnx', 'sagemaker'] as const;
 
 /**
  * One object schema (not a discriminated union) so that a missing or misspelt `framework` does not hide every other

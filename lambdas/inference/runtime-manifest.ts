@@ -10,6 +10,7 @@
  * reported as issues and the version is not served; it cannot crash a request. The release pipeline's validation is
  * unchanged. Only type imports from manifest.ts are allowed here (a value import would bring zod back).
  */
+import { FRAMEWORKS, OUTPUT_KINDS, TENSOR_ELEMENT_TYPES } from '../core/names';
 import type {
   Feature,
   InputTensor,
@@ -30,17 +31,9 @@ export type RuntimeManifestResult =
   | { readonly ok: true; readonly manifest: RuntimeManifest }
   | { readonly ok: false; readonly issues: readonly ManifestIssue[] };
 
-// Literal lists of manifest.ts, repeated as types-checked values: importing them would load zod.
-const TENSOR_ELEMENT_TYPES: ReadonlySet<string> = new Set<TensorElementType>([
-  'float32',
-  'float64',
-  'int64',
-  'int32',
-  'string',
-  'bool',
-]);
-const OUTPUT_KINDS: ReadonlySet<string> = new Set<OutputKind>(['probability', 'class', 'regression']);
-const FRAMEWORKS: ReadonlySet<string> = new Set<Manifest['framework']>(['onnx', 'sagemaker']);
+const TENSOR_ELEMENT_TYPES_SET: ReadonlySet<string> = new Set(TENSOR_ELEMENT_TYPES);
+const OUTPUT_KINDS_SET: ReadonlySet<string> = new Set(OUTPUT_KINDS);
+const FRAMEWORKS_SET: ReadonlySet<string> = new Set(FRAMEWORKS);
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Same bound as `MAX_MANIFEST_BYTES` in manifest.ts (a unit test keeps them equal). */
@@ -73,7 +66,7 @@ export function parseRuntimeManifest(text: string): RuntimeManifestResult {
 
   if (!isText(json.name)) add('name', 'must be a model name');
   if (!isText(json.version)) add('version', 'must be a version');
-  if (typeof json.framework !== 'string' || !FRAMEWORKS.has(json.framework)) {
+  if (typeof json.framework !== 'string' || !FRAMEWORKS_SET.has(json.framework)) {
     add('framework', 'must be "onnx" or "sagemaker"');
   }
   const artifact = isObject(json.artifact) ? json.artifact : {};
@@ -102,7 +95,7 @@ export function parseRuntimeManifest(text: string): RuntimeManifestResult {
         !isObject(raw) ||
         !isText(raw.name) ||
         typeof raw.elementType !== 'string' ||
-        !TENSOR_ELEMENT_TYPES.has(raw.elementType) ||
+        !TENSOR_ELEMENT_TYPES_SET.has(raw.elementType) ||
         !isStringArray(raw.features)
       ) {
         return add(path, 'must have a name, an elementType and a list of feature names');
@@ -127,9 +120,9 @@ export function parseRuntimeManifest(text: string): RuntimeManifestResult {
         !isObject(raw) ||
         !isText(raw.name) ||
         typeof raw.kind !== 'string' ||
-        !OUTPUT_KINDS.has(raw.kind) ||
+        !OUTPUT_KINDS_SET.has(raw.kind) ||
         typeof raw.elementType !== 'string' ||
-        !TENSOR_ELEMENT_TYPES.has(raw.elementType)
+        !TENSOR_ELEMENT_TYPES_SET.has(raw.elementType)
       ) {
         return add(path, 'must have a name, a kind and an elementType');
       }
