@@ -16,15 +16,10 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PowertoolsMetricsSink } from '../lambdas/adapters/powertools-metrics-sink';
 import { OnnxModelRuntime } from '../lambdas/adapters/onnx-model-runtime';
 import { registeredArtifactKey, registeredManifestKey } from '../lambdas/core/keys';
-import type { DeploymentRecord } from '../lambdas/core/ports';
-import {
-  createInferenceApp,
-  createOnnxBackend,
-  InMemoryMetricsSink,
-  type InferenceApp,
-  type InferenceLogger,
-  type MetricsSink,
-} from '../lambdas/inference/app';
+import { InMemoryMetricsSink } from '../lambdas/adapters/in-memory-metrics-sink';
+import { createOnnxBackend } from '../lambdas/adapters/onnx-backend';
+import type { DeploymentRecord, MetricsSink, StructuredLogger } from '../lambdas/core/ports';
+import { createInferenceApp, type InferenceApp } from '../lambdas/inference/inference-app';
 import { FakeRegistry } from '../test/unit/fakes';
 import { batchOf, loadExampleModel, median, MODEL, ms, percentile, type ExampleModel } from './support';
 
@@ -32,7 +27,7 @@ const WARMUP = 500;
 const ROUNDS = 3;
 const ITERATIONS: Record<number, number> = { 1: 5_000, 32: 1_000 };
 
-const silentLogger: InferenceLogger = { debug() {}, info() {}, warn() {}, error() {} };
+const silentLogger: StructuredLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 function nullConsole(): Console {
   const sink = new Writable({

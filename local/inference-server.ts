@@ -12,7 +12,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { DEFAULT_INFERENCE_LIMITS } from '../lambdas/core/inference-request';
 import { errorResponse, type HttpResponse } from '../lambdas/inference/http';
 import type { InferenceApp } from '../lambdas/inference/inference-app';
-import { InMemoryMetricsSink } from '../lambdas/inference/metrics';
+import { InMemoryMetricsSink } from '../lambdas/adapters/in-memory-metrics-sink';
 import { numberEnv } from '../lambdas/shared/env';
 import type { LocalLogger } from './logger';
 import type { LocalService, RunningService } from './start';
@@ -325,8 +325,10 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
       Object.assign(process.env, options.environment ?? {});
       const models = options.models ?? context.runtime.config.models.map((m) => m.name);
       // Imported here, not at the top: the module creates its SDK clients from process.env when it loads.
-      const { createOnnxInferenceAppFromEnv, inferenceSettingsFromEnv } =
-        await import('../lambdas/inference/app');
+      const [{ createOnnxInferenceAppFromEnv }, { inferenceSettingsFromEnv }] = await Promise.all([
+        import('../lambdas/inference/app'),
+        import('../lambdas/inference/from-env'),
+      ]);
       const metrics = new InMemoryMetricsSink();
       const app = createOnnxInferenceAppFromEnv({ models, metrics });
       const running = await startInferenceServer({

@@ -14,7 +14,7 @@
  * cannot share a blob and are published one blob each.
  */
 import { MetricResolution, Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { MetricDatum, MetricDimensions, MetricsSink, MetricUnitName } from '../inference/metrics';
+import type { MetricDatum, MetricDimensions, MetricsSink, MetricUnitName } from '../core/ports';
 
 const UNITS: Record<MetricUnitName, (typeof MetricUnit)[keyof typeof MetricUnit]> = {
   Count: MetricUnit.Count,

@@ -26,7 +26,8 @@ import type { Instance } from '../core/features';
 import { variantNameFor } from '../core/keys';
 import type { Manifest } from '../core/manifest';
 import type { OutputValue } from '../core/model-runtime';
-import { BackendError, type BackendModel, type InferenceBackend } from '../inference/backend';
+import { BackendError } from '../core/errors';
+import type { BackendModel, InferenceBackend } from '../core/ports';
 
 /** Created once per execution environment. */
 const sageMakerRuntimeClient = new SageMakerRuntimeClient({});

@@ -76,3 +76,16 @@ export class FeatureEncodingError extends Error {
     );
   }
 }
+
+/**
+ * A remote backend failed (the endpoint's error, an unusable answer). The caller's input had already been
+ * validated, so it is answered 502 BadGateway with `message`, never 400. Takes `{ cause }` like any Error.
+ */
+export class BackendError extends Error {
+  override name = 'BackendError';
+}
+
+/** The version cannot be loaded by this backend (e.g. a SageMaker-format artifact sent to the ONNX function). */
+export class UnsupportedArtifactError extends Error {
+  override name = 'UnsupportedArtifactError';
+}

@@ -3,7 +3,10 @@
  * local mode uses the same adapters pointed at the emulators (DESIGN.md decision 4).
  */
 import type { Readable } from 'node:stream';
+import type { Instance } from './features';
 import type { Manifest } from './manifest';
+import type { OutputValue } from './model-runtime';
+import type { RuntimeManifest } from './runtime-manifest';
 
 export interface ObjectHead {
   readonly key: string;
@@ -94,7 +97,8 @@ export interface AuditEvent {
   readonly details: Readonly<Record<string, unknown>>;
 }
 
-export interface MetadataStore {
+/** The ModelVersions table: one record per (model, version). */
+export interface VersionStore {
   getVersion(model: string, version: string): Promise<VersionRecord | undefined>;
   listVersions(model?: string): Promise<readonly VersionRecord[]>;
   /**
@@ -104,7 +108,15 @@ export interface MetadataStore {
   putVersionUnlessRegistered(
     record: VersionRecord,
   ): Promise<{ readonly written: boolean; readonly current: VersionRecord }>;
+}
+
+/** Where routing records come from: what the inference path needs of the Deployments table. */
+export interface RoutingSource {
   getDeployment(model: string): Promise<DeploymentRecord | undefined>;
+}
+
+/** The Deployments table: one routing record per model, changed only by conditional writes on `revision`. */
+export interface DeploymentStore extends RoutingSource {
   /**
    * One conditional write of a model's routing record: it succeeds only if the stored record's revision is still
    * `expectedRevision` (`undefined`: no record may exist yet). Otherwise someone else changed routing in between
@@ -114,10 +126,113 @@ export interface MetadataStore {
     record: DeploymentRecord,
     options: { readonly expectedRevision: number | undefined },
   ): Promise<void>;
+}
+
+/** The AuditLog table: append-only. */
+export interface AuditLogStore {
   /** Append-only: a conditional put that never overwrites an existing event. */
   appendAudit(event: AuditEvent): Promise<void>;
   listAudit(
     model: string,
     options?: { readonly limit?: number; readonly since?: string },
   ): Promise<readonly AuditEvent[]>;
+}
+
+/** All three metadata tables behind one object (the DynamoDB adapter implements each port). */
+export type MetadataStore = VersionStore & DeploymentStore & AuditLogStore;
+
+/**
+ * Metric names the inference path emits; the handler that emits them and the constructs, dashboards, alarms and canary
+ * analysis that read them all use these constants.
+ */
+export const INFERENCE_METRICS = {
+  /** 1 per request that reached a served model (0/1 style: sum = count). */
+  requests: 'Requests',
+  /** 0 or 1 per request: 1 when the service failed it (5xx), and per integrity refusal. */
+  errors: 'Errors',
+  /** 0 or 1 per request: 1 when the caller's input was refused (400 or 413). */
+  invalidInput: 'InvalidInput',
+  /** Milliseconds from the request's arrival to its response being ready (high resolution). */
+  latency: 'Latency',
+  /** Shadow mode: 0 or 1 per request, under the candidate's version: whether it disagreed with stable. */
+  shadowDisagreement: 'ShadowDisagreement',
+  /** Shadow mode: the candidate failed to answer a request (the caller still got stable's answer). */
+  shadowErrors: 'ShadowErrors',
+  /** 1 on the first request of a process. */
+  coldStart: 'ColdStart',
+  /** A version's artifact hash did not match the registry; the version was refused. */
+  integrityFailures: 'IntegrityFailures',
+  /** A capture batch could not be written (the request was served anyway). */
+  captureErrors: 'CaptureErrors',
+} as const;
+export type InferenceMetricName = (typeof INFERENCE_METRICS)[keyof typeof INFERENCE_METRICS];
+
+/** Dimension names: every metric is emitted per {Model, Version} and per {Model}. */
+export const METRIC_DIMENSIONS = { model: 'Model', version: 'Version' } as const;
+
+export type MetricUnitName = 'Count' | 'Milliseconds';
+
+export interface MetricDatum {
+  readonly name: string;
+  readonly unit: MetricUnitName;
+  readonly value: number;
+  /** 1-second storage resolution (CloudWatch high-resolution metric). */
+  readonly highResolution?: boolean;
+}
+
+export type MetricDimensions = Readonly<Record<string, string>>;
+
+/**
+ * Where the inference path emits its metrics: Powertools Metrics (EMF) in Lambda
+ * (lambdas/adapters/powertools-metrics-sink.ts), an in-memory store in local mode and tests.
+ */
+export interface MetricsSink {
+  /**
+   * Records a group of metrics, each under every dimension set (one EMF blob in Lambda). Must not throw: metrics
+   * never fail a request.
+   */
+  emit(dimensionSets: readonly MetricDimensions[], data: readonly MetricDatum[]): void;
+  /** Publishes what `emit` buffered; the app calls it at the end of every request. */
+  flush(): void;
+}
+
+/** Structured logging; Powertools Logger fits. Attributes never carry feature values. */
+export interface StructuredLogger {
+  debug(message: string, attributes: Record<string, unknown>): void;
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+/** A version ready to answer. */
+export interface BackendModel {
+  /**
+   * Predicts instances the app validated against this version's manifest (undeclared keys already refused; the
+   * ONNX backend relies on that); returns the raw outputs by output name, each with a leading batch dimension.
+   * May throw `FeatureEncodingError` (the app answers 400) or `BackendError` (502).
+   */
+  predict(instances: readonly Instance[]): Promise<Readonly<Record<string, OutputValue>>>;
+}
+
+/**
+ * What computes predictions for the inference app. Two implementations share everything else (validation, routing,
+ * metrics, capture):
+ * - in-process ONNX Runtime (lambdas/adapters/onnx-backend.ts): the app fetches the artifact, verifies its sha256 and
+ *   hands the bytes to `load`;
+ * - a remote SageMaker endpoint (lambdas/adapters/sagemaker-backend.ts): the endpoint holds the model, `load` gets
+ *   no bytes and only binds the version to its production variant.
+ */
+export interface InferenceBackend {
+  /**
+   * `in-process`: `load` needs the version's verified artifact bytes. `remote`: it does not; and outputs that do
+   * not fit the manifest are the remote's fault (502), not a bug of this function (500).
+   */
+  readonly kind: 'in-process' | 'remote';
+  /** Prepares one version. Called once per version (concurrent requests share the call); failures are retried. */
+  load(version: string, manifest: RuntimeManifest, bytes?: Uint8Array): Promise<BackendModel>;
+  /**
+   * Optional: loads what every version will need (ONNX Runtime itself), ahead of the first `load`, so that a
+   * warm-up can do it while the first artifact is still downloading. Must not reject.
+   */
+  prepare?(): Promise<void>;
 }

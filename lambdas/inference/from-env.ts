@@ -11,16 +11,14 @@ import { DEFAULT_CAPTURE_SETTINGS } from '../core/capture';
 import { DEFAULT_INFERENCE_LIMITS } from '../core/inference-request';
 import { env as envVars, INFERENCE_ENV, numberEnv, requireEnv } from '../shared/env';
 import { logger as powertoolsLogger } from './logger';
-import type { InferenceBackend } from './backend';
 import {
   createInferenceApp,
   DEFAULT_ROUTING_CACHE_TTL_MS,
   type InferenceApp,
   type InferenceAppOptions,
-  type InferenceLogger,
   type InferenceSettingsInput,
 } from './inference-app';
-import type { MetricsSink } from './metrics';
+import type { InferenceBackend, MetricsSink, StructuredLogger } from '../core/ports';
 
 /** Settings from ROUTING_CACHE_TTL_MS, MAX_BODY_BYTES, MAX_BATCH and CAPTURE_*, with the contract's defaults. */
 export function inferenceSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceSettingsInput {
@@ -76,7 +74,7 @@ export interface InferenceAppFromEnvOptions {
   readonly metrics?: MetricsSink;
   readonly backend: InferenceBackend;
   /** @default the shared Powertools Logger */
-  readonly logger?: InferenceLogger;
+  readonly logger?: StructuredLogger;
   readonly onFeatureValues?: InferenceAppOptions['onFeatureValues'];
   /** See {@link InferenceAppOptions.warmUp}. @default false */
   readonly warmUp?: boolean;

@@ -23,7 +23,7 @@ import {
   type CaptureWriter,
   type PiiStripper,
 } from '../core/capture';
-import { FeatureEncodingError } from '../core/errors';
+import { BackendError, FeatureEncodingError } from '../core/errors';
 import type { Instance } from '../core/features';
 import {
   compileInstanceValidator,
@@ -40,7 +40,19 @@ import {
   type ModelCache,
   type ModelRef,
 } from '../core/model-cache';
-import type { DeploymentRecord, RegistryStore } from '../core/ports';
+import {
+  INFERENCE_METRICS as M,
+  METRIC_DIMENSIONS,
+  type BackendModel,
+  type DeploymentRecord,
+  type InferenceBackend,
+  type MetricDatum,
+  type MetricDimensions,
+  type MetricsSink,
+  type RegistryStore,
+  type RoutingSource,
+  type StructuredLogger,
+} from '../core/ports';
 import {
   createPredictionFormatter,
   PredictionFormatError,
@@ -49,33 +61,12 @@ import {
 } from '../core/predictions';
 import { chooseVersion, createTtlCache, findDisagreement, ModelNotServableError } from '../core/routing';
 import { sha256OfBytes } from '../core/sha256';
-import { BackendError, type BackendModel, type InferenceBackend } from './backend';
 import { errorResponse, jsonHeaders, type HttpRequest, type HttpResponse } from './http';
-import {
-  INFERENCE_METRICS as M,
-  METRIC_DIMENSIONS,
-  type MetricDatum,
-  type MetricDimensions,
-  type MetricsSink,
-} from './metrics';
 import {
   MAX_REGISTERED_MANIFEST_BYTES,
   parseRuntimeManifest,
   type RuntimeManifest,
-} from './runtime-manifest';
-
-/** Where routing records come from: the Deployments table (`DynamoMetadataStore` fits). */
-export interface RoutingSource {
-  getDeployment(model: string): Promise<DeploymentRecord | undefined>;
-}
-
-/** Structured logging; Powertools Logger fits. Attributes never carry feature values. */
-export interface InferenceLogger {
-  debug(message: string, attributes: Record<string, unknown>): void;
-  info(message: string, attributes: Record<string, unknown>): void;
-  warn(message: string, attributes: Record<string, unknown>): void;
-  error(message: string, attributes: Record<string, unknown>): void;
-}
+} from '../core/runtime-manifest';
 
 export interface InferenceSettings {
   /** How long a routing record is used before it is read again (ms). @default 5000 */
@@ -105,7 +96,7 @@ export interface InferenceAppOptions {
   readonly backend: InferenceBackend;
   readonly settings?: InferenceSettingsInput;
   readonly metrics: MetricsSink;
-  readonly logger: InferenceLogger;
+  readonly logger: StructuredLogger;
   /** Where capture batches are written; capture stays off without it, whatever the sample rate. */
   readonly capture?: CaptureWriter;
   /** Wall clock in ms, for the routing TTL and capture times. @default Date.now */

@@ -3,13 +3,14 @@ import { OnnxModelRuntime } from '../../lambdas/adapters/onnx-model-runtime';
 import type { CaptureWriter } from '../../lambdas/core/capture';
 import type { Instance } from '../../lambdas/core/features';
 import { seededRandom } from '../../lambdas/core/routing';
-import { createOnnxBackend, type InferenceBackend } from '../../lambdas/inference/backend';
+import { createOnnxBackend } from '../../lambdas/adapters/onnx-backend';
+import type { InferenceBackend } from '../../lambdas/core/ports';
 import {
   createInferenceApp,
   type InferenceAppOptions,
   type InferenceSettingsInput,
 } from '../../lambdas/inference/inference-app';
-import { InMemoryMetricsSink } from '../../lambdas/inference/metrics';
+import { InMemoryMetricsSink } from '../../lambdas/adapters/in-memory-metrics-sink';
 import { FakeRegistry } from './fakes';
 import {
   classifierOutputs,

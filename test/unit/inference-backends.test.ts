@@ -11,7 +11,7 @@ import {
 import { inferenceSettingsFromEnv } from '../../lambdas/inference/from-env';
 import { createInferenceApp } from '../../lambdas/inference/inference-app';
 import { toHttpRequest, toLambdaResult } from '../../lambdas/inference/lambda-url';
-import { InMemoryMetricsSink } from '../../lambdas/inference/metrics';
+import { InMemoryMetricsSink } from '../../lambdas/adapters/in-memory-metrics-sink';
 import { FakeRegistry } from './fakes';
 import {
   exampleBundle,

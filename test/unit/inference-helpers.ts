@@ -5,11 +5,15 @@ import type { Instance } from '../../lambdas/core/features';
 import { registeredArtifactKey, registeredManifestKey } from '../../lambdas/core/keys';
 import type { ManifestInput } from '../../lambdas/core/manifest';
 import type { OutputValue } from '../../lambdas/core/model-runtime';
-import type { DeploymentRecord } from '../../lambdas/core/ports';
 import { sha256OfBytes } from '../../lambdas/core/sha256';
-import type { BackendModel, InferenceBackend } from '../../lambdas/inference/backend';
+import type {
+  BackendModel,
+  DeploymentRecord,
+  InferenceBackend,
+  RoutingSource,
+  StructuredLogger,
+} from '../../lambdas/core/ports';
 import type { HttpRequest } from '../../lambdas/inference/http';
-import type { InferenceLogger, RoutingSource } from '../../lambdas/inference/inference-app';
 import type { FakeRegistry } from './fakes';
 
 const EXAMPLES = path.join(__dirname, '..', '..', 'examples');
@@ -82,7 +86,7 @@ export interface LogLine {
   readonly attributes: Record<string, unknown>;
 }
 
-export class MemoryLogger implements InferenceLogger {
+export class MemoryLogger implements StructuredLogger {
   readonly lines: LogLine[] = [];
   debug(message: string, attributes: Record<string, unknown>) {
     this.lines.push({ level: 'debug', message, attributes });

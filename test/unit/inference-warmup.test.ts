@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createModelCache, type ModelRef } from '../../lambdas/core/model-cache';
 import { createTtlCache } from '../../lambdas/core/routing';
 import { sha256OfBytes } from '../../lambdas/core/sha256';
-import type { InferenceBackend } from '../../lambdas/inference/backend';
+import type { InferenceBackend } from '../../lambdas/core/ports';
 import { createInferenceApp } from '../../lambdas/inference/inference-app';
-import { InMemoryMetricsSink } from '../../lambdas/inference/metrics';
+import { InMemoryMetricsSink } from '../../lambdas/adapters/in-memory-metrics-sink';
 import { FakeRegistry } from './fakes';
 import {
   classifierOutputs,

@@ -1,7 +1,7 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PowertoolsMetricsSink, splitDimensionSets } from '../../lambdas/adapters/powertools-metrics-sink';
-import type { MetricDimensions } from '../../lambdas/inference/metrics';
+import type { MetricDimensions } from '../../lambdas/core/ports';
 
 interface EmfBlob {
   readonly _aws: {

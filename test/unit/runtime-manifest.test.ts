@@ -5,7 +5,7 @@ import {
   MAX_REGISTERED_MANIFEST_BYTES,
   parseRuntimeManifest,
   type RuntimeManifest,
-} from '../../lambdas/inference/runtime-manifest';
+} from '../../lambdas/core/runtime-manifest';
 import { exampleBundle } from './inference-helpers';
 
 const REPO = path.join(__dirname, '..', '..');

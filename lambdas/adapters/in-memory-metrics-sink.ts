@@ -1,55 +1,8 @@
 /**
- * MetricsSink: the port through which the inference app emits its metrics. In Lambda it is Powertools Metrics
- * (EMF, lambdas/adapters/powertools-metrics-sink.ts); in local mode and tests it is {@link InMemoryMetricsSink}.
+ * MetricsSink implementations that keep nothing outside the process: {@link InMemoryMetricsSink} for local mode and
+ * tests, {@link NoopMetricsSink} for benchmarks.
  */
-
-/** Metric names the inference path emits; dashboards, alarms and the canary analysis read these. */
-export const INFERENCE_METRICS = {
-  /** 1 per request that reached a served model (0/1 style: sum = count). */
-  requests: 'Requests',
-  /** 0 or 1 per request: 1 when the service failed it (5xx), and per integrity refusal. */
-  errors: 'Errors',
-  /** 0 or 1 per request: 1 when the caller's input was refused (400 or 413). */
-  invalidInput: 'InvalidInput',
-  /** Milliseconds from the request's arrival to its response being ready (high resolution). */
-  latency: 'Latency',
-  /** Shadow mode: 0 or 1 per request, under the candidate's version: whether it disagreed with stable. */
-  shadowDisagreement: 'ShadowDisagreement',
-  /** Shadow mode: the candidate failed to answer a request (the caller still got stable's answer). */
-  shadowErrors: 'ShadowErrors',
-  /** 1 on the first request of a process. */
-  coldStart: 'ColdStart',
-  /** A version's artifact hash did not match the registry; the version was refused. */
-  integrityFailures: 'IntegrityFailures',
-  /** A capture batch could not be written (the request was served anyway). */
-  captureErrors: 'CaptureErrors',
-} as const;
-export type InferenceMetricName = (typeof INFERENCE_METRICS)[keyof typeof INFERENCE_METRICS];
-
-/** Dimension names: every metric is emitted per {Model, Version} and per {Model}. */
-export const METRIC_DIMENSIONS = { model: 'Model', version: 'Version' } as const;
-
-export type MetricUnitName = 'Count' | 'Milliseconds';
-
-export interface MetricDatum {
-  readonly name: string;
-  readonly unit: MetricUnitName;
-  readonly value: number;
-  /** 1-second storage resolution (CloudWatch high-resolution metric). */
-  readonly highResolution?: boolean;
-}
-
-export type MetricDimensions = Readonly<Record<string, string>>;
-
-export interface MetricsSink {
-  /**
-   * Records a group of metrics, each under every dimension set (one EMF blob in Lambda). Must not throw: metrics
-   * never fail a request.
-   */
-  emit(dimensionSets: readonly MetricDimensions[], data: readonly MetricDatum[]): void;
-  /** Publishes what `emit` buffered; the app calls it at the end of every request. */
-  flush(): void;
-}
+import type { MetricDatum, MetricDimensions, MetricsSink, MetricUnitName } from '../core/ports';
 
 /** The aggregate of one metric under one dimension set. */
 export interface MetricSeries {

@@ -10,7 +10,7 @@
  * reported as issues and the version is not served; it cannot crash a request. The release pipeline's validation is
  * unchanged. Only type imports from manifest.ts are allowed here (a value import would bring zod back).
  */
-import { FRAMEWORKS, OUTPUT_KINDS, TENSOR_ELEMENT_TYPES } from '../core/names';
+import { FRAMEWORKS, OUTPUT_KINDS, TENSOR_ELEMENT_TYPES } from './names';
 import type {
   Feature,
   InputTensor,
@@ -19,7 +19,7 @@ import type {
   Output,
   OutputKind,
   TensorElementType,
-} from '../core/manifest';
+} from './manifest';
 
 /** What the runtime reads from a manifest (a full `Manifest` fits). */
 export type RuntimeManifest = Pick<
