@@ -176,9 +176,16 @@ export async function startServingLocalMode(
       key: `${dir}manifest.json`,
     });
     if (result.status !== 'SUCCEEDED') throw new Error(`release of ${MODEL} ${result.status}`);
-    const { DynamoMetadataStore } = await import('../lambdas/adapters/dynamo-metadata-store');
+    const { DynamoVersionStore } = await import('../lambdas/adapters/dynamo-version-store');
+    const { DynamoDeploymentStore } = await import('../lambdas/adapters/dynamo-deployment-store');
+    const { DynamoAuditLog } = await import('../lambdas/adapters/dynamo-audit-log');
     const { promoteStable } = await import('../lambdas/core/promotion');
-    await promoteStable(DynamoMetadataStore.fromEnv(), {
+    const stores = {
+      versions: DynamoVersionStore.fromEnv(),
+      deployments: DynamoDeploymentStore.fromEnv(),
+      audit: DynamoAuditLog.fromEnv(),
+    };
+    await promoteStable(stores, {
       model: MODEL,
       version: model.manifest.version,
       actor: 'bench',

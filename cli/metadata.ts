@@ -1,23 +1,29 @@
 /**
- * The CLI reads the ledger through the same `MetadataStore` adapter the handlers use, with its own client pointed
- * at the target (the adapter's module-scope default clients are never used here).
+ * The CLI reads the ledger through the same per-table adapters the handlers use, with its own client pointed at the
+ * target (the adapters' module-scope default clients are never used here).
  */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoMetadataStore } from '../lambdas/adapters/dynamo-metadata-store';
-import type { MetadataStore } from '../lambdas/core/ports';
+import { DynamoAuditLog } from '../lambdas/adapters/dynamo-audit-log';
+import { DynamoDeploymentStore } from '../lambdas/adapters/dynamo-deployment-store';
+import { DynamoVersionStore } from '../lambdas/adapters/dynamo-version-store';
+import type { AuditLogStore, DeploymentStore, VersionStore } from '../lambdas/core/ports';
 import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../lambdas/core/tables';
 import { dynamoClient, type Target } from './target';
 
-export function createMetadataStore(target: Target): MetadataStore {
+/** The metadata tables' stores, by table; each command takes only the ones it uses. */
+export interface LedgerStores {
+  readonly versions: VersionStore;
+  readonly deployments: DeploymentStore;
+  readonly audit: AuditLogStore;
+}
+
+export function createLedgerStores(target: Target): LedgerStores {
   const doc = DynamoDBDocumentClient.from(dynamoClient(target), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  return new DynamoMetadataStore(
-    {
-      modelVersions: target.tables[MODEL_VERSIONS_TABLE.envVar]!,
-      deployments: target.tables[DEPLOYMENTS_TABLE.envVar]!,
-      auditLog: target.tables[AUDIT_LOG_TABLE.envVar]!,
-    },
-    doc,
-  );
+  return {
+    versions: new DynamoVersionStore(target.tables[MODEL_VERSIONS_TABLE.envVar]!, doc),
+    deployments: new DynamoDeploymentStore(target.tables[DEPLOYMENTS_TABLE.envVar]!, doc),
+    audit: new DynamoAuditLog(target.tables[AUDIT_LOG_TABLE.envVar]!, doc),
+  };
 }

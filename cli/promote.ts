@@ -4,16 +4,17 @@
  * picks the change up within its routing cache TTL (ROUTING_CACHE_TTL_MS, default 5 s).
  */
 import { userInfo } from 'node:os';
-import type { DeploymentMode, DeploymentRecord, MetadataStore } from '../lambdas/core/ports';
+import type { DeploymentMode, DeploymentRecord } from '../lambdas/core/ports';
 import {
   changeRouting,
   promoteStable,
   RoutingChangeRefusedError,
   RoutingConflictError,
   type RoutingChangeResult,
+  type RoutingChangeStores,
 } from '../lambdas/core/promotion';
 import { CliError, UsageError, type CliIo } from './errors';
-import { createMetadataStore } from './metadata';
+import { createLedgerStores } from './metadata';
 import type { Target } from './target';
 
 /** Who the ledger records as the actor: `cli:<os user>` (override with MODELOPS_ACTOR, e.g. in CI). */
@@ -39,12 +40,12 @@ function describe(record: DeploymentRecord): string {
 async function run(
   target: Target,
   io: CliIo,
-  change: (store: MetadataStore) => Promise<RoutingChangeResult>,
-  store?: MetadataStore,
+  change: (stores: RoutingChangeStores) => Promise<RoutingChangeResult>,
+  stores?: RoutingChangeStores,
 ): Promise<RoutingChangeResult> {
   io.out(`Target: ${target.description}`);
   try {
-    return await change(store ?? createMetadataStore(target));
+    return await change(stores ?? createLedgerStores(target));
   } catch (err) {
     if (err instanceof RoutingChangeRefusedError) throw new UsageError(err.message);
     if (err instanceof RoutingConflictError) throw new CliError(err.message);
@@ -61,9 +62,14 @@ export async function promote(
   version: string,
   target: Target,
   io: CliIo,
-  store?: MetadataStore,
+  stores?: RoutingChangeStores,
 ): Promise<RoutingChangeResult> {
-  const result = await run(target, io, (s) => promoteStable(s, { model, version, actor: cliActor() }), store);
+  const result = await run(
+    target,
+    io,
+    (s) => promoteStable(s, { model, version, actor: cliActor() }),
+    stores,
+  );
   io.out(
     result.changed
       ? `PROMOTED ${model} ${version}: ${describe(result.record)}. Serving within the routing cache TTL.`
@@ -88,7 +94,7 @@ export async function route(
   options: RouteOptions,
   target: Target,
   io: CliIo,
-  store?: MetadataStore,
+  stores?: RoutingChangeStores,
 ): Promise<RoutingChangeResult> {
   if (options.clear && options.candidate !== undefined) {
     throw new UsageError('--clear and --candidate exclude each other; pass one');
@@ -114,7 +120,7 @@ export async function route(
         mode: options.clear ? 'canary' : mode,
         actor: cliActor(),
       }),
-    store,
+    stores,
   );
   io.out(
     result.changed

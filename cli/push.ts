@@ -6,11 +6,11 @@ import { createReadStream } from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { MANIFEST_FILE } from '../lambdas/core/keys';
-import type { AuditEvent, MetadataStore } from '../lambdas/core/ports';
+import type { AuditEvent } from '../lambdas/core/ports';
 import { PREFIX } from '../lambdas/core/tables';
 import { prepareBundle } from './bundle';
 import { CliError, UsageError, type CliIo } from './errors';
-import { createMetadataStore } from './metadata';
+import { createLedgerStores, type LedgerStores } from './metadata';
 import { s3Client, type Target } from './target';
 
 export interface PushOptions {
@@ -103,7 +103,7 @@ export async function push(
   target: Target,
   options: PushOptions,
   io: CliIo,
-  metadataStore?: MetadataStore,
+  stores?: Pick<LedgerStores, 'versions' | 'audit'>,
 ): Promise<PushResult> {
   const timeoutSeconds = options.timeoutSeconds ?? 300;
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
@@ -175,14 +175,14 @@ export async function push(
     return { ...base, outcome: 'UPLOADED', exitCode: 0, events: [], elapsedMs: 0 };
   }
 
-  const store = metadataStore ?? createMetadataStore(target);
+  const { versions, audit } = stores ?? createLedgerStores(target);
   const seen = new Set<string>();
   const events: AuditEvent[] = [];
   const deadline = manifestUploadedAt + timeoutSeconds * 1000;
   for (;;) {
     let batch: readonly AuditEvent[] = [];
     try {
-      batch = await store.listAudit(model, { since });
+      batch = await audit.listAudit(model, { since });
     } catch (err) {
       throw new CliError(
         `reading the audit log failed: ${(err as Error).message}` +
@@ -197,7 +197,7 @@ export async function push(
       if (TERMINAL.has(e.type)) {
         const outcome = e.type as PushOutcome;
         const ok = outcome === 'REGISTERED' || outcome === 'REGISTER_IDEMPOTENT';
-        const record = await store.getVersion(model, version).catch(() => undefined);
+        const record = await versions.getVersion(model, version).catch(() => undefined);
         if (record) {
           io.out(`  version record: ${record.status}${record.sha256 ? ` sha256 ${record.sha256}` : ''}`);
         }

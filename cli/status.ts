@@ -1,8 +1,8 @@
 /** `modelops status [model]`: the registered and rejected versions, and a model's recent audit events. */
-import type { AuditEvent, MetadataStore, VersionRecord } from '../lambdas/core/ports';
+import type { AuditEvent, VersionRecord } from '../lambdas/core/ports';
 import { modelNameSchema } from '../lambdas/core/manifest';
 import { CliError, UsageError, type CliIo } from './errors';
-import { createMetadataStore } from './metadata';
+import { createLedgerStores, type LedgerStores } from './metadata';
 import type { Target } from './target';
 
 export interface StatusOptions {
@@ -34,7 +34,7 @@ export async function status(
   target: Target,
   options: StatusOptions,
   io: CliIo,
-  metadataStore?: MetadataStore,
+  stores?: Pick<LedgerStores, 'versions' | 'audit'>,
 ): Promise<{ versions: readonly VersionRecord[]; events: readonly AuditEvent[] }> {
   if (model !== undefined && !modelNameSchema.safeParse(model).success) {
     throw new UsageError(
@@ -44,14 +44,14 @@ export async function status(
   const limit = options.limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1)
     throw new UsageError(`--limit must be a whole number >= 1, got ${limit}`);
-  const store = metadataStore ?? createMetadataStore(target);
+  const { versions: versionStore, audit } = stores ?? createLedgerStores(target);
   let versions: readonly VersionRecord[];
   let events: readonly AuditEvent[] = [];
   try {
-    versions = [...(await store.listVersions(model))].sort(
+    versions = [...(await versionStore.listVersions(model))].sort(
       (a, b) => a.model.localeCompare(b.model) || a.createdAt.localeCompare(b.createdAt),
     );
-    if (model !== undefined) events = await store.listAudit(model, { limit });
+    if (model !== undefined) events = await audit.listAudit(model, { limit });
   } catch (err) {
     throw new CliError(
       `reading the ledger at ${target.description} failed: ${(err as Error).message}` +

@@ -97,6 +97,12 @@ export interface AuditEvent {
   readonly details: Readonly<Record<string, unknown>>;
 }
 
+/*
+ * Stores: one port per table, one adapter per table (lambdas/adapters/dynamo-*.ts). A function is bound only to its
+ * own tables (least privilege), so it builds only those tables' adapters, and deps name each store by its table.
+ * Each new table (drift counters, the rollout lock) gets its own port here, never a method on another table's port.
+ */
+
 /** The ModelVersions table: one record per (model, version). */
 export interface VersionStore {
   getVersion(model: string, version: string): Promise<VersionRecord | undefined>;
@@ -137,9 +143,6 @@ export interface AuditLogStore {
     options?: { readonly limit?: number; readonly since?: string },
   ): Promise<readonly AuditEvent[]>;
 }
-
-/** All three metadata tables behind one object (the DynamoDB adapter implements each port). */
-export type MetadataStore = VersionStore & DeploymentStore & AuditLogStore;
 
 /**
  * Metric names the inference path emits; the handler that emits them and the constructs, dashboards, alarms and canary

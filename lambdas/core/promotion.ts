@@ -8,7 +8,15 @@
  */
 import { auditEvent } from './audit';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
-import type { AuditEvent, DeploymentMode, DeploymentRecord, MetadataStore, VersionRecord } from './ports';
+import type {
+  AuditEvent,
+  AuditLogStore,
+  DeploymentMode,
+  DeploymentRecord,
+  DeploymentStore,
+  VersionRecord,
+  VersionStore,
+} from './ports';
 
 /** The routing change is not allowed (unknown or unregistered version, bad weight, …); the message says why. */
 export class RoutingChangeRefusedError extends Error {
@@ -225,6 +233,16 @@ export function planRouteChange(
   };
 }
 
+/** What a routing change reads and writes, by table. */
+export interface RoutingChangeStores {
+  /** Read: the version must be REGISTERED. */
+  readonly versions: VersionStore;
+  /** Read, then one conditional write of the model's record. */
+  readonly deployments: DeploymentStore;
+  /** One event per change that wrote. */
+  readonly audit: AuditLogStore;
+}
+
 export interface RoutingChangeResult {
   /** False when the record already was in the requested state (nothing written, nothing audited). */
   readonly changed: boolean;
@@ -233,17 +251,17 @@ export interface RoutingChangeResult {
 }
 
 async function apply(
-  store: MetadataStore,
+  stores: Pick<RoutingChangeStores, 'deployments' | 'audit'>,
   plan: RoutingPlan,
   actor: string,
   now: Date,
 ): Promise<RoutingChangeResult> {
   if (plan.kind === 'noop') return { changed: false, record: plan.current };
-  await store.putDeployment(plan.record, { expectedRevision: plan.expectedRevision });
+  await stores.deployments.putDeployment(plan.record, { expectedRevision: plan.expectedRevision });
   // The routing write is the decision; the audit event records it. A failure here leaves routing changed and is
   // reported to the caller, who sees the new revision in `modelops status`.
   const event = auditEvent({ ...plan.audit, actor }, now);
-  await store.appendAudit(event);
+  await stores.audit.appendAudit(event);
   return { changed: true, record: plan.record, event };
 }
 
@@ -251,20 +269,20 @@ async function apply(
  * Makes a REGISTERED version the stable one of its model (audited as PROMOTED). Throws
  * {@link RoutingChangeRefusedError} or {@link RoutingConflictError}.
  *
- * @example await promoteStable(store, { model: 'breast-cancer', version: '1.0.0', actor: 'cli:alice' })
+ * @example await promoteStable(stores, { model: 'breast-cancer', version: '1.0.0', actor: 'cli:alice' })
  */
 export async function promoteStable(
-  store: MetadataStore,
+  stores: RoutingChangeStores,
   input: { readonly model: string; readonly version: string; readonly actor: string; readonly now?: Date },
 ): Promise<RoutingChangeResult> {
   const now = input.now ?? new Date();
   checkModel(input.model);
   const [versionRecord, current] = await Promise.all([
-    VERSION_PATTERN.test(input.version) ? store.getVersion(input.model, input.version) : undefined,
-    store.getDeployment(input.model),
+    VERSION_PATTERN.test(input.version) ? stores.versions.getVersion(input.model, input.version) : undefined,
+    stores.deployments.getDeployment(input.model),
   ]);
   const plan = planPromotion({ model: input.model, version: input.version, versionRecord, current, now });
-  return apply(store, plan, input.actor, now);
+  return apply(stores, plan, input.actor, now);
 }
 
 /**
@@ -272,17 +290,17 @@ export async function promoteStable(
  * issue drives canaries itself. Throws {@link RoutingChangeRefusedError} or {@link RoutingConflictError}.
  */
 export async function changeRouting(
-  store: MetadataStore,
+  stores: RoutingChangeStores,
   input: RouteChange & { readonly actor: string; readonly now?: Date },
 ): Promise<RoutingChangeResult> {
   const now = input.now ?? new Date();
   checkModel(input.model);
   const [candidateRecord, current] = await Promise.all([
     input.candidate !== undefined && VERSION_PATTERN.test(input.candidate)
-      ? store.getVersion(input.model, input.candidate)
+      ? stores.versions.getVersion(input.model, input.candidate)
       : undefined,
-    store.getDeployment(input.model),
+    stores.deployments.getDeployment(input.model),
   ]);
   const plan = planRouteChange({ ...input, candidateRecord, current, now });
-  return apply(store, plan, input.actor, now);
+  return apply(stores, plan, input.actor, now);
 }

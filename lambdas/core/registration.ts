@@ -7,13 +7,14 @@ import { auditEvent } from './audit';
 import { SourceChangedError, TransientStoreError, VersionConflictError } from './errors';
 import { registeredArtifactKey, registeredManifestKey } from './keys';
 import { MAX_MANIFEST_BYTES, parseManifestText } from './manifest';
-import type { MetadataStore, RegistryStore, VersionRecord } from './ports';
+import type { AuditLogStore, RegistryStore, VersionRecord, VersionStore } from './ports';
 import type { ValidationPassed } from './release-events';
 import { sha256OfBytes } from './sha256';
 
 export interface RegistrationDeps {
   readonly registry: RegistryStore;
-  readonly metadata: MetadataStore;
+  readonly versions: VersionStore;
+  readonly audit: AuditLogStore;
   readonly now?: () => Date;
 }
 
@@ -30,7 +31,7 @@ export async function registerRelease(
   deps: RegistrationDeps,
   event: { readonly executionId: string; readonly validation: ValidationPassed },
 ): Promise<RegistrationResult> {
-  const { registry, metadata } = deps;
+  const { registry, versions, audit } = deps;
   const now = deps.now ?? (() => new Date());
   const v = event.validation;
   const actor = event.executionId;
@@ -38,7 +39,7 @@ export async function registerRelease(
 
   const settle = async (current: VersionRecord): Promise<RegistrationResult> => {
     if (current.sha256 !== v.sha256) {
-      await metadata.appendAudit(
+      await audit.appendAudit(
         auditEvent({
           model: v.model,
           version: v.version,
@@ -51,7 +52,7 @@ export async function registerRelease(
     }
     // A retry after a crash between the record write and the manifest copy completes the copy here.
     await registry.copyIfAbsent(v.manifestKey, current.manifestKey ?? manifestKey, v.manifestEtag);
-    await metadata.appendAudit(
+    await audit.appendAudit(
       auditEvent({
         model: v.model,
         version: v.version,
@@ -71,7 +72,7 @@ export async function registerRelease(
     };
   };
 
-  const existing = await metadata.getVersion(v.model, v.version);
+  const existing = await versions.getVersion(v.model, v.version);
   if (existing?.status === 'REGISTERED') return settle(existing);
 
   // Only the small manifest is read again: the record's lineage and metrics come from it, and its hash proves it
@@ -111,14 +112,14 @@ export async function registerRelease(
     approval: manifest.approval,
     source: actor,
   };
-  const { written, current } = await metadata.putVersionUnlessRegistered(record);
+  const { written, current } = await versions.putVersionUnlessRegistered(record);
   if (!written) {
     if (current.status === 'REGISTERED') return settle(current);
     throw new TransientStoreError(`${v.model} ${v.version} changed during registration; retrying`);
   }
   // Copied only by the winner of the conditional write, so the stored manifest always belongs to the record.
   await registry.copyIfAbsent(v.manifestKey, manifestKey, v.manifestEtag);
-  await metadata.appendAudit(
+  await audit.appendAudit(
     auditEvent({
       model: v.model,
       version: v.version,

@@ -4,11 +4,12 @@
  */
 import { auditEvent } from './audit';
 import { ledgerSegment, parseIncomingKey } from './keys';
-import type { MetadataStore } from './ports';
+import type { AuditLogStore, VersionStore } from './ports';
 import { boundReasons } from './release-events';
 
 export interface RejectionDeps {
-  readonly metadata: MetadataStore;
+  readonly versions: VersionStore;
+  readonly audit: AuditLogStore;
   readonly now?: () => Date;
 }
 
@@ -34,7 +35,7 @@ export async function recordRejection(
   const { model, version } = ledgerKey(event.key);
   const reasons = boundReasons(event.reasons);
   const at = (deps.now ?? (() => new Date()))().toISOString();
-  const { written } = await deps.metadata.putVersionUnlessRegistered({
+  const { written } = await deps.versions.putVersionUnlessRegistered({
     model,
     version,
     status: 'REJECTED',
@@ -43,7 +44,7 @@ export async function recordRejection(
     reasons,
     source: event.executionId,
   });
-  await deps.metadata.appendAudit(
+  await deps.audit.appendAudit(
     auditEvent({
       model,
       version,
@@ -72,7 +73,7 @@ export async function recordReleaseFailure(
 ): Promise<RejectionResult> {
   const { model, version } = ledgerKey(event.key);
   const cause = event.error.Cause ?? '';
-  await deps.metadata.appendAudit(
+  await deps.audit.appendAudit(
     auditEvent({
       model,
       version,

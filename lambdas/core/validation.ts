@@ -8,7 +8,7 @@ import { evaluateGates, type Champion } from './gates';
 import { ledgerSegment, MANIFEST_FILE, parseIncomingKey } from './keys';
 import { MAX_MANIFEST_BYTES, parseManifestText, type Manifest } from './manifest';
 import type { ModelRuntime } from './model-runtime';
-import type { MetadataStore, ObjectHead, RegistryStore } from './ports';
+import type { AuditLogStore, DeploymentStore, ObjectHead, RegistryStore, VersionStore } from './ports';
 import { boundReasons, type ValidationResult } from './release-events';
 import { digestStream, sha256OfBytes } from './sha256';
 import { signatureIssues } from './signature';
@@ -23,7 +23,11 @@ export interface ValidationSettings {
 
 export interface ValidationDeps {
   readonly registry: RegistryStore;
-  readonly metadata: MetadataStore;
+  /** Read for the champion's recorded metrics. */
+  readonly versions: VersionStore;
+  /** Read for the champion (the stable version). */
+  readonly deployments: DeploymentStore;
+  readonly audit: AuditLogStore;
   readonly runtime: ModelRuntime;
   readonly settings: ValidationSettings;
 }
@@ -87,7 +91,7 @@ export async function validateRelease(
 
   // 8. Metric gates and champion comparison.
   if (manifest) {
-    const champion = await findChampion(deps.metadata, manifest.name, checks);
+    const champion = await findChampion(deps, manifest.name, checks);
     const gates = evaluateGates(manifest.metrics, manifest.gates, champion);
     reasons.push(...gates.reasons);
     checks.push(...gates.checks.map((c) => `gate: ${c}`));
@@ -117,7 +121,7 @@ export async function validateRelease(
     etag: artifact.head.etag,
     checks: boundReasons(checks),
   };
-  await deps.metadata.appendAudit(
+  await deps.audit.appendAudit(
     auditEvent({
       model: result.model,
       version: result.version,
@@ -256,16 +260,16 @@ async function checkArtifact(
 }
 
 async function findChampion(
-  metadata: MetadataStore,
+  stores: Pick<ValidationDeps, 'versions' | 'deployments'>,
   model: string,
   checks: string[],
 ): Promise<Champion | undefined> {
-  const deployment = await metadata.getDeployment(model);
+  const deployment = await stores.deployments.getDeployment(model);
   if (!deployment?.stable) {
     checks.push('champion: no champion (no stable version deployed)');
     return undefined;
   }
-  const record = await metadata.getVersion(model, deployment.stable);
+  const record = await stores.versions.getVersion(model, deployment.stable);
   if (!record?.metrics) {
     checks.push(`champion: stable version ${deployment.stable} has no recorded metrics; comparison skipped`);
     return undefined;

@@ -4,7 +4,7 @@
  * router and local mode; none of it imports ONNX Runtime (lambdas/inference/app.ts adds the ONNX backend).
  */
 import { S3CaptureWriter } from '../adapters/capture-writer';
-import { DynamoMetadataStore } from '../adapters/dynamo-metadata-store';
+import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
 import { PowertoolsMetricsSink } from '../adapters/powertools-metrics-sink';
 import { S3RegistryStore } from '../adapters/s3-registry-store';
 import { DEFAULT_CAPTURE_SETTINGS } from '../core/capture';
@@ -92,16 +92,7 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
   const metrics =
     options.metrics ??
     new PowertoolsMetricsSink({ namespace: requireEnv(INFERENCE_ENV.metricsNamespace, env) });
-  // Only the Deployments table is bound to this function; the other names are read (and fail) only if ever used.
-  const routing = new DynamoMetadataStore({
-    get modelVersions() {
-      return envVars.modelVersionsTable(env);
-    },
-    deployments: deploymentsTable,
-    get auditLog() {
-      return envVars.auditLogTable(env);
-    },
-  });
+  const routing = new DynamoDeploymentStore(deploymentsTable);
   return createInferenceApp({
     models,
     registry: new S3RegistryStore(bucket),

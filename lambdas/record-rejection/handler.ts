@@ -1,5 +1,6 @@
 /** RecordRejection and RecordFailure (release state machine): the ledger side of a refused bundle or failed step. */
-import { DynamoMetadataStore } from '../adapters/dynamo-metadata-store';
+import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
+import { DynamoVersionStore } from '../adapters/dynamo-version-store';
 import { recordRejection, recordReleaseFailure } from '../core/rejection';
 import { recordRejectionEventSchema } from '../core/release-events';
 import { env } from '../shared/env';
@@ -10,7 +11,7 @@ export const handler = releaseStepHandler({
   name: 'RecordRejection',
   wire: () => ({
     schema: recordRejectionEventSchema(env.registryBucket()),
-    deps: { metadata: DynamoMetadataStore.fromEnv() },
+    deps: { versions: DynamoVersionStore.fromEnv(), audit: DynamoAuditLog.fromEnv() },
   }),
   run: async (deps, input) => {
     if ('reasons' in input) {

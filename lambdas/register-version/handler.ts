@@ -1,5 +1,6 @@
 /** RegisterVersion (release state machine): immutable, content-addressed registration; see core/registration.ts. */
-import { DynamoMetadataStore } from '../adapters/dynamo-metadata-store';
+import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
+import { DynamoVersionStore } from '../adapters/dynamo-version-store';
 import { S3RegistryStore } from '../adapters/s3-registry-store';
 import { VersionConflictError } from '../core/errors';
 import { registerRelease } from '../core/registration';
@@ -14,7 +15,11 @@ export const handler = releaseStepHandler({
     const bucket = env.registryBucket();
     return {
       schema: registerVersionEventSchema(bucket),
-      deps: { registry: new S3RegistryStore(bucket), metadata: DynamoMetadataStore.fromEnv() },
+      deps: {
+        registry: new S3RegistryStore(bucket),
+        versions: DynamoVersionStore.fromEnv(),
+        audit: DynamoAuditLog.fromEnv(),
+      },
     };
   },
   run: async (deps, input) => {

@@ -1,5 +1,7 @@
 /** ValidateArtifact (release state machine): every check on an uploaded bundle; see core/validation.ts. */
-import { DynamoMetadataStore } from '../adapters/dynamo-metadata-store';
+import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
+import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
+import { DynamoVersionStore } from '../adapters/dynamo-version-store';
 import { OnnxModelRuntime } from '../adapters/onnx-model-runtime';
 import { S3RegistryStore } from '../adapters/s3-registry-store';
 import { validateArtifactEventSchema } from '../core/release-events';
@@ -16,7 +18,9 @@ export const handler = releaseStepHandler({
       schema: validateArtifactEventSchema(bucket),
       deps: {
         registry: new S3RegistryStore(bucket),
-        metadata: DynamoMetadataStore.fromEnv(),
+        versions: DynamoVersionStore.fromEnv(),
+        deployments: DynamoDeploymentStore.fromEnv(),
+        audit: DynamoAuditLog.fromEnv(),
         runtime: new OnnxModelRuntime(),
         settings: { maxArtifactBytes: env.maxArtifactBytes(), configuredModels: env.configuredModels() },
       },

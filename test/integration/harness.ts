@@ -10,7 +10,13 @@ import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { AuditEvent, MetadataStore, VersionRecord } from '../../lambdas/core/ports';
+import type {
+  AuditEvent,
+  AuditLogStore,
+  DeploymentStore,
+  VersionRecord,
+  VersionStore,
+} from '../../lambdas/core/ports';
 import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { parseConfig, type ModelOpsConfigInput } from '../../lib/config';
 import type { ExecutionResult } from '../../local/asl-runner';
@@ -61,7 +67,12 @@ export interface HarnessOptions {
 export interface Harness {
   readonly mode: LocalMode;
   readonly s3: S3Client;
-  readonly metadata: MetadataStore;
+  /** The metadata tables' stores, by table (pass it whole as the deps of `promoteStable` and `changeRouting`). */
+  readonly metadata: {
+    readonly versions: VersionStore;
+    readonly deployments: DeploymentStore;
+    readonly audit: AuditLogStore;
+  };
   readonly bucket: string;
   /** CLI target pointing at this harness's emulators. */
   readonly target: Target;
@@ -119,16 +130,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     endpoint: emulators.dynamodbEndpoint,
     credentials: LOCAL_CREDENTIALS,
   });
-  // Imported after startLocalMode set process.env: the adapter module builds SDK clients from it when it loads.
-  const { DynamoMetadataStore } = await import('../../lambdas/adapters/dynamo-metadata-store');
-  const metadata = new DynamoMetadataStore(
-    {
-      modelVersions: emulators.tables[MODEL_VERSIONS_TABLE.envVar]!,
-      deployments: emulators.tables[DEPLOYMENTS_TABLE.envVar]!,
-      auditLog: emulators.tables[AUDIT_LOG_TABLE.envVar]!,
-    },
-    DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } }),
-  );
+  // Imported after startLocalMode set process.env: the adapter modules build SDK clients from it when they load.
+  const { DynamoVersionStore } = await import('../../lambdas/adapters/dynamo-version-store');
+  const { DynamoDeploymentStore } = await import('../../lambdas/adapters/dynamo-deployment-store');
+  const { DynamoAuditLog } = await import('../../lambdas/adapters/dynamo-audit-log');
+  const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+  const metadata = {
+    versions: new DynamoVersionStore(emulators.tables[MODEL_VERSIONS_TABLE.envVar]!, doc),
+    deployments: new DynamoDeploymentStore(emulators.tables[DEPLOYMENTS_TABLE.envVar]!, doc),
+    audit: new DynamoAuditLog(emulators.tables[AUDIT_LOG_TABLE.envVar]!, doc),
+  };
   const bucket = emulators.bucket;
 
   const harness: Harness = {
@@ -174,9 +185,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       return Buffer.from(await r.Body!.transformToByteArray());
     },
-    version: (model, version) => metadata.getVersion(model, version),
+    version: (model, version) => metadata.versions.getVersion(model, version),
     async audit(model, version) {
-      return (await metadata.listAudit(model)).filter((e) => e.version === version);
+      return (await metadata.audit.listAudit(model)).filter((e) => e.version === version);
     },
     async pushExample(name, version) {
       const { manifest, artifact } = await loadExample(name);

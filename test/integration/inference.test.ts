@@ -268,11 +268,11 @@ describe('routing changes', () => {
   });
 
   it('audits every routing change in the ledger', async () => {
-    const events = await h.metadata.listAudit(model);
+    const events = await h.metadata.audit.listAudit(model);
     const types = events.map((e) => e.type);
     expect(types.filter((t) => t === 'PROMOTED')).toHaveLength(2);
     expect(types.filter((t) => t === 'ROUTING_CHANGED')).toHaveLength(3);
-    const deployment = await h.metadata.getDeployment(model);
+    const deployment = await h.metadata.deployments.getDeployment(model);
     expect(deployment).toMatchObject({ stable: '2.0.0', candidate: v1, mode: 'shadow', revision: 5 });
   });
 });

@@ -60,12 +60,14 @@ it('fails cleanly on state-machine input whose key is not under incoming/, writi
   });
   expect(result.status).toBe('FAILED');
   expect(result.error).toBe('ReleaseFailed');
-  expect(await h.metadata.listVersions()).not.toContainEqual(expect.objectContaining({ version: 'v9' }));
+  expect(await h.metadata.versions.listVersions()).not.toContainEqual(
+    expect.objectContaining({ version: 'v9' }),
+  );
   expect(await h.keys('models/credit-risk/v9/')).toEqual([]);
 });
 
 it('fails cleanly on state-machine input without a key', async () => {
   const result = await h.mode.runtime.release.run({ bucket: h.bucket });
   expect(result.status).toBe('FAILED');
-  expect(await h.metadata.listVersions()).toHaveLength(1);
+  expect(await h.metadata.versions.listVersions()).toHaveLength(1);
 });

@@ -1,16 +1,18 @@
 /** In-memory fakes of the ports, for unit tests of the release orchestration. */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { ObjectTooLargeError, SourceChangedError } from '../../lambdas/core/errors';
+import { DuplicateAuditEventError, ObjectTooLargeError, SourceChangedError } from '../../lambdas/core/errors';
 import { RoutingConflictError } from '../../lambdas/core/promotion';
 import type { LoadedModel, ModelRuntime, OutputValue, TensorMeta } from '../../lambdas/core/model-runtime';
 import type {
   AuditEvent,
+  AuditLogStore,
   DeploymentRecord,
-  MetadataStore,
+  DeploymentStore,
   ObjectHead,
   RegistryStore,
   VersionRecord,
+  VersionStore,
 } from '../../lambdas/core/ports';
 
 export class FakeRegistry implements RegistryStore {
@@ -69,55 +71,81 @@ export class FakeRegistry implements RegistryStore {
   }
 }
 
-export class FakeMetadata implements MetadataStore {
-  readonly versions = new Map<string, VersionRecord>();
-  readonly deployments = new Map<string, DeploymentRecord>();
-  readonly audit: AuditEvent[] = [];
+/** The ModelVersions table in memory, keyed `<model>#<version>`. */
+export class FakeVersionStore implements VersionStore {
+  readonly records = new Map<string, VersionRecord>();
   /** Runs just before the conditional write, to simulate a concurrent writer. */
   beforePut?: () => void;
 
   async getVersion(model: string, version: string): Promise<VersionRecord | undefined> {
-    return this.versions.get(`${model}#${version}`);
+    return this.records.get(`${model}#${version}`);
   }
   async listVersions(model?: string): Promise<readonly VersionRecord[]> {
-    return [...this.versions.values()].filter((v) => model === undefined || v.model === model);
+    return [...this.records.values()].filter((v) => model === undefined || v.model === model);
   }
   async putVersionUnlessRegistered(record: VersionRecord) {
     this.beforePut?.();
     const key = `${record.model}#${record.version}`;
-    const current = this.versions.get(key);
+    const current = this.records.get(key);
     if (current && current.status !== 'REJECTED') return { written: false, current };
-    this.versions.set(key, record);
+    this.records.set(key, record);
     return { written: true, current: record };
   }
-  async getDeployment(model: string): Promise<DeploymentRecord | undefined> {
-    return this.deployments.get(model);
-  }
+}
+
+/** The Deployments table in memory, keyed by model. */
+export class FakeDeploymentStore implements DeploymentStore {
+  readonly records = new Map<string, DeploymentRecord>();
   /** Runs just before the conditional routing write, to simulate a concurrent writer. */
-  beforePutDeployment?: () => void;
+  beforePut?: () => void;
+
+  async getDeployment(model: string): Promise<DeploymentRecord | undefined> {
+    return this.records.get(model);
+  }
   async putDeployment(
     record: DeploymentRecord,
     options: { readonly expectedRevision: number | undefined },
   ): Promise<void> {
-    this.beforePutDeployment?.();
-    const current = this.deployments.get(record.model);
+    this.beforePut?.();
+    const current = this.records.get(record.model);
     if (current?.revision !== options.expectedRevision) {
       throw new RoutingConflictError(record.model, options.expectedRevision);
     }
-    this.deployments.set(record.model, record);
+    this.records.set(record.model, record);
   }
+}
+
+/** The AuditLog table in memory, in append order. */
+export class FakeAuditLog implements AuditLogStore {
+  readonly events: AuditEvent[] = [];
+
   async appendAudit(event: AuditEvent): Promise<void> {
-    if (this.audit.some((e) => e.model === event.model && e.eventId === event.eventId)) {
-      throw new Error('duplicate audit event');
+    if (this.events.some((e) => e.model === event.model && e.eventId === event.eventId)) {
+      throw new DuplicateAuditEventError(`audit event ${event.model} ${event.eventId} already exists`);
     }
-    this.audit.push(event);
+    this.events.push(event);
   }
   async listAudit(model: string): Promise<readonly AuditEvent[]> {
-    return this.audit.filter((e) => e.model === model);
+    return this.events.filter((e) => e.model === model);
   }
   types(): string[] {
-    return this.audit.map((e) => e.type);
+    return this.events.map((e) => e.type);
   }
+}
+
+export interface FakeLedger {
+  readonly versions: FakeVersionStore;
+  readonly deployments: FakeDeploymentStore;
+  readonly audit: FakeAuditLog;
+}
+
+/** One fake per metadata table, named as deps name them: spread it into any deps object (`{ registry, ...ledger }`). */
+export function fakeLedger(): FakeLedger {
+  return {
+    versions: new FakeVersionStore(),
+    deployments: new FakeDeploymentStore(),
+    audit: new FakeAuditLog(),
+  };
 }
 
 /** A model that computes its outputs with a plain function of the feeds. */

@@ -8,7 +8,7 @@ import {
   RoutingChangeRefusedError,
   RoutingConflictError,
 } from '../../lambdas/core/promotion';
-import { FakeMetadata } from './fakes';
+import { fakeLedger, type FakeLedger } from './fakes';
 
 const NOW = new Date('2030-01-02T03:04:05.000Z');
 
@@ -22,10 +22,10 @@ function version(v: string, status: VersionRecord['status'] = 'REGISTERED'): Ver
   };
 }
 
-function store(versions: VersionRecord[], deployment?: DeploymentRecord): FakeMetadata {
-  const s = new FakeMetadata();
-  for (const v of versions) s.versions.set(`${v.model}#${v.version}`, v);
-  if (deployment) s.deployments.set(deployment.model, deployment);
+function store(versions: VersionRecord[], deployment?: DeploymentRecord): FakeLedger {
+  const s = fakeLedger();
+  for (const v of versions) s.versions.records.set(`${v.model}#${v.version}`, v);
+  if (deployment) s.deployments.records.set(deployment.model, deployment);
   return s;
 }
 
@@ -209,36 +209,36 @@ describe('planRouteChange', () => {
   });
 });
 
-describe('promoteStable / changeRouting over the MetadataStore port', () => {
+describe('promoteStable / changeRouting over the version, deployment and audit ports', () => {
   it('writes the record and appends one PROMOTED event', async () => {
     const s = store([version('1.0.0')]);
     const result = await promoteStable(s, { model: 'm', version: '1.0.0', actor: 'cli:test', now: NOW });
     expect(result.changed).toBe(true);
-    expect(s.deployments.get('m')).toMatchObject({ stable: '1.0.0', revision: 1 });
-    expect(s.types()).toEqual(['PROMOTED']);
-    expect(s.audit[0]).toMatchObject({ actor: 'cli:test', version: '1.0.0', at: NOW.toISOString() });
+    expect(s.deployments.records.get('m')).toMatchObject({ stable: '1.0.0', revision: 1 });
+    expect(s.audit.types()).toEqual(['PROMOTED']);
+    expect(s.audit.events[0]).toMatchObject({ actor: 'cli:test', version: '1.0.0', at: NOW.toISOString() });
   });
 
   it('writes nothing and audits nothing on a no-op promotion', async () => {
     const s = store([version('1.0.0')], deployed());
     const result = await promoteStable(s, { model: 'm', version: '1.0.0', actor: 'cli:test', now: NOW });
     expect(result).toMatchObject({ changed: false, record: { revision: 3 } });
-    expect(s.audit).toHaveLength(0);
+    expect(s.audit.events).toHaveLength(0);
   });
 
   it('fails with RoutingConflictError when someone else writes in between, and audits nothing', async () => {
     const s = store([version('1.0.0'), version('2.0.0')], deployed());
-    s.beforePutDeployment = () => s.deployments.set('m', deployed({ revision: 4 }));
+    s.deployments.beforePut = () => s.deployments.records.set('m', deployed({ revision: 4 }));
     await expect(
       promoteStable(s, { model: 'm', version: '2.0.0', actor: 'cli:test', now: NOW }),
     ).rejects.toBeInstanceOf(RoutingConflictError);
-    expect(s.deployments.get('m')).toMatchObject({ stable: '1.0.0', revision: 4 });
-    expect(s.audit).toHaveLength(0);
+    expect(s.deployments.records.get('m')).toMatchObject({ stable: '1.0.0', revision: 4 });
+    expect(s.audit.events).toHaveLength(0);
   });
 
   it('fails with RoutingConflictError when a first promotion races another', async () => {
     const s = store([version('1.0.0')]);
-    s.beforePutDeployment = () => s.deployments.set('m', deployed({ revision: 1 }));
+    s.deployments.beforePut = () => s.deployments.records.set('m', deployed({ revision: 1 }));
     await expect(
       promoteStable(s, { model: 'm', version: '1.0.0', actor: 'cli:test', now: NOW }),
     ).rejects.toThrow(/expected no record/);
@@ -254,7 +254,7 @@ describe('promoteStable / changeRouting over the MetadataStore port', () => {
       actor: 'cli:test',
       now: NOW,
     });
-    expect(s.deployments.get('m')).toMatchObject({ candidate: '2.0.0', mode: 'shadow', revision: 4 });
-    expect(s.types()).toEqual(['ROUTING_CHANGED']);
+    expect(s.deployments.records.get('m')).toMatchObject({ candidate: '2.0.0', mode: 'shadow', revision: 4 });
+    expect(s.audit.types()).toEqual(['ROUTING_CHANGED']);
   });
 });

@@ -6,7 +6,7 @@ import { registerRelease } from '../../lambdas/core/registration';
 import { recordRejection, recordReleaseFailure } from '../../lambdas/core/rejection';
 import type { ValidationPassed } from '../../lambdas/core/release-events';
 import { validateRelease } from '../../lambdas/core/validation';
-import { FakeMetadata, FakeRegistry, tinyRuntime } from './fakes';
+import { fakeLedger, FakeRegistry, tinyRuntime, type FakeLedger } from './fakes';
 import { FIXTURE_DIR, tinyManifest } from './manifest-fixtures';
 
 const SHA = 'e7a2caa4a3189f92d89f49f9e335589831c1ba7c0ec93fe733e3cbb30166de66';
@@ -16,14 +16,14 @@ const CONTENT_KEY = `models/tiny-classifier/1.0.0/${SHA}.onnx`;
 
 async function validated(
   registry: FakeRegistry,
-  metadata: FakeMetadata,
+  ledger: FakeLedger,
   manifest = tinyManifest(),
   artifact = modelBytes,
 ) {
   registry.put(KEY.replace('manifest.json', 'model.onnx'), artifact);
   registry.put(KEY, JSON.stringify(manifest));
   const v = await validateRelease(
-    { registry, metadata, runtime: tinyRuntime(), settings: { maxArtifactBytes: 10_000 } },
+    { registry, ...ledger, runtime: tinyRuntime(), settings: { maxArtifactBytes: 10_000 } },
     { key: KEY, executionId: 'exec-validate' },
   );
   if (!v.valid) throw new Error(JSON.stringify(v.reasons));
@@ -31,20 +31,20 @@ async function validated(
 }
 
 /** A bundle with a different artifact under the same version (smoke samples dropped: the fake model is fixed). */
-async function otherBundle(registry: FakeRegistry, metadata: FakeMetadata): Promise<ValidationPassed> {
+async function otherBundle(registry: FakeRegistry, ledger: FakeLedger): Promise<ValidationPassed> {
   const bytes = Buffer.concat([modelBytes, Buffer.from([0])]);
   const m = tinyManifest();
   m.artifact.sha256 = (await import('node:crypto')).createHash('sha256').update(bytes).digest('hex');
   m.artifact.sizeBytes = bytes.length;
-  return validated(registry, metadata, m, bytes);
+  return validated(registry, ledger, m, bytes);
 }
 
 describe('registerRelease', () => {
   it('copies the artifact to its content address, stores the manifest, writes REGISTERED and audits it', async () => {
     const registry = new FakeRegistry();
-    const metadata = new FakeMetadata();
-    const validation = await validated(registry, metadata);
-    const r = await registerRelease({ registry, metadata }, { executionId: 'exec-1', validation });
+    const ledger = fakeLedger();
+    const validation = await validated(registry, ledger);
+    const r = await registerRelease({ registry, ...ledger }, { executionId: 'exec-1', validation });
     expect(r).toEqual({
       model: 'tiny-classifier',
       version: '1.0.0',
@@ -58,7 +58,7 @@ describe('registerRelease', () => {
       'models/tiny-classifier/1.0.0/manifest.json',
     ]);
     expect(registry.objects.get(CONTENT_KEY)!.equals(modelBytes)).toBe(true);
-    expect(await metadata.getVersion('tiny-classifier', '1.0.0')).toMatchObject({
+    expect(await ledger.versions.getVersion('tiny-classifier', '1.0.0')).toMatchObject({
       status: 'REGISTERED',
       sha256: SHA,
       sizeBytes: modelBytes.length,
@@ -69,55 +69,55 @@ describe('registerRelease', () => {
       framework: 'onnx',
       source: 'exec-1',
     });
-    expect(metadata.types()).toEqual(['VALIDATION_PASSED', 'REGISTERED']);
+    expect(ledger.audit.types()).toEqual(['VALIDATION_PASSED', 'REGISTERED']);
   });
 
   it('succeeds idempotently when the same version and hash are registered again', async () => {
     const registry = new FakeRegistry();
-    const metadata = new FakeMetadata();
-    const validation = await validated(registry, metadata);
-    await registerRelease({ registry, metadata }, { executionId: 'exec-1', validation });
-    const again = await registerRelease({ registry, metadata }, { executionId: 'exec-2', validation });
+    const ledger = fakeLedger();
+    const validation = await validated(registry, ledger);
+    await registerRelease({ registry, ...ledger }, { executionId: 'exec-1', validation });
+    const again = await registerRelease({ registry, ...ledger }, { executionId: 'exec-2', validation });
     expect(again).toMatchObject({ idempotent: true, artifactKey: CONTENT_KEY });
-    expect(metadata.types()).toEqual(['VALIDATION_PASSED', 'REGISTERED', 'REGISTER_IDEMPOTENT']);
-    expect((await metadata.getVersion('tiny-classifier', '1.0.0'))!.source).toBe('exec-1');
+    expect(ledger.audit.types()).toEqual(['VALIDATION_PASSED', 'REGISTERED', 'REGISTER_IDEMPOTENT']);
+    expect((await ledger.versions.getVersion('tiny-classifier', '1.0.0'))!.source).toBe('exec-1');
   });
 
   it('fails with VersionConflictError for a different hash, audits it and leaves models/ unchanged', async () => {
     const registry = new FakeRegistry();
-    const metadata = new FakeMetadata();
+    const ledger = fakeLedger();
     await registerRelease(
-      { registry, metadata },
-      { executionId: 'exec-1', validation: await validated(registry, metadata) },
+      { registry, ...ledger },
+      { executionId: 'exec-1', validation: await validated(registry, ledger) },
     );
     const before = await registry.list('models/');
-    const conflicting = await otherBundle(registry, metadata);
+    const conflicting = await otherBundle(registry, ledger);
     registry.calls.length = 0;
 
     const err = await registerRelease(
-      { registry, metadata },
+      { registry, ...ledger },
       { executionId: 'exec-2', validation: conflicting },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VersionConflictError);
     expect((err as Error).name).toBe('VersionConflictError');
     expect(await registry.list('models/')).toEqual(before);
     expect(registry.calls.filter((c) => c.startsWith('copy'))).toEqual([]);
-    expect(metadata.types().at(-1)).toBe('VERSION_CONFLICT');
-    expect(metadata.audit.at(-1)!.details).toMatchObject({
+    expect(ledger.audit.types().at(-1)).toBe('VERSION_CONFLICT');
+    expect(ledger.audit.events.at(-1)!.details).toMatchObject({
       registeredSha256: SHA,
       pushedSha256: conflicting.sha256,
     });
-    expect((await metadata.getVersion('tiny-classifier', '1.0.0'))!.sha256).toBe(SHA);
+    expect((await ledger.versions.getVersion('tiny-classifier', '1.0.0'))!.sha256).toBe(SHA);
   });
 
   it('lets the conditional write decide a concurrent push of the same version', async () => {
     const registry = new FakeRegistry();
-    const metadata = new FakeMetadata();
-    const ours = await validated(registry, metadata);
+    const ledger = fakeLedger();
+    const ours = await validated(registry, ledger);
     // Another execution registers other content between our conflict check and our conditional write.
-    metadata.beforePut = () => {
-      metadata.beforePut = undefined;
-      metadata.versions.set('tiny-classifier#1.0.0', {
+    ledger.versions.beforePut = () => {
+      ledger.versions.beforePut = undefined;
+      ledger.versions.records.set('tiny-classifier#1.0.0', {
         model: 'tiny-classifier',
         version: '1.0.0',
         status: 'REGISTERED',
@@ -128,32 +128,32 @@ describe('registerRelease', () => {
       });
     };
     await expect(
-      registerRelease({ registry, metadata }, { executionId: 'exec-1', validation: ours }),
+      registerRelease({ registry, ...ledger }, { executionId: 'exec-1', validation: ours }),
     ).rejects.toThrow(VersionConflictError);
     // The loser never stores its manifest: only the winner of the write does.
     expect(registry.objects.has('models/tiny-classifier/1.0.0/manifest.json')).toBe(false);
-    expect(metadata.types().at(-1)).toBe('VERSION_CONFLICT');
+    expect(ledger.audit.types().at(-1)).toBe('VERSION_CONFLICT');
   });
 
   it('replaces a REJECTED record when a fixed bundle is pushed under the same version', async () => {
     const registry = new FakeRegistry();
-    const metadata = new FakeMetadata();
-    await recordRejection({ metadata }, { key: KEY, executionId: 'exec-0', reasons: ['bad'] });
+    const ledger = fakeLedger();
+    await recordRejection(ledger, { key: KEY, executionId: 'exec-0', reasons: ['bad'] });
     const r = await registerRelease(
-      { registry, metadata },
-      { executionId: 'exec-1', validation: await validated(registry, metadata) },
+      { registry, ...ledger },
+      { executionId: 'exec-1', validation: await validated(registry, ledger) },
     );
     expect(r.idempotent).toBe(false);
-    expect((await metadata.getVersion('tiny-classifier', '1.0.0'))!.status).toBe('REGISTERED');
+    expect((await ledger.versions.getVersion('tiny-classifier', '1.0.0'))!.status).toBe('REGISTERED');
   });
 
   it('fails when the manifest changed after validation, before copying anything', async () => {
     const registry = new FakeRegistry();
-    const metadata = new FakeMetadata();
-    const validation = await validated(registry, metadata);
+    const ledger = fakeLedger();
+    const validation = await validated(registry, ledger);
     registry.put(KEY, JSON.stringify({ ...tinyManifest(), owner: 'someone-else' }));
     await expect(
-      registerRelease({ registry, metadata }, { executionId: 'e', validation }),
+      registerRelease({ registry, ...ledger }, { executionId: 'e', validation }),
     ).rejects.toMatchObject({
       name: 'SourceChangedError',
     });
@@ -163,14 +163,14 @@ describe('registerRelease', () => {
 
 describe('recordRejection and recordReleaseFailure', () => {
   it('writes a REJECTED record with every reason and audits VALIDATION_FAILED', async () => {
-    const metadata = new FakeMetadata();
-    const r = await recordRejection({ metadata }, { key: KEY, executionId: 'exec-1', reasons: ['a', 'b'] });
+    const ledger = fakeLedger();
+    const r = await recordRejection(ledger, { key: KEY, executionId: 'exec-1', reasons: ['a', 'b'] });
     expect(r).toEqual({ model: 'tiny-classifier', version: '1.0.0', recorded: true });
-    expect(await metadata.getVersion('tiny-classifier', '1.0.0')).toMatchObject({
+    expect(await ledger.versions.getVersion('tiny-classifier', '1.0.0')).toMatchObject({
       status: 'REJECTED',
       reasons: ['a', 'b'],
     });
-    expect(metadata.audit[0]).toMatchObject({
+    expect(ledger.audit.events[0]).toMatchObject({
       type: 'VALIDATION_FAILED',
       actor: 'exec-1',
       details: { reasons: ['a', 'b'] },
@@ -179,27 +179,21 @@ describe('recordRejection and recordReleaseFailure', () => {
 
   it('never touches a REGISTERED record; it only audits', async () => {
     const registry = new FakeRegistry();
-    const metadata = new FakeMetadata();
+    const ledger = fakeLedger();
     await registerRelease(
-      { registry, metadata },
-      { executionId: 'exec-1', validation: await validated(registry, metadata) },
+      { registry, ...ledger },
+      { executionId: 'exec-1', validation: await validated(registry, ledger) },
     );
-    const r = await recordRejection(
-      { metadata },
-      { key: KEY, executionId: 'exec-2', reasons: ['late junk'] },
-    );
+    const r = await recordRejection(ledger, { key: KEY, executionId: 'exec-2', reasons: ['late junk'] });
     expect(r.recorded).toBe(false);
-    expect((await metadata.getVersion('tiny-classifier', '1.0.0'))!.status).toBe('REGISTERED');
-    expect(metadata.types().at(-1)).toBe('VALIDATION_FAILED');
+    expect((await ledger.versions.getVersion('tiny-classifier', '1.0.0'))!.status).toBe('REGISTERED');
+    expect(ledger.audit.types().at(-1)).toBe('VALIDATION_FAILED');
   });
 
   it('files garbage keys under their raw, bounded segments', async () => {
-    const metadata = new FakeMetadata();
+    const ledger = fakeLedger();
     expect(
-      await recordRejection(
-        { metadata },
-        { key: 'incoming//x/manifest.json', executionId: 'e', reasons: ['r'] },
-      ),
+      await recordRejection(ledger, { key: 'incoming//x/manifest.json', executionId: 'e', reasons: ['r'] }),
     ).toMatchObject({
       model: '_unparseable',
       version: 'x',
@@ -207,26 +201,28 @@ describe('recordRejection and recordReleaseFailure', () => {
     const long = 'v'.repeat(1000);
     expect(
       (
-        await recordRejection(
-          { metadata },
-          { key: `incoming/../${long}/manifest.json`, executionId: 'e', reasons: ['r'] },
-        )
+        await recordRejection(ledger, {
+          key: `incoming/../${long}/manifest.json`,
+          executionId: 'e',
+          reasons: ['r'],
+        })
       ).version,
     ).toHaveLength(256);
   });
 
   it('audits RELEASE_FAILED only, for an infrastructure error', async () => {
-    const metadata = new FakeMetadata();
-    const r = await recordReleaseFailure(
-      { metadata },
-      { key: KEY, executionId: 'exec-1', error: { Error: 'TransientStoreError', Cause: 'x'.repeat(10_000) } },
-    );
+    const ledger = fakeLedger();
+    const r = await recordReleaseFailure(ledger, {
+      key: KEY,
+      executionId: 'exec-1',
+      error: { Error: 'TransientStoreError', Cause: 'x'.repeat(10_000) },
+    });
     expect(r.recorded).toBe(false);
-    expect(metadata.versions.size).toBe(0);
-    expect(metadata.audit[0]).toMatchObject({
+    expect(ledger.versions.records.size).toBe(0);
+    expect(ledger.audit.events[0]).toMatchObject({
       type: 'RELEASE_FAILED',
       details: { error: 'TransientStoreError' },
     });
-    expect((metadata.audit[0]!.details.cause as string).length).toBeLessThanOrEqual(4000);
+    expect((ledger.audit.events[0]!.details.cause as string).length).toBeLessThanOrEqual(4000);
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ValidationResult } from '../../lambdas/core/release-events';
 import { validateRelease, type ValidationSettings } from '../../lambdas/core/validation';
-import { FakeMetadata, FakeRegistry, tinyRuntime, type FakeRuntime } from './fakes';
+import { fakeLedger, FakeRegistry, tinyRuntime, type FakeRuntime } from './fakes';
 import { FIXTURE_DIR, tinyManifest } from './manifest-fixtures';
 
 const KEY = 'incoming/tiny-classifier/1.0.0/manifest.json';
@@ -20,7 +20,7 @@ function setup(
   } = {},
 ) {
   const registry = new FakeRegistry();
-  const metadata = new FakeMetadata();
+  const ledger = fakeLedger();
   const runtime = opts.runtime ?? tinyRuntime();
   const key = opts.key ?? KEY;
   const manifest = opts.manifest ?? tinyManifest();
@@ -29,8 +29,8 @@ function setup(
     registry.put(key.replace(/manifest\.json$/, 'model.onnx'), opts.artifact ?? modelBytes);
   const settings = { maxArtifactBytes: 10_000, configuredModels: ['tiny-classifier'], ...opts.settings };
   const run = () =>
-    validateRelease({ registry, metadata, runtime, settings }, { key, executionId: 'exec-1' });
-  return { registry, metadata, runtime, run };
+    validateRelease({ registry, ...ledger, runtime, settings }, { key, executionId: 'exec-1' });
+  return { registry, ledger, runtime, run };
 }
 
 function reasonsOf(r: ValidationResult): string[] {
@@ -40,7 +40,7 @@ function reasonsOf(r: ValidationResult): string[] {
 
 describe('validateRelease', () => {
   it('accepts the fixture bundle, describes every check and audits VALIDATION_PASSED', async () => {
-    const { run, metadata, runtime } = setup();
+    const { run, ledger, runtime } = setup();
     const r = await run();
     expect(r).toMatchObject({
       valid: true,
@@ -55,7 +55,7 @@ describe('validateRelease', () => {
     expect(r.etag).toMatch(/[0-9a-f]{32}/);
     expect(r.manifestSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(r.checks.join('\n')).toMatch(/signature: .*smoke samples: 2 of 2 match.*no champion/s);
-    expect(metadata.types()).toEqual(['VALIDATION_PASSED']);
+    expect(ledger.audit.types()).toEqual(['VALIDATION_PASSED']);
     expect(runtime.released).toBe(1);
   });
 
@@ -63,7 +63,7 @@ describe('validateRelease', () => {
     const m = tinyManifest();
     m.metrics.auc = 0.5; // below the gate minimum
     m.artifact.sizeBytes = 1; // wrong size
-    const { run, runtime, metadata } = setup({ manifest: m, settings: { configuredModels: ['other'] } });
+    const { run, runtime, ledger } = setup({ manifest: m, settings: { configuredModels: ['other'] } });
     const reasons = reasonsOf(await run());
     expect(reasons).toEqual([
       expect.stringMatching(/^model "tiny-classifier" is not configured.*modelops\.config\.ts/),
@@ -72,7 +72,7 @@ describe('validateRelease', () => {
     ]);
     // Loading depends on the artifact check, which failed.
     expect(runtime.loads).toBe(0);
-    expect(metadata.audit).toEqual([]);
+    expect(ledger.audit.events).toEqual([]);
   });
 
   it('rejects every schema issue as "<path>: <message>" and skips checks that need a valid manifest', async () => {
@@ -92,10 +92,10 @@ describe('validateRelease', () => {
 
   it('rejects invalid JSON and a missing manifest', async () => {
     expect(reasonsOf(await setup({ manifest: '{' }).run())[0]).toMatch(/^\(manifest\): is not valid JSON/);
-    const { registry, metadata, runtime } = setup();
+    const { registry, ledger, runtime } = setup();
     registry.objects.delete(KEY);
     const r = await validateRelease(
-      { registry, metadata, runtime, settings: { maxArtifactBytes: 10_000 } },
+      { registry, ...ledger, runtime, settings: { maxArtifactBytes: 10_000 } },
       { key: KEY, executionId: 'e' },
     );
     expect(reasonsOf(r)).toEqual([expect.stringMatching(/manifest: .* does not exist/)]);
@@ -196,8 +196,8 @@ describe('validateRelease', () => {
   });
 
   it('compares against the champion and rejects a regression beyond the limit', async () => {
-    const { run, metadata } = setup();
-    metadata.deployments.set('tiny-classifier', {
+    const { run, ledger } = setup();
+    ledger.deployments.records.set('tiny-classifier', {
       model: 'tiny-classifier',
       stable: '0.9.0',
       weight: 0,
@@ -205,7 +205,7 @@ describe('validateRelease', () => {
       revision: 3,
       updatedAt: '2026-01-01T00:00:00Z',
     });
-    metadata.versions.set('tiny-classifier#0.9.0', {
+    ledger.versions.records.set('tiny-classifier#0.9.0', {
       model: 'tiny-classifier',
       version: '0.9.0',
       status: 'REGISTERED',
