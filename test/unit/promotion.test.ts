@@ -6,7 +6,6 @@ import {
   planRouteChange,
   promoteStable,
   RoutingChangeRefusedError,
-  RoutingConflictError,
 } from '../../lambdas/core/promotion';
 import { fakeLedger, type FakeLedger } from './fakes';
 
@@ -125,7 +124,12 @@ describe('planPromotion', () => {
         current: undefined,
         now: NOW,
       }),
-    ).toThrow(RoutingChangeRefusedError);
+    ).toThrow(
+      new RoutingChangeRefusedError(
+        '<model> "Bad_Name" is not a model name (1-64 characters of a-z, 0-9 and "-")',
+        '<model>',
+      ),
+    );
     expect(() =>
       planPromotion({
         model: 'm',
@@ -231,7 +235,12 @@ describe('promoteStable / changeRouting over the version, deployment and audit p
     s.deployments.beforePut = () => s.deployments.records.set('m', deployed({ revision: 4 }));
     await expect(
       promoteStable(s, { model: 'm', version: '2.0.0', actor: 'cli:test', now: NOW }),
-    ).rejects.toBeInstanceOf(RoutingConflictError);
+    ).rejects.toMatchObject({
+      name: 'RoutingConflictError',
+      message:
+        'the routing record of m changed while this change was being written (expected revision 3); someone else ' +
+        'changed routing at the same time. Check `modelops status` and run the command again.',
+    });
     expect(s.deployments.records.get('m')).toMatchObject({ stable: '1.0.0', revision: 4 });
     expect(s.audit.events).toHaveLength(0);
   });

@@ -99,7 +99,12 @@ describe('registerRelease', () => {
       { executionId: 'exec-2', validation: conflicting },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VersionConflictError);
-    expect((err as Error).name).toBe('VersionConflictError');
+    expect(err).toMatchObject({
+      name: 'VersionConflictError',
+      message:
+        `tiny-classifier 1.0.0 is already registered with sha256 ${SHA}; the pushed artifact has sha256 ` +
+        `${conflicting.sha256}. Registered versions are immutable: push under a new version.`,
+    });
     expect(await registry.list('models/')).toEqual(before);
     expect(registry.calls.filter((c) => c.startsWith('copy'))).toEqual([]);
     expect(ledger.audit.types().at(-1)).toBe('VERSION_CONFLICT');
@@ -129,7 +134,10 @@ describe('registerRelease', () => {
     };
     await expect(
       registerRelease({ registry, ...ledger }, { executionId: 'exec-1', validation: ours }),
-    ).rejects.toThrow(VersionConflictError);
+    ).rejects.toThrow(
+      `tiny-classifier 1.0.0 is already registered with sha256 ${'f'.repeat(64)}; the pushed artifact has sha256 ` +
+        `${SHA}. Registered versions are immutable: push under a new version.`,
+    );
     // The loser never stores its manifest: only the winner of the write does.
     expect(registry.objects.has('models/tiny-classifier/1.0.0/manifest.json')).toBe(false);
     expect(ledger.audit.types().at(-1)).toBe('VERSION_CONFLICT');
