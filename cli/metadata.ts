@@ -2,16 +2,14 @@
  * The CLI reads the ledger through the same `MetadataStore` adapter the handlers use, with its own client pointed
  * at the target (the adapter's module-scope default clients are never used here).
  */
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../lambdas/adapters/clients';
 import { DynamoMetadataStore } from '../lambdas/adapters/dynamo-metadata-store';
 import type { MetadataStore } from '../lambdas/core/ports';
 import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../lambdas/core/tables';
 import { dynamoClient, type Target } from './target';
 
 export function createMetadataStore(target: Target): MetadataStore {
-  const doc = DynamoDBDocumentClient.from(dynamoClient(target), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const doc = createDocumentClient(dynamoClient(target));
   return new DynamoMetadataStore(
     {
       modelVersions: target.tables[MODEL_VERSIONS_TABLE.envVar]!,

@@ -8,8 +8,8 @@ import { request, type Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createDocumentClient } from '../../lambdas/adapters/clients';
 import type { AuditEvent, MetadataStore, VersionRecord } from '../../lambdas/core/ports';
 import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { parseConfig, type ModelOpsConfigInput } from '../../lib/config';
@@ -70,7 +70,7 @@ export interface Harness {
   stage(
     model: string,
     version: string,
-    manifest: object | string,
+    manifest: object | string | Buffer,
     artifact?: Buffer,
     file?: string,
   ): Promise<string>;
@@ -127,7 +127,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       deployments: emulators.tables[DEPLOYMENTS_TABLE.envVar]!,
       auditLog: emulators.tables[AUDIT_LOG_TABLE.envVar]!,
     },
-    DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } }),
+    createDocumentClient(ddb),
   );
   const bucket = emulators.bucket;
 
@@ -151,7 +151,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (artifact)
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${dir}${file}`, Body: artifact }));
       const key = `${dir}manifest.json`;
-      const body = typeof manifest === 'string' ? manifest : JSON.stringify(manifest);
+      const body =
+        typeof manifest === 'string' || Buffer.isBuffer(manifest) ? manifest : JSON.stringify(manifest);
       await s3.send(
         new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }),
       );
