@@ -11,6 +11,7 @@ import { MANIFEST_FILE } from '../lambdas/core/keys';
 import { parseManifest, type Manifest, type ManifestIssue } from '../lambdas/core/manifest';
 import { parseReferenceCsv } from '../lambdas/core/reference-csv';
 import { digestStream } from '../lambdas/core/sha256';
+import { decodeUtf8Strict } from '../lambdas/core/utf8';
 import { CliError, UsageError } from './errors';
 
 export interface PreparedBundle {
@@ -62,11 +63,17 @@ export async function prepareBundle(
     );
   }
   const manifestPath = path.join(dir, MANIFEST_FILE);
-  const text = await readFile(manifestPath, 'utf8').catch(() => undefined);
-  if (text === undefined) {
+  const bytes = await readFile(manifestPath).catch(() => undefined);
+  if (bytes === undefined) {
     throw new UsageError(
       `<bundle-dir> "${bundleDir}" has no ${MANIFEST_FILE}; write one (see docs/manifest.md)`,
     );
+  }
+  let text: string;
+  try {
+    text = decodeUtf8Strict(bytes, MANIFEST_FILE);
+  } catch (err) {
+    throw new ManifestRejectedError(manifestPath, [{ path: '(manifest)', message: (err as Error).message }]);
   }
   let json: unknown;
   try {

@@ -2,7 +2,7 @@
  * The CLI reads the ledger through the same per-table adapters the handlers use, with its own client pointed at the
  * target (the adapters' module-scope default clients are never used here).
  */
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../lambdas/adapters/clients';
 import { DynamoAuditLog } from '../lambdas/adapters/dynamo-audit-log';
 import { DynamoDeploymentStore } from '../lambdas/adapters/dynamo-deployment-store';
 import { DynamoVersionStore } from '../lambdas/adapters/dynamo-version-store';
@@ -18,9 +18,7 @@ export interface LedgerStores {
 }
 
 export function createLedgerStores(target: Target): LedgerStores {
-  const doc = DynamoDBDocumentClient.from(dynamoClient(target), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const doc = createDocumentClient(dynamoClient(target));
   return {
     versions: new DynamoVersionStore(target.tables[MODEL_VERSIONS_TABLE.envVar]!, doc),
     deployments: new DynamoDeploymentStore(target.tables[DEPLOYMENTS_TABLE.envVar]!, doc),

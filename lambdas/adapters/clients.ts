@@ -23,11 +23,20 @@ export const s3Client: S3Client = new S3Client({ forcePathStyle: usesCustomS3End
 
 const dynamoClient = new DynamoDBClient({});
 
-export const dynamoDocumentClient: DynamoDBDocumentClient = DynamoDBDocumentClient.from(
-  dynamoClient,
-  // Records carry optional fields; absent ones are simply not stored.
-  { marshallOptions: { removeUndefinedValues: true } },
-);
+/** The document client every metadata store uses: the handlers', the CLI's and the tests' (same marshalling). */
+export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: {
+      // Records carry optional fields; absent ones are simply not stored.
+      removeUndefinedValues: true,
+      // The marshaller recognises a plain object by its `constructor`, so a record keyed by user-chosen names
+      // (metrics) with an own "constructor" key would otherwise be refused as an unsupported type.
+      convertClassInstanceToMap: true,
+    },
+  });
+}
+
+export const dynamoDocumentClient: DynamoDBDocumentClient = createDocumentClient(dynamoClient);
 
 /** What {@link traceSdkClients} needs of Powertools' Tracer. */
 export interface SdkClientTracer {

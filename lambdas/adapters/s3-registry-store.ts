@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ObjectTooLargeError, SourceChangedError } from '../core/errors';
 import type { ObjectHead, RegistryStore } from '../core/ports';
+import { decodeUtf8Strict } from '../core/utf8';
 import { httpStatus, isNotFound, mapStoreError, s3Client } from './clients';
 
 /** CopyObject copies at most 5 GiB; larger artifacts are copied part by part. */
@@ -71,7 +72,7 @@ export class S3RegistryStore implements RegistryStore {
       }
       chunks.push(chunk);
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return decodeUtf8Strict(Buffer.concat(chunks), key);
   }
 
   async readStream(key: string): Promise<Readable> {

@@ -12,6 +12,7 @@
  * missing / boolean tokens are matched case-insensitively in ASCII only.
  */
 import type { Baseline, Feature, FeatureBins } from './manifest';
+import { ownValue } from './own';
 
 export const DEFAULT_BASELINE_BINS = 10;
 export const DEFAULT_BASELINE_TOP_K = 20;
@@ -240,7 +241,7 @@ export function computeBaseline(
     const cells: Cell[] = [];
     let missing = 0;
     rows.forEach((r, i) => {
-      const text = r[name];
+      const text = ownValue(r, name);
       if (text === undefined) {
         throw new ReferenceDataError(
           `row ${i + 1} has no column "${name}"; every row needs every feature`,

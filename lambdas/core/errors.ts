@@ -89,3 +89,14 @@ export class BackendError extends Error {
 export class UnsupportedArtifactError extends Error {
   override name = 'UnsupportedArtifactError';
 }
+
+/** Stored text is not valid UTF-8; the message names the byte offset so the author can find it. */
+export class InvalidUtf8Error extends Error {
+  override name = 'InvalidUtf8Error';
+  constructor(
+    readonly what: string,
+    readonly byteOffset: number,
+  ) {
+    super(`${what} is not valid UTF-8 at byte offset ${byteOffset}; save it as UTF-8`);
+  }
+}

@@ -6,6 +6,7 @@
 import { FeatureEncodingError, type FeatureEncodingIssue } from './errors';
 import type { Feature, Manifest, TensorElementType } from './manifest';
 import type { FeedTensor } from './model-runtime';
+import { ownValue } from './own';
 
 /** A feature value as it arrives in JSON; `null` and absence both mean missing. */
 export type FeatureValue = number | string | boolean | null;
@@ -81,7 +82,7 @@ export function encodeInstances(
       const base = i * width;
       for (let c = 0; c < width; c++) {
         const column = tensor.columns[c]!;
-        const message = column.write(data, base + c, instance[column.feature]);
+        const message = column.write(data, base + c, ownValue(instance, column.feature));
         if (message !== undefined) issues.push({ instance: i, feature: column.feature, message });
       }
     }

@@ -3,6 +3,7 @@
  * against the champion (the model's current stable version). Pure.
  */
 import type { Gates } from './manifest';
+import { ownValue } from './own';
 
 /** The version currently serving as stable, with the metrics it was registered with. */
 export interface Champion {
@@ -34,14 +35,14 @@ export function evaluateGates(
   const checks: string[] = [];
 
   for (const [metric, min] of Object.entries(gates.minimums)) {
-    const value = metrics[metric];
+    const value = ownValue(metrics, metric);
     if (value === undefined) reasons.push(`gates.minimums.${metric}: metrics has no "${metric}"; report it`);
     else if (value < min - EPSILON)
       reasons.push(`gates.minimums.${metric}: ${metric} is ${value}, below the minimum ${min}`);
     else checks.push(`${metric} ${value} >= ${min}`);
   }
   for (const [metric, max] of Object.entries(gates.maximums)) {
-    const value = metrics[metric];
+    const value = ownValue(metrics, metric);
     if (value === undefined) reasons.push(`gates.maximums.${metric}: metrics has no "${metric}"; report it`);
     else if (value > max + EPSILON)
       reasons.push(`gates.maximums.${metric}: ${metric} is ${value}, above the maximum ${max}`);
@@ -55,8 +56,8 @@ export function evaluateGates(
     return { reasons, checks };
   }
   for (const [metric, limit] of regressionMetrics) {
-    const value = metrics[metric];
-    const base = champion.metrics[metric];
+    const value = ownValue(metrics, metric);
+    const base = ownValue(champion.metrics, metric);
     if (value === undefined) {
       reasons.push(`gates.maxRegression.${metric}: metrics has no "${metric}"; report it`);
       continue;
@@ -65,7 +66,7 @@ export function evaluateGates(
       checks.push(`${metric}: champion ${champion.version} did not report it; regression gate skipped`);
       continue;
     }
-    const lowerIsBetter = metric in gates.maximums;
+    const lowerIsBetter = Object.hasOwn(gates.maximums, metric);
     const regression = lowerIsBetter ? value - base : base - value;
     const summary = `${metric} ${value} vs champion ${champion.version} ${base} (${lowerIsBetter ? 'lower' : 'higher'} is better)`;
     if (regression > limit + EPSILON) {

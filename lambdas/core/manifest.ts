@@ -15,6 +15,7 @@ import {
   type OutputKind,
   type TensorElementType,
 } from './names';
+import { PROTOTYPE_KEY } from './own';
 
 // Defined in ./names (zod-free, for the inference path); re-exported so this stays the manifest contract's home.
 export { MODEL_NAME_PATTERN, VERSION_PATTERN };
@@ -22,7 +23,7 @@ export { MODEL_NAME_PATTERN, VERSION_PATTERN };
 export const ARTIFACT_FILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 /** Feature and tensor names: identifiers as most training code writes them. */
-const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
+export const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 
 export const modelNameSchema = z.string().regex(MODEL_NAME_PATTERN, {
   error: 'must be 1-64 characters of a-z, 0-9 and "-", starting and ending with a letter or digit',
@@ -35,9 +36,13 @@ export const versionSchema = z
   })
   .refine((v) => !v.includes('..'), { error: 'must not contain ".." (path traversal)' });
 
-const identifier = z.string().regex(IDENTIFIER_PATTERN, {
-  error: 'must be an identifier: a letter or "_" then up to 127 letters, digits, "_", ".", ":" or "-"',
-});
+const RESERVED_NAME_MESSAGE = `"${PROTOTYPE_KEY}" is reserved (JavaScript objects cannot hold it as data); choose another name`;
+const identifier = z
+  .string()
+  .regex(IDENTIFIER_PATTERN, {
+    error: 'must be an identifier: a letter or "_" then up to 127 letters, digits, "_", ".", ":" or "-"',
+  })
+  .refine((name) => name !== PROTOTYPE_KEY, { error: RESERVED_NAME_MESSAGE });
 const finite = z.number().refine(Number.isFinite, { error: 'must be a finite number' });
 const nonEmptyText = (max: number) => z.string().trim().min(1, { error: 'must not be empty' }).max(max);
 
@@ -109,7 +114,18 @@ export const outputSchema = z.strictObject({
   name: identifier,
   kind: z.enum(OUTPUT_KINDS),
   elementType: z.enum(TENSOR_ELEMENT_TYPES),
-  labels: z.array(z.string().min(1).max(256)).min(2).max(10_000).optional(),
+  // Labels become the keys of a probability output's `{label: p}` object, so they obey the same reserved name.
+  labels: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(256)
+        .refine((l) => l !== PROTOTYPE_KEY, { error: RESERVED_NAME_MESSAGE }),
+    )
+    .min(2)
+    .max(10_000)
+    .optional(),
 });
 export type Output = z.infer<typeof outputSchema>;
 
@@ -328,14 +344,34 @@ export function parseManifestText(text: string): ManifestParseResult {
 /** Validates a parsed manifest object. Never throws; returns every issue found. */
 export function parseManifest(json: unknown): ManifestParseResult {
   const parsed = manifestSchema.safeParse(json, { error: requiredFieldMessage });
-  if (!parsed.success) {
+  // A "__proto__" key would vanish from the parsed copy without an issue, so it is looked for in the input itself.
+  const reserved = prototypeKeyPaths(json).map((path) => ({ path, message: RESERVED_NAME_MESSAGE }));
+  if (!parsed.success || reserved.length > 0) {
     return {
       ok: false,
-      issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+      issues: [
+        ...reserved,
+        ...(parsed.success ? [] : parsed.error.issues).map((i) => ({
+          path: formatPath(i.path),
+          message: i.message,
+        })),
+      ],
     };
   }
   const issues = manifestConsistencyIssues(parsed.data);
   return issues.length > 0 ? { ok: false, issues } : { ok: true, manifest: parsed.data };
+}
+
+/** Paths of every own `__proto__` key in a parsed JSON value (JSON.parse keeps such keys as data). */
+function prototypeKeyPaths(value: unknown, path: (string | number)[] = [], out: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((v, i) => prototypeKeyPaths(v, [...path, i], out));
+  else if (value !== null && typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      if (key === PROTOTYPE_KEY) out.push(formatPath([...path, key]));
+      prototypeKeyPaths((value as Record<string, unknown>)[key], [...path, key], out);
+    }
+  }
+  return out;
 }
 
 const NUMERIC_ELEMENT_TYPES: ReadonlySet<TensorElementType> = new Set([
@@ -404,11 +440,12 @@ export function manifestConsistencyIssues(m: Manifest): ManifestIssue[] {
   });
 
   for (const metric of [...Object.keys(m.gates.minimums), ...Object.keys(m.gates.maximums)]) {
-    if (!(metric in m.metrics))
+    if (!Object.hasOwn(m.metrics, metric))
       add(`gates`, `gates metric "${metric}" but metrics has no "${metric}"; report it`);
   }
   for (const metric of Object.keys(m.gates.maxRegression)) {
-    if (!(metric in m.metrics)) add(`gates.maxRegression.${metric}`, `metrics has no "${metric}"; report it`);
+    if (!Object.hasOwn(m.metrics, metric))
+      add(`gates.maxRegression.${metric}`, `metrics has no "${metric}"; report it`);
   }
 
   if (m.baseline) {

@@ -6,6 +6,7 @@
  */
 import type { Output } from './manifest';
 import type { OutputValue } from './model-runtime';
+import { ownValue } from './own';
 
 /** One instance's prediction: output name → formatted value. */
 export type Prediction = Record<string, string | number | Readonly<Record<string, number>>>;
@@ -124,7 +125,7 @@ export function createPredictionFormatter(outputs: readonly Output[]): Predictio
     const predictions: Prediction[] = new Array<Prediction>(count);
     for (let i = 0; i < count; i++) predictions[i] = {};
     for (const { name, column } of plan) {
-      const value = values[name];
+      const value = ownValue(values, name);
       if (value === undefined) throw new PredictionFormatError(`the model returned no output "${name}"`);
       const width = rowWidth(value, count, name);
       for (let i = 0; i < count; i++) column(predictions[i]!, value, i, width);

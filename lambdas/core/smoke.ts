@@ -6,6 +6,7 @@ import { FeatureEncodingError } from './errors';
 import { encodeInstances } from './features';
 import type { Manifest, Output } from './manifest';
 import type { LoadedModel, OutputValue } from './model-runtime';
+import { ownValue } from './own';
 
 type Expected = Manifest['smokeSamples'][number]['expected'][string];
 
@@ -93,7 +94,7 @@ export async function smokeSampleIssues(manifest: Manifest, model: LoadedModel):
     }
     for (const [name, expected] of Object.entries(sample.expected)) {
       const output = outputs.get(name);
-      const value = results[name];
+      const value = ownValue(results, name);
       if (!output) {
         issues.push(`${where}.expected.${name}: is not a declared output`);
         continue;

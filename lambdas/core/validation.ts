@@ -3,7 +3,7 @@
  * skips only checks that depend on one that failed. Throws only for infrastructure failures (store errors).
  */
 import { auditEvent } from './audit';
-import { ObjectTooLargeError } from './errors';
+import { InvalidUtf8Error, ObjectTooLargeError } from './errors';
 import { evaluateGates, type Champion } from './gates';
 import { ledgerSegment, MANIFEST_FILE, parseIncomingKey } from './keys';
 import { MAX_MANIFEST_BYTES, parseManifestText, type Manifest } from './manifest';
@@ -149,6 +149,10 @@ async function readManifest(registry: RegistryStore, key: string, reasons: strin
   try {
     text = await registry.readText(key, MAX_MANIFEST_BYTES);
   } catch (err) {
+    if (err instanceof InvalidUtf8Error) {
+      reasons.push(`manifest: ${err.message}`);
+      return { head };
+    }
     if (!(err instanceof ObjectTooLargeError)) throw err;
     reasons.push(`manifest: is larger than ${MAX_MANIFEST_BYTES} bytes; keep data out of it`);
     return { head };

@@ -8,7 +8,6 @@ import { request, type Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type {
   AuditEvent,
@@ -81,7 +80,7 @@ export interface Harness {
   stage(
     model: string,
     version: string,
-    manifest: object | string,
+    manifest: object | string | Buffer,
     artifact?: Buffer,
     file?: string,
   ): Promise<string>;
@@ -134,7 +133,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const { DynamoVersionStore } = await import('../../lambdas/adapters/dynamo-version-store');
   const { DynamoDeploymentStore } = await import('../../lambdas/adapters/dynamo-deployment-store');
   const { DynamoAuditLog } = await import('../../lambdas/adapters/dynamo-audit-log');
-  const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+  const { createDocumentClient } = await import('../../lambdas/adapters/clients');
+  const doc = createDocumentClient(ddb);
   const metadata = {
     versions: new DynamoVersionStore(emulators.tables[MODEL_VERSIONS_TABLE.envVar]!, doc),
     deployments: new DynamoDeploymentStore(emulators.tables[DEPLOYMENTS_TABLE.envVar]!, doc),
@@ -162,7 +162,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (artifact)
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${dir}${file}`, Body: artifact }));
       const key = `${dir}manifest.json`;
-      const body = typeof manifest === 'string' ? manifest : JSON.stringify(manifest);
+      const body =
+        typeof manifest === 'string' || Buffer.isBuffer(manifest) ? manifest : JSON.stringify(manifest);
       await s3.send(
         new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }),
       );

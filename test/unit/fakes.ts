@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DuplicateAuditEventError, ObjectTooLargeError, SourceChangedError } from '../../lambdas/core/errors';
 import { RoutingConflictError } from '../../lambdas/core/promotion';
+import { decodeUtf8Strict } from '../../lambdas/core/utf8';
 import type { LoadedModel, ModelRuntime, OutputValue, TensorMeta } from '../../lambdas/core/model-runtime';
 import type {
   AuditEvent,
@@ -36,7 +37,7 @@ export class FakeRegistry implements RegistryStore {
     this.calls.push(`readText ${key}`);
     const body = this.objects.get(key);
     if (body && body.length > maxBytes) throw new ObjectTooLargeError(key, body.length, maxBytes);
-    return body?.toString('utf8');
+    return body === undefined ? undefined : decodeUtf8Strict(body, key);
   }
   async readStream(key: string): Promise<Readable> {
     this.calls.push(`readStream ${key}`);
