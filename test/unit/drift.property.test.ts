@@ -58,8 +58,9 @@ const windowArb: fc.Arbitrary<WindowCounts> = fc
     missing: fc.nat(50),
   })
   .map(({ a, constructor, missing }) => {
-    const features: Record<string, { counts: number[]; missing: number }> = { a: { counts: a, missing } };
-    if (constructor) features.constructor = { counts: constructor, missing: 0 };
+    const entries: [string, { counts: number[]; missing: number }][] = [['a', { counts: a, missing }]];
+    if (constructor) entries.push(['constructor', { counts: constructor, missing: 0 }]);
+    const features = Object.fromEntries(entries);
     const total = a.reduce((s, c) => s + c, 0) + missing;
     return { features, total };
   });
