@@ -87,7 +87,7 @@ describe('featureDrift', () => {
   const reference = numeric([0, 250, 250, 250, 250, 0], 0);
 
   it('reports every metric and no drift for the reference itself', () => {
-    const r = featureDrift('age', reference, { counts: [0, 25, 25, 25, 25, 0], missing: 0 });
+    const r = featureDrift('age', reference, { counts: [0, 250, 250, 250, 250, 0], missing: 0 });
     expect(r).toEqual({
       status: 'evaluated',
       feature: 'age',
@@ -97,22 +97,22 @@ describe('featureDrift', () => {
       wasserstein: expect.closeTo(0, 12) as number,
       missingRateDelta: 0,
       referenceCount: 1000,
-      liveCount: 100,
+      liveCount: 1000,
       drifted: false,
     });
   });
 
   it('drifts when live values land in the overflow bin', () => {
-    const r = featureDrift('age', reference, { counts: [0, 25, 25, 25, 0, 25], missing: 0 });
+    const r = featureDrift('age', reference, { counts: [0, 250, 250, 250, 0, 250], missing: 0 });
     expect(r.status === 'evaluated' && r.drifted).toBe(true);
   });
 
   it('is insufficient-data below the minimum, never a zero drift', () => {
-    const r = featureDrift('age', reference, { counts: [0, 50, 0, 0, 0, 0], missing: 0 });
+    const r = featureDrift('age', reference, { counts: [0, 500, 0, 0, 0, 0], missing: 0 });
     expect(r).toEqual({
       status: 'insufficient-data',
       feature: 'age',
-      liveCount: 50,
+      liveCount: 500,
       minimum: DEFAULT_MIN_LIVE_COUNT,
     });
     expect(
@@ -121,31 +121,31 @@ describe('featureDrift', () => {
   });
 
   it('counts an all-missing live window as drift with no Wasserstein', () => {
-    const r = featureDrift('age', reference, { counts: [0, 0, 0, 0, 0, 0], missing: 200 });
+    const r = featureDrift('age', reference, { counts: [0, 0, 0, 0, 0, 0], missing: 2000 });
     expect(r).toMatchObject({ status: 'evaluated', jsDistance: 1, missingRateDelta: 1, drifted: true });
     expect(r).not.toHaveProperty('wasserstein');
   });
 
   it('sees unseen categories, all counted in __OTHER__, as disjoint from the reference', () => {
     const bins = categorical(['a', 'b'], [600, 400, 0]);
-    const r = featureDrift('colour', bins, { counts: [0, 0, 300], missing: 0 });
+    const r = featureDrift('colour', bins, { counts: [0, 0, 3000], missing: 0 });
     expect(r).toMatchObject({ status: 'evaluated', kind: 'categorical', jsDistance: 1, drifted: true });
     expect(r).not.toHaveProperty('wasserstein');
   });
 
   it('handles a constant column (one populated bin)', () => {
     const constant = numeric([0, 1000, 0]);
-    expect(featureDrift('c', constant, { counts: [0, 100, 0], missing: 0 })).toMatchObject({
+    expect(featureDrift('c', constant, { counts: [0, 1000, 0], missing: 0 })).toMatchObject({
       jsDistance: 0,
       drifted: false,
     });
-    expect(featureDrift('c', constant, { counts: [50, 100, 50], missing: 0 })).toMatchObject({
+    expect(featureDrift('c', constant, { counts: [500, 1000, 500], missing: 0 })).toMatchObject({
       drifted: true,
     });
   });
 
   it('uses only the configured thresholds', () => {
-    const live = { counts: [0, 30, 25, 25, 20, 0], missing: 0 };
+    const live = { counts: [0, 300, 250, 250, 200, 0], missing: 0 };
     const base = featureDrift('x', reference, live);
     expect(base.status === 'evaluated' && base.drifted).toBe(false);
     const strict = featureDrift('x', reference, live, { thresholds: { wasserstein: 0.01 } });
@@ -153,7 +153,7 @@ describe('featureDrift', () => {
     const off = featureDrift(
       'x',
       reference,
-      { counts: [0, 0, 0, 0, 0, 100], missing: 0 },
+      { counts: [0, 0, 0, 0, 0, 1000], missing: 0 },
       {
         thresholds: { jsDistance: undefined, psi: undefined },
       },
@@ -162,7 +162,7 @@ describe('featureDrift', () => {
     const missing = featureDrift(
       'x',
       reference,
-      { counts: [0, 22, 22, 23, 23, 0], missing: 10 },
+      { counts: [0, 220, 220, 230, 230, 0], missing: 100 },
       {
         thresholds: { missingRateDelta: 0.05 },
       },
@@ -177,7 +177,7 @@ describe('featureDrift', () => {
   });
 
   it('rejects thresholds and minimums that are not positive', () => {
-    const live = { counts: [0, 25, 25, 25, 25, 0], missing: 0 };
+    const live = { counts: [0, 250, 250, 250, 250, 0], missing: 0 };
     expect(() => featureDrift('x', reference, live, { thresholds: { psi: 0 } })).toThrow(/psi must be/);
     expect(() => featureDrift('x', reference, live, { minLiveCount: 0 })).toThrow(/minLiveCount/);
   });
@@ -192,38 +192,38 @@ describe('datasetDrift', () => {
       constructor: categorical(['x', 'y'], [500, 500, 0]),
     },
   };
-  const calm = { counts: [0, 100, 100, 0], missing: 0 };
-  const moved = { counts: [0, 0, 0, 200], missing: 0 };
+  const calm = { counts: [0, 1000, 1000, 0], missing: 0 };
+  const moved = { counts: [0, 0, 0, 2000], missing: 0 };
 
   it('is the share of drifted features', () => {
     const r = datasetDrift(baseline, {
-      total: 200,
-      features: { a: moved, b: calm, constructor: { counts: [100, 100, 0], missing: 0 } },
+      total: 2000,
+      features: { a: moved, b: calm, constructor: { counts: [1000, 1000, 0], missing: 0 } },
     });
     expect(r).toMatchObject({ status: 'evaluated', share: 1 / 3, drifted: false, driftedFeatures: ['a'] });
     const two = datasetDrift(baseline, {
-      total: 200,
-      features: { a: moved, b: moved, constructor: { counts: [100, 100, 0], missing: 0 } },
+      total: 2000,
+      features: { a: moved, b: moved, constructor: { counts: [1000, 1000, 0], missing: 0 } },
     });
     expect(two).toMatchObject({ share: 2 / 3, drifted: true, driftedFeatures: ['a', 'b'] });
   });
 
   it('is insufficient-data for a window below the minimum', () => {
-    expect(datasetDrift(baseline, { total: 99, features: { a: calm } })).toEqual({
+    expect(datasetDrift(baseline, { total: 999, features: { a: calm } })).toEqual({
       status: 'insufficient-data',
-      liveCount: 99,
-      minimum: 100,
+      liveCount: 999,
+      minimum: 1000,
     });
   });
 
   it('leaves features without live counts out of the share, and is insufficient when none has any', () => {
-    const r = datasetDrift(baseline, { total: 200, features: { a: moved } });
+    const r = datasetDrift(baseline, { total: 2000, features: { a: moved } });
     expect(r).toMatchObject({ status: 'evaluated', share: 1, driftedFeatures: ['a'] });
     expect(
       r.status === 'evaluated' && r.features.filter((f) => f.status === 'insufficient-data'),
     ).toHaveLength(2);
     // `constructor` is a feature here, not Object.prototype.constructor.
-    expect(datasetDrift(baseline, { total: 200, features: {} }).status).toBe('insufficient-data');
+    expect(datasetDrift(baseline, { total: 2000, features: {} }).status).toBe('insufficient-data');
   });
 });
 
