@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { binIndex } from '../../lambdas/core/baseline';
+import { binIndex, computeBaseline } from '../../lambdas/core/baseline';
 import {
   binWasserstein,
   featureDrift,
@@ -15,7 +15,7 @@ import {
   PSI_EPSILON,
   type BinCounts,
 } from '../../lambdas/core/drift';
-import type { FeatureBins } from '../../lambdas/core/manifest';
+import type { Feature, FeatureBins } from '../../lambdas/core/manifest';
 
 interface GoldenCase {
   readonly name: string;
@@ -25,6 +25,7 @@ interface GoldenCase {
   readonly reference: BinCounts;
   readonly live: BinCounts;
   readonly sample?: { values: (number | string | null)[]; counts: number[]; missing: number };
+  readonly referenceValues?: (number | null)[];
   readonly expected: {
     jsDistance: number;
     psi: number;
@@ -105,6 +106,15 @@ describe('drift distances match scipy (golden.json)', () => {
           else counts[i]!++;
         }
         expect({ counts, missing }).toEqual({ counts: sample.counts, missing: sample.missing });
+      });
+    }
+
+    if (c.referenceValues) {
+      const values = c.referenceValues;
+      it('computeBaseline profiles the raw reference to the same edges and counts', () => {
+        const feature: Feature = { name: 'x', type: 'numeric', required: true, pii: false };
+        const rows = values.map((v) => ({ x: v === null ? '' : String(v) }));
+        expect(computeBaseline([feature], rows).features.x).toEqual(bins(c));
       });
     }
   });
