@@ -3,6 +3,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RELEASE_ASL_PATH } from '../../lib/constructs/release-pipeline';
 import { STACK_OUTPUTS } from '../../lib/stacks/modelops-stack';
+import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
+import { boundVariableNames, functionArnPlaceholder } from '../../lib/workflows/types';
 import { logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
 import type { SynthResult } from './helpers';
 
@@ -13,6 +15,7 @@ beforeAll(() => {
 afterAll(() => synth.cleanup());
 
 const FUNCTIONS = ['ValidateArtifact', 'RegisterVersion', 'RecordRejection'] as const;
+const ROWS = RELEASE_WORKFLOW.functions;
 
 function resource(id: string): { Properties: Record<string, unknown>; DeletionPolicy?: string } {
   return synth.template.toJSON().Resources[id];
@@ -52,17 +55,16 @@ describe('ReleasePipeline state machine', () => {
     );
     const substitutions = sm.Properties.DefinitionSubstitutions as Record<string, unknown>;
     expect(new Set(Object.keys(substitutions))).toEqual(placeholders);
-    expect(substitutions).toEqual({
-      ValidateArtifactFunctionArn: {
-        'Fn::GetAtt': [expect.stringMatching(/^ReleaseValidateArtifactFunction/), 'Arn'],
-      },
-      RegisterVersionFunctionArn: {
-        'Fn::GetAtt': [expect.stringMatching(/^ReleaseRegisterVersionFunction/), 'Arn'],
-      },
-      RecordRejectionFunctionArn: {
-        'Fn::GetAtt': [expect.stringMatching(/^ReleaseRecordRejectionFunction/), 'Arn'],
-      },
-    });
+    expect(substitutions).toEqual(
+      Object.fromEntries(
+        ROWS.map((row) => [
+          functionArnPlaceholder(row),
+          { 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^Release${row.id}Function`)), 'Arn'] },
+        ]),
+      ),
+    );
+    // The construct ids are the contract: the rows must keep them.
+    expect(ROWS.map((row) => row.id)).toEqual(FUNCTIONS);
   });
 });
 
@@ -136,8 +138,6 @@ describe('ReleasePipeline functions', () => {
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
           REGISTRY_BUCKET: { Ref: expect.stringMatching(/^RegistryBucket/) },
-          MAX_ARTIFACT_BYTES: '1000000',
-          CONFIGURED_MODELS: 'breast-cancer,credit-risk',
         }),
       },
     });
@@ -160,26 +160,45 @@ describe('ReleasePipeline functions', () => {
     });
   });
 
-  it('sets the table environment variables from tables.ts', () => {
-    const env = (fn: string) =>
-      (
-        resource(logicalIdOf(synth.template, 'AWS::Lambda::Function', `Release${fn}Function`)).Properties
-          .Environment as {
-          Variables: Record<string, unknown>;
-        }
-      ).Variables;
-    // What each handler touches (lambdas/core/validation.ts, registration.ts, rejection.ts); nothing more.
-    const tablesOf = (fn: string) =>
-      Object.keys(env(fn))
-        .filter((k) => k.endsWith('_TABLE'))
+  it.each(ROWS.map((row) => [row.id, row] as const))(
+    '%s has the timeout, memory and environment of its wiring row, nothing more',
+    (id, row) => {
+      const props = resource(logicalIdOf(synth.template, 'AWS::Lambda::Function', `Release${id}Function`))
+        .Properties as {
+        Timeout: number;
+        MemorySize: number;
+        Environment: { Variables: Record<string, unknown> };
+      };
+      expect(props.Timeout).toBe(row.timeoutSeconds);
+      expect(props.MemorySize).toBe(row.memoryMb);
+      const common = [
+        'NODE_OPTIONS',
+        'POWERTOOLS_LOG_LEVEL',
+        'POWERTOOLS_METRICS_NAMESPACE',
+        'POWERTOOLS_SERVICE_NAME',
+      ];
+      const bound = Object.keys(props.Environment.Variables)
+        .filter((k) => !common.includes(k))
         .sort();
-    expect(tablesOf('ValidateArtifact')).toEqual([
-      'AUDIT_LOG_TABLE',
-      'DEPLOYMENTS_TABLE',
-      'MODEL_VERSIONS_TABLE',
-    ]);
-    expect(tablesOf('RegisterVersion')).toEqual(['AUDIT_LOG_TABLE', 'MODEL_VERSIONS_TABLE']);
-    expect(tablesOf('RecordRejection')).toEqual(['AUDIT_LOG_TABLE', 'MODEL_VERSIONS_TABLE']);
+      expect(bound).toEqual(boundVariableNames(row));
+    },
+  );
+
+  it('sets the settings of ValidateArtifact from the config', () => {
+    const env = (
+      resource(logicalIdOf(synth.template, 'AWS::Lambda::Function', 'ReleaseValidateArtifactFunction'))
+        .Properties.Environment as { Variables: Record<string, unknown> }
+    ).Variables;
+    expect(env).toMatchObject({
+      MAX_ARTIFACT_BYTES: '1000000',
+      CONFIGURED_MODELS: 'breast-cancer,credit-risk',
+    });
+    // What each handler touches (lambdas/core/validation.ts, registration.ts, rejection.ts); nothing more.
+    expect(
+      Object.keys(env)
+        .filter((k) => k.endsWith('_TABLE'))
+        .sort(),
+    ).toEqual(['AUDIT_LOG_TABLE', 'DEPLOYMENTS_TABLE', 'MODEL_VERSIONS_TABLE']);
   });
 });
 
