@@ -9,7 +9,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { PREFIX } from '../../lambdas/core/tables';
+import { RELEASE_TRIGGER_KEY_WILDCARD, releaseTriggerKeyFilter } from '../../lambdas/core/release-trigger';
 import { RELEASE_WORKFLOW } from '../workflows/release';
 import {
   functionArnPlaceholder,
@@ -33,9 +33,6 @@ import {
 
 /** The release state machine definition, loaded as is; `${…FunctionArn}` placeholders are substituted. */
 export const RELEASE_ASL_PATH = path.join(PROJECT_ROOT, 'stepfunctions', RELEASE_WORKFLOW.aslFile);
-
-/** Object keys whose creation starts a release: a bundle's manifest, written last by the CLI. */
-export const RELEASE_TRIGGER_KEY_PATTERN = `${PREFIX.incoming}*/*/manifest.json`;
 
 export interface ReleasePipelineProps {
   readonly registry: ArtifactRegistry;
@@ -180,14 +177,15 @@ export class ReleasePipeline extends Construct {
     });
 
     this.rule = new Rule(this, 'ManifestUploaded', {
-      description: `Starts a release when ${RELEASE_TRIGGER_KEY_PATTERN} is created in the registry`,
+      description: `Starts a release when ${RELEASE_TRIGGER_KEY_WILDCARD} is created in the registry`,
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
-        // Raw pattern: CDK's typed matchers have no `wildcard`.
+        // Raw pattern: CDK's typed matchers have no `wildcard`. Nested keys match too, on purpose: see
+        // lambdas/core/release-trigger.ts.
         detail: {
           bucket: { name: [registry.bucket.bucketName] },
-          object: { key: [{ wildcard: RELEASE_TRIGGER_KEY_PATTERN }] },
+          object: { key: releaseTriggerKeyFilter() },
         },
       },
     });

@@ -5,6 +5,8 @@ import { RELEASE_ASL_PATH } from '../../lib/constructs/release-pipeline';
 import { STACK_OUTPUTS } from '../../lib/stacks/modelops-stack';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
 import { boundVariableNames, functionArnPlaceholder } from '../../lib/workflows/types';
+import { TRIGGER_CASES } from '../fixtures/release-trigger-keys';
+import { matchesEventPattern } from './event-pattern';
 import { logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
 import type { SynthResult } from './helpers';
 
@@ -80,6 +82,43 @@ describe('ReleasePipeline trigger', () => {
         },
       },
     });
+  });
+
+  /** The rule's pattern as synthesized, with the bucket's `Ref` resolved to a name. */
+  function rulePattern(bucketName: string): object {
+    const [rule] = Object.values(synth.template.findResources('AWS::Events::Rule')) as {
+      Properties: { EventPattern: unknown };
+    }[];
+    const bucketRef = JSON.stringify({
+      Ref: logicalIdOf(synth.template, 'AWS::S3::Bucket', 'RegistryBucket'),
+    });
+    return JSON.parse(
+      JSON.stringify(rule!.Properties.EventPattern).replace(bucketRef, JSON.stringify(bucketName)),
+    );
+  }
+
+  /** An S3 "Object Created" event as EventBridge receives it (the fields the pattern reads). */
+  function objectCreated(bucket: string, key: string) {
+    return {
+      version: '0',
+      source: 'aws.s3',
+      'detail-type': 'Object Created',
+      detail: { version: '0', bucket: { name: bucket }, object: { key, size: 2 }, reason: 'PutObject' },
+    };
+  }
+
+  it.each(TRIGGER_CASES)(
+    'the synthesized rule: $key starts a release: $startsRelease',
+    ({ key, startsRelease }) => {
+      expect(matchesEventPattern(rulePattern('registry'), objectCreated('registry', key))).toBe(
+        startsRelease,
+      );
+    },
+  );
+
+  it('the synthesized rule ignores manifests in any other bucket', () => {
+    const [layout] = TRIGGER_CASES;
+    expect(matchesEventPattern(rulePattern('registry'), objectCreated('other', layout!.key))).toBe(false);
   });
 
   it('starts the state machine with {bucket, key}, retries and dead-letters', () => {
