@@ -1,11 +1,14 @@
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -56,12 +59,17 @@ export interface ReleasePipelineProps {
    * @default 5
    */
   readonly reservedConcurrency?: number;
+  /**
+   * Where the dead-letter alarm notifies (an undeliverable trigger event means a push that silently went nowhere).
+   * @default - no alarm action: the alarm is created and visible in CloudWatch, but notifies no one
+   */
+  readonly alarmTopic?: ITopic;
 }
 
 /**
  * The first half of the release pipeline: an S3 "Object Created" event for `incoming/<model>/<version>/manifest.json`
  * starts the release state machine (`stepfunctions/release.asl.json`), which validates the bundle and registers
- * the version or records the rejection. Undeliverable events go to a dead-letter queue.
+ * the version or records the rejection. Undeliverable events go to a dead-letter queue, watched by an alarm.
  */
 export class ReleasePipeline extends Construct {
   public readonly validateArtifact: ModelOpsFunction;
@@ -73,6 +81,8 @@ export class ReleasePipeline extends Construct {
   public readonly stateMachineLogGroup: LogGroup;
   public readonly rule: Rule;
   public readonly deadLetterQueue: Queue;
+  /** In alarm while any trigger event sits in the dead-letter queue. */
+  public readonly deadLetterAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: ReleasePipelineProps) {
     super(scope, id);
@@ -175,6 +185,30 @@ export class ReleasePipeline extends Construct {
         'This queue is itself the dead-letter queue of the EventBridge rule target; cdk-nag only recognizes ' +
         'queue-to-queue redrive. A DLQ of a DLQ would only move the same messages again.',
     });
+
+    this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription:
+        'A release trigger event could not be delivered to the release state machine; the bundle was not ' +
+        'released. Inspect the message in the release dead-letter queue and re-push the bundle.',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic) {
+      this.deadLetterAlarm.addAlarmAction(new SnsAction(props.alarmTopic));
+    } else {
+      Validations.of(this.deadLetterAlarm).acknowledge({
+        id: 'NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction',
+        reason:
+          'No alarmTopic was given (the stack passes one when config.alarmEmail is set); the alarm still records ' +
+          'its state in CloudWatch, and an action is added as soon as a topic is configured.',
+      });
+    }
 
     this.rule = new Rule(this, 'ManifestUploaded', {
       description: `Starts a release when ${RELEASE_TRIGGER_KEY_WILDCARD} is created in the registry`,

@@ -146,6 +146,17 @@ describe('ReleasePipeline trigger', () => {
     });
   });
 
+  it('alarms on the dead-letter queue, without an action when no alarmTopic is given', () => {
+    const queueId = logicalIdOf(synth.template, 'AWS::SQS::Queue', 'ReleaseDeadLetterQueue');
+    const alarm = resource(logicalIdOf(synth.template, 'AWS::CloudWatch::Alarm', 'ReleaseDeadLetterAlarm'));
+    expect(alarm.Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: 1,
+    });
+    expect(alarm.Properties.AlarmActions).toBeUndefined();
+  });
+
   it('keeps dead letters 14 days in an encrypted, TLS-only queue', () => {
     synth.template.hasResourceProperties('AWS::SQS::Queue', {
       MessageRetentionPeriod: 14 * 24 * 3600,
