@@ -16,10 +16,9 @@ import { RELEASE_TRIGGER_KEY_WILDCARD, releaseTriggerKeyFilter } from '../../lam
 import { RELEASE_WORKFLOW } from '../workflows/release';
 import {
   functionArnPlaceholder,
-  WORKFLOW_SETTINGS,
+  settingsEnvironment,
   type BucketAccess,
   type TableAccess,
-  type WorkflowSetting,
   type WorkflowSettingValues,
   type WorkflowTable,
 } from '../workflows/types';
@@ -114,9 +113,7 @@ export class ReleasePipeline extends Construct {
         logRetention: props.logRetention,
         logEncryptionKey: props.logEncryptionKey,
         reservedConcurrentExecutions: reservedConcurrency,
-        environment: Object.fromEntries(
-          row.settings.map((s: WorkflowSetting) => [WORKFLOW_SETTINGS[s], settings[s]]),
-        ),
+        environment: settingsEnvironment(row, settings),
       });
       fn.bindBucket(...row.bucket.map((b: BucketAccess) => bucketGrants[b]));
       for (const [table, access] of Object.entries(row.tables) as [WorkflowTable, TableAccess][]) {

@@ -92,14 +92,21 @@ export function functionArnPlaceholder(fn: Pick<WorkflowFunction, 'id'>): string
   return `${fn.id}FunctionArn`;
 }
 
-/** The environment variables a row binds, with their values: its settings, then its tables' variables. */
+/** The variables of a row's settings, with their values (CDK sets the tables' variables through `bindTable`). */
+export function settingsEnvironment(
+  fn: Pick<WorkflowFunction, 'settings'>,
+  settings: WorkflowSettingValues,
+): Record<string, string> {
+  return Object.fromEntries(fn.settings.map((setting) => [WORKFLOW_SETTINGS[setting], settings[setting]]));
+}
+
+/** Every environment variable a row binds, with its value: its settings, then its tables' variables. */
 export function functionEnvironment(
   fn: WorkflowFunction,
   settings: WorkflowSettingValues,
   tableNames: Readonly<Record<WorkflowTable, string>>,
 ): Record<string, string> {
-  const environment: Record<string, string> = {};
-  for (const setting of fn.settings) environment[WORKFLOW_SETTINGS[setting]] = settings[setting];
+  const environment = settingsEnvironment(fn, settings);
   for (const table of Object.keys(fn.tables) as WorkflowTable[]) {
     environment[WORKFLOW_TABLES[table].envVar] = tableNames[table];
   }

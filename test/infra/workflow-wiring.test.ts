@@ -2,7 +2,9 @@
  * The wiring tables against their ASL files: every placeholder has a row, every row is invoked, and every Task's
  * TimeoutSeconds equals its function's timeout. Each check is also run on a mutated copy, so it is shown to fail.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RELEASE_ASL_PATH } from '../../lib/constructs/release-pipeline';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
@@ -144,5 +146,20 @@ describe('release wiring table', () => {
         { modelVersions: 'mv', deployments: 'dep', auditLog: 'audit' },
       ),
     ).toEqual({ REGISTRY_BUCKET: 'bucket', MODEL_VERSIONS_TABLE: 'mv', AUDIT_LOG_TABLE: 'audit' });
+  });
+});
+
+describe('lib/workflows', () => {
+  it('loads without aws-cdk-lib or any other package (local mode and tests load it)', () => {
+    const dir = path.resolve(__dirname, '..', '..', 'lib', 'workflows');
+    // A fresh process, so nothing this test file imported counts.
+    const script = [
+      `require(${JSON.stringify(path.join(dir, 'release.ts'))});`,
+      `require(${JSON.stringify(path.join(dir, 'wiring-check.ts'))});`,
+      'const loaded = Object.keys(require.cache).filter((f) => f.includes("node_modules") && !/[\\/](tsx|esbuild)[\\/]/.test(f));',
+      'process.stdout.write(JSON.stringify(loaded));',
+    ].join('\n');
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual([]);
   });
 });
