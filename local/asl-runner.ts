@@ -10,6 +10,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Context as LambdaContext } from 'aws-lambda';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { withTaskEnvironment, type TaskEnvironment } from '../lambdas/shared/env';
 import type { LocalLogger } from './logger';
 
 export const LOCAL_ACCOUNT = '000000000000';
@@ -67,6 +68,12 @@ export interface LocalFunction {
   readonly timeoutSeconds?: number;
   /** @default 1024 */
   readonly memoryMb?: number;
+  /**
+   * The only environment the handler's env helpers see while it runs (its module load included), as a Lambda
+   * function sees only its own configuration.
+   * @default - no scope: the helpers read process.env
+   */
+  readonly environment?: TaskEnvironment;
 }
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -232,17 +239,17 @@ export class AslRunner {
   /** Calls the handler the way Lambda would: fresh context, JSON in and out, errors keep their name. */
   private bind(fn: LocalFunction, arn: string): (input: unknown) => Promise<unknown> {
     let handler: Promise<LambdaHandler> | undefined;
-    return async (input: unknown) => {
+    const invoke = async (input: unknown): Promise<unknown> => {
       handler ??= fn.load();
-      const startedAt = Date.now();
+      const h = await handler;
+      // Lambda delivers a deserialized copy; a handler must not be able to mutate the machine's state.
+      return h(JSON.parse(JSON.stringify(input ?? null)) as unknown, fakeContext(fn, arn, Date.now()));
+    };
+    return async (input: unknown) => {
       let result: unknown;
       try {
-        const h = await handler;
-        // Lambda delivers a deserialized copy; a handler must not be able to mutate the machine's state.
-        result = await h(
-          JSON.parse(JSON.stringify(input ?? null)) as unknown,
-          fakeContext(fn, arn, startedAt),
-        );
+        const environment = fn.environment;
+        result = await (environment ? withTaskEnvironment(environment, () => invoke(input)) : invoke(input));
       } catch (err) {
         // The library matches Retry/Catch `ErrorEquals` against `error.name`, as Step Functions matches errorType.
         throw new LambdaFunctionError(errorName(err), lambdaErrorCause(err));

@@ -1,20 +1,26 @@
 /**
- * The local runtime: the real release state machine bound to the real handlers, configured through the same
- * environment variables the stack sets on the Lambda functions, pointed at the emulators.
+ * The local runtime: the real release state machine bound to the real handlers, each configured with exactly the
+ * environment variables its wiring row (lib/workflows/release.ts) binds, pointed at the emulators.
  *
- * Handlers read their environment when their module loads (SDK clients at module scope), so the environment is set
- * here BEFORE any handler module is imported, and handlers are imported lazily by the runner.
+ * Each Task invocation runs inside its function's own `TaskEnvironment` (lambdas/shared/env.ts): a handler that reads
+ * a table or setting its row does not bind fails here as it would in Lambda. `process.env` still gets the union of
+ * all variables, for what runs outside any Task (the inference server, the CLI against local mode) and for SDK
+ * clients that read AWS_* endpoints when their module loads; handlers are therefore imported lazily by the runner.
  */
 import path from 'node:path';
-import {
-  AUDIT_LOG_TABLE,
-  DEPLOYMENTS_TABLE,
-  MAX_ARTIFACT_BYTES_ENV,
-  MODEL_VERSIONS_TABLE,
-  REGISTRY_BUCKET_ENV,
-} from '../lambdas/core/tables';
-import { CONFIGURED_MODELS_ENV } from '../lambdas/shared/env';
+import { TaskEnvironment } from '../lambdas/shared/env';
 import { parseConfig, type ModelOpsConfig } from '../lib/config';
+import { RELEASE_WORKFLOW } from '../lib/workflows/release';
+import {
+  functionArnPlaceholder,
+  functionEnvironment,
+  WORKFLOW_SETTINGS,
+  WORKFLOW_TABLES,
+  type Workflow,
+  type WorkflowFunction,
+  type WorkflowSettingValues,
+  type WorkflowTable,
+} from '../lib/workflows/types';
 import {
   AslRunner,
   loadDefinition,
@@ -27,33 +33,12 @@ import {
 import { LOCAL_CREDENTIALS, type Emulators } from './emulators';
 import type { LocalLogger } from './logger';
 
-export const RELEASE_STATE_MACHINE = 'release';
+export const RELEASE_STATE_MACHINE = RELEASE_WORKFLOW.name;
 
-/**
- * Task state `Resource` placeholders of release.asl.json → the handler module and local function name behind them.
- * The same map CDK's `definitionSubstitutions` expresses with real function ARNs.
- */
-export const RELEASE_FUNCTIONS = {
-  ValidateArtifactFunctionArn: {
-    name: 'modelops-local-validate-artifact',
-    module: 'lambdas/validate-artifact/handler.ts',
-    timeoutSeconds: 900,
-    // Literal specifiers: resolved relative to this file by tsx and vitest alike, on any OS.
-    import: () => import('../lambdas/validate-artifact/handler'),
-  },
-  RegisterVersionFunctionArn: {
-    name: 'modelops-local-register-version',
-    module: 'lambdas/register-version/handler.ts',
-    timeoutSeconds: 300,
-    import: () => import('../lambdas/register-version/handler'),
-  },
-  RecordRejectionFunctionArn: {
-    name: 'modelops-local-record-rejection',
-    module: 'lambdas/record-rejection/handler.ts',
-    timeoutSeconds: 60,
-    import: () => import('../lambdas/record-rejection/handler'),
-  },
-} as const;
+/** `modelops-local-validate-artifact`: the function name (and ARN) local mode gives a row. */
+export function localFunctionName(fn: Pick<WorkflowFunction, 'handler'>): string {
+  return `modelops-local-${fn.handler}`;
+}
 
 /** Loads and validates `modelops.config.ts` from the project root. */
 export async function loadProjectConfig(): Promise<ModelOpsConfig> {
@@ -61,8 +46,11 @@ export async function loadProjectConfig(): Promise<ModelOpsConfig> {
   return parseConfig(mod.default);
 }
 
-/** The environment the stack gives the release functions, with local endpoints and dummy credentials. */
-export function handlerEnvironment(emulators: Emulators, config: ModelOpsConfig): Record<string, string> {
+/**
+ * What every local function gets whatever its row: the AWS variables Lambda sets on every function (here pointing at
+ * the emulators, with dummy credentials) and the Powertools settings of local mode.
+ */
+export function commonEnvironment(emulators: Emulators): Record<string, string> {
   return {
     AWS_REGION: emulators.region,
     AWS_DEFAULT_REGION: emulators.region,
@@ -71,12 +59,6 @@ export function handlerEnvironment(emulators: Emulators, config: ModelOpsConfig)
     AWS_ENDPOINT_URL_S3: emulators.s3Endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
     // s3rver serves path-style only for a bucket on 127.0.0.1; the SDK picks path style for IP endpoints itself.
-    [REGISTRY_BUCKET_ENV]: emulators.bucket,
-    [MODEL_VERSIONS_TABLE.envVar]: emulators.tables[MODEL_VERSIONS_TABLE.envVar]!,
-    [DEPLOYMENTS_TABLE.envVar]: emulators.tables[DEPLOYMENTS_TABLE.envVar]!,
-    [AUDIT_LOG_TABLE.envVar]: emulators.tables[AUDIT_LOG_TABLE.envVar]!,
-    [MAX_ARTIFACT_BYTES_ENV]: String(config.registry.maxArtifactBytes),
-    [CONFIGURED_MODELS_ENV]: config.models.map((m) => m.name).join(','),
     POWERTOOLS_SERVICE_NAME: 'modelops-local',
     POWERTOOLS_METRICS_NAMESPACE: 'ModelOpsLocal',
     // No CloudWatch locally: keep Powertools from printing EMF blobs and tracing from looking for a daemon.
@@ -86,6 +68,55 @@ export function handlerEnvironment(emulators: Emulators, config: ModelOpsConfig)
   };
 }
 
+/** The deployment settings as local mode supplies them: the emulators' bucket and the config. */
+export function localSettings(emulators: Emulators, config: ModelOpsConfig): WorkflowSettingValues {
+  return {
+    registryBucket: emulators.bucket,
+    maxArtifactBytes: String(config.registry.maxArtifactBytes),
+    configuredModels: config.models.map((m) => m.name).join(','),
+  };
+}
+
+/** Physical names of the emulated tables, by `MetadataTables` field. */
+export function localTableNames(emulators: Emulators): Record<WorkflowTable, string> {
+  const names = {} as Record<WorkflowTable, string>;
+  for (const [table, definition] of Object.entries(WORKFLOW_TABLES) as [
+    WorkflowTable,
+    { envVar: string },
+  ][]) {
+    names[table] = emulators.tables[definition.envVar]!;
+  }
+  return names;
+}
+
+/**
+ * The union of every variable any function may get: what `process.env` holds in local mode, for the code that runs
+ * outside a Task (inference server, CLI). Task invocations never see it through the env helpers.
+ */
+export function handlerEnvironment(emulators: Emulators, config: ModelOpsConfig): Record<string, string> {
+  const settings = localSettings(emulators, config);
+  const environment = commonEnvironment(emulators);
+  for (const [setting, envVar] of Object.entries(WORKFLOW_SETTINGS)) {
+    environment[envVar] = settings[setting as keyof WorkflowSettingValues];
+  }
+  for (const [table, name] of Object.entries(localTableNames(emulators))) {
+    environment[WORKFLOW_TABLES[table as WorkflowTable].envVar] = name;
+  }
+  return environment;
+}
+
+/** The environment of one local function: the common variables plus exactly what its row binds. */
+export function taskEnvironment(
+  fn: WorkflowFunction,
+  emulators: Emulators,
+  config: ModelOpsConfig,
+): TaskEnvironment {
+  return new TaskEnvironment({
+    ...commonEnvironment(emulators),
+    ...functionEnvironment(fn, localSettings(emulators, config), localTableNames(emulators)),
+  });
+}
+
 export interface LocalRuntimeOptions {
   readonly emulators: Emulators;
   /** Validated config. @default modelops.config.ts */
@@ -93,12 +124,16 @@ export interface LocalRuntimeOptions {
   readonly logger: LocalLogger;
   /** Tests only: replaces every Retry pause (ms). @default the ASL's intervals */
   readonly retryIntervalMs?: number;
+  /** Tests only: the release wiring table, e.g. with a binding removed. @default RELEASE_WORKFLOW */
+  readonly releaseWorkflow?: Workflow;
 }
 
 export interface LocalRuntime {
   readonly config: ModelOpsConfig;
   readonly environment: Readonly<Record<string, string>>;
   readonly release: AslRunner;
+  /** The environment each release function runs in, by row id; records what its handler read. */
+  readonly releaseEnvironments: ReadonlyMap<string, TaskEnvironment>;
   /** Starts a release execution for `incoming/<model>/<version>/manifest.json` and waits for its end. */
   startRelease(input: { bucket: string; key: string }, name?: string): Promise<ExecutionResult>;
 }
@@ -112,27 +147,34 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const environment = handlerEnvironment(options.emulators, config);
   Object.assign(process.env, environment);
 
+  const workflow = options.releaseWorkflow ?? RELEASE_WORKFLOW;
   const substitutions: Record<string, string> = {};
   const functions = new Map<string, LocalFunction>();
-  for (const [placeholder, fn] of Object.entries(RELEASE_FUNCTIONS)) {
-    const arn = localFunctionArn(fn.name);
-    substitutions[placeholder] = arn;
+  const environments = new Map<string, TaskEnvironment>();
+  for (const fn of workflow.functions) {
+    const name = localFunctionName(fn);
+    const arn = localFunctionArn(name);
+    const fnEnvironment = taskEnvironment(fn, options.emulators, config);
+    substitutions[functionArnPlaceholder(fn)] = arn;
+    environments.set(fn.id, fnEnvironment);
     functions.set(arn, {
-      name: fn.name,
+      name,
       timeoutSeconds: fn.timeoutSeconds,
+      memoryMb: fn.memoryMb,
+      environment: fnEnvironment,
       load: async () => {
         const mod = (await fn.import()) as { handler?: unknown };
         if (typeof mod.handler !== 'function') {
-          throw new TypeError(`${fn.module} does not export a function named "handler"`);
+          throw new TypeError(`lambdas/${fn.handler}/handler.ts does not export a function named "handler"`);
         }
         return mod.handler as LambdaHandler;
       },
     });
   }
-  const definition = loadDefinition(path.join(STEPFUNCTIONS_DIR, 'release.asl.json'), substitutions);
+  const definition = loadDefinition(path.join(STEPFUNCTIONS_DIR, workflow.aslFile), substitutions);
   const release = new AslRunner({
     definition,
-    stateMachineName: RELEASE_STATE_MACHINE,
+    stateMachineName: workflow.name,
     functions,
     logger: options.logger,
     ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
@@ -141,6 +183,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     config,
     environment,
     release,
+    releaseEnvironments: environments,
     startRelease: (input, name) => release.run(input, name !== undefined ? { name } : {}),
   };
 }

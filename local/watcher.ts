@@ -1,19 +1,18 @@
 /**
  * Local stand-in for the S3 → EventBridge rule: s3rver has no bucket notifications, but it emits an in-process
- * `event` (the S3 event notification shape) for every Put/Post/Copy. An object created at
- * `incoming/<model>/<version>/manifest.json` starts a release execution with input `{bucket, key}`, exactly the
- * input the EventBridge rule's input transformer gives the state machine on AWS.
+ * `event` (the S3 event notification shape) for every Put/Post/Copy. An object created at a key the release trigger
+ * matches (lambdas/core/release-trigger.ts, the same definition the rule is built from) starts a release execution
+ * with input `{bucket, key}`, exactly the input the EventBridge rule's input transformer gives the state machine on
+ * AWS. Like the rule, it also starts one for a nested key, which ValidateArtifact rejects naming the layout.
  *
  * Any S3 client works unchanged (`aws s3 cp … --endpoint-url`, the SDK, `modelops push`).
  */
 import { appendFile } from 'node:fs/promises';
 import type S3rver from 's3rver';
-import { PREFIX } from '../lambdas/core/tables';
+import { parseIncomingKey } from '../lambdas/core/keys';
+import { startsRelease } from '../lambdas/core/release-trigger';
 import type { ExecutionResult, ExecutionStatus } from './asl-runner';
 import type { LocalLogger } from './logger';
-
-/** Manifest uploads that start a release; the same pattern as the stack's EventBridge rule. */
-export const MANIFEST_KEY_PATTERN = new RegExp(`^${PREFIX.incoming}([^/]+)/([^/]+)/manifest\\.json$`);
 
 export interface TrackedExecution {
   readonly name: string;
@@ -66,10 +65,10 @@ export function startWatcher(options: WatcherOptions): Watcher {
       if (!record.eventName?.startsWith('ObjectCreated:')) continue;
       if (record.s3?.bucket?.name !== options.bucket) continue;
       const key = record.s3.object.key;
-      const match = MANIFEST_KEY_PATTERN.exec(key);
-      if (!match) continue;
+      if (!startsRelease(key)) continue;
+      const { model, version } = parseIncomingKey(key);
       const execution: TrackedExecution = {
-        name: executionName(match[1]!, match[2]!),
+        name: executionName(model, version),
         bucket: options.bucket,
         key,
         startedAt: new Date().toISOString(),

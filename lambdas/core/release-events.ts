@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { InvalidEventError } from './errors';
 import { MANIFEST_FILE } from './keys';
+import { RELEASE_TRIGGER_KEY_WILDCARD, startsRelease } from './release-trigger';
 import { PREFIX } from './tables';
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -16,8 +17,8 @@ const keySchema = z
   .string({ error: 'is required: the S3 key of the uploaded manifest' })
   .min(1)
   .max(1024)
-  .refine((k) => k.startsWith(PREFIX.incoming) && k.endsWith(`/${MANIFEST_FILE}`), {
-    error: `must be an S3 key under ${PREFIX.incoming} ending in /${MANIFEST_FILE}; the EventBridge rule should only match those uploads`,
+  .refine(startsRelease, {
+    error: `must be an S3 key under ${PREFIX.incoming} ending in /${MANIFEST_FILE} that the release trigger matches (${RELEASE_TRIGGER_KEY_WILDCARD}); the EventBridge rule only delivers those uploads`,
   });
 
 const executionIdSchema = z

@@ -1,6 +1,19 @@
 /**
  * The one way handlers read their environment: fail fast, naming the variable and what it should hold.
+ *
+ * Reads go to the environment of the current Task invocation when one is in scope, and to `process.env` otherwise.
+ * In Lambda nothing opens a scope, so this is exactly `process.env`. Local mode runs every handler of every state
+ * machine in ONE process, where `process.env` holds the union of all functions' variables; a handler reading a table
+ * its function is not bound to would work there and fail in AWS. So the local ASL runner runs each Task invocation
+ * inside `withTaskEnvironment(...)` with exactly the variables its wiring row binds (plus the common AWS and
+ * Powertools ones), and a read of anything else fails here, locally, with the same ConfigurationError as in Lambda.
+ *
+ * Why AsyncLocalStorage rather than swapping `process.env` per invocation: executions run concurrently (two pushes
+ * at once, the inference server in the same process), and a swap would leak one function's variables into another's
+ * awaits. The store follows each invocation's own async chain. It costs nothing where no scope is ever opened: the
+ * storage enables its async hooks on the first `run()`, which only local mode calls.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ConfigurationError } from '../core/errors';
 import {
   AUDIT_LOG_TABLE,
@@ -13,7 +26,53 @@ import {
 /** Comma-separated model names from modelops.config.ts; unset or empty accepts every model. */
 export const CONFIGURED_MODELS_ENV = 'CONFIGURED_MODELS';
 
-export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The environment of one local function: exactly the variables its wiring row binds. Records which variables the
+ * handler read, so tests can compare what a row grants with what its handler uses.
+ */
+export class TaskEnvironment {
+  /** What the env helpers read while this environment is in scope; unknown names read as unset. */
+  readonly env: NodeJS.ProcessEnv;
+  private readonly readNames = new Set<string>();
+
+  constructor(readonly variables: Readonly<Record<string, string>>) {
+    const values: Readonly<Record<string, string>> = { ...variables };
+    const reads = this.readNames;
+    this.env = new Proxy({} as NodeJS.ProcessEnv, {
+      get: (_target, name) => {
+        if (typeof name !== 'string') return undefined;
+        reads.add(name);
+        return Object.hasOwn(values, name) ? values[name] : undefined;
+      },
+      has: (_target, name) => typeof name === 'string' && Object.hasOwn(values, name),
+      ownKeys: () => Object.keys(values),
+      getOwnPropertyDescriptor: (_target, name) =>
+        typeof name === 'string' && Object.hasOwn(values, name)
+          ? { value: values[name], enumerable: true, configurable: true, writable: false }
+          : undefined,
+      set: () => false,
+    });
+  }
+
+  /** Every variable name read through the env helpers in this environment so far, set or not. */
+  reads(): ReadonlySet<string> {
+    return new Set(this.readNames);
+  }
+}
+
+const taskScope = new AsyncLocalStorage<TaskEnvironment>();
+
+/** Runs `fn` (and everything it awaits) with `environment` as the only environment the env helpers see. */
+export function withTaskEnvironment<T>(environment: TaskEnvironment, fn: () => T): T {
+  return taskScope.run(environment, fn);
+}
+
+/** The environment env helpers read by default: the current Task's when local mode opened one, else process.env. */
+export function currentEnvironment(): NodeJS.ProcessEnv {
+  return taskScope.getStore()?.env ?? process.env;
+}
+
+export function requireEnv(name: string, env: NodeJS.ProcessEnv = currentEnvironment()): string {
   const value = env[name]?.trim();
   if (!value) {
     throw new ConfigurationError(
@@ -23,7 +82,7 @@ export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): 
   return value;
 }
 
-export function positiveIntegerEnv(name: string, env: NodeJS.ProcessEnv = process.env): number {
+export function positiveIntegerEnv(name: string, env: NodeJS.ProcessEnv = currentEnvironment()): number {
   const raw = requireEnv(name, env);
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 1) {
@@ -34,7 +93,7 @@ export function positiveIntegerEnv(name: string, env: NodeJS.ProcessEnv = proces
   return value;
 }
 
-export function listEnv(name: string, env: NodeJS.ProcessEnv = process.env): string[] {
+export function listEnv(name: string, env: NodeJS.ProcessEnv = currentEnvironment()): string[] {
   return (env[name] ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -58,7 +117,7 @@ export function numberEnv(
   name: string,
   fallback: number,
   rule: { readonly min: number; readonly max?: number; readonly integer?: boolean },
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = currentEnvironment(),
 ): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;

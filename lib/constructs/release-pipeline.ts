@@ -1,33 +1,40 @@
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { MAX_ARTIFACT_BYTES_ENV, PREFIX, REGISTRY_BUCKET_ENV } from '../../lambdas/core/tables';
+import { RELEASE_TRIGGER_KEY_WILDCARD, releaseTriggerKeyFilter } from '../../lambdas/core/release-trigger';
+import { RELEASE_WORKFLOW } from '../workflows/release';
+import {
+  functionArnPlaceholder,
+  settingsEnvironment,
+  type BucketAccess,
+  type TableAccess,
+  type WorkflowSettingValues,
+  type WorkflowTable,
+} from '../workflows/types';
 import type { ArtifactRegistry } from './artifact-registry';
 import type { MetadataTables } from './metadata-tables';
 import {
   ConstructPropsError,
   handlerEntry,
+  type BucketGrant,
   ManagedPolicyRole,
   ModelOpsFunction,
   PROJECT_ROOT,
 } from './modelops-function';
 
-/** Environment variable listing the configured model names, comma-separated. */
-export const CONFIGURED_MODELS_ENV = 'CONFIGURED_MODELS';
-
 /** The release state machine definition, loaded as is; `${…FunctionArn}` placeholders are substituted. */
-export const RELEASE_ASL_PATH = path.join(PROJECT_ROOT, 'stepfunctions', 'release.asl.json');
-
-/** Object keys whose creation starts a release: a bundle's manifest, written last by the CLI. */
-export const RELEASE_TRIGGER_KEY_PATTERN = `${PREFIX.incoming}*/*/manifest.json`;
+export const RELEASE_ASL_PATH = path.join(PROJECT_ROOT, 'stepfunctions', RELEASE_WORKFLOW.aslFile);
 
 export interface ReleasePipelineProps {
   readonly registry: ArtifactRegistry;
@@ -51,21 +58,30 @@ export interface ReleasePipelineProps {
    * @default 5
    */
   readonly reservedConcurrency?: number;
+  /**
+   * Where the dead-letter alarm notifies (an undeliverable trigger event means a push that silently went nowhere).
+   * @default - no alarm action: the alarm is created and visible in CloudWatch, but notifies no one
+   */
+  readonly alarmTopic?: ITopic;
 }
 
 /**
  * The first half of the release pipeline: an S3 "Object Created" event for `incoming/<model>/<version>/manifest.json`
  * starts the release state machine (`stepfunctions/release.asl.json`), which validates the bundle and registers
- * the version or records the rejection. Undeliverable events go to a dead-letter queue.
+ * the version or records the rejection. Undeliverable events go to a dead-letter queue, watched by an alarm.
  */
 export class ReleasePipeline extends Construct {
   public readonly validateArtifact: ModelOpsFunction;
   public readonly registerVersion: ModelOpsFunction;
   public readonly recordRejection: ModelOpsFunction;
+  /** Every function of the wiring table (lib/workflows/release.ts), in row order. */
+  public readonly functions: readonly ModelOpsFunction[];
   public readonly stateMachine: StateMachine;
   public readonly stateMachineLogGroup: LogGroup;
   public readonly rule: Rule;
   public readonly deadLetterQueue: Queue;
+  /** In alarm while any trigger event sits in the dead-letter queue. */
+  public readonly deadLetterAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: ReleasePipelineProps) {
     super(scope, id);
@@ -73,60 +89,46 @@ export class ReleasePipeline extends Construct {
     validateProps(props);
     const { registry, tables } = props;
 
-    const common = {
-      metricsNamespace: props.metricsNamespace,
-      logRetention: props.logRetention,
-      logEncryptionKey: props.logEncryptionKey,
-      reservedConcurrentExecutions: reservedConcurrency,
-      environment: {
-        [REGISTRY_BUCKET_ENV]: registry.bucket.bucketName,
-        [MAX_ARTIFACT_BYTES_ENV]: String(props.maxArtifactBytes),
-        [CONFIGURED_MODELS_ENV]: props.configuredModels.join(','),
-      },
+    const settings: WorkflowSettingValues = {
+      registryBucket: registry.bucket.bucketName,
+      maxArtifactBytes: String(props.maxArtifactBytes),
+      configuredModels: props.configuredModels.join(','),
     };
+    // The row's access names onto the construct's grants; the record types refuse a name with no mapping here.
+    const bucketGrants: Record<BucketAccess, BucketGrant> = {
+      readIncoming: (g) => registry.grantReadIncoming(g),
+      publishModels: (g) => registry.grantPublishModels(g),
+    };
+    const byId = new Map<string, ModelOpsFunction>();
+    const substitutions: Record<string, string> = {};
+    for (const row of RELEASE_WORKFLOW.functions) {
+      const fn = new ModelOpsFunction(this, row.id, {
+        entry: handlerEntry(row.handler),
+        serviceName: row.serviceName,
+        description: row.description,
+        memorySize: row.memoryMb,
+        timeout: Duration.seconds(row.timeoutSeconds),
+        onnxRuntime: row.onnxRuntime,
+        metricsNamespace: props.metricsNamespace,
+        logRetention: props.logRetention,
+        logEncryptionKey: props.logEncryptionKey,
+        reservedConcurrentExecutions: reservedConcurrency,
+        environment: settingsEnvironment(row, settings),
+      });
+      fn.bindBucket(...row.bucket.map((b: BucketAccess) => bucketGrants[b]));
+      for (const [table, access] of Object.entries(row.tables) as [WorkflowTable, TableAccess][]) {
+        fn.bindTable(tables[table], access);
+      }
+      byId.set(row.id, fn);
+      substitutions[functionArnPlaceholder(row)] = fn.function.functionArn;
+    }
+    const functionOf = (id: (typeof RELEASE_WORKFLOW.functions)[number]['id']) => byId.get(id)!;
+    this.validateArtifact = functionOf('ValidateArtifact');
+    this.registerVersion = functionOf('RegisterVersion');
+    this.recordRejection = functionOf('RecordRejection');
+    this.functions = [...byId.values()];
 
-    // Reads the bundle and the champion; appends VALIDATION_PASSED (a rejection is recorded by RecordRejection).
-    this.validateArtifact = new ModelOpsFunction(this, 'ValidateArtifact', {
-      ...common,
-      entry: handlerEntry('validate-artifact'),
-      serviceName: 'validate-artifact',
-      description: 'Validates a model bundle uploaded to incoming/',
-      memorySize: 3008,
-      timeout: Duration.minutes(5),
-      onnxRuntime: true,
-    });
-    this.validateArtifact
-      .bindBucket((g) => registry.grantReadIncoming(g))
-      .bindTable(tables.modelVersions, 'read')
-      .bindTable(tables.deployments, 'read')
-      .bindTable(tables.auditLog, 'append');
-
-    this.registerVersion = new ModelOpsFunction(this, 'RegisterVersion', {
-      ...common,
-      entry: handlerEntry('register-version'),
-      serviceName: 'register-version',
-      description: 'Copies a validated artifact to models/ and records the REGISTERED version',
-      memorySize: 512,
-      timeout: Duration.minutes(4),
-    });
-    this.registerVersion
-      .bindBucket(
-        (g) => registry.grantReadIncoming(g),
-        (g) => registry.grantPublishModels(g),
-      )
-      .bindTable(tables.modelVersions, 'write')
-      .bindTable(tables.auditLog, 'append');
-
-    this.recordRejection = new ModelOpsFunction(this, 'RecordRejection', {
-      ...common,
-      entry: handlerEntry('record-rejection'),
-      serviceName: 'record-rejection',
-      description: 'Records a REJECTED version or a failed release in the audit log',
-      timeout: Duration.seconds(30),
-    });
-    this.recordRejection.bindTable(tables.modelVersions, 'write').bindTable(tables.auditLog, 'append');
-    const functions = [this.validateArtifact, this.registerVersion, this.recordRejection];
-    for (const fn of functions) {
+    for (const fn of this.functions) {
       Validations.of(fn.function).acknowledge({
         id: 'NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ',
         reason:
@@ -142,24 +144,20 @@ export class ReleasePipeline extends Construct {
     });
     const stateMachineRole = new ManagedPolicyRole(this, 'StateMachineRole', {
       assumedBy: new ServicePrincipal('states.amazonaws.com'),
-      description: 'Release state machine: invokes the three release functions only',
+      description: 'Release state machine: invokes the release functions only',
     });
     // The ASL calls the functions by unqualified ARN, so no `:*` (version/alias) wildcard is needed.
     stateMachineRole.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'InvokeReleaseFunctions',
         actions: ['lambda:InvokeFunction'],
-        resources: functions.map((f) => f.function.functionArn),
+        resources: this.functions.map((f) => f.function.functionArn),
       }),
     );
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromFile(RELEASE_ASL_PATH),
-      definitionSubstitutions: {
-        ValidateArtifactFunctionArn: this.validateArtifact.function.functionArn,
-        RegisterVersionFunctionArn: this.registerVersion.function.functionArn,
-        RecordRejectionFunctionArn: this.recordRejection.function.functionArn,
-      },
+      definitionSubstitutions: substitutions,
       role: stateMachineRole,
       tracingEnabled: true,
       logs: { destination: this.stateMachineLogGroup, level: LogLevel.ALL, includeExecutionData: true },
@@ -170,7 +168,7 @@ export class ReleasePipeline extends Construct {
         'Only the statements CDK adds for logging and tracing use Resource "*": CloudWatch Logs vended log delivery ' +
         '(logs:CreateLogDelivery, GetLogDelivery, ..., DescribeLogGroups) and X-Ray (PutTraceSegments, ' +
         'PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) do not support resource-level permissions. ' +
-        'lambda:InvokeFunction names the three functions.',
+        'lambda:InvokeFunction names the release functions.',
     });
 
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
@@ -185,15 +183,40 @@ export class ReleasePipeline extends Construct {
         'queue-to-queue redrive. A DLQ of a DLQ would only move the same messages again.',
     });
 
+    this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription:
+        'A release trigger event could not be delivered to the release state machine; the bundle was not ' +
+        'released. Inspect the message in the release dead-letter queue and re-push the bundle.',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic) {
+      this.deadLetterAlarm.addAlarmAction(new SnsAction(props.alarmTopic));
+    } else {
+      Validations.of(this.deadLetterAlarm).acknowledge({
+        id: 'NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction',
+        reason:
+          'No alarmTopic was given (the stack passes one when config.alarmEmail is set); the alarm still records ' +
+          'its state in CloudWatch, and an action is added as soon as a topic is configured.',
+      });
+    }
+
     this.rule = new Rule(this, 'ManifestUploaded', {
-      description: `Starts a release when ${RELEASE_TRIGGER_KEY_PATTERN} is created in the registry`,
+      description: `Starts a release when ${RELEASE_TRIGGER_KEY_WILDCARD} is created in the registry`,
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
-        // Raw pattern: CDK's typed matchers have no `wildcard`.
+        // Raw pattern: CDK's typed matchers have no `wildcard`. Nested keys match too, on purpose: see
+        // lambdas/core/release-trigger.ts.
         detail: {
           bucket: { name: [registry.bucket.bucketName] },
-          object: { key: [{ wildcard: RELEASE_TRIGGER_KEY_PATTERN }] },
+          object: { key: releaseTriggerKeyFilter() },
         },
       },
     });

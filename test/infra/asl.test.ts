@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { RELEASE_ASL_PATH } from '../../lib/constructs/release-pipeline';
+import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
+import { functionArnPlaceholder } from '../../lib/workflows/types';
 
 type AslValidator = (
   definition: unknown,
@@ -10,11 +12,13 @@ type AslValidator = (
 // asl-validator ships no type declarations.
 const aslValidator = createRequire(__filename)('asl-validator') as AslValidator;
 
-const PLACEHOLDER_ARNS: Record<string, string> = {
-  ValidateArtifactFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:validate-artifact',
-  RegisterVersionFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:register-version',
-  RecordRejectionFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:record-rejection',
-};
+// What CloudFormation substitutes: one function ARN per row of the wiring table.
+const PLACEHOLDER_ARNS: Record<string, string> = Object.fromEntries(
+  RELEASE_WORKFLOW.functions.map((fn) => [
+    functionArnPlaceholder(fn),
+    `arn:aws:lambda:eu-west-1:123456789012:function:${fn.handler}`,
+  ]),
+);
 
 const raw = fs.readFileSync(RELEASE_ASL_PATH, 'utf8');
 const substituted = raw.replace(/\$\{(\w+)\}/g, (_m, name: string) => {

@@ -3,6 +3,10 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RELEASE_ASL_PATH } from '../../lib/constructs/release-pipeline';
 import { STACK_OUTPUTS } from '../../lib/stacks/modelops-stack';
+import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
+import { boundVariableNames, functionArnPlaceholder } from '../../lib/workflows/types';
+import { TRIGGER_CASES } from '../fixtures/release-trigger-keys';
+import { matchesEventPattern } from './event-pattern';
 import { logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
 import type { SynthResult } from './helpers';
 
@@ -13,6 +17,7 @@ beforeAll(() => {
 afterAll(() => synth.cleanup());
 
 const FUNCTIONS = ['ValidateArtifact', 'RegisterVersion', 'RecordRejection'] as const;
+const ROWS = RELEASE_WORKFLOW.functions;
 
 function resource(id: string): { Properties: Record<string, unknown>; DeletionPolicy?: string } {
   return synth.template.toJSON().Resources[id];
@@ -52,17 +57,16 @@ describe('ReleasePipeline state machine', () => {
     );
     const substitutions = sm.Properties.DefinitionSubstitutions as Record<string, unknown>;
     expect(new Set(Object.keys(substitutions))).toEqual(placeholders);
-    expect(substitutions).toEqual({
-      ValidateArtifactFunctionArn: {
-        'Fn::GetAtt': [expect.stringMatching(/^ReleaseValidateArtifactFunction/), 'Arn'],
-      },
-      RegisterVersionFunctionArn: {
-        'Fn::GetAtt': [expect.stringMatching(/^ReleaseRegisterVersionFunction/), 'Arn'],
-      },
-      RecordRejectionFunctionArn: {
-        'Fn::GetAtt': [expect.stringMatching(/^ReleaseRecordRejectionFunction/), 'Arn'],
-      },
-    });
+    expect(substitutions).toEqual(
+      Object.fromEntries(
+        ROWS.map((row) => [
+          functionArnPlaceholder(row),
+          { 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^Release${row.id}Function`)), 'Arn'] },
+        ]),
+      ),
+    );
+    // The construct ids are the contract: the rows must keep them.
+    expect(ROWS.map((row) => row.id)).toEqual(FUNCTIONS);
   });
 });
 
@@ -78,6 +82,43 @@ describe('ReleasePipeline trigger', () => {
         },
       },
     });
+  });
+
+  /** The rule's pattern as synthesized, with the bucket's `Ref` resolved to a name. */
+  function rulePattern(bucketName: string): object {
+    const [rule] = Object.values(synth.template.findResources('AWS::Events::Rule')) as {
+      Properties: { EventPattern: unknown };
+    }[];
+    const bucketRef = JSON.stringify({
+      Ref: logicalIdOf(synth.template, 'AWS::S3::Bucket', 'RegistryBucket'),
+    });
+    return JSON.parse(
+      JSON.stringify(rule!.Properties.EventPattern).replace(bucketRef, JSON.stringify(bucketName)),
+    );
+  }
+
+  /** An S3 "Object Created" event as EventBridge receives it (the fields the pattern reads). */
+  function objectCreated(bucket: string, key: string) {
+    return {
+      version: '0',
+      source: 'aws.s3',
+      'detail-type': 'Object Created',
+      detail: { version: '0', bucket: { name: bucket }, object: { key, size: 2 }, reason: 'PutObject' },
+    };
+  }
+
+  it.each(TRIGGER_CASES)(
+    'the synthesized rule: $key starts a release: $startsRelease',
+    ({ key, startsRelease }) => {
+      expect(matchesEventPattern(rulePattern('registry'), objectCreated('registry', key))).toBe(
+        startsRelease,
+      );
+    },
+  );
+
+  it('the synthesized rule ignores manifests in any other bucket', () => {
+    const [layout] = TRIGGER_CASES;
+    expect(matchesEventPattern(rulePattern('registry'), objectCreated('other', layout!.key))).toBe(false);
   });
 
   it('starts the state machine with {bucket, key}, retries and dead-letters', () => {
@@ -103,6 +144,17 @@ describe('ReleasePipeline trigger', () => {
         }),
       ],
     });
+  });
+
+  it('alarms on the dead-letter queue, without an action when no alarmTopic is given', () => {
+    const queueId = logicalIdOf(synth.template, 'AWS::SQS::Queue', 'ReleaseDeadLetterQueue');
+    const alarm = resource(logicalIdOf(synth.template, 'AWS::CloudWatch::Alarm', 'ReleaseDeadLetterAlarm'));
+    expect(alarm.Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: 1,
+    });
+    expect(alarm.Properties.AlarmActions).toBeUndefined();
   });
 
   it('keeps dead letters 14 days in an encrypted, TLS-only queue', () => {
@@ -136,8 +188,6 @@ describe('ReleasePipeline functions', () => {
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
           REGISTRY_BUCKET: { Ref: expect.stringMatching(/^RegistryBucket/) },
-          MAX_ARTIFACT_BYTES: '1000000',
-          CONFIGURED_MODELS: 'breast-cancer,credit-risk',
         }),
       },
     });
@@ -160,26 +210,45 @@ describe('ReleasePipeline functions', () => {
     });
   });
 
-  it('sets the table environment variables from tables.ts', () => {
-    const env = (fn: string) =>
-      (
-        resource(logicalIdOf(synth.template, 'AWS::Lambda::Function', `Release${fn}Function`)).Properties
-          .Environment as {
-          Variables: Record<string, unknown>;
-        }
-      ).Variables;
-    // What each handler touches (lambdas/core/validation.ts, registration.ts, rejection.ts); nothing more.
-    const tablesOf = (fn: string) =>
-      Object.keys(env(fn))
-        .filter((k) => k.endsWith('_TABLE'))
+  it.each(ROWS.map((row) => [row.id, row] as const))(
+    '%s has the timeout, memory and environment of its wiring row, nothing more',
+    (id, row) => {
+      const props = resource(logicalIdOf(synth.template, 'AWS::Lambda::Function', `Release${id}Function`))
+        .Properties as {
+        Timeout: number;
+        MemorySize: number;
+        Environment: { Variables: Record<string, unknown> };
+      };
+      expect(props.Timeout).toBe(row.timeoutSeconds);
+      expect(props.MemorySize).toBe(row.memoryMb);
+      const common = [
+        'NODE_OPTIONS',
+        'POWERTOOLS_LOG_LEVEL',
+        'POWERTOOLS_METRICS_NAMESPACE',
+        'POWERTOOLS_SERVICE_NAME',
+      ];
+      const bound = Object.keys(props.Environment.Variables)
+        .filter((k) => !common.includes(k))
         .sort();
-    expect(tablesOf('ValidateArtifact')).toEqual([
-      'AUDIT_LOG_TABLE',
-      'DEPLOYMENTS_TABLE',
-      'MODEL_VERSIONS_TABLE',
-    ]);
-    expect(tablesOf('RegisterVersion')).toEqual(['AUDIT_LOG_TABLE', 'MODEL_VERSIONS_TABLE']);
-    expect(tablesOf('RecordRejection')).toEqual(['AUDIT_LOG_TABLE', 'MODEL_VERSIONS_TABLE']);
+      expect(bound).toEqual(boundVariableNames(row));
+    },
+  );
+
+  it('sets the settings of ValidateArtifact from the config', () => {
+    const env = (
+      resource(logicalIdOf(synth.template, 'AWS::Lambda::Function', 'ReleaseValidateArtifactFunction'))
+        .Properties.Environment as { Variables: Record<string, unknown> }
+    ).Variables;
+    expect(env).toMatchObject({
+      MAX_ARTIFACT_BYTES: '1000000',
+      CONFIGURED_MODELS: 'breast-cancer,credit-risk',
+    });
+    // What each handler touches (lambdas/core/validation.ts, registration.ts, rejection.ts); nothing more.
+    expect(
+      Object.keys(env)
+        .filter((k) => k.endsWith('_TABLE'))
+        .sort(),
+    ).toEqual(['AUDIT_LOG_TABLE', 'DEPLOYMENTS_TABLE', 'MODEL_VERSIONS_TABLE']);
   });
 });
 

@@ -1,9 +1,12 @@
 /**
  * The local stand-in for the S3 → EventBridge rule: a manifest uploaded through the S3 API starts a release; other
- * uploads do not; bad state-machine input fails cleanly.
+ * uploads do not (the shared trigger table, test/fixtures/release-trigger-keys.ts); bad state-machine input fails
+ * cleanly.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ledgerSegment, parseIncomingKey } from '../../lambdas/core/keys';
+import { TRIGGER_CASES } from '../fixtures/release-trigger-keys';
 import { loadExample, startHarness, types, type Harness } from './harness';
 
 let h: Harness;
@@ -37,19 +40,6 @@ it('starts a release when manifest.json is uploaded under incoming/, ending REGI
   expect(types(await h.audit('credit-risk', 'w-1'))).toEqual(['VALIDATION_PASSED', 'REGISTERED']);
 });
 
-it('ignores manifests outside incoming/<model>/<version>/', async () => {
-  const before = h.mode.watcher.executions().length;
-  for (const key of [
-    'other/credit-risk/x/manifest.json',
-    'incoming/credit-risk/manifest.json',
-    'incoming/a/b/c/manifest.json',
-  ]) {
-    await h.s3.send(new PutObjectCommand({ Bucket: h.bucket, Key: key, Body: '{}' }));
-  }
-  await h.mode.watcher.idle();
-  expect(h.mode.watcher.executions()).toHaveLength(before);
-});
-
 it('fails cleanly on state-machine input whose key is not under incoming/, writing no version record', async () => {
   await h.s3.send(
     new PutObjectCommand({ Bucket: h.bucket, Key: 'elsewhere/credit-risk/v9/manifest.json', Body: '{}' }),
@@ -70,4 +60,24 @@ it('fails cleanly on state-machine input without a key', async () => {
   const result = await h.mode.runtime.release.run({ bucket: h.bucket });
   expect(result.status).toBe('FAILED');
   expect(await h.metadata.versions.listVersions()).toHaveLength(1);
+});
+
+it('starts a release for exactly the keys of the trigger table; nested ones end REJECTED naming the layout', async () => {
+  const before = h.mode.watcher.executions().length;
+  const cases = TRIGGER_CASES.filter((c) => c.s3rverCanStore !== false);
+  for (const { key } of cases) {
+    await h.s3.send(new PutObjectCommand({ Bucket: h.bucket, Key: key, Body: '{}' }));
+  }
+  await h.mode.watcher.idle();
+  const started = h.mode.watcher.executions().slice(before);
+  expect(started.map((e) => e.key)).toEqual(cases.filter((c) => c.startsRelease).map((c) => c.key));
+
+  for (const { key, rejectedFor } of cases.filter((c) => c.rejectedFor !== undefined)) {
+    const execution = started.find((e) => e.key === key)!;
+    expect(execution.result?.error, key).toBe('ArtifactRejected');
+    const { model, version } = parseIncomingKey(key);
+    const record = await h.version(ledgerSegment(model), ledgerSegment(version));
+    expect(record?.status, key).toBe('REJECTED');
+    expect(record?.reasons?.[0], key).toBe(rejectedFor);
+  }
 });

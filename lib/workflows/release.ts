@@ -1,0 +1,56 @@
+/**
+ * Wiring of the release state machine (stepfunctions/release.asl.json): one row per function behind its
+ * `${<Id>FunctionArn}` placeholders. `ReleasePipeline` (CDK), local mode (local/runtime.ts) and the ASL tests are
+ * built from these rows; adding a Task is one ASL edit plus one row.
+ */
+import type { Workflow } from './types';
+
+export const RELEASE_WORKFLOW = {
+  name: 'release',
+  aslFile: 'release.asl.json',
+  functions: [
+    {
+      id: 'ValidateArtifact',
+      handler: 'validate-artifact',
+      import: () => import('../../lambdas/validate-artifact/handler'),
+      serviceName: 'validate-artifact',
+      description: 'Validates a model bundle uploaded to incoming/',
+      // Hashes the artifact and loads it into ONNX Runtime for the smoke samples: memory buys CPU here.
+      timeoutSeconds: 300,
+      memoryMb: 3008,
+      onnxRuntime: true,
+      // Reads the version (and its champion); appends VALIDATION_PASSED (a rejection is RecordRejection's).
+      tables: { modelVersions: 'read', deployments: 'read', auditLog: 'append' },
+      bucket: ['readIncoming'],
+      settings: ['registryBucket', 'maxArtifactBytes', 'configuredModels'],
+    },
+    {
+      id: 'RegisterVersion',
+      handler: 'register-version',
+      import: () => import('../../lambdas/register-version/handler'),
+      serviceName: 'register-version',
+      description: 'Copies a validated artifact to models/ and records the REGISTERED version',
+      timeoutSeconds: 240,
+      memoryMb: 512,
+      onnxRuntime: false,
+      tables: { modelVersions: 'write', auditLog: 'append' },
+      bucket: ['readIncoming', 'publishModels'],
+      settings: ['registryBucket'],
+    },
+    {
+      // Behind both RecordRejection (validation failed) and RecordFailure (a step failed).
+      id: 'RecordRejection',
+      handler: 'record-rejection',
+      import: () => import('../../lambdas/record-rejection/handler'),
+      serviceName: 'record-rejection',
+      description: 'Records a REJECTED version or a failed release in the audit log',
+      timeoutSeconds: 30,
+      memoryMb: 256,
+      onnxRuntime: false,
+      tables: { modelVersions: 'write', auditLog: 'append' },
+      bucket: [],
+      // The bucket name only checks that the event names the registry; no object is read.
+      settings: ['registryBucket'],
+    },
+  ],
+} as const satisfies Workflow;

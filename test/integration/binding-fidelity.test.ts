@@ -1,0 +1,155 @@
+/**
+ * Local mode binds each release function only what its wiring row grants (lib/workflows/release.ts): a handler
+ * reading a table or setting its row does not bind fails locally as it would in Lambda, and every row grants exactly
+ * what its handler reads. Real ASL, real handlers, emulators.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../lambdas/core/ports';
+import { parseConfig } from '../../lib/config';
+import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
+import { boundVariableNames, type Workflow } from '../../lib/workflows/types';
+import { LOCAL_CREDENTIALS, startEmulators, type Emulators } from '../../local/emulators';
+import { memoryLogger } from '../../local/logger';
+import { createLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { loadExample, TEST_CONFIG } from './harness';
+
+let emulators: Emulators;
+let dataDir: string;
+let s3: S3Client;
+const config = parseConfig(TEST_CONFIG);
+
+/** The release wiring with one table binding removed from one row. */
+function withoutTable(id: string, table: 'auditLog' | 'deployments'): Workflow {
+  return {
+    ...RELEASE_WORKFLOW,
+    functions: RELEASE_WORKFLOW.functions.map((fn) => {
+      if (fn.id !== id) return fn;
+      const tables: Record<string, string> = { ...fn.tables };
+      delete tables[table];
+      return { ...fn, tables };
+    }),
+  } as Workflow;
+}
+
+async function stageExample(version: string, edit: (m: Record<string, unknown>) => void = () => {}) {
+  const { manifest, artifact } = await loadExample('credit-risk');
+  const dir = `incoming/credit-risk/${version}/`;
+  const body = { ...manifest, version };
+  edit(body);
+  await s3.send(new PutObjectCommand({ Bucket: emulators.bucket, Key: `${dir}model.onnx`, Body: artifact }));
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: emulators.bucket,
+      Key: `${dir}manifest.json`,
+      Body: JSON.stringify(body),
+    }),
+  );
+  return { bucket: emulators.bucket, key: `${dir}manifest.json` };
+}
+
+beforeAll(async () => {
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  dataDir = await mkdtemp(path.join(tmpdir(), 'modelops-binding-'));
+  emulators = await startEmulators({ dataDir, fresh: true, dynamodbPort: 0, s3Port: 0 });
+  s3 = new S3Client({
+    region: emulators.region,
+    endpoint: emulators.s3Endpoint,
+    forcePathStyle: true,
+    credentials: LOCAL_CREDENTIALS,
+  });
+});
+afterAll(async () => {
+  s3?.destroy();
+  await emulators?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+function runtime(releaseWorkflow?: Workflow): Promise<LocalRuntime> {
+  // Runtimes share these emulators, so the handler modules' SDK clients (built from process.env) stay valid.
+  return createLocalRuntime({
+    emulators,
+    config,
+    logger: memoryLogger(),
+    retryIntervalMs: 1,
+    ...(releaseWorkflow ? { releaseWorkflow } : {}),
+  });
+}
+
+/** The project's store, outside any Task: it reads the table names from process.env, which holds them all. */
+async function store() {
+  const { DynamoMetadataStore } = await import('../../lambdas/adapters/dynamo-metadata-store');
+  return DynamoMetadataStore.fromEnv();
+}
+
+async function auditOf(version: string): Promise<AuditEvent[]> {
+  return (await (await store()).listAudit('credit-risk')).filter((e) => e.version === version);
+}
+
+describe('local binding fidelity', () => {
+  it('runs each real row green with only its own bindings, and each handler reads exactly what its row binds', async () => {
+    const rt = await runtime();
+    const first = await rt.startRelease(await stageExample('b-1'));
+    expect(first.status, JSON.stringify(first)).toBe('SUCCEEDED');
+    // With b-1 as the stable version, validating b-2 compares against a champion (its record in ModelVersions).
+    await (
+      await store()
+    ).putDeployment(
+      {
+        model: 'credit-risk',
+        stable: 'b-1',
+        weight: 0,
+        mode: 'canary',
+        revision: 1,
+        updatedAt: new Date().toISOString(),
+      },
+      { expectedRevision: undefined },
+    );
+    const registered = await rt.startRelease(await stageExample('b-2'));
+    expect(registered.status, JSON.stringify(registered)).toBe('SUCCEEDED');
+    const rejected = await rt.startRelease(
+      await stageExample('b-5', (m) => {
+        m.framework = 'tensorflow';
+      }),
+    );
+    expect(rejected.error).toBe('ArtifactRejected');
+
+    for (const row of RELEASE_WORKFLOW.functions) {
+      const reads = [...rt.releaseEnvironments.get(row.id)!.reads()].sort();
+      expect(reads, row.id).toEqual(boundVariableNames(row));
+    }
+  });
+
+  it('fails ValidateArtifact with the ConfigurationError naming AUDIT_LOG_TABLE when its row does not bind the AuditLog', async () => {
+    const rt = await runtime(withoutTable('ValidateArtifact', 'auditLog'));
+    const result = await rt.startRelease(await stageExample('b-3'));
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('ReleaseFailed');
+    const failed = result.history.find((e) => e.type === 'StateFailed' && e.state === 'ValidateArtifact');
+    const cause = JSON.parse(String(failed?.cause)) as { errorType: string; errorMessage: string };
+    expect(cause).toMatchObject({
+      errorType: 'ConfigurationError',
+      errorMessage:
+        'environment variable AUDIT_LOG_TABLE is not set; the stack (or local mode) must set it on this function',
+    });
+    // RecordFailure (bound to the AuditLog) recorded the misconfiguration in the ledger.
+    const events = await auditOf('b-3');
+    expect(events.map((e) => [e.type, (e.details as { error?: unknown }).error])).toEqual([
+      ['RELEASE_FAILED', 'ConfigurationError'],
+    ]);
+  });
+
+  it('fails ValidateArtifact naming DEPLOYMENTS_TABLE when its row does not bind the Deployments table', async () => {
+    const rt = await runtime(withoutTable('ValidateArtifact', 'deployments'));
+    const result = await rt.startRelease(await stageExample('b-4'));
+    expect(result.error).toBe('ReleaseFailed');
+    const events = await auditOf('b-4');
+    expect(events).toHaveLength(1);
+    expect(String((events[0]!.details as { cause?: unknown }).cause)).toContain(
+      'environment variable DEPLOYMENTS_TABLE is not set',
+    );
+  });
+});
