@@ -6,6 +6,7 @@
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { parseEvent } from '../core/release-events';
+import { currentEnvironment } from './env';
 import { logger, metrics, MetricUnit } from './powertools';
 
 export interface ReleaseStep<D, I, R> {
@@ -30,11 +31,19 @@ export interface ReleaseStep<D, I, R> {
 export function releaseStepHandler<D, I, R>(
   step: ReleaseStep<D, I, R>,
 ): (event: unknown, context?: Context) => Promise<R> {
-  let wired: ReturnType<ReleaseStep<D, I, R>['wire']> | undefined;
+  // Built once per execution environment. In Lambda that is the process (process.env); locally every function of
+  // every runtime has its own environment object, as every Lambda function has its own process, so wiring built for
+  // one row is never reused under another row's bindings.
+  const wiredBy = new WeakMap<object, ReturnType<ReleaseStep<D, I, R>['wire']>>();
   return async (event, context) => {
     if (context) logger.addContext(context);
     try {
-      wired ??= step.wire();
+      const environment = currentEnvironment();
+      let wired = wiredBy.get(environment);
+      if (wired === undefined) {
+        wired = step.wire();
+        wiredBy.set(environment, wired);
+      }
       return await step.run(wired.deps, parseEvent(wired.schema, event, step.name));
     } catch (err) {
       metrics.addMetric('StepErrors', MetricUnit.Count, 1);

@@ -79,14 +79,15 @@ function runtime(releaseWorkflow?: Workflow): Promise<LocalRuntime> {
   });
 }
 
-/** The project's store, outside any Task: it reads the table names from process.env, which holds them all. */
-async function store() {
-  const { DynamoMetadataStore } = await import('../../lambdas/adapters/dynamo-metadata-store');
-  return DynamoMetadataStore.fromEnv();
+/** The project's stores, outside any Task: they read the table names from process.env, which holds them all. */
+async function stores() {
+  const { DynamoAuditLog } = await import('../../lambdas/adapters/dynamo-audit-log');
+  const { DynamoDeploymentStore } = await import('../../lambdas/adapters/dynamo-deployment-store');
+  return { audit: DynamoAuditLog.fromEnv(), deployments: DynamoDeploymentStore.fromEnv() };
 }
 
 async function auditOf(version: string): Promise<AuditEvent[]> {
-  return (await (await store()).listAudit('credit-risk')).filter((e) => e.version === version);
+  return (await (await stores()).audit.listAudit('credit-risk')).filter((e) => e.version === version);
 }
 
 describe('local binding fidelity', () => {
@@ -96,8 +97,8 @@ describe('local binding fidelity', () => {
     expect(first.status, JSON.stringify(first)).toBe('SUCCEEDED');
     // With b-1 as the stable version, validating b-2 compares against a champion (its record in ModelVersions).
     await (
-      await store()
-    ).putDeployment(
+      await stores()
+    ).deployments.putDeployment(
       {
         model: 'credit-risk',
         stable: 'b-1',
