@@ -450,7 +450,9 @@ export function emulatorFront(options: FrontOptions, inner: RequestListener): Re
     if (service === 's3') {
       const refusal = verifySignature(wire, options) ?? checkS3Names(wire);
       if (refusal) return sendRefusal(service, req, res, refusal);
-      const isDelete = wire.method === 'POST' && /[?&]delete(=|&|$)/.test(splitTarget(wire.url).query);
+      const isDelete =
+        wire.method === 'POST' &&
+        (queryPairs(splitTarget(wire.url).query) ?? []).some(([k]) => k === 'delete');
       // S3 bodies are never buffered (uploads stream to disk); only a DeleteObjects list of keys is read first.
       if (!isDelete) return pass(req);
       readBody(req, MAX_S3_DELETE_BODY_BYTES).then(
