@@ -131,6 +131,19 @@ function keySchema(partitionKey: KeyAttribute, sortKey?: KeyAttribute): KeySchem
   return schema;
 }
 
+/**
+ * dynalite marks a new table ACTIVE a timer tick after CreateTable answers; an item written before that gets
+ * ResourceNotFoundException, so creation waits for ACTIVE.
+ */
+async function waitUntilActive(client: DynamoDBClient, TableName: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`table ${TableName} did not become ACTIVE`);
+}
+
 /** Creates each table unless it already exists (persisted data dirs keep their tables across restarts). */
 export async function ensureTables(
   client: DynamoDBClient,
@@ -158,6 +171,7 @@ export async function ensureTables(
         ...(GlobalSecondaryIndexes.length > 0 ? { GlobalSecondaryIndexes } : {}),
       }),
     );
+    await waitUntilActive(client, TableName);
   }
 }
 
