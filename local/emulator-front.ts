@@ -453,10 +453,17 @@ function withoutCors(res: ServerResponse): ServerResponse {
   return res;
 }
 
-/** The verifying request listener in front of an emulator's own listeners. */
-export function emulatorFront(options: FrontOptions, inner: RequestListener): RequestListener {
+/**
+ * The verifying request listener in front of an emulator's own listeners. `expectsContinue` is set for a request
+ * that sent `Expect: 100-continue` (large S3 uploads do): the front answers 100 only once the headers pass, so a
+ * refused upload is never sent.
+ */
+export function emulatorFront(
+  options: FrontOptions,
+  inner: RequestListener,
+): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => void {
   const { service } = options;
-  return (req, res) => {
+  return (req, res, expectsContinue = false) => {
     const wire: WireRequest = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers };
     const pass = (request: IncomingMessage) => inner(request, withoutCors(res));
     const early = checkOrigin(wire);
@@ -464,6 +471,7 @@ export function emulatorFront(options: FrontOptions, inner: RequestListener): Re
     if (service === 's3') {
       const refusal = verifySignature(wire, options) ?? checkS3Names(wire);
       if (refusal) return sendRefusal(service, req, res, refusal);
+      if (expectsContinue) res.writeContinue();
       const isDelete =
         wire.method === 'POST' &&
         (queryPairs(splitTarget(wire.url).query) ?? []).some(([k]) => k === 'delete');
@@ -483,6 +491,7 @@ export function emulatorFront(options: FrontOptions, inner: RequestListener): Re
       return;
     }
     // DynamoDB signs the sha256 of its JSON body: buffer it (bounded), verify, then hand dynalite a replay.
+    if (expectsContinue) res.writeContinue();
     readBody(req, MAX_DYNAMODB_BODY_BYTES).then(
       (body) => {
         if (body === undefined) {
@@ -506,10 +515,11 @@ export function installFront(server: Server, options: FrontOptions): void {
   if (listeners.length === 0)
     throw new Error(`${options.service} emulator: no request listener to put a front on`);
   server.removeAllListeners('request');
-  server.on(
-    'request',
-    emulatorFront(options, (req, res) => {
-      for (const listener of listeners) listener.call(server, req, res);
-    }),
-  );
+  const front = emulatorFront(options, (req, res) => {
+    for (const listener of listeners) listener.call(server, req, res);
+  });
+  server.on('request', (req, res) => front(req, res));
+  // Without this listener Node answers 100 Continue itself, before any check; neither emulator registers one.
+  server.removeAllListeners('checkContinue');
+  server.on('checkContinue', (req, res) => front(req, res, true));
 }

@@ -198,6 +198,42 @@ describe('requests without the local secret', () => {
     );
   });
 
+  it('refuses an unsigned upload that expects 100-continue before its body is sent', async () => {
+    const result = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+      let continued = false;
+      const req = request(`${emu.s3Endpoint}/${emu.bucket}/expect.bin`, {
+        method: 'PUT',
+        headers: { expect: '100-continue', 'content-length': '1048576' },
+      });
+      req.on('continue', () => {
+        continued = true;
+        req.end(Buffer.alloc(1024 * 1024));
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, continued }));
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    expect(result).toEqual({ status: 403, continued: false });
+  });
+
+  it('lets a signed upload that expects 100-continue through', async () => {
+    const client = s3Client();
+    beforeSigning(client, (req) => {
+      req.headers.expect = '100-continue';
+    });
+    const body = randomBytes(3 * 1024 * 1024);
+    try {
+      await client.send(new PutObjectCommand({ Bucket: emu.bucket, Key: 'ok/expect.bin', Body: body }));
+    } finally {
+      client.destroy();
+    }
+    const got = await s3.send(new GetObjectCommand({ Bucket: emu.bucket, Key: 'ok/expect.bin' }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+  });
+
   it('rejects a forged-signature DeleteItem on the AuditLog and keeps the item', async () => {
     const Key = { model: { S: 'm' }, eventId: { S: 'ledger' } };
     await ddb.send(new PutItemCommand({ TableName: auditTable, Item: Key }));
