@@ -4,6 +4,9 @@
  *
  * Tables come from `TABLE_DEFINITIONS`, the same object the CDK construct builds from, so the laptop and the stack
  * share one key schema.
+ *
+ * Both run behind a verifying front (local/emulator-front.ts) installed on their own servers: only requests signed
+ * with `LOCAL_CREDENTIALS`, from no browser origin, and (for S3) with keys that stay inside the data directory get in.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -22,11 +25,15 @@ import {
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { TABLE_DEFINITIONS, type KeyAttribute, type TableDefinition } from '../lambdas/core/tables';
+import { installFront } from './emulator-front';
 
 /** The registry bucket local mode creates; the AWS CLI and `modelops push --local` upload into it. */
 export const LOCAL_BUCKET = 'modelops-local-registry';
 export const LOCAL_REGION = 'us-east-1';
-/** s3rver accepts any well-formed signature by these credentials; dynalite does not check credentials at all. */
+/**
+ * The only credentials local mode accepts: both emulators' fronts recompute each request's SigV4 signature with
+ * this secret. They are public (documented), so they keep out web pages, not local users.
+ */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 export const DEFAULT_DYNAMODB_PORT = 4567;
 export const DEFAULT_S3_PORT = 4568;
@@ -46,6 +53,12 @@ export interface EmulatorOptions {
   readonly bucket?: string;
   /** Physical table name per table definition id. @default the definition id (`ModelVersions`, …) */
   readonly tableNames?: Readonly<Record<string, string>>;
+  /**
+   * Benchmarks only (bench/sigv4-front.bench.ts measures its cost): `false` leaves the emulators without the
+   * verifying front, open to any web page. Local mode itself never sets it.
+   * @default true
+   */
+  readonly verifyingFront?: boolean;
 }
 
 export interface Emulators {
@@ -118,6 +131,19 @@ function keySchema(partitionKey: KeyAttribute, sortKey?: KeyAttribute): KeySchem
   return schema;
 }
 
+/**
+ * dynalite marks a new table ACTIVE a timer tick after CreateTable answers; an item written before that gets
+ * ResourceNotFoundException, so creation waits for ACTIVE.
+ */
+async function waitUntilActive(client: DynamoDBClient, TableName: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`table ${TableName} did not become ACTIVE`);
+}
+
 /** Creates each table unless it already exists (persisted data dirs keep their tables across restarts). */
 export async function ensureTables(
   client: DynamoDBClient,
@@ -145,6 +171,7 @@ export async function ensureTables(
         ...(GlobalSecondaryIndexes.length > 0 ? { GlobalSecondaryIndexes } : {}),
       }),
     );
+    await waitUntilActive(client, TableName);
   }
 }
 
@@ -179,6 +206,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     deleteTableMs: 0,
     updateTableMs: 0,
   });
+  const front = options.verifyingFront ?? true;
+  if (front) installFront(dynamo, { service: 'dynamodb', credentials: LOCAL_CREDENTIALS });
   const boundDynamoPort = await listen(dynamo, dynamodbPort);
 
   const s3rver = new S3rver({
@@ -199,6 +228,14 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
         ? `S3 emulator: port ${s3Port} is in use; pass --s3-port <n> (0 = any free port) or stop the other process`
         : `S3 emulator failed to start: ${(err as Error).message}`,
     );
+  }
+  // s3rver creates its server inside run(). This continuation runs in the same tick as its listen callback, before
+  // the event loop can accept a connection, so no request reaches s3rver's own listener unverified.
+  if (front) {
+    installFront((s3rver as unknown as { httpServer: Server }).httpServer, {
+      service: 's3',
+      credentials: LOCAL_CREDENTIALS,
+    });
   }
 
   const tables: Record<string, string> = {};
