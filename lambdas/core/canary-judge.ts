@@ -9,7 +9,6 @@
  * docs/rollout-judge.md.
  */
 import {
-  checkSeries,
   mixtureAlternatives,
   rateRatioTest,
   samplesNeeded,
@@ -49,6 +48,8 @@ export interface CanaryPolicy {
   readonly baselineRateFloor: number;
   /** Bakes a step may be extended by when inconclusive; then the verdict is `exhausted`. */
   readonly maxExtensionsPerStep: number;
+  /** What the caller does on `exhausted`: roll back, or hold the current weight for an operator. */
+  readonly onExhausted: 'rollback' | 'hold';
   /** Largest allowed candidate p99 / stable p99. */
   readonly maxP99Ratio: number;
   /** Absolute ceiling on the candidate's p99 in ms; none when undefined. */
@@ -71,6 +72,7 @@ export const DEFAULT_CANARY_POLICY: CanaryPolicy = {
   power: 0.8,
   baselineRateFloor: 0.001,
   maxExtensionsPerStep: 3,
+  onExhausted: 'rollback',
   maxP99Ratio: 1.5,
   minRequestsForP99: 500,
   maxInvalidInputRatio: 1.5,
@@ -103,6 +105,11 @@ export function resolveCanaryPolicy(overrides: Partial<CanaryPolicy> = {}): Cana
     (v) => Number.isInteger(v) && v >= 0,
     'an integer >= 0',
   );
+  if (policy.onExhausted !== 'rollback' && policy.onExhausted !== 'hold') {
+    throw new CanaryPolicyError(
+      `canary.onExhausted must be "rollback" or "hold", got ${JSON.stringify(policy.onExhausted)}`,
+    );
+  }
   requireRange('maxP99Ratio', policy.maxP99Ratio, (v) => v >= 1, 'a number >= 1');
   if (policy.p99CeilingMs !== undefined)
     requireRange('p99CeilingMs', policy.p99CeilingMs, (v) => v > 0, 'a number > 0');
@@ -226,10 +233,9 @@ export function judgeRate(
   policy: CanaryPolicy,
   options: { nullRatio: number; requirePower: boolean; candidateWeight: number; reasonCode: ReasonCode },
 ): CheckResult {
-  checkSeries(looks, metric);
   const alpha = policy.alpha / COUNT_TESTS;
   const alternatives = mixtureAlternatives(options.nullRatio, policy.minDetectableEffect);
-  const result = rateRatioTest(looks, { alpha, nullRatio: options.nullRatio, alternatives });
+  const result = rateRatioTest(looks, { alpha, nullRatio: options.nullRatio, alternatives, name: metric });
   const last = looks.at(-1) ?? EMPTY_LOOK;
   const base = {
     metric,

@@ -51,6 +51,8 @@ export interface RatioTestOptions {
   readonly nullRatio: number;
   /** Mixture prior; ratios must be > nullRatio, weights sum to 1. */
   readonly alternatives: readonly Alternative[];
+  /** Name of the series in validation errors. @default 'looks' */
+  readonly name?: string;
 }
 
 export interface RatioTestResult {
@@ -118,6 +120,7 @@ export function checkSeries(looks: readonly CountLook[], name: string): readonly
  */
 export function rateRatioTest(looks: readonly CountLook[], options: RatioTestOptions): RatioTestResult {
   const { alpha, nullRatio, alternatives } = options;
+  checkSeries(looks, options.name ?? 'looks');
   const logSums = alternatives.map(() => 0);
   const logWeights = alternatives.map((a) => Math.log(a.weight));
   const threshold = Math.log(1 / alpha);
