@@ -10,7 +10,8 @@
  * latencies, drawn from its Beta law), not per request.
  *
  * Judges: ours (judgeCanary, default policy: it may extend a bake 3 times per step, then `exhausted`); ours/ext20
- * (the same with 20 extensions per step, i.e. holding the weight while the samples come in); threshold
+ * (the same with 20 extensions per step, i.e. holding the weight while the samples come in); ours/1min (default
+ * policy, looked at every minute: rollback at any look, promotion at the bake's end); threshold
  * (Flagger/CodeDeploy style: roll back when the bake's candidate error rate or slow share exceeds stable's + 1 pp);
  * z-test (Kayenta style: per-bake one-sided two-proportion z-test at α = 0.05 on error rate and on slow share, no
  * correction for repeated looks). The references use our fallback, p99 and prediction-shift guards (inconclusive
@@ -138,31 +139,46 @@ interface Bake {
   readonly errors: { c: number; s: number };
   readonly slow: { c: number; s: number };
   readonly invalid: { c: number; s: number };
+  /** p99 over the bake so far, and the candidate requests it is over. */
   readonly p99: { c: number | null; s: number | null };
+  readonly latencyRequests: number;
   readonly bins: { c: number[]; s: number[] };
 }
 
-function simulateBake(rng: Rng, candidate: Arm, perMinute: number, weight: number): Bake {
-  const total = perMinute * 100 * BAKE_MINUTES;
+/** `minutes` of traffic; p99 is over the bake so far (`bakeMinutes` ≥ minutes, drawn afresh for interim looks). */
+function simulateBake(
+  rng: Rng,
+  candidate: Arm,
+  perMinute: number,
+  weight: number,
+  minutes = BAKE_MINUTES,
+  bakeMinutes = minutes,
+): Bake {
+  const total = perMinute * 100 * minutes;
   const c = Math.round(total * weight);
   const s = total - c;
+  const bakeC = Math.round(perMinute * 100 * bakeMinutes * weight);
+  const bakeS = perMinute * 100 * bakeMinutes - bakeC;
   return {
     requests: { c, s },
     errors: { c: binomial(rng, c, candidate.errorRate), s: binomial(rng, s, STABLE.errorRate) },
     slow: { c: binomial(rng, c, slowShare(candidate)), s: binomial(rng, s, slowShare(STABLE)) },
     invalid: { c: binomial(rng, c, INVALID), s: binomial(rng, s, INVALID) },
-    p99: { c: p99(rng, c, candidate.latencyScale), s: p99(rng, s, 1) },
+    p99: { c: p99(rng, bakeC, candidate.latencyScale), s: p99(rng, bakeS, 1) },
+    latencyRequests: bakeC,
     bins: { c: multinomial(rng, c, candidate.bins), s: multinomial(rng, s, STABLE.bins) },
   };
 }
 
 type Outcome = { kind: 'rollback' | 'promoted' | 'exhausted'; bakes: number };
-type Verdict = 'rollback' | 'promote-step' | 'inconclusive' | 'exhausted';
+type Verdict = 'rollback' | 'promote-step' | 'inconclusive' | 'exhausted' | 'continue';
 
 interface Judge {
   readonly name: string;
   /** Judges the latest bake given all bakes so far (cumulative state is the judge's business). */
-  judge(bakes: readonly Bake[], extensions: number, weight: number): Verdict;
+  judge(bakes: readonly Bake[], extensions: number, weight: number, bakeComplete: boolean): Verdict;
+  /** Looks per bake: 1 (at its end) or BAKE_MINUTES (every minute; promotion only at the end). */
+  readonly looksPerBake: number;
 }
 
 function cumulativeLooks(
@@ -197,29 +213,34 @@ function cumulativeBins(bakes: readonly Bake[]): { candidate: number[]; stable: 
   return { candidate, stable };
 }
 
-const oursWith = (name: string, judgePolicy: typeof policy): Judge => ({
+const oursWith = (name: string, judgePolicy: typeof policy, looksPerBake = 1): Judge => ({
   name,
-  judge(bakes, extensions, weight) {
+  looksPerBake,
+  judge(bakes, extensions, weight, bakeComplete) {
     const last = bakes.at(-1)!;
     const observation: CanaryObservation = {
       errors: cumulativeLooks(bakes, (b) => b.errors),
       slow: cumulativeLooks(bakes, (b) => b.slow),
       invalidInput: cumulativeLooks(bakes, (b) => b.invalid),
-      latency: { candidateP99Ms: last.p99.c, stableP99Ms: last.p99.s, candidateRequests: last.requests.c },
+      latency: {
+        candidateP99Ms: last.p99.c,
+        stableP99Ms: last.p99.s,
+        candidateRequests: last.latencyRequests,
+      },
       candidateFallbacks: 0,
       predictionBins: cumulativeBins(bakes),
       candidateWeight: weight,
-      bakeComplete: true,
+      bakeComplete,
       extensions,
     };
-    const verdict = judgeCanary(judgePolicy, observation).decision;
-    if (verdict === 'continue') throw new Error('bake ends never continue');
-    return verdict;
+    return judgeCanary(judgePolicy, observation).decision;
   },
 });
 const ours = oursWith('ours', policy);
 /** The same judge with a patient policy: up to 20 extensions per step (a "hold" that keeps collecting). */
 const oursPatient = oursWith('ours/ext20', resolveCanaryPolicy({ maxExtensionsPerStep: 20 }));
+/** The default policy looked at every minute: may roll back at any minute, promotes at the bake's end. */
+const oursMinutely = oursWith('ours/1min', policy, BAKE_MINUTES);
 
 /** Our guards with inconclusive counted as pass, for the references. */
 function guardsFail(bakes: readonly Bake[]): boolean {
@@ -227,7 +248,7 @@ function guardsFail(bakes: readonly Bake[]): boolean {
   const checks = [
     judgeFallbacks(0),
     ...judgeLatency(
-      { candidateP99Ms: last.p99.c, stableP99Ms: last.p99.s, candidateRequests: last.requests.c },
+      { candidateP99Ms: last.p99.c, stableP99Ms: last.p99.s, candidateRequests: last.latencyRequests },
       policy,
     ),
     judgePredictionShift(cumulativeBins(bakes), policy),
@@ -237,6 +258,7 @@ function guardsFail(bakes: readonly Bake[]): boolean {
 
 const threshold: Judge = {
   name: 'threshold',
+  looksPerBake: 1,
   judge(bakes) {
     const b = bakes.at(-1)!;
     const over = (x: { c: number; s: number }): boolean =>
@@ -248,6 +270,7 @@ const threshold: Judge = {
 const Z_ALPHA = normalQuantile(1 - ALPHA);
 const zTest: Judge = {
   name: 'z-test',
+  looksPerBake: 1,
   judge(bakes) {
     const b = bakes.at(-1)!;
     const worse = (x: { c: number; s: number }): boolean => {
@@ -265,15 +288,23 @@ function rollout(rng: Rng, judge: Judge, candidate: Arm, perMinute: number): Out
   const bakes: Bake[] = [];
   let step = 0;
   let extensions = 0;
+  const minutesPerLook = BAKE_MINUTES / judge.looksPerBake;
+  const elapsed = (): number => bakes.length / judge.looksPerBake;
   for (;;) {
-    bakes.push(simulateBake(rng, candidate, perMinute, STEPS[step]!));
-    const verdict = judge.judge(bakes, extensions, STEPS[step]!);
-    if (verdict === 'rollback' || verdict === 'exhausted') return { kind: verdict, bakes: bakes.length };
+    let verdict: Verdict = 'continue';
+    for (let look = 1; look <= judge.looksPerBake && verdict === 'continue'; look++) {
+      bakes.push(
+        simulateBake(rng, candidate, perMinute, STEPS[step]!, minutesPerLook, look * minutesPerLook),
+      );
+      verdict = judge.judge(bakes, extensions, STEPS[step]!, look === judge.looksPerBake);
+    }
+    if (verdict === 'rollback' || verdict === 'exhausted') return { kind: verdict, bakes: elapsed() };
+    if (verdict === 'continue') throw new Error(`${judge.name} returned continue at the end of a bake`);
     if (verdict === 'inconclusive') extensions++;
     else {
       step++;
       extensions = 0;
-      if (step === STEPS.length) return { kind: 'promoted', bakes: bakes.length };
+      if (step === STEPS.length) return { kind: 'promoted', bakes: elapsed() };
     }
   }
 }
@@ -302,12 +333,15 @@ function main(): void {
   console.log(
     'scenario      req/min judge      rollback promoted exhausted  median bakes (to rollback; healthy: to promotion)',
   );
-  const judges = [ours, oursPatient, threshold, zTest];
+  const judges = [ours, oursMinutely, oursPatient, threshold, zTest];
   const summary: Record<string, Record<string, number>> = {};
   SCENARIOS.forEach((scenario, si) => {
     for (const level of LEVELS) {
-      for (const [ji, judge] of judges.entries()) {
-        const rng = seededRandom(1 + si * 1000 + level * 10 + ji);
+      for (const judge of judges) {
+        // Seeded per cell and judge name, so adding a judge does not change the others' rows.
+        const rng = seededRandom(
+          1 + si * 1000 + level * 10 + [...judge.name].reduce((h, ch) => h * 31 + ch.charCodeAt(0), 0),
+        );
         const outcomes = Array.from({ length: ROLLOUTS }, () =>
           rollout(rng, judge, scenario.candidate, level),
         );
