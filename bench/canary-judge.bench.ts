@@ -320,13 +320,15 @@ const pct = (x: number): string => `${(100 * x).toFixed(1)}%`.padStart(6);
 function main(): void {
   const started = Date.now();
   console.log(
-    `${ROLLOUTS} rollouts per cell; α = ${ALPHA}; steps ${STEPS.map((s) => s * 100).join('→')}→100 %, bakes of ${BAKE_MINUTES} min`,
+    `${ROLLOUTS} rollouts per cell; α = ${ALPHA}; steps ${STEPS.map((s) => s * 100).join('→')}→100 %, ` +
+      `bakes of ${BAKE_MINUTES} min`,
   );
   for (const s of SCENARIOS) {
     const slow = slowShare(s.candidate);
     const js = jensenShannonDistance(s.candidate.bins, STABLE.bins);
     console.log(
-      `  ${s.name.padEnd(13)} candidate errors ${pct(s.candidate.errorRate)}, slow ${pct(slow)}, p99 ×${s.candidate.latencyScale}, true JS distance ${js.toFixed(4)}`,
+      `  ${s.name.padEnd(13)} candidate errors ${pct(s.candidate.errorRate)}, slow ${pct(slow)}, ` +
+        `p99 ×${s.candidate.latencyScale}, true JS distance ${js.toFixed(4)}`,
     );
   }
   console.log();
@@ -352,7 +354,9 @@ function main(): void {
         (summary[`${scenario.name}@${level}`] ??= {})[judge.name] = share('rollback');
         (summary[`${scenario.name}@${level}`] ??= {})[`${judge.name}:within3`] = within3;
         console.log(
-          `${scenario.name.padEnd(13)} ${String(level).padStart(7)} ${judge.name.padEnd(10)} ${pct(share('rollback'))}   ${pct(share('promoted'))}   ${pct(share('exhausted'))}    ${Number.isNaN(med) ? '-' : med}`,
+          `${scenario.name.padEnd(13)} ${String(level).padStart(7)} ${judge.name.padEnd(10)} ` +
+            `${pct(share('rollback'))}   ${pct(share('promoted'))}   ${pct(share('exhausted'))}    ` +
+            `${Number.isNaN(med) ? '-' : med}`,
         );
       }
     }

@@ -37,32 +37,45 @@ export type ReasonCode = (typeof REASON_CODES)[number];
 export type Decision = 'promote-step' | 'continue' | 'rollback' | 'inconclusive' | 'exhausted';
 export type CheckDecision = 'pass' | 'fail' | 'inconclusive' | 'skipped';
 
+/** The judge's policy; every field has a default (resolveCanaryPolicy fills them). */
 export interface CanaryPolicy {
-  /** Bound on the probability that a rollout of a candidate no worse than stable is rolled back by the tests. */
+  /**
+   * Bound on the probability that a rollout of a candidate no worse than stable is rolled back by the tests.
+   * @default 0.05
+   */
   readonly alpha: number;
-  /** Smallest relative regression of error rate and slow share the judge must be able to see (0.5: 1.5 × stable). */
+  /**
+   * Smallest relative regression of error rate and slow share the judge must be able to see (0.5: 1.5 × stable).
+   * @default 0.5
+   */
   readonly minDetectableEffect: number;
-  /** Probability of seeing a regression of exactly the MDE once `samplesNeeded` is reached. */
+  /** Probability of seeing a regression of exactly the MDE once `samplesNeeded` is reached. @default 0.8 */
   readonly power: number;
-  /** Smallest stable rate used in the power calculation (a stable rate of 0 has no relative MDE). */
+  /** Smallest stable rate used in the power calculation (a stable rate of 0 has no relative MDE). @default 0.001 */
   readonly baselineRateFloor: number;
-  /** Bakes a step may be extended by when inconclusive; then the verdict is `exhausted`. */
+  /** Bakes a step may be extended by when inconclusive; then the verdict is `exhausted`. @default 3 */
   readonly maxExtensionsPerStep: number;
-  /** What the caller does on `exhausted`: roll back, or hold the current weight for an operator. */
+  /**
+   * What the caller does on `exhausted`: roll back, or hold the current weight for an operator.
+   * @default 'rollback'
+   */
   readonly onExhausted: 'rollback' | 'hold';
-  /** Largest allowed candidate p99 / stable p99. */
+  /** Largest allowed candidate p99 / stable p99. @default 1.5 */
   readonly maxP99Ratio: number;
-  /** Absolute ceiling on the candidate's p99 in ms; none when undefined. */
+  /** Absolute ceiling on the candidate's p99 in ms; none when undefined. @default - no ceiling */
   readonly p99CeilingMs?: number;
-  /** Candidate requests in the latency window below which the p99 guards are inconclusive (p99 is too noisy). */
+  /**
+   * Candidate requests in the latency window below which the p99 guards are inconclusive (p99 is too noisy).
+   * @default 500
+   */
   readonly minRequestsForP99: number;
-  /** H0 of the invalid-input test: candidate invalid-input rate ≤ this × stable's. */
+  /** H0 of the invalid-input test: candidate invalid-input rate ≤ this × stable's. @default 1.5 */
   readonly maxInvalidInputRatio: number;
-  /** Largest allowed Jensen–Shannon distance (base 2) between candidate and stable prediction bins. */
+  /** Largest allowed Jensen–Shannon distance (base 2) between candidate and stable prediction bins. @default 0.1 */
   readonly maxPredictionShift: number;
-  /** The candidate breaches the SLO when its burn rate exceeds this × stable's ... */
+  /** The candidate breaches the SLO when its burn rate exceeds this × stable's ... @default 2 */
   readonly maxBurnRateRatio: number;
-  /** ... and is at least this (burning below budget is not a breach). */
+  /** ... and is at least this (burning below budget is not a breach). @default 1 */
   readonly minBurnRate: number;
 }
 

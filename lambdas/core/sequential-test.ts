@@ -72,7 +72,7 @@ export class CountSeriesError extends Error {
   override name = 'CountSeriesError';
 }
 
-/** The candidate's expected share of bad events when its rate is `ratio` × stable's and it has share `rho` of requests. */
+/** The candidate's expected share of bad events: its rate is `ratio` × stable's, its share of requests `rho`. */
 export function badShare(rho: number, ratio: number): number {
   return (rho * ratio) / (rho * ratio + 1 - rho);
 }
