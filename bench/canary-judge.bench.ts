@@ -170,7 +170,10 @@ function simulateBake(
   };
 }
 
-type Outcome = { kind: 'rollback' | 'promoted' | 'exhausted'; bakes: number };
+type Outcome = { kind: 'rollback' | 'promoted' | 'exhausted'; bakes: number; reason?: string };
+
+/** Reason code of our judge's last verdict, so the bench can say which check caused a rollback. */
+let lastReason: string | undefined;
 type Verdict = 'rollback' | 'promote-step' | 'inconclusive' | 'exhausted' | 'continue';
 
 interface Judge {
@@ -233,7 +236,9 @@ const oursWith = (name: string, judgePolicy: typeof policy, looksPerBake = 1): J
       bakeComplete,
       extensions,
     };
-    return judgeCanary(judgePolicy, observation).decision;
+    const verdict = judgeCanary(judgePolicy, observation);
+    lastReason = verdict.reasonCode;
+    return verdict.decision;
   },
 });
 const ours = oursWith('ours', policy);
@@ -290,6 +295,7 @@ function rollout(rng: Rng, judge: Judge, candidate: Arm, perMinute: number): Out
   let extensions = 0;
   const minutesPerLook = BAKE_MINUTES / judge.looksPerBake;
   const elapsed = (): number => bakes.length / judge.looksPerBake;
+  lastReason = undefined;
   for (;;) {
     let verdict: Verdict = 'continue';
     for (let look = 1; look <= judge.looksPerBake && verdict === 'continue'; look++) {
@@ -298,7 +304,9 @@ function rollout(rng: Rng, judge: Judge, candidate: Arm, perMinute: number): Out
       );
       verdict = judge.judge(bakes, extensions, STEPS[step]!, look === judge.looksPerBake);
     }
-    if (verdict === 'rollback' || verdict === 'exhausted') return { kind: verdict, bakes: elapsed() };
+    if (verdict === 'rollback' || verdict === 'exhausted') {
+      return { kind: verdict, bakes: elapsed(), ...(lastReason === undefined ? {} : { reason: lastReason }) };
+    }
     if (verdict === 'continue') throw new Error(`${judge.name} returned continue at the end of a bake`);
     if (verdict === 'inconclusive') extensions++;
     else {
@@ -337,6 +345,7 @@ function main(): void {
   );
   const judges = [ours, oursMinutely, oursPatient, threshold, zTest];
   const summary: Record<string, Record<string, number>> = {};
+  const falseRollbackReasons: string[] = [];
   SCENARIOS.forEach((scenario, si) => {
     for (const level of LEVELS) {
       for (const judge of judges) {
@@ -351,6 +360,14 @@ function main(): void {
         const target: Outcome['kind'] = scenario.healthy ? 'promoted' : 'rollback';
         const med = median(outcomes.filter((o) => o.kind === target).map((o) => o.bakes));
         const within3 = outcomes.filter((o) => o.kind === 'rollback' && o.bakes <= 3).length / ROLLOUTS;
+        if (scenario.healthy && judge.name.startsWith('ours')) {
+          const reasons = new Map<string, number>();
+          for (const o of outcomes)
+            if (o.kind === 'rollback') reasons.set(o.reason!, (reasons.get(o.reason!) ?? 0) + 1);
+          falseRollbackReasons.push(
+            `  ${judge.name} at ${level} req/min: ${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`,
+          );
+        }
         (summary[`${scenario.name}@${level}`] ??= {})[judge.name] = share('rollback');
         (summary[`${scenario.name}@${level}`] ??= {})[`${judge.name}:within3`] = within3;
         console.log(
@@ -362,6 +379,8 @@ function main(): void {
     }
   });
   console.log();
+  console.log(`healthy rollouts our judges rolled back, by reason code (of ${ROLLOUTS}):`);
+  for (const line of falseRollbackReasons) console.log(line);
   console.log('false-rollback ratio (healthy), reference / ours:');
   for (const level of LEVELS) {
     const h = summary[`healthy@${level}`]!;
