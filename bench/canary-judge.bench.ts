@@ -23,10 +23,10 @@ import {
   judgeLatency,
   judgePredictionShift,
   resolveCanaryPolicy,
-  jensenShannonDistance,
   type CanaryObservation,
   type CountLook,
 } from '../lambdas/core/canary-judge';
+import { jsDistance } from '../lambdas/core/drift';
 import { normalQuantile } from '../lambdas/core/sequential-test';
 import { seededRandom } from '../lambdas/core/routing';
 
@@ -333,7 +333,7 @@ function main(): void {
   );
   for (const s of SCENARIOS) {
     const slow = slowShare(s.candidate);
-    const js = jensenShannonDistance(s.candidate.bins, STABLE.bins);
+    const js = jsDistance(s.candidate.bins, STABLE.bins);
     console.log(
       `  ${s.name.padEnd(13)} candidate errors ${pct(s.candidate.errorRate)}, slow ${pct(slow)}, ` +
         `p99 ×${s.candidate.latencyScale}, true JS distance ${js.toFixed(4)}`,

@@ -8,6 +8,7 @@
  * `inconclusive` (extend the bake). The other checks are guards with documented thresholds. See
  * docs/rollout-judge.md.
  */
+import { jsDistance } from './drift';
 import {
   mixtureAlternatives,
   rateRatioTest,
@@ -347,23 +348,6 @@ export function judgeLatency(latency: CanaryObservation['latency'], policy: Cana
   return [ratioCheck, ceilingCheck];
 }
 
-/** Jensen–Shannon distance (base 2, in [0, 1]) between two count vectors over the same bins. */
-export function jensenShannonDistance(a: readonly number[], b: readonly number[]): number {
-  if (a.length !== b.length) throw new RangeError(`bins differ in length: ${a.length} vs ${b.length}`);
-  const sa = a.reduce((s, v) => s + v, 0);
-  const sb = b.reduce((s, v) => s + v, 0);
-  if (sa <= 0 || sb <= 0) throw new RangeError('bins must have a positive total');
-  let divergence = 0;
-  for (let i = 0; i < a.length; i++) {
-    const p = a[i]! / sa;
-    const q = b[i]! / sb;
-    const m = (p + q) / 2;
-    if (p > 0) divergence += (p / 2) * Math.log2(p / m);
-    if (q > 0) divergence += (q / 2) * Math.log2(q / m);
-  }
-  return Math.sqrt(Math.max(0, divergence));
-}
-
 /**
  * Prediction shift guard. Sampling noise alone gives JS divergence ≈ (k − 1)/(8·n·ln 2) bits for k bins and n
  * effective samples (chi-square approximation), so the guard is inconclusive until that noise distance is at most
@@ -389,14 +373,14 @@ export function judgePredictionShift(
         : Number.MAX_SAFE_INTEGER;
     return {
       metric: 'predictionShift',
-      effect: nc > 0 && ns > 0 ? jensenShannonDistance(bins.candidate, bins.stable) : null,
+      effect: nc > 0 && ns > 0 ? jsDistance(bins.candidate, bins.stable) : null,
       limit,
       samplesNeeded: neededCandidate,
       decision: 'inconclusive',
       reasonCode: 'INSUFFICIENT_SAMPLES',
     };
   }
-  const distance = jensenShannonDistance(bins.candidate, bins.stable);
+  const distance = jsDistance(bins.candidate, bins.stable);
   return {
     metric: 'predictionShift',
     effect: distance,

@@ -3,7 +3,6 @@ import {
   CanaryPolicyError,
   DEFAULT_CANARY_POLICY,
   REASON_CODES,
-  jensenShannonDistance,
   judgeBurnRate,
   judgeCanary,
   judgeFallbacks,
@@ -188,14 +187,6 @@ describe('guards', () => {
   it('fails on the first fallback', () => {
     expect(judgeFallbacks(0).decision).toBe('pass');
     expect(judgeFallbacks(1)).toMatchObject({ decision: 'fail', reasonCode: 'FALLBACKS', effect: 1 });
-  });
-
-  it('computes the Jensen–Shannon distance in base 2', () => {
-    expect(jensenShannonDistance([1, 1], [2, 2])).toBe(0);
-    expect(jensenShannonDistance([1, 0], [0, 1])).toBeCloseTo(1, 12);
-    // P = (1, 0), Q = (½, ½): JSD = ½·log2(4/3) + ¼·log2(2/3) + ¼·log2(2) bits.
-    const jsd = 0.5 * Math.log2(4 / 3) + 0.25 * Math.log2(2 / 3) + 0.25;
-    expect(jensenShannonDistance([2, 0], [1, 1])).toBeCloseTo(Math.sqrt(jsd), 12);
   });
 
   it('judges prediction shift against the limit once the samples beat the noise floor', () => {
