@@ -80,7 +80,7 @@ export const MODEL_METRIC_PERIOD = Duration.minutes(1);
  * it, so there is one definition of the namespace, names, dimensions and default statistics.
  */
 export class ModelMetrics {
-  constructor(private readonly props: ModelMetricsProps) {}
+  constructor(private readonly model: ModelMetricsProps) {}
 
   /** @see IModelEndpoint.metricRequests */
   requests(version?: string, props?: MetricOptions): Metric {
@@ -124,11 +124,11 @@ export class ModelMetrics {
           `(got ${JSON.stringify(props.dimensionsMap)})`,
       );
     }
-    const dimensionsMap: Record<string, string> = { [METRIC_DIMENSIONS.model]: this.props.modelName };
+    const dimensionsMap: Record<string, string> = { [METRIC_DIMENSIONS.model]: this.model.modelName };
     if (version !== undefined) dimensionsMap[METRIC_DIMENSIONS.version] = version;
     return new Metric({
       ...props,
-      namespace: this.props.namespace,
+      namespace: this.model.namespace,
       metricName,
       dimensionsMap,
       statistic: props.statistic ?? statistic,

@@ -12,7 +12,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactRegistry } from '../../lib/constructs/artifact-registry';
 import { InferenceEndpoint } from '../../lib/constructs/inference-endpoint';
 import { MetadataTables } from '../../lib/constructs/metadata-tables';
+import { ModelMetrics } from '../../lib/constructs/model-endpoint';
 import type { IModelEndpoint } from '../../lib/constructs/model-endpoint';
+import { INFERENCE_METRICS } from '../../lambdas/core/ports';
 import { ConstructPropsError } from '../../lib/constructs/modelops-function';
 import { SageMakerEndpoint } from '../../lib/constructs/sagemaker-endpoint';
 import { testStack } from './helpers';
@@ -126,6 +128,19 @@ describe.each(['lambda', 'sagemaker'] as const)('IModelEndpoint metrics (%s)', (
     expect(() => endpoint().metricLatency(undefined, { dimensionsMap: { Model: 'other' } })).toThrow(
       /pass the version instead of dimensionsMap \(got \{"Model":"other"\}\)/,
     );
+  });
+});
+
+describe('ModelMetrics', () => {
+  it('builds any inference metric of the handler with the given default statistic', () => {
+    const metrics = new ModelMetrics({ namespace: NAMESPACE, modelName: 'churn' });
+    expect(shape(metrics.metric(INFERENCE_METRICS.coldStart, Stats.SUM, '2.0.0'))).toEqual({
+      namespace: NAMESPACE,
+      metricName: 'ColdStart',
+      dimensions: { Model: 'churn', Version: '2.0.0' },
+      statistic: 'Sum',
+      periodSeconds: 60,
+    });
   });
 });
 
