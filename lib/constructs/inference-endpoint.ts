@@ -1,9 +1,12 @@
 import type { IGrantable, Grant } from 'aws-cdk-lib/aws-iam';
 import type { ScalableTarget } from 'aws-cdk-lib/aws-applicationautoscaling';
+import type { Metric, MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Alias, FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { FunctionEntryPoint } from './function-entry-point';
 import type { ServingFunctionOptions } from './function-entry-point';
+import { ModelMetrics } from './model-endpoint';
+import type { IModelEndpoint } from './model-endpoint';
 import { handlerEntry } from './modelops-function';
 import type { ModelOpsFunction } from './modelops-function';
 
@@ -19,16 +22,19 @@ export type InferenceEndpointProps = ServingFunctionOptions;
  * `awscurl --service lambda --region <region> -X POST -H 'content-type: application/json' -d @req.json
  * <InvokeUrl>models/<name>/invoke`.
  */
-export class InferenceEndpoint extends Construct {
+export class InferenceEndpoint extends Construct implements IModelEndpoint {
+  public readonly modelName: string;
   public readonly function: ModelOpsFunction;
   public readonly alias: Alias;
   public readonly functionUrl: FunctionUrl;
   /** Only when `provisionedConcurrency.max` > 0. */
   public readonly scalableTarget?: ScalableTarget;
   private readonly entryPoint: FunctionEntryPoint;
+  private readonly metrics: ModelMetrics;
 
   constructor(scope: Construct, id: string, props: InferenceEndpointProps) {
     super(scope, id);
+    this.modelName = props.modelName;
     this.entryPoint = new FunctionEntryPoint(this, 'Inference', {
       ...props,
       entry: handlerEntry('inference'),
@@ -40,6 +46,7 @@ export class InferenceEndpoint extends Construct {
     this.alias = this.entryPoint.alias;
     this.functionUrl = this.entryPoint.functionUrl;
     this.scalableTarget = this.entryPoint.scalableTarget;
+    this.metrics = new ModelMetrics({ namespace: props.metricsNamespace, modelName: props.modelName });
   }
 
   /** The HTTPS URL of the entry point (ends in `/`); requests go to `<url>models/<name>/invoke`. */
@@ -50,5 +57,21 @@ export class InferenceEndpoint extends Construct {
   /** Lets `grantee` call the Function URL (alias `live` only). */
   grantInvoke(grantee: IGrantable): Grant {
     return this.entryPoint.grantInvoke(grantee);
+  }
+
+  metricRequests(version?: string, props?: MetricOptions): Metric {
+    return this.metrics.requests(version, props);
+  }
+
+  metricErrors(version?: string, props?: MetricOptions): Metric {
+    return this.metrics.errors(version, props);
+  }
+
+  metricInvalidInput(version?: string, props?: MetricOptions): Metric {
+    return this.metrics.invalidInput(version, props);
+  }
+
+  metricLatency(version?: string, props?: MetricOptions): Metric {
+    return this.metrics.latency(version, props);
   }
 }

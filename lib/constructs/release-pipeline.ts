@@ -202,7 +202,7 @@ export class ReleasePipeline extends Construct {
       Validations.of(this.deadLetterAlarm).acknowledge({
         id: 'NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction',
         reason:
-          'No alarmTopic was given (the stack passes one when config.alarmEmail is set); the alarm still records ' +
+          'No alarmTopic was given (ModelOpsStack always passes its alarm topic); the alarm still records ' +
           'its state in CloudWatch, and an action is added as soon as a topic is configured.',
       });
     }

@@ -1,5 +1,6 @@
 import { Aws, Names, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import type { ScalableTarget } from 'aws-cdk-lib/aws-applicationautoscaling';
+import type { Metric, MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -15,6 +16,8 @@ import { PREFIX } from '../../lambdas/core/tables';
 import { INFERENCE_ENV } from '../../lambdas/shared/env';
 import { FunctionEntryPoint } from './function-entry-point';
 import type { ServingFunctionOptions } from './function-entry-point';
+import { ModelMetrics } from './model-endpoint';
+import type { IModelEndpoint } from './model-endpoint';
 import { ConstructPropsError, handlerEntry, ManagedPolicyRole } from './modelops-function';
 import type { ModelOpsFunction } from './modelops-function';
 
@@ -81,7 +84,8 @@ export function hasLocalInstanceStorage(instanceType: string): boolean {
  * URL with AWS_IAM auth, provisioned concurrency and scaling) runs the same inference app and calls
  * `sagemaker:InvokeEndpoint` on this endpoint only, with `TargetVariant = variantNameFor(version)`.
  */
-export class SageMakerEndpoint extends Construct {
+export class SageMakerEndpoint extends Construct implements IModelEndpoint {
+  public readonly modelName: string;
   public readonly role: ManagedPolicyRole;
   public readonly model: CfnModel;
   public readonly endpointConfig: CfnEndpointConfig;
@@ -100,9 +104,12 @@ export class SageMakerEndpoint extends Construct {
   /** Only when `provisionedConcurrency.max` > 0. */
   public readonly scalableTarget?: ScalableTarget;
   private readonly entryPoint: FunctionEntryPoint;
+  private readonly metrics: ModelMetrics;
 
   constructor(scope: Construct, id: string, props: SageMakerEndpointProps) {
     super(scope, id);
+    this.modelName = props.modelName;
+    this.metrics = new ModelMetrics({ namespace: props.metricsNamespace, modelName: props.modelName });
     const image = parseImage(props.image);
     validateProps(props);
     const { registry, variant } = props;
@@ -260,6 +267,23 @@ export class SageMakerEndpoint extends Construct {
   /** Lets `grantee` call the router's Function URL (alias `live` only). */
   grantInvoke(grantee: IGrantable): Grant {
     return this.entryPoint.grantInvoke(grantee);
+  }
+
+  // The router emits the inference app's metrics (SageMaker's own endpoint metrics are in AWS/SageMaker).
+  metricRequests(version?: string, props?: MetricOptions): Metric {
+    return this.metrics.requests(version, props);
+  }
+
+  metricErrors(version?: string, props?: MetricOptions): Metric {
+    return this.metrics.errors(version, props);
+  }
+
+  metricInvalidInput(version?: string, props?: MetricOptions): Metric {
+    return this.metrics.invalidInput(version, props);
+  }
+
+  metricLatency(version?: string, props?: MetricOptions): Metric {
+    return this.metrics.latency(version, props);
   }
 }
 

@@ -1,18 +1,15 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Topic } from 'aws-cdk-lib/aws-sns';
-import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import type { ModelOpsConfig } from '../config';
+import { AlarmTopic } from '../constructs/alarm-topic';
 import { ArtifactRegistry } from '../constructs/artifact-registry';
 import type { ServingFunctionOptions } from '../constructs/function-entry-point';
 import { InferenceEndpoint } from '../constructs/inference-endpoint';
+import { LogsKey } from '../constructs/logs-key';
 import { MetadataTables } from '../constructs/metadata-tables';
+import type { IModelEndpoint } from '../constructs/model-endpoint';
 import { ConstructPropsError } from '../constructs/modelops-function';
 import { ReleasePipeline } from '../constructs/release-pipeline';
 import { SageMakerEndpoint } from '../constructs/sagemaker-endpoint';
@@ -44,9 +41,6 @@ export function invokeUrlOutputName(model: string): string {
   return `${modelConstructStem(model)}InvokeUrl`;
 }
 
-/** A model's serving construct: ONNX in Lambda (`target: "lambda"`) or a router in front of SageMaker. */
-export type ModelEndpoint = InferenceEndpoint | SageMakerEndpoint;
-
 /**
  * One environment of serverless-modelops: registry, metadata tables, release pipeline (issue 2, "Foundation"), and
  * one serving endpoint per configured model (issue 3, "Inference").
@@ -56,11 +50,14 @@ export class ModelOpsStack extends Stack {
   public readonly tables: MetadataTables;
   public readonly release: ReleasePipeline;
   /** Encrypts every log group of the stack. */
-  public readonly logsKey: Key;
-  /** Alarm notifications; only when `config.alarmEmail` is set. */
-  public readonly alarmTopic?: Topic;
-  /** Serving endpoint of each configured model, by model name. */
-  public readonly endpoints: Readonly<Record<string, ModelEndpoint>>;
+  public readonly logsKey: LogsKey;
+  /** Where every alarm of the stack notifies; e-mail subscribed only when `config.alarmEmail` is set. */
+  public readonly alarmTopic: AlarmTopic;
+  /**
+   * Serving endpoint of each configured model, by model name: an `InferenceEndpoint` (`target: "lambda"`) or a
+   * `SageMakerEndpoint`.
+   */
+  public readonly endpoints: Readonly<Record<string, IModelEndpoint>>;
 
   constructor(scope: Construct, id: string, props: ModelOpsStackProps) {
     super(scope, id, props);
@@ -68,31 +65,16 @@ export class ModelOpsStack extends Stack {
     // LOG_RETENTION_DAYS in lib/config.ts is exactly the set of RetentionDays values.
     const logRetention = config.retention.logDays as RetentionDays;
 
-    this.logsKey = new Key(this, 'LogsKey', {
+    // Both constructs add no construct level: these ids are the logical ids of deployed stacks (see their docs).
+    this.logsKey = new LogsKey(this, 'LogsKey', {
       description: `${config.project}-${config.stage} CloudWatch Logs`,
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.logsKey.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'CloudWatchLogsOfThisAccount',
-        principals: [new ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
-        actions: [
-          'kms:Encrypt',
-          'kms:Decrypt',
-          'kms:ReEncryptFrom',
-          'kms:ReEncryptTo',
-          'kms:GenerateDataKey',
-          'kms:DescribeKey',
-        ],
-        resources: ['*'],
-        conditions: {
-          ArnLike: {
-            'kms:EncryptionContext:aws:logs:arn': `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:*`,
-          },
-        },
-      }),
-    );
+    // Always created, so every alarm has somewhere to go; the e-mail subscription is optional.
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      displayName: `${config.project}-${config.stage} alarms`,
+      keyDescription: `${config.project}-${config.stage} alarm topic`,
+      email: config.alarmEmail,
+    });
 
     this.registry = new ArtifactRegistry(this, 'Registry', {
       noncurrentVersionExpirationDays: config.registry.noncurrentVersionExpirationDays,
@@ -105,6 +87,7 @@ export class ModelOpsStack extends Stack {
     });
     this.release = new ReleasePipeline(this, 'Release', {
       registry: this.registry,
+      alarmTopic: this.alarmTopic,
       tables: this.tables,
       maxArtifactBytes: config.registry.maxArtifactBytes,
       reservedConcurrency: config.release.reservedConcurrency,
@@ -114,7 +97,7 @@ export class ModelOpsStack extends Stack {
       logEncryptionKey: this.logsKey,
     });
 
-    const endpoints: Record<string, ModelEndpoint> = {};
+    const endpoints: Record<string, IModelEndpoint> = {};
     const stems = new Map<string, string>();
     for (const model of config.models) {
       const stem = modelConstructStem(model.name);
@@ -140,7 +123,7 @@ export class ModelOpsStack extends Stack {
         serving: model.inference,
       };
       const id = `${stem}Endpoint`;
-      let endpoint: ModelEndpoint;
+      let endpoint: IModelEndpoint;
       if (model.target === 'sagemaker') {
         if (model.sagemaker === undefined) {
           // parseConfig refuses this already; a hand-built config must not silently fall back to Lambda.
@@ -159,44 +142,6 @@ export class ModelOpsStack extends Stack {
       });
     }
     this.endpoints = endpoints;
-
-    if (config.alarmEmail !== undefined) {
-      const alarmKey = new Key(this, 'AlarmTopicKey', {
-        description: `${config.project}-${config.stage} alarm topic`,
-        enableKeyRotation: true,
-        removalPolicy: RemovalPolicy.RETAIN,
-      });
-      // CloudWatch alarms publish to the encrypted topic with this key.
-      alarmKey.addToResourcePolicy(
-        new PolicyStatement({
-          sid: 'CloudWatchAlarmsPublish',
-          principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
-        }),
-      );
-      this.alarmTopic = new Topic(this, 'AlarmTopic', {
-        displayName: `${config.project}-${config.stage} alarms`,
-        masterKey: alarmKey,
-        enforceSSL: true,
-      });
-      this.alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
-      const dlqAlarm = new Alarm(this, 'ReleaseDeadLetterAlarm', {
-        alarmDescription:
-          'A release trigger event could not be delivered to the release state machine; the bundle was not ' +
-          'released. Inspect the message in the release dead-letter queue and re-push the bundle.',
-        metric: this.release.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(5),
-          statistic: 'Maximum',
-        }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
-      dlqAlarm.addAlarmAction(new SnsAction(this.alarmTopic));
-    }
 
     new CfnOutput(this, STACK_OUTPUTS.registryBucketName, { value: this.registry.bucket.bucketName });
     new CfnOutput(this, STACK_OUTPUTS.modelVersionsTableName, { value: this.tables.modelVersions.tableName });

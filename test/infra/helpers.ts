@@ -1,8 +1,16 @@
-/** Shared setup for infra tests: synthesize the real app (same code path as `cdk synth`) into a temp directory. */
+/**
+ * Shared setup for infra tests: synthesize the real app (same code path as `cdk synth`) into a temp directory, or a
+ * bare stack for one construct. Both skip asset bundling and CDK's built-in CloudFormation validation unless asked:
+ * templates do not depend on bundle contents, and esbuild, the ~45 MB layer copy and loading the validator (a WASM
+ * module, seconds per test file) were most of the infra tests' time. security.test.ts synthesizes with both, so a
+ * broken bundle or template still fails the suite.
+ */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { createApp } from '../../bin/modelops';
 import type { ModelOpsConfigInput } from '../../lib/config';
@@ -24,7 +32,7 @@ export interface SynthResult {
   readonly template: Template;
   readonly assembly: CloudAssembly;
   readonly outdir: string;
-  /** Removes the temporary cloud assembly (it holds a ~45 MB layer copy). */
+  /** Removes the temporary cloud assembly (with bundling, it holds a ~45 MB layer copy). */
   readonly cleanup: () => void;
 }
 
@@ -37,15 +45,52 @@ export interface TemplateResource {
 }
 
 /**
- * Synthesizes the app once; call from `beforeAll`, it bundles functions and runs cdk-nag. `beforeSynth` may add to
- * the stack what a deployer would (e.g. a caller granted through a public helper).
+ * CDK context that bundles no stack's assets (`aws:cdk:bundling-stacks`, what `cdk deploy --exclusively` sets for
+ * unselected stacks). Assets keep a hash, so templates are complete; only the bundle files are missing.
+ */
+export const NO_BUNDLING_CONTEXT: Readonly<Record<string, unknown>> = { [BUNDLING_STACKS]: [] };
+
+export interface SynthOptions {
+  /**
+   * Bundle the functions (esbuild) and stage the ONNX Runtime layer, as `cdk synth` does.
+   * @default false
+   */
+  readonly bundling?: boolean;
+  /**
+   * Run CDK's built-in CloudFormation template validation, as `cdk synth` does.
+   * @default false
+   */
+  readonly cloudFormationValidation?: boolean;
+}
+
+/** A bare stack for single-construct tests: no asset bundling, no built-in CloudFormation validation. */
+export function testStack(id = 'Test'): Stack {
+  return new Stack(
+    new App({ context: { ...NO_BUNDLING_CONTEXT }, builtinCloudFormationValidation: false }),
+    id,
+  );
+}
+
+/**
+ * Synthesizes the app once; call from `beforeAll`. It always runs cdk-nag; it bundles functions and validates the
+ * template only when `options` ask. `beforeSynth` may add to the stack what a deployer would (e.g. a caller granted through a public
+ * helper).
  */
 export function synthApp(
   config: ModelOpsConfigInput = TEST_CONFIG,
   beforeSynth?: (stack: ModelOpsStack) => void,
+  options: SynthOptions = {},
 ): SynthResult {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelops-infra-'));
-  const { app, stack } = createApp({ config, appProps: { outdir } });
+  const context = options.bundling === true ? {} : { ...NO_BUNDLING_CONTEXT };
+  const { app, stack } = createApp({
+    config,
+    appProps: {
+      outdir,
+      context,
+      builtinCloudFormationValidation: options.cloudFormationValidation === true,
+    },
+  });
   beforeSynth?.(stack);
   const assembly = app.synth();
   const template = Template.fromJSON(

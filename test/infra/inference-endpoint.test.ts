@@ -3,7 +3,6 @@
  * `live`, the function's settings and environment, a least-privilege runtime role, and an IAM-authenticated Function
  * URL on the alias.
  */
-import { App, Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AccountPrincipal } from 'aws-cdk-lib/aws-iam';
@@ -18,7 +17,7 @@ import { ConstructPropsError, ManagedPolicyRole } from '../../lib/constructs/mod
 import { invokeUrlOutputName, modelConstructStem } from '../../lib/stacks/modelops-stack';
 import type { ModelOpsStack } from '../../lib/stacks/modelops-stack';
 import { DEPLOYMENTS_TABLE } from '../../lambdas/core/tables';
-import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
+import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG, testStack } from './helpers';
 import type { PolicyStatementJson, SynthResult, TemplateResource } from './helpers';
 
 const CONFIG: ModelOpsConfigInput = {
@@ -163,7 +162,9 @@ describe('InferenceEndpoint provisioned concurrency', () => {
         TargetValue: 0.6,
       },
     });
-    expect(stack.endpoints['breast-cancer']?.scalableTarget).toBeDefined();
+    expect(stack.endpoints['breast-cancer']?.scalableTarget?.node.path).toBe(
+      `${stack.stackName}/BreastCancerEndpoint/Inference/LiveAlias/AliasScaling/Target`,
+    );
   });
 
   it('has no provisioned concurrency and no scaling when max is 0', () => {
@@ -284,7 +285,7 @@ describe('InferenceEndpoint Function URL', () => {
 
 describe('InferenceEndpoint props validation', () => {
   function endpointWith(extra: Partial<ConstructorParameters<typeof InferenceEndpoint>[2]>): () => void {
-    const s = new Stack(new App(), 'Validation');
+    const s = testStack('Validation');
     const registry = new ArtifactRegistry(s, 'Registry', {
       noncurrentVersionExpirationDays: 1,
       incomingExpirationDays: 1,

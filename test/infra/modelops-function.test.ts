@@ -1,10 +1,12 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MetadataTables } from '../../lib/constructs/metadata-tables';
 import { handlerEntry, ModelOpsFunction } from '../../lib/constructs/modelops-function';
 import type { ModelOpsFunctionProps } from '../../lib/constructs/modelops-function';
+import { testStack } from './helpers';
 
 const entry = handlerEntry('record-rejection');
 const base: ModelOpsFunctionProps = {
@@ -19,7 +21,7 @@ let fn: ModelOpsFunction;
 let tables: MetadataTables;
 let template: Template;
 beforeAll(() => {
-  stack = new Stack(new App(), 'FunctionTest');
+  stack = testStack('FunctionTest');
   tables = new MetadataTables(stack, 'Tables');
   fn = new ModelOpsFunction(stack, 'Fn', { ...base, reservedConcurrentExecutions: 2, memorySize: 512 });
   fn.bindTable(tables.modelVersions, 'read').bindTable(tables.auditLog, 'append');
@@ -106,7 +108,7 @@ describe('ModelOpsFunction', () => {
   });
 
   it('rejects invalid props naming the value', () => {
-    const s = new Stack(new App(), 'Bad');
+    const s = testStack('Bad');
     expect(() => new ModelOpsFunction(s, 'A', { ...base, memorySize: 64 })).toThrow(/memorySize .* got 64/);
     expect(() => new ModelOpsFunction(s, 'B', { ...base, timeout: Duration.minutes(20) })).toThrow(
       /timeout must be between 1 second and 15 minutes, got 20 minutes/,

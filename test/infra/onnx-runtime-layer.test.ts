@@ -2,11 +2,11 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Architecture } from 'aws-cdk-lib/aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxRuntimeLayer, stageOnnxRuntime } from '../../lib/constructs/onnx-runtime-layer';
+import { testStack } from './helpers';
 
 const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 
@@ -63,7 +63,7 @@ describe('stageOnnxRuntime', () => {
 
 describe('OnnxRuntimeLayer', () => {
   it('is one Node 22 x86_64 layer per stack with a hash from the package version', () => {
-    const stack = new Stack(new App(), 'LayerTest');
+    const stack = testStack('LayerTest');
     const a = OnnxRuntimeLayer.of(stack);
     const b = OnnxRuntimeLayer.of(stack, Architecture.X86_64);
     expect(a).toBe(b);
@@ -78,7 +78,7 @@ describe('OnnxRuntimeLayer', () => {
 
   it('produces the same asset hash in two separate apps', () => {
     const hashOf = () => {
-      const stack = new Stack(new App(), 'LayerHash');
+      const stack = testStack('LayerHash');
       OnnxRuntimeLayer.of(stack);
       const layer = Object.values(
         Template.fromStack(stack).findResources('AWS::Lambda::LayerVersion'),

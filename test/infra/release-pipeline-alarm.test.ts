@@ -1,6 +1,6 @@
 /**
  * The dead-letter alarm of ReleasePipeline, on the construct alone (bundling skipped: the alarm does not depend on
- * the functions' code). Without a topic (what the stack passes today) it is tested in release-pipeline.test.ts.
+ * the functions' code), with and without an alarm topic; the stack always passes its topic (release-pipeline.test.ts).
  */
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -11,7 +11,7 @@ import { ArtifactRegistry } from '../../lib/constructs/artifact-registry';
 import { MetadataTables } from '../../lib/constructs/metadata-tables';
 import { ReleasePipeline } from '../../lib/constructs/release-pipeline';
 
-function pipelineTemplate(): Template {
+function pipelineTemplate(withTopic = true): Template {
   // No asset bundling: esbuild and the ONNX Runtime layer copy are irrelevant to the alarm.
   const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'AlarmTest');
   new ReleasePipeline(stack, 'Release', {
@@ -25,7 +25,7 @@ function pipelineTemplate(): Template {
     configuredModels: ['m'],
     metricsNamespace: 'ModelOps',
     logRetention: RetentionDays.ONE_MONTH,
-    alarmTopic: new Topic(stack, 'Alarms'),
+    ...(withTopic ? { alarmTopic: new Topic(stack, 'Alarms') } : {}),
   });
   return Template.fromStack(stack);
 }
@@ -55,5 +55,15 @@ describe('ReleasePipeline dead-letter alarm', () => {
       TreatMissingData: 'notBreaching',
       AlarmActions: [{ Ref: topicId }],
     });
+  });
+
+  it('still alarms, with no action, when no alarmTopic is given', () => {
+    const [alarm, ...others] = alarms(pipelineTemplate(false));
+    expect(others).toEqual([]);
+    expect(alarm!.Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+    });
+    expect(alarm!.Properties.AlarmActions).toBeUndefined();
   });
 });

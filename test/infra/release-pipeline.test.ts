@@ -146,7 +146,7 @@ describe('ReleasePipeline trigger', () => {
     });
   });
 
-  it('alarms on the dead-letter queue, without an action when no alarmTopic is given', () => {
+  it("alarms on the dead-letter queue and notifies the stack's alarm topic", () => {
     const queueId = logicalIdOf(synth.template, 'AWS::SQS::Queue', 'ReleaseDeadLetterQueue');
     const alarm = resource(logicalIdOf(synth.template, 'AWS::CloudWatch::Alarm', 'ReleaseDeadLetterAlarm'));
     expect(alarm.Properties).toMatchObject({
@@ -154,7 +154,8 @@ describe('ReleasePipeline trigger', () => {
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
       Threshold: 1,
     });
-    expect(alarm.Properties.AlarmActions).toBeUndefined();
+    const topicId = Object.keys(synth.template.findResources('AWS::SNS::Topic'))[0]!;
+    expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
   });
 
   it('keeps dead letters 14 days in an encrypted, TLS-only queue', () => {
@@ -267,7 +268,8 @@ describe('ModelOpsStack', () => {
     });
   });
 
-  it('creates no alarm topic without alarmEmail', () => {
-    synth.template.resourceCountIs('AWS::SNS::Topic', 0);
+  it('creates the alarm topic without alarmEmail too, with no subscription', () => {
+    synth.template.resourceCountIs('AWS::SNS::Topic', 1);
+    synth.template.resourceCountIs('AWS::SNS::Subscription', 0);
   });
 });

@@ -5,7 +5,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelOpsConfigInput } from '../../lib/config';
@@ -17,7 +16,7 @@ import { hasLocalInstanceStorage, SageMakerEndpoint } from '../../lib/constructs
 import type { SageMakerEndpointProps } from '../../lib/constructs/sagemaker-endpoint';
 import { variantNameFor } from '../../lambdas/core/keys';
 import { DEPLOYMENTS_TABLE } from '../../lambdas/core/tables';
-import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
+import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG, testStack } from './helpers';
 import type { PolicyStatementJson, SynthResult, TemplateResource } from './helpers';
 
 const IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml/xgboost-inference:1.7-1';
@@ -311,7 +310,7 @@ describe('SageMakerEndpoint props validation', () => {
     variant: { kind: 'realtime', instanceType: 'ml.m5.large', initialInstanceCount: 1 },
   };
   function endpointWith(extra: Partial<SageMakerEndpointProps>): () => void {
-    const s = new Stack(new App(), 'Validation');
+    const s = testStack('Validation');
     const registry = new ArtifactRegistry(s, 'Registry', {
       noncurrentVersionExpirationDays: 1,
       incomingExpirationDays: 1,

@@ -8,7 +8,14 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../bin/modelops';
 import { AUDIT_LOG_TABLE } from '../../lambdas/core/tables';
-import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG } from './helpers';
+import {
+  asArray,
+  identityStatements,
+  logicalIdOf,
+  NO_BUNDLING_CONTEXT,
+  synthApp,
+  TEST_CONFIG,
+} from './helpers';
 import type { ModelOpsConfigInput } from '../../lib/config';
 import type { PolicyStatementJson, SynthResult } from './helpers';
 
@@ -68,7 +75,8 @@ const NAG_PACKS = ['AwsSolutions', 'NIST.800.53.R5'];
 let synth: SynthResult;
 let report: ValidationReport;
 beforeAll(() => {
-  synth = synthApp(SECURITY_CONFIG);
+  // The one synthesis exactly as `cdk synth` does it: functions bundled, templates validated by CDK.
+  synth = synthApp(SECURITY_CONFIG, undefined, { bundling: true, cloudFormationValidation: true });
   report = JSON.parse(
     fs.readFileSync(path.join(synth.assembly.directory, 'validation-report.json'), 'utf8'),
   ) as ValidationReport;
@@ -100,10 +108,31 @@ describe('cdk-nag', () => {
   it('fails synthesis when a finding is not acknowledged', () => {
     // GIVEN the real app plus one queue that violates AwsSolutions-SQS3/SQS4 and has no acknowledgement
     const outdir = fs.mkdtempSync(path.join(synth.outdir, 'negative-'));
-    const { app, stack } = createApp({ config: TEST_CONFIG, appProps: { outdir } });
+    const { app, stack } = createApp({
+      config: TEST_CONFIG,
+      appProps: { outdir, context: { ...NO_BUNDLING_CONTEXT }, builtinCloudFormationValidation: false },
+    });
     new Queue(stack, 'UnacknowledgedQueue');
     // THEN synthesis stops with the finding in the report
     expect(() => app.synth()).toThrow(/AwsSolutions-SQS4/);
+  });
+});
+
+describe('bundling', () => {
+  it('ships every project function as a bundled index.js with its source map', () => {
+    // GIVEN the functions built by ModelOpsFunction (they all set a Powertools service name)
+    const functions = Object.values(synth.template.findResources('AWS::Lambda::Function')).filter(
+      (f) =>
+        (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties
+          .Environment?.Variables?.POWERTOOLS_SERVICE_NAME !== undefined,
+    ) as { Properties: { Code: { S3Key: string } } }[];
+    // THEN three release functions plus one per model, each with its bundle staged in the cloud assembly
+    expect(functions).toHaveLength(3 + (SECURITY_CONFIG.models?.length ?? 0));
+    for (const fn of functions) {
+      const hash = fn.Properties.Code.S3Key.replace(/\.zip$/, '');
+      const dir = path.join(synth.assembly.directory, `asset.${hash}`);
+      expect(fs.readdirSync(dir).sort(), hash).toEqual(['index.js', 'index.js.map']);
+    }
   });
 });
 
