@@ -252,7 +252,7 @@ describe('requests without the local secret', () => {
     });
     expect(forged.status).toBe(403);
     expect(JSON.parse(forged.body).__type).toBe('com.amazon.coral.service#InvalidSignatureException');
-    expect((await ddb.send(new GetItemCommand({ TableName: auditTable, Key }))).Item).toBeDefined();
+    expect((await ddb.send(new GetItemCommand({ TableName: auditTable, Key }))).Item).toMatchObject(Key);
   });
 });
 
@@ -308,7 +308,7 @@ describe('browser requests', () => {
     } finally {
       fromPage.destroy();
     }
-    expect((await ddb.send(new GetItemCommand({ TableName: auditTable, Key }))).Item).toBeDefined();
+    expect((await ddb.send(new GetItemCommand({ TableName: auditTable, Key }))).Item).toMatchObject(Key);
   });
 });
 

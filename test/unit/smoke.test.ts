@@ -20,8 +20,10 @@ describe('compareOutput', () => {
   });
 
   it('treats NaN as a mismatch, never as within tolerance', () => {
-    expect(compareOutput(prob, [0.5, 0.5], [Number.NaN, 0.5], 1)).toBeDefined();
-    expect(compareOutput(reg, 1, [Number.NaN], 1)).toBeDefined();
+    expect(compareOutput(prob, [0.5, 0.5], [Number.NaN, 0.5], 1)).toBe(
+      'probability[0] (no) differs by more than 1',
+    );
+    expect(compareOutput(reg, 1, [Number.NaN], 1)).toBe('differs by more than 1');
   });
 
   it('accepts a class by index or by label, on either side', () => {
