@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createModelCache, type ModelRef } from '../../lambdas/core/model-cache';
-import { createTtlCache } from '../../lambdas/core/routing';
+import { createTtlCache } from '../../lambdas/core/ttl-cache';
 import { sha256OfBytes } from '../../lambdas/core/sha256';
 import type { InferenceBackend } from '../../lambdas/core/ports';
 import { createInferenceApp } from '../../lambdas/inference/inference-app';

@@ -4,14 +4,14 @@ import {
   InvalidDeploymentRecordError,
   ModelNotServableError,
   chooseVersion,
-  createTtlCache,
   deploymentRecordIssues,
   findDisagreement,
   fnv1a32,
   hashToUnit,
-  seededRandom,
   stickyPoint,
 } from '../../lambdas/core/routing';
+import { seededRandom } from '../../lambdas/core/random';
+import { createTtlCache } from '../../lambdas/core/ttl-cache';
 
 const record = (overrides: Partial<DeploymentRecord> = {}): DeploymentRecord => ({
   model: 'breast-cancer',
