@@ -44,8 +44,10 @@ export interface AfterResponseHook {
 export type HookRunner = (ctx: ServedContext) => Promise<void> | undefined;
 
 /**
- * Composes hooks into one runner, or undefined when there are none: the pipeline then allocates no context and
- * iterates nothing. Hooks run one after the other; one that returns a promise is awaited before the next starts.
+ * Composes hooks into one runner, or undefined when there are none (then nothing is called or iterated). The
+ * context is the pipeline's served outcome itself, so running hooks allocates nothing. Hooks run one after the
+ * other; one that returns a promise is awaited before the next starts, and when all return synchronously the runner
+ * returns undefined (nothing to await).
  */
 export function composeHooks(
   hooks: readonly AfterResponseHook[],
