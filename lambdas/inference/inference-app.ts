@@ -216,19 +216,18 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
     const m = route(request);
     if (!('loader' in m)) return m;
     ctx.model = m;
-    const invalid = (): void => m.metrics.request(m.metrics.modelDims, 'invalid');
 
     // Body: size before decoding or parsing, so an oversized body costs no more than its length check.
     let text = request.body;
     if (text === undefined || text === null) {
-      invalid();
+      m.metrics.request(m.metrics.modelDims, 'invalid');
       return errorResponse('InvalidInput', 'the request has no body', requestId, [
         { path: '(body)', message: 'is missing; send a JSON object with "instances"' },
       ]);
     }
     if (request.isBase64Encoded === true) {
       if (Math.floor((text.length * 3) / 4) > limits.maxBodyBytes + 2) {
-        invalid();
+        m.metrics.request(m.metrics.modelDims, 'invalid');
         return errorResponse('PayloadTooLarge', 'the request is too large', requestId, [
           {
             path: '(body)',
@@ -240,7 +239,7 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
     }
     const parsed = parseInferenceBody(text, limits);
     if (!parsed.ok) {
-      invalid();
+      m.metrics.request(m.metrics.modelDims, 'invalid');
       return parsed.status === 413
         ? errorResponse('PayloadTooLarge', 'the request is too large', requestId, parsed.errors)
         : errorResponse('InvalidInput', 'the request is invalid', requestId, parsed.errors);
