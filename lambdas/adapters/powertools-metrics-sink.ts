@@ -19,9 +19,10 @@
  * sanitising, `Object.values(MetricUnits).includes` per metric, Sets and spreads for the dimension projection, the
  * key-collision check), and the garbage they leave shows up as GC pauses. Versions and metric groups repeat, so
  * the first blob of each shape (dimension layout × metric names, units and resolutions) is serialised by Powertools
- * itself and kept as the template; later blobs of that shape only set the timestamp and the values and
- * `JSON.stringify` it, then write through Powertools' console (the same line Powertools would print). Anything
- * unusual (a repeated metric name, a non-finite value, a huge group) takes the Powertools path as before.
+ * itself and cut into a text template (checked once to reproduce Powertools' text exactly); later blobs of that
+ * shape are the template's parts joined with the timestamp and the values, written through Powertools' console
+ * (the same line Powertools would print). Anything unusual (a repeated metric name, a non-finite value, a huge
+ * group) takes the Powertools path as before.
  */
 import { MetricResolution, Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricDatum, MetricDimensions, MetricsSink, MetricUnitName } from '../core/ports';
@@ -71,7 +72,51 @@ export function splitDimensionSets(sets: readonly MetricDimensions[]): Dimension
 
 /** A blob of one shape, as Powertools serialised it; reused with a new timestamp and values. */
 interface EmfTemplate {
-  readonly blob: { _aws: { Timestamp: number } } & Record<string, unknown>;
+  /**
+   * The blob's JSON text cut at its variable parts: `parts[0]`, the timestamp, `parts[1]`, the value of
+   * `data[slots[0]]`, `parts[2]`, … — so a blob is a handful of string concatenations, no object walk.
+   */
+  readonly parts: readonly string[];
+  readonly slots: readonly number[];
+}
+
+type EmfBlob = { _aws: { Timestamp: number; CloudWatchMetrics: unknown } } & Record<string, unknown>;
+
+/** Cuts Powertools' blob into a template; undefined when its layout is not the one expected. */
+function templateOf(blob: EmfBlob, data: readonly MetricDatum[]): EmfTemplate | undefined {
+  const aws = blob._aws;
+  if (Object.keys(aws).join() !== 'Timestamp,CloudWatchMetrics') return undefined;
+  const index = new Map(data.map((d, i) => [d.name, i]));
+  const parts: string[] = [];
+  const slots: number[] = [];
+  let text = '{';
+  let first = true;
+  for (const key of Object.keys(blob)) {
+    text += `${first ? '' : ','}${JSON.stringify(key)}:`;
+    first = false;
+    if (key === '_aws') {
+      parts.push(`${text}{"Timestamp":`);
+      text = `,"CloudWatchMetrics":${JSON.stringify(aws.CloudWatchMetrics)}}`;
+    } else if (index.has(key)) {
+      parts.push(text);
+      slots.push(index.get(key)!);
+      text = '';
+    } else {
+      text += JSON.stringify(blob[key]);
+    }
+  }
+  parts.push(`${text}}`);
+  const template = { parts, slots };
+  // Checked once against Powertools' own text: a template that would write anything else is not used.
+  return render(template, aws.Timestamp, data) === JSON.stringify(blob) ? template : undefined;
+}
+
+/** The blob's text (finite numbers print the same with `String` as with `JSON.stringify`). */
+function render(template: EmfTemplate, timestamp: number, data: readonly MetricDatum[]): string {
+  const { parts, slots } = template;
+  let line = parts[0]! + timestamp;
+  for (let i = 0; i < slots.length; i++) line += parts[i + 1]! + data[slots[i]!]!.value;
+  return line + parts[slots.length + 1]!;
 }
 
 /** Groups larger than this take the Powertools path (it splits blobs at 100 metrics). */
@@ -160,10 +205,9 @@ export class PowertoolsMetricsSink implements MetricsSink {
       byShape.set(shape, template);
     }
     if (template === null) return this.publishWithPowertools(layout, data);
-    const blob = template.blob;
-    blob._aws.Timestamp = Date.now();
-    for (const d of data) blob[d.name] = d.value;
-    (this.metrics as unknown as { console: Pick<Console, 'log'> }).console.log(JSON.stringify(blob));
+    (this.metrics as unknown as { console: Pick<Console, 'log'> }).console.log(
+      render(template, Date.now(), data),
+    );
   }
 
   /** Serialises the group with Powertools once; null when its names repeat (Powertools then keeps value arrays). */
@@ -172,7 +216,7 @@ export class PowertoolsMetricsSink implements MetricsSink {
     const m = this.metrics;
     try {
       this.stage(layout, data);
-      return { blob: m.serializeMetrics() as EmfTemplate['blob'] };
+      return templateOf(m.serializeMetrics() as EmfBlob, data) ?? null;
     } finally {
       m.clearMetrics();
       m.clearDimensions();
