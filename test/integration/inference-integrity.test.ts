@@ -148,15 +148,10 @@ describe.each([
 ])('a candidate with $name', ({ candidate }) => {
   it('is counted with a 100 % error rate under its version while clients get 2xx from stable', async () => {
     await changeRouting(h.metadata, { model: MODEL, candidate, weight: 1, mode: 'canary', actor: 'test' });
-    const count = async (name: string, dims: Record<string, string>) =>
-      metricSum(await readMetrics(base, agent), name, dims);
     const chosen = { Model: MODEL, Version: candidate };
-    // Until the routing change is seen (ROUTING_CACHE_TTL_MS=200): the candidate's first request is counted.
-    const deadline = Date.now() + 10_000;
-    while ((await count('Requests', chosen)) === 0) {
-      if (Date.now() > deadline) throw new Error(`candidate ${candidate} was never chosen`);
-      await invokeModel(base, MODEL, { instances: [instance] }, agent);
-    }
+    // A routing record read before the change is used for at most ROUTING_CACHE_TTL_MS (200) from its read; after
+    // that the next request reads the new one. (Responses cannot tell: every record here is answered by GOOD.)
+    await new Promise((r) => setTimeout(r, 500));
     const before = await readMetrics(base, agent);
     for (let i = 0; i < N; i++) {
       const r = await invokeModel(base, MODEL, { instances: [instance] }, agent);
