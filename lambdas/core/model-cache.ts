@@ -43,10 +43,10 @@ export type ModelCacheEvent =
   | { readonly type: 'evicted'; readonly version: string }
   | { readonly type: 'failed'; readonly version: string; readonly error: unknown };
 
-export interface ModelCacheOptions<M> {
+export interface ModelCacheOptions<M, R extends ModelRef = ModelRef> {
   readonly fetch: (artifactKey: string) => Promise<Uint8Array>;
-  /** Creates the model from verified bytes; `ref` says which version they are (e.g. to find its manifest). */
-  readonly load: (bytes: Uint8Array, ref: ModelRef) => Promise<M>;
+  /** Creates the model from verified bytes; `ref` is the one passed to `get` (it may carry e.g. the manifest). */
+  readonly load: (bytes: Uint8Array, ref: R) => Promise<M>;
   /** Lower- or upper-case hex sha256 of the bytes. */
   readonly sha256: (bytes: Uint8Array) => string;
   /**
@@ -61,12 +61,12 @@ export interface ModelCacheOptions<M> {
   readonly now?: () => number;
 }
 
-export interface ModelCache<M> {
+export interface ModelCache<M, R extends ModelRef = ModelRef> {
   /**
    * The loaded model for `ref`: from memory, else fetched, verified and loaded once (concurrent callers share the
    * work). Rejects with {@link ArtifactIntegrityError} for a refused artifact, or with the fetch/load error.
    */
-  get(ref: ModelRef): Promise<M>;
+  get(ref: R): Promise<M>;
   /**
    * The loaded model for `ref` if it is in memory (counting as a use), else undefined; never fetches. The hot path
    * of a warm function: no promise, no await.
@@ -91,7 +91,9 @@ export interface ModelCache<M> {
  * - Eviction drops the cache's reference only. The model is not disposed because a request may still be running
  *   on it; the garbage collector frees it once that request is done.
  */
-export function createModelCache<M>(options: ModelCacheOptions<M>): ModelCache<M> {
+export function createModelCache<M, R extends ModelRef = ModelRef>(
+  options: ModelCacheOptions<M, R>,
+): ModelCache<M, R> {
   const { fetch, load, sha256 } = options;
   const maxEntries = options.maxEntries ?? 3;
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
@@ -133,7 +135,7 @@ export function createModelCache<M>(options: ModelCacheOptions<M>): ModelCache<M
     }
   };
 
-  const fetchVerifyLoad = async (ref: ModelRef, key: string): Promise<M> => {
+  const fetchVerifyLoad = async (ref: R, key: string): Promise<M> => {
     const startedAt = now();
     try {
       const bytes = await fetch(ref.artifactKey);
@@ -167,7 +169,7 @@ export function createModelCache<M>(options: ModelCacheOptions<M>): ModelCache<M
   };
 
   return {
-    get(ref: ModelRef): Promise<M> {
+    get(ref: R): Promise<M> {
       const key = keyOf(ref);
       const hit = touch(key);
       if (hit !== undefined) return Promise.resolve(hit.model);

@@ -151,7 +151,10 @@ export interface AuditLogStore {
 export const INFERENCE_METRICS = {
   /** 1 per request that reached a served model (0/1 style: sum = count). */
   requests: 'Requests',
-  /** 0 or 1 per request: 1 when the service failed it (5xx), and per integrity refusal. */
+  /**
+   * 0 or 1 per request: 1 when the service failed it (5xx). Under {Model, Version} also 1 when that version was
+   * chosen but could not serve and another version answered (see `fallbacks`); {Model} counts what the client saw.
+   */
   errors: 'Errors',
   /** 0 or 1 per request: 1 when the caller's input was refused (400 or 413). */
   invalidInput: 'InvalidInput',
@@ -167,6 +170,13 @@ export const INFERENCE_METRICS = {
   integrityFailures: 'IntegrityFailures',
   /** A capture batch could not be written (the request was served anyway). */
   captureErrors: 'CaptureErrors',
+  /**
+   * 1 per request, under the CHOSEN version's {Model, Version} only, when that version could not serve (integrity
+   * refusal, unreadable manifest, load failure) and the other arm answered. The chosen version also counts
+   * `Requests` = `Errors` = 1 there, so a broken candidate shows a 100 % error rate to the canary judge while its
+   * clients get answers.
+   */
+  fallbacks: 'Fallbacks',
 } as const;
 export type InferenceMetricName = (typeof INFERENCE_METRICS)[keyof typeof INFERENCE_METRICS];
 

@@ -1,6 +1,7 @@
 /**
  * Application-level traffic routing (DESIGN.md decision 1): pick the model version that serves a request from the
- * model's Deployments record, compare shadow predictions, and cache routing records for a few seconds.
+ * model's Deployments record, fall back to the other arm when the chosen one cannot serve, and compare shadow
+ * predictions. (The routing records' TTL cache is ttl-cache.ts.)
  *
  * Pure: no AWS SDK, no clock or randomness except what the caller injects.
  */
@@ -195,6 +196,31 @@ export function chooseVersion(
 }
 
 /**
+ * The fallback rule: which version serves a request once some versions have failed to load or were refused.
+ *
+ * - The chosen version (`decision.serve`), unless it failed.
+ * - Otherwise the record's other arm: stable when the candidate was chosen, the candidate when stable was (in shadow
+ *   mode too: a refused stable is answered by the candidate rather than not at all), unless that failed as well.
+ * - Otherwise (no other arm, or both failed) undefined: the request cannot be served.
+ *
+ * `failed` holds the versions already tried without success, in the order tried.
+ *
+ * @example fallbackVersion({ serve: '2.0.0', arm: 'candidate' }, record, ['2.0.0']) // record.stable
+ */
+export function fallbackVersion(
+  decision: RouteDecision,
+  record: DeploymentRecord,
+  failed: readonly string[],
+): string | undefined {
+  const chosen = decision.serve;
+  if (!failed.includes(chosen)) return chosen;
+  const stable = typeof record.stable === 'string' ? record.stable : undefined;
+  const candidate = typeof record.candidate === 'string' ? record.candidate : undefined;
+  const other = chosen === stable ? candidate : stable;
+  return other === undefined || other === chosen || failed.includes(other) ? undefined : other;
+}
+
+/**
  * Maps a routing key to a point in [0, 1): FNV-1a 32-bit over the UTF-8 bytes of `model \n candidate \n key`,
  * followed by the MurmurHash3 32-bit finaliser (fmix32), divided by 2^32.
  *
@@ -257,21 +283,6 @@ function fmix32(h: number): number {
 }
 
 /**
- * Mulberry32: a tiny seeded PRNG returning numbers in [0, 1). For tests, benchmarks and local replays that need a
- * reproducible stream of draws; not for anything security-related.
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
-
-/**
  * Where two predictions first disagree, or undefined when they agree. Numbers (probabilities, regression values)
  * agree within `tolerance` (absolute); strings (class labels), booleans and null must be equal; arrays must have the
  * same length and objects the same keys, compared element by element. Returns a path such as
@@ -318,96 +329,4 @@ function diff(a: unknown, b: unknown, tolerance: number, path: string, depth: nu
     if (d !== undefined) return d;
   }
   return undefined;
-}
-
-export interface TtlCacheOptions<K, V> {
-  /** How long a loaded value is served without reloading, in ms, counted from the start of its load. */
-  readonly ttlMs: number;
-  readonly load: (key: K) => Promise<V>;
-  /** Clock in ms. @default Date.now */
-  readonly now?: () => number;
-  /**
-   * When a reload fails, keep serving the previous value while it is younger than this (ms since its load started);
-   * older than this, the load error is thrown. 0 turns stale serving off.
-   * @default 300_000 (5 minutes)
-   */
-  readonly staleIfErrorMs?: number;
-  /** Called when a stale value is served because a reload failed, e.g. to count a metric. Must not throw. */
-  readonly onStale?: (key: K, error: unknown, ageMs: number) => void;
-}
-
-export interface TtlCache<K, V> {
-  /** The cached value if younger than the TTL, else a (shared) reload. */
-  get(key: K): Promise<V>;
-  /**
-   * The cached entry if younger than the TTL, else undefined (the caller then uses `get`). Synchronous, for the hot
-   * path; the entry object is the cache's own, so reading it allocates nothing.
-   */
-  peek(key: K): { readonly value: V } | undefined;
-}
-
-/**
- * A per-key TTL cache for routing records, with single-flight loads.
- *
- * - A value younger than `ttlMs` (measured from when its load started, so a value is never older than the TTL plus
- *   one load when served) is returned without loading; a rollback therefore takes effect within the TTL.
- * - Otherwise the value is loaded; concurrent gets for the same key share one load, including gets that arrive while
- *   a refresh of a stale value is in flight (they wait for it rather than getting the stale value).
- * - A failed load is never cached: the next get tries again. If an earlier value exists and is younger than
- *   `staleIfErrorMs`, it is returned instead of the error and `onStale` is called; a storage hiccup should not take
- *   a model offline, but a value older than that is no longer trusted.
- * - Keys are never evicted: an inference function caches one routing record per model it serves.
- */
-export function createTtlCache<K, V>(options: TtlCacheOptions<K, V>): TtlCache<K, V> {
-  const { ttlMs, load } = options;
-  const now = options.now ?? Date.now;
-  const staleIfErrorMs = options.staleIfErrorMs ?? 300_000;
-  if (!Number.isFinite(ttlMs) || ttlMs < 0) throw new RangeError(`ttlMs must be >= 0, got ${ttlMs}`);
-  if (Number.isNaN(staleIfErrorMs) || staleIfErrorMs < 0) {
-    throw new RangeError(`staleIfErrorMs must be >= 0, got ${staleIfErrorMs}`);
-  }
-
-  const entries = new Map<K, { readonly value: V; readonly loadedAt: number }>();
-  const inFlight = new Map<K, Promise<V>>();
-
-  const refresh = (key: K): Promise<V> => {
-    const startedAt = now();
-    // `load` runs in a microtask so that even a synchronous throw settles the promise after it is registered as
-    // in flight, and the `finally` below always removes the registration.
-    const promise = Promise.resolve()
-      .then(() => load(key))
-      .then(
-        (value) => {
-          entries.set(key, { value, loadedAt: startedAt });
-          return value;
-        },
-        (error: unknown) => {
-          const previous = entries.get(key);
-          if (previous === undefined) throw error;
-          const age = now() - previous.loadedAt;
-          if (age >= staleIfErrorMs) throw error;
-          try {
-            options.onStale?.(key, error, age);
-          } catch {
-            // A metrics hook must not turn a served value into an error.
-          }
-          return previous.value;
-        },
-      )
-      .finally(() => inFlight.delete(key));
-    inFlight.set(key, promise);
-    return promise;
-  };
-
-  return {
-    get(key: K): Promise<V> {
-      const entry = entries.get(key);
-      if (entry !== undefined && now() - entry.loadedAt < ttlMs) return Promise.resolve(entry.value);
-      return inFlight.get(key) ?? refresh(key);
-    },
-    peek(key: K): { readonly value: V } | undefined {
-      const entry = entries.get(key);
-      return entry !== undefined && now() - entry.loadedAt < ttlMs ? entry : undefined;
-    },
-  };
 }

@@ -12,7 +12,9 @@
  */
 import { FRAMEWORKS, OUTPUT_KINDS, TENSOR_ELEMENT_TYPES } from './names';
 import type {
+  Baseline,
   Feature,
+  FeatureBins,
   InputTensor,
   Manifest,
   ManifestIssue,
@@ -21,10 +23,14 @@ import type {
   TensorElementType,
 } from './manifest';
 
-/** What the runtime reads from a manifest (a full `Manifest` fits). */
+/**
+ * What the runtime reads from a manifest (a full `Manifest` fits). `baseline` keeps the bins drift counting needs
+ * (numeric edges, categories, counts, missing bin), so an after-response hook can call `binIndex(bins, value)`
+ * (lambdas/core/baseline.ts) without reading the manifest again.
+ */
 export type RuntimeManifest = Pick<
   Manifest,
-  'name' | 'version' | 'framework' | 'artifact' | 'inputs' | 'outputs'
+  'name' | 'version' | 'framework' | 'artifact' | 'inputs' | 'outputs' | 'baseline'
 >;
 
 export type RuntimeManifestResult =
@@ -141,6 +147,8 @@ export function parseRuntimeManifest(text: string): RuntimeManifestResult {
     });
   }
 
+  const baseline = json.baseline === undefined ? undefined : readBaseline(json.baseline, features, add);
+
   if (issues.length > 0) return { ok: false, issues };
   return {
     ok: true,
@@ -155,8 +163,114 @@ export function parseRuntimeManifest(text: string): RuntimeManifestResult {
       },
       inputs: { features, tensors },
       outputs,
+      ...(baseline === undefined ? {} : { baseline }),
     },
   };
+}
+
+// The schema's bounds (manifest.ts, baselineSchema).
+const MAX_BINS = 1_000;
+const MAX_CATEGORY_LENGTH = 256;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * The baseline profile, checked as the schema checks it: bins per declared feature, of the kind its type implies
+ * (numeric → `numeric`, categorical and boolean → `categorical`), numeric edges finite and strictly increasing,
+ * one count per bin (edges + 1, or categories + 1 for `__OTHER__`) and a missing count, all whole and >= 0.
+ */
+function readBaseline(
+  raw: unknown,
+  features: readonly Feature[],
+  add: (path: string, message: string) => void,
+): Baseline | undefined {
+  if (!isObject(raw) || !isObject(raw.features)) {
+    add('baseline', 'must be { referenceCount, features }');
+    return undefined;
+  }
+  if (!isCount(raw.referenceCount) || raw.referenceCount < 1) {
+    add('baseline.referenceCount', 'must be a whole number >= 1');
+  }
+  const types = new Map(features.map((f) => [f.name, f.type]));
+  const out: Record<string, FeatureBins> = {};
+  for (const [name, bins] of Object.entries(raw.features)) {
+    const path = `baseline.features.${name}`;
+    const type = types.get(name);
+    if (type === undefined) {
+      add(path, `names undeclared feature "${name}"`);
+      continue;
+    }
+    const read = readBins(bins, path, add);
+    if (read === undefined) continue;
+    const expected = type === 'numeric' ? 'numeric' : 'categorical';
+    if (read.kind !== expected) {
+      add(`${path}.kind`, `must be "${expected}" for a ${type} feature`);
+      continue;
+    }
+    out[name] = read;
+  }
+  return { referenceCount: raw.referenceCount as number, features: out };
+}
+
+function readBins(
+  raw: unknown,
+  path: string,
+  add: (path: string, message: string) => void,
+): FeatureBins | undefined {
+  if (!isObject(raw)) {
+    add(path, 'must be an object with kind, counts and missing');
+    return undefined;
+  }
+  const before = { ok: true };
+  const fail = (where: string, message: string): void => {
+    before.ok = false;
+    add(where, message);
+  };
+  if (!isCount(raw.missing)) fail(`${path}.missing`, 'must be a whole number >= 0');
+  const counts =
+    Array.isArray(raw.counts) && raw.counts.every(isCount) ? (raw.counts as number[]) : undefined;
+  if (counts === undefined) fail(`${path}.counts`, 'must be a list of whole numbers >= 0');
+  let bins: FeatureBins | undefined;
+  if (raw.kind === 'numeric') {
+    const edges = raw.edges;
+    if (
+      !Array.isArray(edges) ||
+      edges.length < 1 ||
+      edges.length > MAX_BINS ||
+      !edges.every((e, i) => typeof e === 'number' && Number.isFinite(e) && (i === 0 || e > edges[i - 1]))
+    ) {
+      fail(`${path}.edges`, `must be 1 to ${MAX_BINS} finite numbers, strictly increasing`);
+    } else if (counts !== undefined) {
+      bins = { kind: 'numeric', edges: edges as number[], counts, missing: raw.missing as number };
+    }
+  } else if (raw.kind === 'categorical') {
+    const categories = raw.categories;
+    if (
+      !isStringArray(categories) ||
+      categories.length > MAX_BINS ||
+      categories.some((c) => c.length > MAX_CATEGORY_LENGTH)
+    ) {
+      fail(
+        `${path}.categories`,
+        `must be 1 to ${MAX_BINS} non-empty strings of up to ${MAX_CATEGORY_LENGTH}`,
+      );
+    } else if (categories.length === 0) {
+      fail(`${path}.categories`, 'must not be empty');
+    } else if (counts !== undefined) {
+      bins = { kind: 'categorical', categories, counts, missing: raw.missing as number };
+    }
+  } else {
+    fail(`${path}.kind`, 'must be "numeric" or "categorical"');
+  }
+  if (bins === undefined || !before.ok) return undefined;
+  const expected = bins.kind === 'numeric' ? bins.edges.length + 1 : bins.categories.length + 1;
+  if (bins.counts.length !== expected) {
+    add(
+      `${path}.counts`,
+      `must have ${expected} entries (${bins.kind === 'numeric' ? 'edges + 1' : 'categories + 1 for __OTHER__'}), got ${bins.counts.length}`,
+    );
+    return undefined;
+  }
+  return bins;
 }
 
 function readFeature(

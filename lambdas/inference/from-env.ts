@@ -75,7 +75,8 @@ export interface InferenceAppFromEnvOptions {
   readonly backend: InferenceBackend;
   /** @default the shared Powertools Logger */
   readonly logger?: StructuredLogger;
-  readonly onFeatureValues?: InferenceAppOptions['onFeatureValues'];
+  /** See {@link InferenceAppOptions.hooks}. @default [] */
+  readonly hooks?: InferenceAppOptions['hooks'];
   /** See {@link InferenceAppOptions.warmUp}. @default false */
   readonly warmUp?: boolean;
   readonly env?: NodeJS.ProcessEnv;
@@ -102,7 +103,7 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
     metrics,
     logger: options.logger ?? powertoolsLogger,
     ...((settings.capture?.sampleRate ?? 0) > 0 ? { capture: new S3CaptureWriter(bucket) } : {}),
-    ...(options.onFeatureValues ? { onFeatureValues: options.onFeatureValues } : {}),
+    ...(options.hooks ? { hooks: options.hooks } : {}),
     warmUp: options.warmUp === true,
   });
 }

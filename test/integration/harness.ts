@@ -296,7 +296,10 @@ export function invokeModel(
   });
 }
 
-/** Invokes until `done` holds for a response (or a generous bound passes), returning the last response. */
+/**
+ * Invokes until `done` holds for a response and returns that response. Throws when the bound runs out first, with
+ * the last response in the message: a condition that never held is a failure, not a result to assert on.
+ */
 export async function invokeUntil(
   baseUrl: string,
   model: string,
@@ -312,7 +315,10 @@ export async function invokeUntil(
     if (done(last)) return last;
     await new Promise((r) => setTimeout(r, 50));
   } while (Date.now() < deadline);
-  return last;
+  throw new Error(
+    `invokeUntil: ${model} did not answer as expected within ${boundMs} ms; last response ` +
+      `${last.status} ${last.text.slice(0, 500)}`,
+  );
 }
 
 /** One series of the local server's `GET /metrics`. */

@@ -1,12 +1,15 @@
 /**
  * Integrity on the serving path: a registered artifact overwritten in S3 (the emulator has no object lock) is
- * refused before it is loaded, counted in the metrics, and the other arm (when there is one) keeps serving.
+ * refused before it is loaded, counted in the metrics, and the other arm (when there is one) keeps serving. Then
+ * the fallback accounting over the local server's GET /metrics: a candidate that cannot serve — refused artifact,
+ * ONNX session that cannot be created, manifest missing or not JSON — shows a 100 % error rate under its
+ * {Model, Version} while its clients get 2xx from stable and {Model} counts each request once, without error.
  * Its own file, so the inference server starts with nothing cached.
  */
 import { createHash } from 'node:crypto';
 import { Agent } from 'node:http';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inferenceService } from '../../local/inference-server';
 import { promoteStable, changeRouting } from '../../lambdas/core/promotion';
 import {
@@ -23,6 +26,10 @@ import {
 const MODEL = 'breast-cancer';
 const TAMPERED = '1.0.0';
 const GOOD = '2.0.0';
+/** Garbage bytes registered with their own correct sha256: the hash passes, ONNX Runtime cannot load them. */
+const UNLOADABLE = '3.0.0';
+const MANIFEST_NOT_JSON = '4.0.0';
+const MANIFEST_MISSING = '5.0.0';
 
 let h: Harness;
 let base: string;
@@ -37,8 +44,8 @@ beforeAll(async () => {
   const { manifest, artifact } = await loadExample(MODEL);
   instance = (manifest as unknown as { smokeSamples: { inputs: Record<string, unknown> }[] }).smokeSamples[0]!
     .inputs;
-  await h.pushExample(MODEL, TAMPERED);
-  await h.pushExample(MODEL, GOOD);
+  for (const v of [TAMPERED, GOOD, UNLOADABLE, MANIFEST_NOT_JSON, MANIFEST_MISSING])
+    await h.pushExample(MODEL, v);
   // Other, perfectly loadable ONNX bytes: only the hash check can tell they are not the registered artifact.
   const { artifact: otherModel } = await loadExample('credit-risk');
   const sha = createHash('sha256').update(artifact).digest('hex');
@@ -48,6 +55,23 @@ beforeAll(async () => {
       Key: `models/${MODEL}/${TAMPERED}/${sha}.onnx`,
       Body: otherModel,
     }),
+  );
+  const put = (key: string, body: string | Buffer) =>
+    h.s3.send(new PutObjectCommand({ Bucket: h.bucket, Key: key, Body: body }));
+  const garbage = Buffer.from('these bytes are not an ONNX model');
+  const garbageSha = createHash('sha256').update(garbage).digest('hex');
+  await put(`models/${MODEL}/${UNLOADABLE}/${garbageSha}.onnx`, garbage);
+  await put(
+    `models/${MODEL}/${UNLOADABLE}/manifest.json`,
+    JSON.stringify({
+      ...manifest,
+      version: UNLOADABLE,
+      artifact: { ...manifest.artifact, sha256: garbageSha },
+    }),
+  );
+  await put(`models/${MODEL}/${MANIFEST_NOT_JSON}/manifest.json`, '{"name": "breast-cancer", ');
+  await h.s3.send(
+    new DeleteObjectCommand({ Bucket: h.bucket, Key: `models/${MODEL}/${MANIFEST_MISSING}/manifest.json` }),
   );
 });
 afterAll(async () => {
@@ -70,7 +94,9 @@ it('refuses a tampered stable version with 503 and counts the integrity failure'
   const r = await pollUntil((x) => /refused/.test(message(x)));
   expect(r.status).toBe(503);
   expect((r.json as { error: { code: string } }).error.code).toBe('ModelNotServable');
-  expect(message(r)).toMatch(/does not match the registered sha256/);
+  expect(message(r)).toBe(
+    `model "${MODEL}" cannot be served right now: version "${TAMPERED}" was refused: its artifact does not match the registered sha256`,
+  );
   expect(await integrityFailures(TAMPERED)).toBeGreaterThanOrEqual(1);
   expect(await integrityFailures(GOOD)).toBe(0);
 });
@@ -110,4 +136,37 @@ it('serves normally once a good version is promoted, and never loads the tampere
     expect(again.status).toBe(200);
     expect(version(again)).toBe(GOOD);
   }
+});
+
+const N = 10;
+
+describe.each([
+  { name: 'a refused artifact', candidate: TAMPERED },
+  { name: 'an ONNX session that cannot be created', candidate: UNLOADABLE },
+  { name: 'a manifest that is not JSON', candidate: MANIFEST_NOT_JSON },
+  { name: 'a missing manifest', candidate: MANIFEST_MISSING },
+])('a candidate with $name', ({ candidate }) => {
+  it('is counted with a 100 % error rate under its version while clients get 2xx from stable', async () => {
+    await changeRouting(h.metadata, { model: MODEL, candidate, weight: 1, mode: 'canary', actor: 'test' });
+    const chosen = { Model: MODEL, Version: candidate };
+    // A routing record read before the change is used for at most ROUTING_CACHE_TTL_MS (200) from its read; after
+    // that the next request reads the new one. (Responses cannot tell: every record here is answered by GOOD.)
+    await new Promise((r) => setTimeout(r, 500));
+    const before = await readMetrics(base, agent);
+    for (let i = 0; i < N; i++) {
+      const r = await invokeModel(base, MODEL, { instances: [instance] }, agent);
+      expect(r.status).toBe(200);
+      expect(version(r)).toBe(GOOD);
+    }
+    const after = await readMetrics(base, agent);
+    const delta = (name: string, dims: Record<string, string>) =>
+      metricSum(after, name, dims) - metricSum(before, name, dims);
+    expect(delta('Requests', chosen)).toBe(N);
+    expect(delta('Errors', chosen)).toBe(N);
+    expect(delta('Fallbacks', chosen)).toBe(N);
+    expect(delta('Requests', { Model: MODEL, Version: GOOD })).toBe(N);
+    expect(delta('Errors', { Model: MODEL, Version: GOOD })).toBe(0);
+    expect(delta('Requests', { Model: MODEL })).toBe(N);
+    expect(delta('Errors', { Model: MODEL })).toBe(0);
+  });
 });

@@ -9,7 +9,7 @@ import {
   toJsonLines,
   type CaptureRecord,
 } from '../../lambdas/core/capture';
-import { seededRandom } from '../../lambdas/core/routing';
+import { seededRandom } from '../../lambdas/core/random';
 
 const record = (model: string, requestId: string): CaptureRecord => ({
   requestId,

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModelRuntime } from '../../lambdas/adapters/onnx-model-runtime';
 import type { CaptureWriter } from '../../lambdas/core/capture';
-import type { Instance } from '../../lambdas/core/features';
-import { seededRandom } from '../../lambdas/core/routing';
+import { seededRandom } from '../../lambdas/core/random';
 import { createOnnxBackend } from '../../lambdas/adapters/onnx-backend';
 import type { InferenceBackend } from '../../lambdas/core/ports';
 import {
   createInferenceApp,
   type InferenceAppOptions,
   type InferenceSettingsInput,
+  type ServedContext,
 } from '../../lambdas/inference/inference-app';
 import { InMemoryMetricsSink } from '../../lambdas/adapters/in-memory-metrics-sink';
 import { FakeRegistry } from './fakes';
@@ -386,8 +386,14 @@ describe('inference app: routing', () => {
       expect(res.headers['x-modelops-version']).toBe('1.0.0');
     }
     expect(h.metrics.sum('IntegrityFailures', V2)).toBe(2);
+    expect(h.metrics.sum('Requests', V2)).toBe(2);
     expect(h.metrics.sum('Errors', V2)).toBe(2);
+    expect(h.metrics.sum('Fallbacks', V2)).toBe(2);
     expect(h.metrics.sum('Requests', V1)).toBe(2);
+    expect(h.metrics.sum('Errors', V1)).toBe(0);
+    // {Model} counts what the clients saw: two answered requests.
+    expect(h.metrics.sum('Requests', MODEL)).toBe(2);
+    expect(h.metrics.sum('Errors', MODEL)).toBe(0);
     // Fetched once: a refused artifact is not fetched again.
     expect(
       h.registry.calls.filter((c) => c.startsWith('readBytes models/breast-cancer/2.0.0/')),
@@ -403,16 +409,24 @@ describe('inference app: routing', () => {
     });
     const res = await h.app(invoke(BC, { instances: [smokeInstances(breastCancer)[0]] }));
     expect(res.statusCode).toBe(503);
-    expect(errorOf(res.body).message).toMatch(/refused/);
+    expect(errorOf(res.body).message).toBe(
+      'model "breast-cancer" cannot be served right now: version "1.0.0" was refused: its artifact does not match the registered sha256',
+    );
     expect(h.metrics.sum('IntegrityFailures', V1)).toBe(1);
-    expect(h.metrics.sum('Errors', V1)).toBe(2);
+    // The refusal is an incident count; the request itself fails once, under the version and the model.
+    expect(h.metrics.sum('Errors', V1)).toBe(1);
+    expect(h.metrics.sum('Requests', V1)).toBe(1);
+    expect(h.metrics.sum('Errors', MODEL)).toBe(1);
+    expect(h.metrics.sum('Fallbacks', V1)).toBe(0);
   });
 
   it('fails with 503 when the version has no manifest in the registry', async () => {
     const h = harness({}, (_registry, routing) => routing.set(BC, { stable: '9.9.9' }));
     const res = await h.app(invoke(BC, { instances: [{}] }));
     expect(res.statusCode).toBe(503);
-    expect(errorOf(res.body).message).toMatch(/9\.9\.9/);
+    expect(errorOf(res.body).message).toBe(
+      'model "breast-cancer" cannot be served right now: version "9.9.9" could not be loaded (VersionUnavailableError)',
+    );
   });
 });
 
@@ -427,21 +441,52 @@ describe('inference app: failures and seams', () => {
     expect(h.metrics.sum('Errors', V1)).toBe(1);
     const line = h.logger.lines.find((l) => l.message === 'unexpected error');
     expect(line?.attributes).toMatchObject({ requestId: 'r-500', version: '1.0.0' });
-    expect((line?.attributes.error as Error).stack).toBeDefined();
+    expect((line?.attributes.error as Error).message).toBe('boom in 1.0.0');
+    expect((line?.attributes.error as Error).stack).toContain('boom in 1.0.0');
   });
 
-  it('calls the drift seam with the validated instances, and survives it throwing', async () => {
-    const seen: [string, string, readonly Instance[]][] = [];
+  it('calls the after-response hooks in order with the served context, and answers when one throws', async () => {
+    const seen: string[] = [];
+    const contexts: ServedContext[] = [];
     const h = harness({
-      onFeatureValues: (model, version, instances) => {
-        seen.push([model, version, instances]);
-        throw new Error('drift store down');
-      },
+      hooks: [
+        {
+          name: 'drift',
+          onServed: (ctx) => {
+            seen.push('drift');
+            contexts.push(ctx);
+            throw new Error('drift store down');
+          },
+        },
+        {
+          name: 'log',
+          onServed: async () => {
+            seen.push('log');
+            return Promise.reject(new Error('log store down'));
+          },
+        },
+      ],
     });
     const instance = smokeInstances(breastCancer)[0]!;
-    const res = await h.app(invoke(BC, { instances: [instance] }));
+    const res = await h.app(invoke(BC, { instances: [instance] }, { requestId: 'r-hook' }));
     expect(res.statusCode).toBe(200);
-    expect(seen).toEqual([[BC, '1.0.0', [instance]]]);
+    expect(seen).toEqual(['drift', 'log']);
+    const ctx = contexts[0]!;
+    expect(ctx).toMatchObject({
+      requestId: 'r-hook',
+      model: BC,
+      version: '1.0.0',
+      chosenVersion: '1.0.0',
+      shadowVersion: undefined,
+      instances: [instance],
+      predictions: (json(res.body) as { predictions: unknown[] }).predictions,
+    });
+    expect(ctx.manifest.version).toBe('1.0.0');
+    expect(
+      h.logger.lines
+        .filter((l) => l.message.startsWith('after-response hook failed'))
+        .map((l) => l.attributes.hook),
+    ).toEqual(['drift', 'log']);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createModelCache, type ModelRef } from '../../lambdas/core/model-cache';
-import { createTtlCache } from '../../lambdas/core/routing';
+import { createTtlCache } from '../../lambdas/core/ttl-cache';
 import { sha256OfBytes } from '../../lambdas/core/sha256';
 import type { InferenceBackend } from '../../lambdas/core/ports';
 import { createInferenceApp } from '../../lambdas/inference/inference-app';
@@ -21,14 +21,37 @@ const BC = 'breast-cancer';
 const breastCancer = exampleBundle(BC);
 const instance = smokeInstances(breastCancer)[0]!;
 
-/** Resolves once every pending promise callback and `setImmediate` turn has run. */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
-};
+/** A promise resolved from outside: the tests' barriers, instead of counting event-loop turns. */
+function deferred<T = void>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
 
-function warmHarness(setup: (registry: FakeRegistry, routing: FakeRouting) => void) {
-  const registry = new FakeRegistry();
-  const routing = new FakeRouting();
+/** A registry whose manifest reads wait for `open` once `gate` is set. */
+class GatedRegistry extends FakeRegistry {
+  gate?: Promise<void>;
+  override async readText(key: string, maxBytes: number): Promise<string | undefined> {
+    if (this.gate !== undefined) await this.gate;
+    return super.readText(key, maxBytes);
+  }
+}
+
+/** A routing table whose reads wait for `gate` when set. */
+class GatedRouting extends FakeRouting {
+  gate?: Promise<void>;
+  override async getDeployment(model: string) {
+    if (this.gate !== undefined) await this.gate;
+    return super.getDeployment(model);
+  }
+}
+
+function warmHarness(
+  setup: (registry: GatedRegistry, routing: GatedRouting) => void,
+  onPrepare: () => void = () => undefined,
+) {
+  const registry = new GatedRegistry();
+  const routing = new GatedRouting();
   setup(registry, routing);
   const base = fakeBackend({ '1.0.0': (xs) => classifierOutputs(xs.length, 0.9) });
   let prepared = 0;
@@ -37,6 +60,7 @@ function warmHarness(setup: (registry: FakeRegistry, routing: FakeRouting) => vo
     load: base.load,
     async prepare() {
       prepared++;
+      onPrepare();
     },
   };
   const metrics = new InMemoryMetricsSink();
@@ -59,7 +83,7 @@ describe('warm-up', () => {
       publish(registry, breastCancer, '1.0.0');
       routing.set(BC, { stable: '1.0.0' });
     });
-    await settle();
+    await h.app.ready;
     expect(h.routing.reads).toBe(1);
     expect(h.backend.loads).toEqual(['1.0.0']);
     expect(h.prepared()).toBe(1);
@@ -75,22 +99,50 @@ describe('warm-up', () => {
     expect(h.metrics.sum('Requests', { Model: BC })).toBe(1);
   });
 
+  it('prepares the backend while the first manifest read is still in flight', async () => {
+    const manifestRead = deferred();
+    const prepared = deferred();
+    const h = warmHarness(
+      (registry, routing) => {
+        publish(registry, breastCancer, '1.0.0');
+        routing.set(BC, { stable: '1.0.0' });
+        registry.gate = manifestRead.promise;
+      },
+      () => prepared.resolve(),
+    );
+    await prepared.promise;
+    // The runtime is ready and the manifest has not arrived yet: nothing was loaded.
+    expect(h.prepared()).toBe(1);
+    expect(h.backend.loads).toEqual([]);
+    manifestRead.resolve();
+    await h.app.ready;
+    expect(h.backend.loads).toEqual(['1.0.0']);
+  });
+
   it('shares its loads with a request that arrives while they are in flight', async () => {
+    const routingRead = deferred();
     const h = warmHarness((registry, routing) => {
       publish(registry, breastCancer, '1.0.0');
       routing.set(BC, { stable: '1.0.0' });
+      routing.gate = routingRead.promise;
     });
-    const res = await h.app(invoke(BC, { instances: [instance] }));
+    // The warm-up's routing read is held open; the request arrives meanwhile.
+    const pending = h.app(invoke(BC, { instances: [instance] }));
+    routingRead.resolve();
+    const res = await pending;
     expect(res.statusCode).toBe(200);
-    await settle();
+    await h.app.ready;
     expect(h.routing.reads).toBe(1);
     expect(h.backend.loads).toEqual(['1.0.0']);
   });
 
   it('fails quietly when there is nothing to serve yet: the request answers 503 as without warm-up', async () => {
     const h = warmHarness(() => undefined);
-    await settle();
+    await h.app.ready;
     expect(h.backend.loads).toEqual([]);
+    expect(h.logger.lines.map((l) => l.message)).toContain(
+      'warm-up stopped; requests will load what they need',
+    );
     const res = await h.app(invoke(BC, { instances: [instance] }));
     expect(res.statusCode).toBe(503);
   });
@@ -100,7 +152,7 @@ describe('warm-up', () => {
       publish(registry, breastCancer, '1.0.0', { tamper: true });
       routing.set(BC, { stable: '1.0.0' });
     });
-    await settle();
+    await h.app.ready;
     expect(h.backend.loads).toEqual([]);
     const res = await h.app(invoke(BC, { instances: [instance] }));
     expect(res.statusCode).toBe(503);

@@ -1,10 +1,11 @@
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricResolution, Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PowertoolsMetricsSink, splitDimensionSets } from '../../lambdas/adapters/powertools-metrics-sink';
-import type { MetricDimensions } from '../../lambdas/core/ports';
+import type { MetricDatum, MetricDimensions } from '../../lambdas/core/ports';
 
 interface EmfBlob {
   readonly _aws: {
+    readonly Timestamp: number;
     readonly CloudWatchMetrics: { readonly Dimensions: string[][]; readonly Metrics: unknown[] }[];
   };
   readonly [key: string]: unknown;
@@ -94,6 +95,117 @@ describe('PowertoolsMetricsSink dimension sets', () => {
     sink.flush();
     expect(warnings).toEqual([]);
     expect(blobs().map((b) => b.Model)).toEqual(['a', 'b']);
+  });
+});
+
+/** The blob Powertools itself serialises for one group (the path every blob took before templates). */
+function powertoolsBlob(
+  shared: Record<string, string>,
+  rests: Record<string, string>[],
+  data: readonly MetricDatum[],
+): EmfBlob {
+  const m = new Metrics({ namespace: 'ModelOpsTest', serviceName: 'inference' });
+  m.clearDefaultDimensions();
+  m.setDefaultDimensions(shared);
+  for (const rest of rests) m.addDimensions(rest);
+  for (const d of data) {
+    m.addMetric(
+      d.name,
+      d.unit === 'Count' ? MetricUnit.Count : MetricUnit.Milliseconds,
+      d.value,
+      d.highResolution ? MetricResolution.High : MetricResolution.Standard,
+    );
+  }
+  return m.serializeMetrics() as unknown as EmfBlob;
+}
+
+const withoutTimestamp = (blob: EmfBlob) => ({
+  ...blob,
+  _aws: { ...blob._aws, Timestamp: 0 },
+});
+
+describe('PowertoolsMetricsSink EMF output', () => {
+  beforeEach(() => {
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  const both: MetricDimensions[] = [{ Model: 'm', Version: '1' }, { Model: 'm' }];
+  const versionOnly: MetricDimensions[] = [{ Model: 'm', Version: '2' }];
+  const request = (latency: number, cold: boolean): MetricDatum[] => [
+    { name: 'Requests', unit: 'Count', value: 1 },
+    { name: 'Errors', unit: 'Count', value: 0 },
+    { name: 'InvalidInput', unit: 'Count', value: 0 },
+    { name: 'Latency', unit: 'Milliseconds', value: latency, highResolution: true },
+    ...(cold ? [{ name: 'ColdStart', unit: 'Count', value: 1 } as const] : []),
+  ];
+  const fellBack: MetricDatum[] = [
+    { name: 'Requests', unit: 'Count', value: 1 },
+    { name: 'Errors', unit: 'Count', value: 1 },
+    { name: 'Fallbacks', unit: 'Count', value: 1 },
+  ];
+
+  it("writes exactly the blobs Powertools serialises, with each request's own values and a fresh timestamp", () => {
+    const { sink, blobs, warnings } = capturingSink();
+    const before = Date.now();
+    const groups: [MetricDimensions[], MetricDatum[], EmfBlob][] = [
+      [both, request(2.5, true), powertoolsBlob({ Model: 'm' }, [{ Version: '1' }, {}], request(2.5, true))],
+      [
+        both,
+        request(7.25, false),
+        powertoolsBlob({ Model: 'm' }, [{ Version: '1' }, {}], request(7.25, false)),
+      ],
+      [
+        both,
+        request(0.125, false),
+        powertoolsBlob({ Model: 'm' }, [{ Version: '1' }, {}], request(0.125, false)),
+      ],
+      [versionOnly, fellBack, powertoolsBlob({ Model: 'm', Version: '2' }, [{}], fellBack)],
+      [versionOnly, fellBack, powertoolsBlob({ Model: 'm', Version: '2' }, [{}], fellBack)],
+    ];
+    for (const [dims, data] of groups) {
+      sink.emit(dims, data);
+      sink.flush();
+    }
+    const out = blobs();
+    expect(warnings).toEqual([]);
+    expect(out.map(withoutTimestamp)).toEqual(groups.map(([, , expected]) => withoutTimestamp(expected)));
+    for (const blob of out) {
+      expect(blob._aws.Timestamp).toBeGreaterThanOrEqual(before);
+      expect(blob._aws.Timestamp).toBeLessThanOrEqual(Date.now());
+    }
+    expect(out.map((b) => b.Latency)).toEqual([2.5, 7.25, 0.125, undefined, undefined]);
+    expect(out[0]!._aws.CloudWatchMetrics[0]!.Metrics).toContainEqual({
+      Name: 'Latency',
+      Unit: 'Milliseconds',
+      StorageResolution: 1,
+    });
+    expect(out[3]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['Model', 'Version']]);
+  });
+
+  it('publishes a group that repeats a metric name through Powertools, as a value array', () => {
+    const { sink, blobs } = capturingSink();
+    for (let i = 0; i < 2; i++) {
+      sink.emit(both, [
+        { name: 'ShadowErrors', unit: 'Count', value: 1 },
+        { name: 'ShadowErrors', unit: 'Count', value: 0 },
+      ]);
+      sink.flush();
+    }
+    expect(blobs().map((b) => b.ShadowErrors)).toEqual([
+      [1, 0],
+      [1, 0],
+    ]);
+  });
+
+  it('writes nothing when POWERTOOLS_METRICS_DISABLED is set', () => {
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    const { sink, blobs } = capturingSink();
+    sink.emit(both, request(1, true));
+    sink.flush();
+    expect(blobs()).toEqual([]);
   });
 });
 

@@ -4,14 +4,15 @@ import {
   InvalidDeploymentRecordError,
   ModelNotServableError,
   chooseVersion,
-  createTtlCache,
   deploymentRecordIssues,
+  fallbackVersion,
   findDisagreement,
   fnv1a32,
   hashToUnit,
-  seededRandom,
   stickyPoint,
 } from '../../lambdas/core/routing';
+import { seededRandom } from '../../lambdas/core/random';
+import { createTtlCache } from '../../lambdas/core/ttl-cache';
 
 const record = (overrides: Partial<DeploymentRecord> = {}): DeploymentRecord => ({
   model: 'breast-cancer',
@@ -433,5 +434,42 @@ describe('seededRandom', () => {
       expect(x).toBeGreaterThanOrEqual(0);
       expect(x).toBeLessThan(1);
     }
+  });
+});
+
+describe('fallbackVersion', () => {
+  const canary = record({ stable: '1.0.0', candidate: '1.1.0', weight: 0.5 });
+  const toCandidate = { serve: '1.1.0', arm: 'candidate' } as const;
+  const toStable = { serve: '1.0.0', arm: 'stable' } as const;
+
+  it('serves the chosen version while it has not failed', () => {
+    expect(fallbackVersion(toCandidate, canary, [])).toBe('1.1.0');
+    expect(fallbackVersion(toStable, canary, [])).toBe('1.0.0');
+    // Another version's failure does not move the choice.
+    expect(fallbackVersion(toStable, canary, ['1.1.0'])).toBe('1.0.0');
+  });
+
+  it('falls back to the other arm when the chosen one failed, in either direction', () => {
+    expect(fallbackVersion(toCandidate, canary, ['1.1.0'])).toBe('1.0.0');
+    expect(fallbackVersion(toStable, canary, ['1.0.0'])).toBe('1.1.0');
+  });
+
+  it('falls back to the shadow candidate when stable failed in shadow mode', () => {
+    const shadow = record({ stable: '1.0.0', candidate: '1.1.0', mode: 'shadow' });
+    expect(fallbackVersion({ serve: '1.0.0', shadow: '1.1.0', arm: 'stable' }, shadow, ['1.0.0'])).toBe(
+      '1.1.0',
+    );
+  });
+
+  it('returns none when both arms failed', () => {
+    expect(fallbackVersion(toCandidate, canary, ['1.1.0', '1.0.0'])).toBeUndefined();
+    expect(fallbackVersion(toStable, canary, ['1.0.0', '1.1.0'])).toBeUndefined();
+  });
+
+  it('returns none when there is no other arm: no candidate, or a candidate equal to stable', () => {
+    const alone = record({ stable: '1.0.0', candidate: undefined, weight: 0 });
+    expect(fallbackVersion(toStable, alone, ['1.0.0'])).toBeUndefined();
+    const same = record({ stable: '1.0.0', candidate: '1.0.0', weight: 1 });
+    expect(fallbackVersion(toStable, same, ['1.0.0'])).toBeUndefined();
   });
 });

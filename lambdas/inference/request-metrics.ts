@@ -1,0 +1,123 @@
+/**
+ * The inference path's metric accounting (docs/inference.md, Metrics). The rule:
+ *
+ * - `{Model}` counts what the client saw, once per request: `Requests` 1, `Errors` 1 only for a 5xx answer,
+ *   `InvalidInput` 1 for a 400/413, `Latency` for answered requests.
+ * - `{Model, Version}` counts each version for what it did. The version that answered carries the same request
+ *   group as `{Model}` (one EMF blob for both sets). A version that was tried and could not serve (integrity
+ *   refusal, unreadable manifest, load failure) is counted under its own `{Model, Version}` only: `Requests` 1,
+ *   `Errors` 1, and `Fallbacks` 1 when another version then answered. So a broken candidate shows a 100 % error
+ *   rate to the canary judge while `{Model}` shows the successful fallback as one good request.
+ * - `IntegrityFailures` 1 per refusal under both sets (an incident count, not a request outcome).
+ *
+ * Dimension-set arrays are built once per version and reused: sinks key their series by these objects.
+ */
+import {
+  INFERENCE_METRICS as M,
+  METRIC_DIMENSIONS,
+  type MetricDatum,
+  type MetricDimensions,
+  type MetricsSink,
+  type StructuredLogger,
+} from '../core/ports';
+import { errorName } from './settings';
+
+export type RequestOutcome = 'ok' | 'invalid' | 'error';
+
+/** The dimension sets of one version: `[{Model, Version}, {Model}]` and `[{Model, Version}]`. */
+export interface VersionDims {
+  readonly both: readonly MetricDimensions[];
+  readonly versionOnly: readonly MetricDimensions[];
+}
+
+export interface ModelMetrics {
+  /** `[{Model}]`. */
+  readonly modelDims: readonly MetricDimensions[];
+  version(version: string): VersionDims;
+  /** The request's own outcome, counted once (under `dims`: a version's `both`, or `modelDims`). */
+  request(dims: readonly MetricDimensions[], outcome: RequestOutcome, latencyMs?: number): void;
+  /** A version that was tried and could not serve; see the file header. */
+  failedArm(version: string, fellBack: boolean): void;
+  /** An artifact's sha256 did not match: the version was refused. */
+  integrityFailure(version: string): void;
+  emit(dims: readonly MetricDimensions[], data: readonly MetricDatum[]): void;
+}
+
+// The constant data points, shared by every request (sinks only read them).
+const REQUEST: MetricDatum = { name: M.requests, unit: 'Count', value: 1 };
+const ERROR_0: MetricDatum = { name: M.errors, unit: 'Count', value: 0 };
+const ERROR_1: MetricDatum = { name: M.errors, unit: 'Count', value: 1 };
+const INVALID_0: MetricDatum = { name: M.invalidInput, unit: 'Count', value: 0 };
+const INVALID_1: MetricDatum = { name: M.invalidInput, unit: 'Count', value: 1 };
+const COLD_START: MetricDatum = { name: M.coldStart, unit: 'Count', value: 1 };
+const FAILED_ARM: readonly MetricDatum[] = [REQUEST, ERROR_1];
+const FELL_BACK: readonly MetricDatum[] = [REQUEST, ERROR_1, { name: M.fallbacks, unit: 'Count', value: 1 }];
+const INTEGRITY_FAILURE: readonly MetricDatum[] = [{ name: M.integrityFailures, unit: 'Count', value: 1 }];
+
+/** One accounting per app: the cold start is counted once per process, on its first request of any model. */
+export function createRequestMetrics(
+  sink: MetricsSink,
+  logger: StructuredLogger,
+): { forModel(name: string): ModelMetrics; flush(): void } {
+  let coldStart = true;
+  const emit = (dims: readonly MetricDimensions[], data: readonly MetricDatum[]): void => {
+    try {
+      sink.emit(dims, data);
+    } catch (err) {
+      logger.warn('metrics sink failed', { error: errorName(err) });
+    }
+  };
+
+  const forModel = (name: string): ModelMetrics => {
+    const modelSet: MetricDimensions = { [METRIC_DIMENSIONS.model]: name };
+    const modelDims = [modelSet];
+    const versions = new Map<string, VersionDims>();
+    const version = (v: string): VersionDims => {
+      let dims = versions.get(v);
+      if (dims === undefined) {
+        const set: MetricDimensions = { [METRIC_DIMENSIONS.model]: name, [METRIC_DIMENSIONS.version]: v };
+        dims = { both: [set, modelSet], versionOnly: [set] };
+        versions.set(v, dims);
+      }
+      return dims;
+    };
+    return {
+      modelDims,
+      version,
+      request(dims, outcome, latencyMs) {
+        const data: MetricDatum[] = [
+          REQUEST,
+          outcome === 'error' ? ERROR_1 : ERROR_0,
+          outcome === 'invalid' ? INVALID_1 : INVALID_0,
+        ];
+        // Latency of successful requests only: the latency SLI must not be flattered by fast refusals.
+        if (latencyMs !== undefined) {
+          data.push({ name: M.latency, unit: 'Milliseconds', value: latencyMs, highResolution: true });
+        }
+        if (coldStart) {
+          coldStart = false;
+          data.push(COLD_START);
+        }
+        emit(dims, data);
+      },
+      failedArm(v, fellBack) {
+        emit(version(v).versionOnly, fellBack ? FELL_BACK : FAILED_ARM);
+      },
+      integrityFailure(v) {
+        emit(version(v).both, INTEGRITY_FAILURE);
+      },
+      emit,
+    };
+  };
+
+  return {
+    forModel,
+    flush() {
+      try {
+        sink.flush();
+      } catch (err) {
+        logger.warn('metrics flush failed', { error: errorName(err) });
+      }
+    },
+  };
+}
