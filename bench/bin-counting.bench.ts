@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { binIndex, computeBaseline } from '../lambdas/core/baseline';
 import type { Feature } from '../lambdas/core/manifest';
-import { seededRandom } from '../lambdas/core/routing';
+import { seededRandom } from '../lambdas/core/random';
 
 const N = 1_000_000;
 const REFERENCE_ROWS = 10_000;

@@ -28,7 +28,7 @@ import {
 } from '../lambdas/core/canary-judge';
 import { jsDistance } from '../lambdas/core/drift';
 import { normalQuantile } from '../lambdas/core/sequential-test';
-import { seededRandom } from '../lambdas/core/routing';
+import { seededRandom } from '../lambdas/core/random';
 
 const ROLLOUTS = Number(process.env.ROLLOUTS ?? 1000);
 const STEPS = [0.01, 0.05, 0.25, 0.5];

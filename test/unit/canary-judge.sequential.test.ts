@@ -8,7 +8,7 @@ import {
   samplesNeeded,
   type CountLook,
 } from '../../lambdas/core/sequential-test';
-import { seededRandom } from '../../lambdas/core/routing';
+import { seededRandom } from '../../lambdas/core/random';
 
 const look = (rc: number, bc: number, rs: number, bs: number): CountLook => ({
   candidate: { requests: rc, bad: bc },
