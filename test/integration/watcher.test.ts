@@ -68,6 +68,13 @@ it('starts a release for exactly the keys of the trigger table; nested ones end 
   for (const { key } of cases) {
     await h.s3.send(new PutObjectCommand({ Bucket: h.bucket, Key: key, Body: '{}' }));
   }
+  // Dot segments never reach s3rver: the emulator front refuses the upload itself.
+  for (const { key } of TRIGGER_CASES.filter((c) => c.key.split('/').includes('..'))) {
+    await expect(
+      h.s3.send(new PutObjectCommand({ Bucket: h.bucket, Key: key, Body: '{}' })),
+      key,
+    ).rejects.toThrow('object keys with "." or ".." segments or backslashes are refused');
+  }
   await h.mode.watcher.idle();
   const started = h.mode.watcher.executions().slice(before);
   expect(started.map((e) => e.key)).toEqual(cases.filter((c) => c.startsRelease).map((c) => c.key));
