@@ -333,7 +333,9 @@ function main(): void {
   );
   for (const s of SCENARIOS) {
     const slow = slowShare(s.candidate);
-    const js = jsDistance(s.candidate.bins, STABLE.bins);
+    // jsDistance takes counts: the shares as counts out of 1e9 (scale-invariant, exact to ~1e-9).
+    const asCounts = (shares: readonly number[]) => shares.map((p) => Math.round(p * 1e9));
+    const js = jsDistance(asCounts(s.candidate.bins), asCounts(STABLE.bins));
     console.log(
       `  ${s.name.padEnd(13)} candidate errors ${pct(s.candidate.errorRate)}, slow ${pct(slow)}, ` +
         `p99 ×${s.candidate.latencyScale}, true JS distance ${js.toFixed(4)}`,
