@@ -18,7 +18,8 @@ import { OnnxModelRuntime } from '../lambdas/adapters/onnx-model-runtime';
 import { registeredArtifactKey, registeredManifestKey } from '../lambdas/core/keys';
 import { InMemoryMetricsSink } from '../lambdas/adapters/in-memory-metrics-sink';
 import { createOnnxBackend } from '../lambdas/adapters/onnx-backend';
-import type { DeploymentRecord, MetricsSink, StructuredLogger } from '../lambdas/core/ports';
+import type { DeploymentRecord, MetricsSink, StructuredLogger, VersionRecord } from '../lambdas/core/ports';
+import { sha256OfBytes } from '../lambdas/core/sha256';
 import { createInferenceApp, type InferenceApp } from '../lambdas/inference/inference-app';
 import { FakeRegistry } from '../test/unit/fakes';
 import { batchOf, loadExampleModel, median, MODEL, ms, percentile, type ExampleModel } from './support';
@@ -42,8 +43,22 @@ function buildApp(model: ExampleModel, metrics: MetricsSink): InferenceApp {
   const { manifest } = model;
   // The registry objects the app reads, from memory: the bench measures the handler, not the network.
   const registry = new FakeRegistry();
-  registry.put(registeredManifestKey(MODEL, manifest.version), model.manifestText);
-  registry.put(registeredArtifactKey(MODEL, manifest.version, manifest.artifact.sha256), model.artifact);
+  const manifestKey = registeredManifestKey(MODEL, manifest.version);
+  const artifactKey = registeredArtifactKey(MODEL, manifest.version, manifest.artifact.sha256);
+  registry.put(manifestKey, model.manifestText);
+  registry.put(artifactKey, model.artifact);
+  // Its ModelVersions record, read once at the first load like the manifest.
+  const version: VersionRecord = {
+    model: MODEL,
+    version: manifest.version,
+    status: 'REGISTERED',
+    createdAt: new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
+    artifactKey,
+    manifestKey,
+    sha256: manifest.artifact.sha256,
+    manifestSha256: sha256OfBytes(model.manifestText),
+  };
   const record: DeploymentRecord = {
     model: MODEL,
     stable: manifest.version,
@@ -55,6 +70,7 @@ function buildApp(model: ExampleModel, metrics: MetricsSink): InferenceApp {
   return createInferenceApp({
     models: [MODEL],
     registry,
+    versions: { getVersion: async () => version },
     routing: { getDeployment: async () => record },
     backend: createOnnxBackend(new OnnxModelRuntime()),
     // An hour: no routing reload during the run.

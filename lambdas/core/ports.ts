@@ -45,6 +45,8 @@ export interface VersionRecord {
   /** Set once registered: immutable copy of the manifest next to the artifact. */
   readonly manifestKey?: string;
   readonly sha256?: string;
+  /** sha256 of the registered manifest's bytes (`manifestKey`); absent on records written before it was recorded. */
+  readonly manifestSha256?: string;
   readonly sizeBytes?: number;
   readonly framework?: Manifest['framework'];
   readonly owner?: string;
@@ -115,6 +117,9 @@ export interface VersionStore {
     record: VersionRecord,
   ): Promise<{ readonly written: boolean; readonly current: VersionRecord }>;
 }
+
+/** What the serving path needs of the ModelVersions table: one point read per version (the ledger it checks). */
+export type VersionReader = Pick<VersionStore, 'getVersion'>;
 
 /** Where routing records come from: what the inference path needs of the Deployments table. */
 export interface RoutingSource {

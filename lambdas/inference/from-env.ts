@@ -1,10 +1,12 @@
 /**
  * Wires the inference app from environment variables (table in docs/inference.md) with the AWS adapters: S3
- * registry, DynamoDB routing, S3 capture, Powertools metrics and logger. Shared by the Lambda handler, the SageMaker
- * router and local mode; none of it imports ONNX Runtime (lambdas/inference/app.ts adds the ONNX backend).
+ * registry, DynamoDB routing and ModelVersions reads, S3 capture, Powertools metrics and logger. Shared by the Lambda
+ * handler, the SageMaker router and local mode; none of it imports ONNX Runtime (lambdas/inference/app.ts adds the
+ * ONNX backend).
  */
 import { S3CaptureWriter } from '../adapters/capture-writer';
 import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
+import { DynamoVersionStore } from '../adapters/dynamo-version-store';
 import { PowertoolsMetricsSink } from '../adapters/powertools-metrics-sink';
 import { S3RegistryStore } from '../adapters/s3-registry-store';
 import { DEFAULT_CAPTURE_SETTINGS } from '../core/capture';
@@ -88,6 +90,7 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
   const bucket = envVars.registryBucket(env);
   // Read now, so a missing variable fails the cold start rather than the first request.
   const deploymentsTable = envVars.deploymentsTable(env);
+  const versions = DynamoVersionStore.fromEnv(env);
   const models = options.models ?? [requireEnv(INFERENCE_ENV.modelName, env)];
   const settings = inferenceSettingsFromEnv(env);
   const metrics =
@@ -97,6 +100,7 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
   return createInferenceApp({
     models,
     registry: new S3RegistryStore(bucket),
+    versions: { getVersion: (model, version) => versions.getVersion(model, version) },
     routing: { getDeployment: (model) => routing.getDeployment(model) },
     backend: options.backend,
     settings,

@@ -18,6 +18,7 @@ import type {
   RegistryStore,
   RoutingSource,
   StructuredLogger,
+  VersionReader,
 } from '../core/ports';
 import { createCaptureHook } from './capture-hook';
 import { composeHooks, type AfterResponseHook } from './hooks';
@@ -36,7 +37,7 @@ export {
   type InferenceSettings,
   type InferenceSettingsInput,
 } from './settings';
-export { VersionUnavailableError } from './version-loader';
+export { LedgerMismatchError, VersionUnavailableError } from './version-loader';
 export type { AfterResponseHook, ServedContext } from './hooks';
 
 export interface InferenceAppOptions {
@@ -44,6 +45,11 @@ export interface InferenceAppOptions {
   readonly models: readonly string[];
   /** Reads `models/<name>/<version>/manifest.json` and the artifact. */
   readonly registry: RegistryStore;
+  /**
+   * The ModelVersions table (one GetItem per version, on its first load): a version is served only if its record is
+   * REGISTERED and its manifest and artifact match the record's hashes.
+   */
+  readonly versions: VersionReader;
   readonly routing: RoutingSource;
   readonly backend: InferenceBackend;
   readonly settings?: InferenceSettingsInput;
@@ -88,7 +94,7 @@ const PATH = /^\/models\/([^/]+)\/invoke\/?$/;
  * Creates the app. See the file header for the flow; metrics accounting is request-metrics.ts.
  *
  * @example
- * const app = createInferenceApp({ models: ['breast-cancer'], registry, routing, backend, metrics, logger });
+ * const app = createInferenceApp({ models: ['breast-cancer'], registry, versions, routing, backend, metrics, logger });
  * const res = await app({ method: 'POST', path: '/models/breast-cancer/invoke', headers: {}, body, requestId: 'r1' });
  */
 export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
@@ -105,6 +111,7 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
     loader: createVersionLoader({
       model: name,
       registry,
+      versions: options.versions,
       backend,
       logger,
       maxErrors: limits.maxErrors,

@@ -15,7 +15,7 @@ import { createTtlCache } from '../core/ttl-cache';
 import type { HookRunner, ServedContext } from './hooks';
 import type { ModelMetrics } from './request-metrics';
 import { errorName } from './settings';
-import type { LoadedVersion, VersionLoader } from './version-loader';
+import { LedgerMismatchError, type LoadedVersion, type VersionLoader } from './version-loader';
 
 /** A parsed request (lambdas/core/inference-request.ts has already checked its shape and size). */
 export interface ServeRequest {
@@ -73,10 +73,24 @@ export interface ServingPipeline {
   routingRecord(model: string): Promise<DeploymentRecord | undefined>;
 }
 
+const LEDGER_REASONS: Record<LedgerMismatchError['check'], string> = {
+  record: 'it has no usable ModelVersions record',
+  status: 'it is not REGISTERED in ModelVersions',
+  manifestKey: 'its ModelVersions record names another manifest',
+  manifestSha256: 'its manifest does not match the sha256 in ModelVersions',
+  artifactSha256: "its manifest's artifact sha256 does not match ModelVersions",
+};
+
+/** An integrity refusal: the version's objects disagree with the ledger (counted as `IntegrityFailures`). */
+const isIntegrityRefusal = (error: unknown): boolean =>
+  error instanceof ArtifactIntegrityError || error instanceof LedgerMismatchError;
+
 const describeFailure = (version: string, error: unknown): string =>
   error instanceof ArtifactIntegrityError
     ? `version "${version}" was refused: its artifact does not match the registered sha256`
-    : `version "${version}" could not be loaded (${errorName(error)})`;
+    : error instanceof LedgerMismatchError
+      ? `version "${version}" was refused: ${LEDGER_REASONS[error.check]}`
+      : `version "${version}" could not be loaded (${errorName(error)})`;
 
 type Resolution = { readonly kind: 'loaded'; readonly loaded: LoadedVersion } | ServeOutcome;
 
@@ -130,7 +144,7 @@ export function createServingPipeline(options: ServingPipelineOptions): ServingP
         }
         return { kind: 'loaded', loaded };
       } catch (error) {
-        if (error instanceof ArtifactIntegrityError) m.metrics.integrityFailure(v);
+        if (isIntegrityRefusal(error)) m.metrics.integrityFailure(v);
         failed.push(v);
         reasons.push(describeFailure(v, error));
         v = fallbackVersion(decision, record, failed);

@@ -1,16 +1,26 @@
 /**
  * The version loader: one load path for both backend kinds. A version is loaded once (concurrent requests share the
- * load): its registered manifest is read and parsed, the validator, formatter and pii stripper are compiled, then the
- * model is made ready — for an in-process backend by fetching the artifact, verifying its sha256 and handing the
- * bytes to `backend.load` (through the model cache, which also evicts and refuses), for a remote backend by
- * `backend.load` alone. A failure of any step is remembered for `failureTtlMs` (the routing TTL), so a broken
- * version costs one attempt per TTL, not one per request; an integrity refusal is remembered for good.
+ * load): its registered manifest and its ModelVersions record (the ledger) are read concurrently, the manifest is
+ * checked against the record (status REGISTERED, manifest bytes' sha256, `artifact.sha256`), the validator,
+ * formatter and pii stripper are compiled, then the model is made ready — for an in-process backend by fetching the
+ * record's `artifactKey`, verifying its bytes against the record's sha256 and handing them to `backend.load`
+ * (through the model cache, which also evicts and refuses), for a remote backend by `backend.load` alone. The record
+ * is read once per version (versions are immutable), never per request. A failure of any step is remembered for
+ * `failureTtlMs` (the routing TTL), so a broken version costs one attempt per TTL, not one per request; an integrity
+ * refusal (a hash that disagrees with the ledger) is remembered for good.
  */
 import { createPiiStripper, type PiiStripper } from '../core/capture';
 import { compileInstanceValidator, type InstanceValidator } from '../core/inference-request';
-import { registeredArtifactKey, registeredManifestKey } from '../core/keys';
+import { registeredManifestKey } from '../core/keys';
 import { createModelCache, type ModelCache, type ModelRef } from '../core/model-cache';
-import type { BackendModel, InferenceBackend, RegistryStore, StructuredLogger } from '../core/ports';
+import type {
+  BackendModel,
+  InferenceBackend,
+  RegistryStore,
+  StructuredLogger,
+  VersionReader,
+  VersionRecord,
+} from '../core/ports';
 import { createPredictionFormatter, type PredictionFormatter } from '../core/predictions';
 import {
   MAX_REGISTERED_MANIFEST_BYTES,
@@ -24,6 +34,43 @@ import { errorName } from './settings';
 /** A version's manifest could not be read or used; it is not served (and not retried within the routing TTL). */
 export class VersionUnavailableError extends Error {
   override name = 'VersionUnavailableError';
+}
+
+/** Which check of a version against its ModelVersions record failed. */
+export type LedgerCheck =
+  /** No record, or a REGISTERED record without `sha256`/`artifactKey`. */
+  | 'record'
+  /** The record is not REGISTERED (e.g. REJECTED). */
+  | 'status'
+  /** The record's `manifestKey` is not the manifest the runtime reads. */
+  | 'manifestKey'
+  /** The manifest's bytes do not hash to the record's `manifestSha256`. */
+  | 'manifestSha256'
+  /** The manifest's `artifact.sha256` is not the record's `sha256`. */
+  | 'artifactSha256';
+
+/**
+ * A version does not match its ModelVersions record, or has no REGISTERED record: it is refused and counted like an
+ * artifact hash mismatch (`IntegrityFailures`). Hash disagreements are permanent (the record is immutable); a missing
+ * or not-REGISTERED record is retried after the TTL (a REJECTED version may be registered again).
+ */
+export class LedgerMismatchError extends Error {
+  override name = 'LedgerMismatchError';
+  constructor(
+    readonly version: string,
+    readonly check: LedgerCheck,
+    /** The record's value (or what the check needs), never feature values. */
+    readonly expected: string | undefined,
+    readonly actual: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** Whether the refusal holds for the life of the execution environment. */
+  get permanent(): boolean {
+    return this.check !== 'record' && this.check !== 'status';
+  }
 }
 
 /** Everything kept per model version: compiled once, versions being immutable. */
@@ -59,6 +106,8 @@ export interface VersionLoader {
 export interface VersionLoaderOptions {
   readonly model: string;
   readonly registry: RegistryStore;
+  /** The ModelVersions table: each version's record, read once, is what its manifest and artifact must match. */
+  readonly versions: VersionReader;
   readonly backend: InferenceBackend;
   readonly logger: StructuredLogger;
   /** Field errors reported per request at most (validator setting). */
@@ -76,13 +125,15 @@ interface Entry {
   remote?: BackendModel;
   pending?: Promise<LoadedVersion>;
   failure?: { readonly error: unknown; readonly atMs: number };
+  /** A permanent ledger refusal: answered from memory for the life of the loader. */
+  refused?: LedgerMismatchError;
   /** The last result handed out, reused while the model behind it is still the loaded one. */
   loaded?: LoadedVersion;
 }
 
 /** Creates the loader of one model's versions. */
 export function createVersionLoader(options: VersionLoaderOptions): VersionLoader {
-  const { model: name, registry, backend, logger, now } = options;
+  const { model: name, registry, versions, backend, logger, now } = options;
   const entries = new Map<string, Entry>();
   const cache: ModelCache<BackendModel, VersionRef> | undefined =
     backend.kind === 'in-process'
@@ -96,6 +147,7 @@ export function createVersionLoader(options: VersionLoaderOptions): VersionLoade
               logger.error('artifact hash mismatch: version refused', {
                 model: name,
                 version: event.version,
+                check: 'artifact bytes vs ModelVersions sha256',
                 expectedSha256: event.expected,
                 actualSha256: event.actual,
               });
@@ -117,8 +169,7 @@ export function createVersionLoader(options: VersionLoaderOptions): VersionLoade
         })
       : undefined;
 
-  const readState = async (version: string): Promise<VersionState> => {
-    const key = registeredManifestKey(name, version);
+  const readManifest = async (key: string): Promise<string> => {
     let text: string | undefined;
     try {
       text = await registry.readText(key, MAX_REGISTERED_MANIFEST_BYTES);
@@ -128,6 +179,103 @@ export function createVersionLoader(options: VersionLoaderOptions): VersionLoade
       });
     }
     if (text === undefined) throw new VersionUnavailableError(`manifest ${key} does not exist`);
+    return text;
+  };
+
+  const readRecord = async (version: string): Promise<VersionRecord | undefined> => {
+    try {
+      return await versions.getVersion(name, version);
+    } catch (err) {
+      // A failed read is not a verdict on the version: retried after the TTL like any load failure.
+      throw new VersionUnavailableError(
+        `the ModelVersions record of ${name} ${version} could not be read (${errorName(err)})`,
+        { cause: err },
+      );
+    }
+  };
+
+  const refuse = (
+    version: string,
+    check: LedgerCheck,
+    expected: string | undefined,
+    actual: string | undefined,
+    message: string,
+  ): never => {
+    const error = new LedgerMismatchError(version, check, expected, actual, message);
+    logger.error('version refused: it does not match its ModelVersions record', {
+      model: name,
+      version,
+      check,
+      expected,
+      actual,
+    });
+    throw error;
+  };
+
+  /** The record's sha256 and artifactKey once the record is REGISTERED and the manifest agrees with it. */
+  const checkLedger = (
+    version: string,
+    key: string,
+    text: string,
+    record: VersionRecord | undefined,
+  ): { readonly sha256: string; readonly artifactKey: string } => {
+    if (record === undefined) {
+      return refuse(
+        version,
+        'record',
+        undefined,
+        undefined,
+        `${name} ${version} has no ModelVersions record`,
+      );
+    }
+    if (record.status !== 'REGISTERED') {
+      return refuse(
+        version,
+        'status',
+        'REGISTERED',
+        record.status,
+        `${name} ${version} is ${record.status} in ModelVersions, not REGISTERED`,
+      );
+    }
+    if (record.sha256 === undefined || record.artifactKey === undefined) {
+      return refuse(
+        version,
+        'record',
+        undefined,
+        undefined,
+        `the ModelVersions record of ${name} ${version} has no sha256 or artifactKey`,
+      );
+    }
+    if (record.manifestKey !== undefined && record.manifestKey !== key) {
+      return refuse(
+        version,
+        'manifestKey',
+        record.manifestKey,
+        key,
+        `the ModelVersions record of ${name} ${version} names manifest ${record.manifestKey}, not ${key}`,
+      );
+    }
+    // Records written before manifestSha256 existed skip this check; the artifact check below still applies.
+    if (record.manifestSha256 !== undefined) {
+      const actual = sha256OfBytes(text);
+      if (actual !== record.manifestSha256.toLowerCase()) {
+        return refuse(
+          version,
+          'manifestSha256',
+          record.manifestSha256,
+          actual,
+          `manifest ${key} has sha256 ${actual}, the ModelVersions record has ${record.manifestSha256}`,
+        );
+      }
+    }
+    return { sha256: record.sha256.toLowerCase(), artifactKey: record.artifactKey };
+  };
+
+  const readState = async (version: string): Promise<VersionState> => {
+    const key = registeredManifestKey(name, version);
+    // Both reads at once: the ledger check adds one GetItem to the first load, not one round trip.
+    const [text, record] = await Promise.all([readManifest(key), readRecord(version)]);
+    const registered = checkLedger(version, key, text, record);
     // The registered copy was validated in full by the release pipeline; see runtime-manifest.ts.
     const parsed = parseRuntimeManifest(text);
     if (!parsed.ok) {
@@ -140,6 +288,15 @@ export function createVersionLoader(options: VersionLoaderOptions): VersionLoade
         `manifest ${key} describes ${manifest.name} ${manifest.version}, not ${name} ${version}`,
       );
     }
+    if (manifest.artifact.sha256.toLowerCase() !== registered.sha256) {
+      refuse(
+        version,
+        'artifactSha256',
+        registered.sha256,
+        manifest.artifact.sha256,
+        `manifest ${key} names artifact sha256 ${manifest.artifact.sha256}, the ModelVersions record has ${registered.sha256}`,
+      );
+    }
     return {
       version,
       manifest,
@@ -147,12 +304,8 @@ export function createVersionLoader(options: VersionLoaderOptions): VersionLoade
       validate: compileInstanceValidator(manifest, { maxErrors: options.maxErrors }),
       format: createPredictionFormatter(manifest.outputs),
       stripPii: createPiiStripper(manifest),
-      ref: {
-        version,
-        artifactKey: registeredArtifactKey(name, version, manifest.artifact.sha256, manifest.framework),
-        sha256: manifest.artifact.sha256,
-        manifest,
-      },
+      // The model cache verifies the fetched bytes against the ledger's hash, at the ledger's key.
+      ref: { version, artifactKey: registered.artifactKey, sha256: registered.sha256, manifest },
     };
   };
 
@@ -186,6 +339,7 @@ export function createVersionLoader(options: VersionLoaderOptions): VersionLoade
       let entry = entries.get(version);
       if (entry === undefined) entries.set(version, (entry = {}));
       if (entry.pending !== undefined) return entry.pending;
+      if (entry.refused !== undefined) return Promise.reject(entry.refused);
       if (entry.failure !== undefined && now() - entry.failure.atMs < options.failureTtlMs) {
         return Promise.reject(entry.failure.error);
       }
@@ -198,6 +352,7 @@ export function createVersionLoader(options: VersionLoaderOptions): VersionLoade
         },
         (error: unknown) => {
           e.pending = undefined;
+          if (error instanceof LedgerMismatchError && error.permanent) e.refused = error;
           e.failure = { error, atMs: now() };
           throw error;
         },

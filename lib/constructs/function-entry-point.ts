@@ -1,15 +1,16 @@
-import { Duration, Token, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Token, Validations } from 'aws-cdk-lib';
 import type { ScalableTarget } from 'aws-cdk-lib/aws-applicationautoscaling';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, type Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Alias, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import type { FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { DEFAULT_INFERENCE, DEFAULT_PROVISIONED_CONCURRENCY } from '../config';
 import { MODEL_NAME_PATTERN } from '../../lambdas/core/manifest';
-import { REGISTRY_BUCKET_ENV } from '../../lambdas/core/tables';
+import { MODEL_VERSIONS_TABLE, REGISTRY_BUCKET_ENV } from '../../lambdas/core/tables';
 import { INFERENCE_ENV } from '../../lambdas/shared/env';
 import type { ArtifactRegistry } from './artifact-registry';
+import { MetadataTables } from './metadata-tables';
 import { ConstructPropsError, ModelOpsFunction } from './modelops-function';
 import type { ModelOpsFunctionProps } from './modelops-function';
 
@@ -54,6 +55,11 @@ export interface ServingFunctionOptions extends Pick<
   /** The routing table (`MetadataTables.deployments`); the function only reads it. */
   readonly deployments: ITable;
   /**
+   * The version ledger (`MetadataTables.modelVersions`): the function only `GetItem`s a version's record, once per
+   * version, to check its manifest and artifact against it.
+   */
+  readonly modelVersions: ITable;
+  /**
    * Function memory in MB.
    * @default 1024
    */
@@ -90,8 +96,9 @@ export interface FunctionEntryPointProps
 
 /**
  * A serving function and its authenticated HTTPS entry point, shared by `InferenceEndpoint` (ONNX in process) and
- * `SageMakerEndpoint` (router): the function with the inference environment, read access to `models/*` and
- * GetItem/Query on the Deployments table only (plus `capture/<model>/` writes when capture is on); the alias `live`
+ * `SageMakerEndpoint` (router): the function with the inference environment, read access to `models/*`,
+ * GetItem/Query on the Deployments table and GetItem on ModelVersions only (plus `capture/<model>/` writes when
+ * capture is on); the alias `live`
  * on the current version with provisioned concurrency and target-tracking scaling when configured; a Function URL
  * on the alias with AWS_IAM auth and no CORS.
  *
@@ -137,8 +144,9 @@ export class FunctionEntryPoint extends Construct {
         ...props.environment,
       },
     });
-    // The runtime never reads ModelVersions, incoming/ or the ledger: routing record + immutable models/ only.
+    // The runtime reads the routing record, each served version's ledger record and immutable models/ only.
     this.function.bindTable(props.deployments, 'read').bindBucket((g) => registry.grantReadModels(g));
+    bindLedgerRead(this.function, props.modelVersions);
     if (captureOn) this.function.bindBucket((g) => registry.grantWriteCapture(g, modelName));
 
     const provisioned = pc.max > 0;
@@ -182,6 +190,32 @@ export class FunctionEntryPoint extends Construct {
    */
   grantInvoke(grantee: IGrantable): Grant {
     return this.functionUrl.grantInvokeUrl(grantee);
+  }
+}
+
+/**
+ * `dynamodb:GetItem` on the ModelVersions table and nothing else on it (no Query, no index, no write), with its
+ * environment variable: `bindTable(…, 'read')` would also grant Query on the table and its status index.
+ */
+function bindLedgerRead(fn: ModelOpsFunction, table: ITable): void {
+  const definition = MetadataTables.definitionOf(table);
+  if (definition.id !== MODEL_VERSIONS_TABLE.id) {
+    throw new ConstructPropsError(
+      `FunctionEntryPoint: modelVersions must be the ${MODEL_VERSIONS_TABLE.id} table, got the ${definition.id} table`,
+    );
+  }
+  fn.addEnvironment(MODEL_VERSIONS_TABLE.envVar, table.tableName);
+  fn.role.addToPrincipalPolicy(
+    new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }),
+  );
+  if (table.encryptionKey) {
+    fn.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [table.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Aws.REGION}.amazonaws.com` } },
+      }),
+    );
   }
 }
 

@@ -15,8 +15,8 @@ export type InferenceEndpointProps = ServingFunctionOptions;
 /**
  * Serving for a model with target `lambda`: ONNX Runtime in the function (the stack's linux/x86_64-only layer), the
  * alias `live` with provisioned concurrency and target-tracking scaling when configured, and a Function URL with
- * AWS_IAM auth. The function reads only the Deployments table and `models/*`; with capture on it may also write
- * `capture/<model>/`.
+ * AWS_IAM auth. The function reads only the Deployments table, ModelVersions records (GetItem) and `models/*`; with
+ * capture on it may also write `capture/<model>/`.
  *
  * Callers sign requests with SigV4 for service `lambda`, e.g.
  * `awscurl --service lambda --region <region> -X POST -H 'content-type: application/json' -d @req.json

@@ -113,6 +113,7 @@ export class ModelOpsStack extends Stack {
         modelName: model.name,
         registry: this.registry,
         deployments: this.tables.deployments,
+        modelVersions: this.tables.modelVersions,
         metricsNamespace: config.monitoring.namespace,
         logRetention,
         logEncryptionKey: this.logsKey,

@@ -16,7 +16,7 @@ import { MetadataTables } from '../../lib/constructs/metadata-tables';
 import { ConstructPropsError, ManagedPolicyRole } from '../../lib/constructs/modelops-function';
 import { invokeUrlOutputName, modelConstructStem } from '../../lib/stacks/modelops-stack';
 import type { ModelOpsStack } from '../../lib/stacks/modelops-stack';
-import { DEPLOYMENTS_TABLE } from '../../lambdas/core/tables';
+import { DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG, testStack } from './helpers';
 import type { PolicyStatementJson, SynthResult, TemplateResource } from './helpers';
 
@@ -103,6 +103,7 @@ describe('InferenceEndpoint function', () => {
         POWERTOOLS_SERVICE_NAME: 'inference',
         REGISTRY_BUCKET: { Ref: expect.stringMatching(/^RegistryBucket/) },
         [DEPLOYMENTS_TABLE.envVar]: { Ref: expect.stringMatching(/^TablesDeployments/) },
+        [MODEL_VERSIONS_TABLE.envVar]: { Ref: expect.stringMatching(/^TablesModelVersions/) },
       }),
     });
     expect(resources[functionId('credit-risk')]?.Properties.Environment).toEqual({
@@ -197,15 +198,18 @@ describe('InferenceEndpoint runtime role', () => {
     }
   });
 
-  it('reads only the Deployments table, with GetItem and Query', () => {
+  it('reads only the Deployments table (GetItem, Query) and ModelVersions records (GetItem, nothing more)', () => {
     const deployments = logicalIdOf(template, 'AWS::DynamoDB::Table', `Tables${DEPLOYMENTS_TABLE.id}`);
+    const versions = logicalIdOf(template, 'AWS::DynamoDB::Table', `Tables${MODEL_VERSIONS_TABLE.id}`);
     for (const model of ['breast-cancer', 'credit-risk']) {
       const dynamo = statementsOf(model).filter((s) =>
         asArray(s.Action).some((a) => a.startsWith('dynamodb:')),
       );
-      expect(dynamo).toHaveLength(1);
-      expect(new Set(asArray(dynamo[0]?.Action))).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query']));
-      expect(dynamo[0]?.Resource).toEqual({ 'Fn::GetAtt': [deployments, 'Arn'] });
+      expect(dynamo.map((s) => [[...asArray(s.Action)].sort(), s.Resource])).toEqual([
+        [['dynamodb:GetItem', 'dynamodb:Query'], { 'Fn::GetAtt': [deployments, 'Arn'] }],
+        // The ledger: one point read per version; no Query, no status index, no write.
+        [['dynamodb:GetItem'], { 'Fn::GetAtt': [versions, 'Arn'] }],
+      ]);
     }
   });
 
@@ -297,6 +301,7 @@ describe('InferenceEndpoint props validation', () => {
         modelName: 'breast-cancer',
         registry,
         deployments: tables.deployments,
+        modelVersions: tables.modelVersions,
         metricsNamespace: 'ModelOps',
         logRetention: RetentionDays.ONE_DAY,
         ...extra,

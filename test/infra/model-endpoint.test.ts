@@ -35,6 +35,7 @@ beforeAll(() => {
   const common = {
     registry,
     deployments: tables.deployments,
+    modelVersions: tables.modelVersions,
     metricsNamespace: NAMESPACE,
     logRetention: RetentionDays.ONE_DAY,
   };
@@ -165,10 +166,12 @@ describe('IModelEndpoint metrics in a template', () => {
       incomingExpirationDays: 1,
       accessLogDays: 1,
     });
+    const tables = new MetadataTables(s, 'Tables');
     const endpoint = new InferenceEndpoint(s, 'Endpoint', {
       modelName: 'credit-risk',
       registry,
-      deployments: new MetadataTables(s, 'Tables').deployments,
+      deployments: tables.deployments,
+      modelVersions: tables.modelVersions,
       metricsNamespace: NAMESPACE,
       logRetention: RetentionDays.ONE_DAY,
     });

@@ -15,7 +15,7 @@ import { ConstructPropsError } from '../../lib/constructs/modelops-function';
 import { hasLocalInstanceStorage, SageMakerEndpoint } from '../../lib/constructs/sagemaker-endpoint';
 import type { SageMakerEndpointProps } from '../../lib/constructs/sagemaker-endpoint';
 import { variantNameFor } from '../../lambdas/core/keys';
-import { DEPLOYMENTS_TABLE } from '../../lambdas/core/tables';
+import { DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG, testStack } from './helpers';
 import type { PolicyStatementJson, SynthResult, TemplateResource } from './helpers';
 
@@ -236,12 +236,14 @@ describe('SageMakerEndpoint router', () => {
         ROUTING_CACHE_TTL_MS: '5000',
         MAX_BATCH: '64',
         [DEPLOYMENTS_TABLE.envVar]: { Ref: expect.stringMatching(/^TablesDeployments/) },
+        [MODEL_VERSIONS_TABLE.envVar]: { Ref: expect.stringMatching(/^TablesModelVersions/) },
       }),
     });
   });
 
-  it('may invoke only its own endpoint and read only models/* and Deployments', () => {
+  it('may invoke only its own endpoint and read only models/*, Deployments and ModelVersions records', () => {
     const deployments = logicalIdOf(synth.template, 'AWS::DynamoDB::Table', `Tables${DEPLOYMENTS_TABLE.id}`);
+    const versions = logicalIdOf(synth.template, 'AWS::DynamoDB::Table', `Tables${MODEL_VERSIONS_TABLE.id}`);
     for (const model of Object.keys(STEMS) as Model[]) {
       const statements = allowsOf(id('AWS::IAM::Role', model, 'RouterFunctionRole'));
       const invoke = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('sagemaker:')));
@@ -251,6 +253,7 @@ describe('SageMakerEndpoint router', () => {
       const dynamo = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo.map((s) => [s.Action, s.Resource])).toEqual([
         [['dynamodb:GetItem', 'dynamodb:Query'], { 'Fn::GetAtt': [deployments, 'Arn'] }],
+        ['dynamodb:GetItem', { 'Fn::GetAtt': [versions, 'Arn'] }],
       ]);
       const s3 = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:')));
       expect(s3.map((s) => [s.Action, JSON.stringify(s.Resource)])).toEqual([
@@ -300,7 +303,7 @@ describe('SageMakerEndpoint with cdk-nag', () => {
 });
 
 describe('SageMakerEndpoint props validation', () => {
-  const valid: Omit<SageMakerEndpointProps, 'registry' | 'deployments'> = {
+  const valid: Omit<SageMakerEndpointProps, 'registry' | 'deployments' | 'modelVersions'> = {
     modelName: 'fraud-score',
     metricsNamespace: 'ModelOps',
     logRetention: RetentionDays.ONE_DAY,
@@ -318,7 +321,13 @@ describe('SageMakerEndpoint props validation', () => {
     });
     const tables = new MetadataTables(s, 'Tables');
     return () =>
-      new SageMakerEndpoint(s, 'Endpoint', { ...valid, registry, deployments: tables.deployments, ...extra });
+      new SageMakerEndpoint(s, 'Endpoint', {
+        ...valid,
+        registry,
+        deployments: tables.deployments,
+        modelVersions: tables.modelVersions,
+        ...extra,
+      });
   }
 
   it('rejects an image outside ECR', () => {

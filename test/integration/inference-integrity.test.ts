@@ -4,6 +4,8 @@
  * the fallback accounting over the local server's GET /metrics: a candidate that cannot serve — refused artifact,
  * ONNX session that cannot be created, manifest missing or not JSON — shows a 100 % error rate under its
  * {Model, Version} while its clients get 2xx from stable and {Model} counts each request once, without error.
+ * Last, the security review's case: manifest and artifact replaced together under models/ (consistent with each
+ * other, not with the ModelVersions record) are refused against the ledger.
  * Its own file, so the inference server starts with nothing cached.
  */
 import { createHash } from 'node:crypto';
@@ -26,10 +28,15 @@ import {
 const MODEL = 'breast-cancer';
 const TAMPERED = '1.0.0';
 const GOOD = '2.0.0';
-/** Garbage bytes registered with their own correct sha256: the hash passes, ONNX Runtime cannot load them. */
+/**
+ * Garbage bytes with a manifest naming their sha256. Since serving checks the ledger, the record's sha256 refuses
+ * them before ONNX Runtime sees them (test/unit/inference-pipeline.test.ts covers a session that cannot be created).
+ */
 const UNLOADABLE = '3.0.0';
 const MANIFEST_NOT_JSON = '4.0.0';
 const MANIFEST_MISSING = '5.0.0';
+/** Manifest and artifact both replaced, consistent with each other; the ModelVersions record still has the originals. */
+const REPLACED_BOTH = '6.0.0';
 
 let h: Harness;
 let base: string;
@@ -44,7 +51,7 @@ beforeAll(async () => {
   const { manifest, artifact } = await loadExample(MODEL);
   instance = (manifest as unknown as { smokeSamples: { inputs: Record<string, unknown> }[] }).smokeSamples[0]!
     .inputs;
-  for (const v of [TAMPERED, GOOD, UNLOADABLE, MANIFEST_NOT_JSON, MANIFEST_MISSING])
+  for (const v of [TAMPERED, GOOD, UNLOADABLE, MANIFEST_NOT_JSON, MANIFEST_MISSING, REPLACED_BOTH])
     await h.pushExample(MODEL, v);
   // Other, perfectly loadable ONNX bytes: only the hash check can tell they are not the registered artifact.
   const { artifact: otherModel } = await loadExample('credit-risk');
@@ -70,6 +77,19 @@ beforeAll(async () => {
     }),
   );
   await put(`models/${MODEL}/${MANIFEST_NOT_JSON}/manifest.json`, '{"name": "breast-cancer", ');
+  // Loadable ONNX bytes and a manifest naming their sha256, at their own content-addressed key and over the
+  // recorded one: nothing under models/ disagrees, only the ledger does.
+  const otherSha = createHash('sha256').update(otherModel).digest('hex');
+  await put(`models/${MODEL}/${REPLACED_BOTH}/${otherSha}.onnx`, otherModel);
+  await put(`models/${MODEL}/${REPLACED_BOTH}/${sha}.onnx`, otherModel);
+  await put(
+    `models/${MODEL}/${REPLACED_BOTH}/manifest.json`,
+    JSON.stringify({
+      ...manifest,
+      version: REPLACED_BOTH,
+      artifact: { ...manifest.artifact, sha256: otherSha, sizeBytes: otherModel.byteLength },
+    }),
+  );
   await h.s3.send(
     new DeleteObjectCommand({ Bucket: h.bucket, Key: `models/${MODEL}/${MANIFEST_MISSING}/manifest.json` }),
   );
@@ -166,6 +186,51 @@ describe.each([
     expect(delta('Fallbacks', chosen)).toBe(N);
     expect(delta('Requests', { Model: MODEL, Version: GOOD })).toBe(N);
     expect(delta('Errors', { Model: MODEL, Version: GOOD })).toBe(0);
+    expect(delta('Requests', { Model: MODEL })).toBe(N);
+    expect(delta('Errors', { Model: MODEL })).toBe(0);
+  });
+});
+
+describe('manifest and artifact replaced together under models/', () => {
+  it('refuses the only version with 503 ModelNotServable naming the ledger check, and counts it', async () => {
+    await promoteStable(h.metadata, { model: MODEL, version: REPLACED_BOTH, actor: 'test' });
+    const r = await pollUntil((x) => message(x).includes(`"${REPLACED_BOTH}" was refused`));
+    expect(r.status).toBe(503);
+    expect((r.json as { error: { code: string } }).error.code).toBe('ModelNotServable');
+    // "its manifest does not match the sha256 in ModelVersions" once records carry manifestSha256; before, the
+    // manifest's artifact sha256 is what disagrees with the record.
+    expect(message(r)).toMatch(
+      new RegExp(
+        `^model "${MODEL}" cannot be served right now: version "${REPLACED_BOTH}" was refused: its manifest('s artifact sha256)? does not match`,
+      ),
+    );
+    expect(await integrityFailures(REPLACED_BOTH)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses it as a candidate: counted under its version while stable serves', async () => {
+    await promoteStable(h.metadata, { model: MODEL, version: GOOD, actor: 'test' });
+    await changeRouting(h.metadata, {
+      model: MODEL,
+      candidate: REPLACED_BOTH,
+      weight: 1,
+      mode: 'canary',
+      actor: 'test',
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const chosen = { Model: MODEL, Version: REPLACED_BOTH };
+    const before = await readMetrics(base, agent);
+    for (let i = 0; i < N; i++) {
+      const r = await invokeModel(base, MODEL, { instances: [instance] }, agent);
+      expect(r.status).toBe(200);
+      expect(version(r)).toBe(GOOD);
+    }
+    const after = await readMetrics(base, agent);
+    const delta = (name: string, dims: Record<string, string>) =>
+      metricSum(after, name, dims) - metricSum(before, name, dims);
+    expect(delta('IntegrityFailures', chosen)).toBe(N);
+    expect(delta('Requests', chosen)).toBe(N);
+    expect(delta('Errors', chosen)).toBe(N);
+    expect(delta('Fallbacks', chosen)).toBe(N);
     expect(delta('Requests', { Model: MODEL })).toBe(N);
     expect(delta('Errors', { Model: MODEL })).toBe(0);
   });

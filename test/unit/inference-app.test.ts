@@ -21,6 +21,8 @@ import {
   MemoryLogger,
   publish,
   smokeInstances,
+  FakeLedger,
+  ledgerFor,
 } from './inference-helpers';
 
 const BC = 'breast-cancer';
@@ -58,6 +60,7 @@ function harness(
   const app = createInferenceApp({
     models: [BC, CR],
     registry,
+    versions: ledgerFor(registry),
     routing,
     backend: onnx,
     metrics,
@@ -600,6 +603,7 @@ describe('createInferenceApp settings', () => {
       createInferenceApp({
         models: [BC],
         registry: new FakeRegistry(),
+        versions: new FakeLedger(),
         routing: new FakeRouting(),
         backend,
         metrics: new InMemoryMetricsSink(),

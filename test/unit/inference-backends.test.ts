@@ -20,6 +20,7 @@ import {
   MemoryLogger,
   publish,
   smokeInstances,
+  ledgerFor,
 } from './inference-helpers';
 
 const BC = 'breast-cancer';
@@ -56,6 +57,7 @@ function routerApp(
   const app = createInferenceApp({
     models: [BC],
     registry,
+    versions: ledgerFor(registry),
     routing,
     backend: createSageMakerBackend({ endpointName: 'bc-endpoint', client }),
     metrics,

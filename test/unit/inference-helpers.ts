@@ -12,6 +12,8 @@ import type {
   InferenceBackend,
   RoutingSource,
   StructuredLogger,
+  VersionReader,
+  VersionRecord,
 } from '../../lambdas/core/ports';
 import type { HttpRequest } from '../../lambdas/inference/http';
 import type { FakeRegistry } from './fakes';
@@ -34,9 +36,42 @@ export function exampleBundle(name: 'breast-cancer' | 'credit-risk'): Bundle {
   };
 }
 
+/** The ModelVersions records the serving path reads, in memory; counts reads per version. */
+export class FakeLedger implements VersionReader {
+  readonly records = new Map<string, VersionRecord>();
+  readonly reads: string[] = [];
+  /** Makes reads of these versions throw the given error. */
+  readonly failing = new Map<string, Error>();
+  async getVersion(model: string, version: string): Promise<VersionRecord | undefined> {
+    this.reads.push(`${model} ${version}`);
+    const error = this.failing.get(version);
+    if (error) throw error;
+    return this.records.get(`${model}#${version}`);
+  }
+  set(record: VersionRecord): void {
+    this.records.set(`${record.model}#${record.version}`, record);
+  }
+  /** Changes fields of a stored record (e.g. `status`, `sha256`). */
+  patch(model: string, version: string, fields: Partial<VersionRecord>): void {
+    const current = this.records.get(`${model}#${version}`);
+    if (current === undefined) throw new Error(`no record ${model} ${version}`);
+    this.set({ ...current, ...fields });
+  }
+}
+
+const ledgers = new WeakMap<FakeRegistry, FakeLedger>();
+
+/** The ledger that `publish` writes the records of `registry`'s versions to (one per registry). */
+export function ledgerFor(registry: FakeRegistry): FakeLedger {
+  let ledger = ledgers.get(registry);
+  if (ledger === undefined) ledgers.set(registry, (ledger = new FakeLedger()));
+  return ledger;
+}
+
 /**
- * Puts a registered version (manifest + content-addressed artifact) into the registry. The manifest's sha256 is
- * set from `bytes`; `tamper` stores different bytes under the registered key afterwards.
+ * Puts a registered version (manifest + content-addressed artifact) into the registry and its REGISTERED record
+ * into `ledgerFor(registry)`, as the release pipeline does. The manifest's sha256 is set from `bytes`; `tamper`
+ * stores different bytes under the registered key afterwards.
  */
 export function publish(
   registry: FakeRegistry,
@@ -51,9 +86,25 @@ export function publish(
     version,
     artifact: { ...bundle.manifest.artifact, sha256, sizeBytes: bytes.byteLength },
   };
-  registry.put(registeredManifestKey(manifest.name, version), JSON.stringify(manifest));
+  const manifestText = JSON.stringify(manifest);
+  const manifestKey = registeredManifestKey(manifest.name, version);
+  const artifactKey = registeredArtifactKey(manifest.name, version, sha256);
+  registry.put(manifestKey, manifestText);
+  ledgerFor(registry).set({
+    model: manifest.name,
+    version,
+    status: 'REGISTERED',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    artifactKey,
+    manifestKey,
+    sha256,
+    manifestSha256: sha256OfBytes(manifestText),
+    sizeBytes: bytes.byteLength,
+    framework: 'onnx',
+  });
   const stored = options.tamper ? Buffer.concat([Buffer.from(bytes), Buffer.from([0])]) : bytes;
-  registry.put(registeredArtifactKey(manifest.name, version, sha256), stored);
+  registry.put(artifactKey, stored);
   return manifest;
 }
 

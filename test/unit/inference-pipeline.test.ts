@@ -22,6 +22,7 @@ import {
   MemoryLogger,
   publish,
   smokeInstances,
+  ledgerFor,
 } from './inference-helpers';
 
 const BC = 'breast-cancer';
@@ -54,6 +55,7 @@ function pipelineHarness(
         loader: createVersionLoader({
           model: BC,
           registry,
+          versions: ledgerFor(registry),
           backend,
           logger,
           maxErrors: 100,
@@ -183,7 +185,12 @@ describe('serving pipeline: a chosen version that cannot serve is counted, stabl
     { name: 'its manifest object is missing', broken: () => undefined },
     {
       name: 'its manifest is not JSON',
-      broken: (r) => r.put(registeredManifestKey(BC, '2.0.0'), '{"name": "breast-cancer", '),
+      broken: (r) => {
+        publish(r, breastCancer, '2.0.0');
+        // An old record without manifestSha256: the parse, not the ledger, refuses it.
+        ledgerFor(r).patch(BC, '2.0.0', { manifestSha256: undefined });
+        r.put(registeredManifestKey(BC, '2.0.0'), '{"name": "breast-cancer", ');
+      },
     },
   ];
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { BackendModel, InferenceBackend } from '../../lambdas/core/ports';
 import { createVersionLoader } from '../../lambdas/inference/version-loader';
 import { FakeRegistry } from './fakes';
-import { exampleBundle, fakeBackend, MemoryLogger, publish } from './inference-helpers';
+import { exampleBundle, fakeBackend, ledgerFor, MemoryLogger, publish } from './inference-helpers';
 
 const BC = 'breast-cancer';
 const breastCancer = exampleBundle(BC);
@@ -16,6 +16,7 @@ function loaderOver(backend: InferenceBackend) {
   const loader = createVersionLoader({
     model: BC,
     registry,
+    versions: ledgerFor(registry),
     backend,
     logger: new MemoryLogger(),
     maxErrors: 100,
@@ -82,6 +83,9 @@ describe('version loader', () => {
 
   it('refuses a manifest that describes another version', async () => {
     const { loader, registry } = loaderOver(remoteBackend());
+    publish(registry, breastCancer, '2.0.0');
+    // A record from before manifestSha256 was recorded, so the content check is what refuses it.
+    ledgerFor(registry).patch(BC, '2.0.0', { manifestSha256: undefined });
     registry.put(
       `models/${BC}/2.0.0/manifest.json`,
       JSON.stringify({ ...breastCancer.manifest, version: '1.0.0' }),

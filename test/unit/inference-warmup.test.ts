@@ -15,6 +15,7 @@ import {
   MemoryLogger,
   publish,
   smokeInstances,
+  ledgerFor,
 } from './inference-helpers';
 
 const BC = 'breast-cancer';
@@ -68,6 +69,7 @@ function warmHarness(
   const app = createInferenceApp({
     models: [BC],
     registry,
+    versions: ledgerFor(registry),
     routing,
     backend,
     metrics,
