@@ -22,6 +22,7 @@ function table(rows: readonly (readonly string[])[]): string[] {
 
 function summary(e: AuditEvent): string {
   const d = e.details as Record<string, unknown>;
+  if (e.type === 'RELEASE_INTERRUPTED') return `execution ${String(d.execution)} ended: ${String(d.reason)}`;
   if (Array.isArray(d.reasons)) return `${d.reasons.length} reason(s): ${d.reasons.map(String).join('; ')}`;
   if (typeof d.error === 'string') return `${d.error}: ${String(d.cause ?? '')}`;
   if (typeof d.artifactKey === 'string') return d.artifactKey;

@@ -5,6 +5,12 @@
  * The adapter only turns a node request into the app's `HttpRequest` and its `HttpResponse` back into bytes. It
  * adds two local-only routes: `GET /healthz` and `GET /metrics` (the sink's snapshot, which tests assert on).
  * It never buffers more than a little over MAX_BODY_BYTES of a body and never lets a bad request take it down.
+ *
+ * Closed to browsers: a web page the developer has open must not be able to call it. A cross-site `text/plain` POST
+ * needs no CORS preflight, so inference requires `Content-Type: application/json` (415 otherwise); any request a
+ * browser marks as coming from a page (`Origin`, `Sec-Fetch-Site: cross-site|same-site`) and every OPTIONS is refused
+ * with 403 and no CORS header; and a `Host` other than 127.0.0.1, localhost or [::1] is refused (DNS rebinding). These
+ * checks run before the body is read, so a refused request never reaches the model.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -31,6 +37,68 @@ const BODY_SLACK_BYTES = 64 * 1024;
  * and the client sees the response instead of a reset; past this many discarded bytes the socket is closed.
  */
 const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
+
+/** Refusals this adapter answers itself, in the app's error body shape (`{ error: { code, message }, requestId }`). */
+const LOCAL_ERROR_STATUS = { Forbidden: 403, UnsupportedMediaType: 415 } as const;
+type LocalErrorCode = keyof typeof LOCAL_ERROR_STATUS;
+
+export const CROSS_ORIGIN_MESSAGE = 'cross-origin requests are refused by local mode';
+
+function localError(code: LocalErrorCode, message: string, requestId: string): HttpResponse {
+  return {
+    statusCode: LOCAL_ERROR_STATUS[code],
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ error: { code, message }, requestId }),
+  };
+}
+
+/** `application/json`, optionally with `; charset=utf-8`, in any case and spacing. */
+const JSON_CONTENT_TYPE = /^application\/json[ \t]*(?:;[ \t]*charset[ \t]*=[ \t]*(?:utf-8|"utf-8")[ \t]*)?$/i;
+/** The `Host` names local mode answers to, with an optional port. */
+const LOCAL_HOST = /^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$/i;
+
+/** Why a request is refused before its body is read, or undefined to serve it. */
+function refusal(req: IncomingMessage, method: string, requestId: string): HttpResponse | undefined {
+  const host = req.headers.host;
+  if (host === undefined || !LOCAL_HOST.test(host)) {
+    return localError(
+      'Forbidden',
+      `Host "${host ?? ''}" is refused: local mode answers only to 127.0.0.1, localhost and [::1]`,
+      requestId,
+    );
+  }
+  const site = req.headers['sec-fetch-site'];
+  if (
+    req.headers.origin !== undefined ||
+    site === 'cross-site' ||
+    site === 'same-site' ||
+    method === 'OPTIONS'
+  ) {
+    return localError('Forbidden', CROSS_ORIGIN_MESSAGE, requestId);
+  }
+  return undefined;
+}
+
+/** A client that went away mid-request: normal on a network, worth one INFO line, not an ERROR with a stack. */
+function isClientAbort(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return (
+    code === 'ECONNRESET' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    code === 'EPIPE' ||
+    err.message === 'aborted'
+  );
+}
+
+/** Drops a refused request's body without keeping it; a body past MAX_DISCARD_BYTES closes the connection. */
+function discardBody(req: IncomingMessage): void {
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > MAX_DISCARD_BYTES) req.socket.destroy();
+  });
+  req.on('error', () => undefined);
+}
 
 export interface InferenceServerOptions {
   readonly app: InferenceApp;
@@ -206,6 +274,13 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
     const path = query === -1 ? url : url.slice(0, query);
     const method = req.method ?? 'GET';
 
+    const refused = refusal(req, method, requestId);
+    if (refused !== undefined) {
+      discardBody(req);
+      send(res, refused);
+      return;
+    }
+
     if (path === '/healthz' || path === '/metrics') {
       req.resume(); // a GET may still carry a body; drop it so the connection can be reused
       if (method !== 'GET') {
@@ -221,6 +296,22 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
         send(res, errorResponse('ModelNotFound', 'metrics are not collected by this server', requestId));
       }
       return;
+    }
+
+    if (method === 'POST') {
+      const type = req.headers['content-type'];
+      if (type === undefined || !JSON_CONTENT_TYPE.test(type)) {
+        discardBody(req);
+        send(
+          res,
+          localError(
+            'UnsupportedMediaType',
+            `Content-Type must be application/json, got ${type === undefined ? 'none' : `"${type.slice(0, 100)}"`}`,
+            requestId,
+          ),
+        );
+        return;
+      }
     }
 
     readBody(req, cap, (error, body) => {
@@ -241,7 +332,13 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
     error: Error | undefined,
     body: string | undefined,
   ): void => {
-    if (error !== undefined) {
+    if (error !== undefined && isClientAbort(error)) {
+      // readBody reports once per request, so this is the one line an abort costs.
+      logger?.info(
+        `inference server: client aborted ${method} ${path} (request ${requestId}): ${error.message}`,
+      );
+      res.destroy();
+    } else if (error !== undefined) {
       fail(req, res, error);
     } else if (body === undefined) {
       send(

@@ -7,6 +7,7 @@
  * all variables, for what runs outside any Task (the inference server, the CLI against local mode) and for SDK
  * clients that read AWS_* endpoints when their module loads; handlers are therefore imported lazily by the runner.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { TaskEnvironment } from '../lambdas/shared/env';
 import { parseConfig, type ModelOpsConfig } from '../lib/config';
@@ -31,6 +32,7 @@ import {
   type LocalFunction,
 } from './asl-runner';
 import { LOCAL_CREDENTIALS, type Emulators } from './emulators';
+import type { ExecutionJournal, JournalEntry } from './journal';
 import type { LocalLogger } from './logger';
 
 export const RELEASE_STATE_MACHINE = RELEASE_WORKFLOW.name;
@@ -126,6 +128,11 @@ export interface LocalRuntimeOptions {
   readonly retryIntervalMs?: number;
   /** Tests only: the release wiring table, e.g. with a binding removed. @default RELEASE_WORKFLOW */
   readonly releaseWorkflow?: Workflow;
+  /**
+   * Where running executions are recorded before they start and forgotten when they end, so a crash leaves a trace
+   * that the next start recovers (local/start.ts). @default no journal
+   */
+  readonly journal?: ExecutionJournal;
 }
 
 export interface LocalRuntime {
@@ -136,6 +143,8 @@ export interface LocalRuntime {
   readonly releaseEnvironments: ReadonlyMap<string, TaskEnvironment>;
   /** Starts a release execution for `incoming/<model>/<version>/manifest.json` and waits for its end. */
   startRelease(input: { bucket: string; key: string }, name?: string): Promise<ExecutionResult>;
+  /** Starts a journaled release again from the start, under the same name (recovery after a crash). */
+  resumeRelease(entry: JournalEntry): Promise<ExecutionResult>;
 }
 
 /**
@@ -179,11 +188,33 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     logger: options.logger,
     ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
   });
+  const { journal, logger } = options;
+  /** Journal first, then run: an execution that starts is always on disk until it has ended. */
+  const run = async (
+    input: unknown,
+    name: string,
+    previous: Pick<JournalEntry, 'startedAt' | 'attempt'> | undefined,
+  ): Promise<ExecutionResult> => {
+    await journal?.begin({
+      stateMachine: workflow.name,
+      name,
+      input,
+      startedAt: previous?.startedAt ?? new Date().toISOString(),
+      attempt: (previous?.attempt ?? 0) + 1,
+      status: 'RUNNING',
+    });
+    const result = await release.run(input, { name });
+    await journal
+      ?.end(name)
+      .catch((err: Error) => logger.warn(`could not clear journal entry of ${name}: ${err.message}`));
+    return result;
+  };
   return {
     config,
     environment,
     release,
     releaseEnvironments: environments,
-    startRelease: (input, name) => release.run(input, name !== undefined ? { name } : {}),
+    startRelease: (input, name) => run(input, name ?? randomUUID(), undefined),
+    resumeRelease: (entry) => run(entry.input, entry.name, entry),
   };
 }

@@ -2,11 +2,19 @@
  * Local mode as a library: emulators + release runtime + upload watcher (+ later services), started and stopped as
  * one unit. `local/main.ts` wraps it in a command line; tests and the measurement script call it directly.
  */
+import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { auditEvent } from '../lambdas/core/audit';
+import { parseIncomingKey } from '../lambdas/core/keys';
+import { AUDIT_LOG_TABLE } from '../lambdas/core/tables';
 import type { ModelOpsConfig } from '../lib/config';
-import { startEmulators, type EmulatorOptions, type Emulators } from './emulators';
+import type { ExecutionStatus } from './asl-runner';
+import { LOCAL_CREDENTIALS, startEmulators, type EmulatorOptions, type Emulators } from './emulators';
+import { ExecutionJournal, JOURNAL_DIR, type JournalEntry } from './journal';
 import type { LocalLogger } from './logger';
-import { createLocalRuntime, type LocalRuntime } from './runtime';
+import { createLocalRuntime, RELEASE_STATE_MACHINE, type LocalRuntime } from './runtime';
 import { startWatcher, type TrackedExecution, type Watcher } from './watcher';
 
 /**
@@ -47,6 +55,11 @@ export interface LocalMode {
   readonly runtime: LocalRuntime;
   readonly watcher: Watcher;
   readonly services: readonly { readonly name: string; readonly running: RunningService }[];
+  /**
+   * Resolves when every execution a crash had interrupted (found in the journal at start) has been resumed to its end
+   * or ended as interrupted; at once when there was none.
+   */
+  readonly recovery: Promise<readonly RecoveredExecution[]>;
   /** Stops services, waits for running executions, stops the emulators. Idempotent. */
   stop(): Promise<void>;
 }
@@ -54,10 +67,203 @@ export interface LocalMode {
 /** File (inside the data dir) where finished executions are journaled, one JSON line each. */
 export const EXECUTION_JOURNAL = 'executions.jsonl';
 
+/**
+ * What local mode does, per state machine, with an execution a crash interrupted. The release is resumed: re-run
+ * from the start under its name, which is safe because every release step is idempotent (ValidateArtifact re-reads
+ * the bundle, RegisterVersion copies only if absent and writes conditionally), so a version left half-registered is
+ * completed instead of staying half-made. A machine not listed is ended as interrupted, never re-run blindly.
+ */
+export const RECOVERY_POLICY: Readonly<Record<string, 'resume' | 'end'>> = {
+  [RELEASE_STATE_MACHINE]: 'resume',
+};
+
+/** An execution interrupted this many times is ended instead of resumed again (it may be what crashes). */
+export const MAX_EXECUTION_ATTEMPTS = 3;
+
+export interface RecoveredExecution {
+  readonly name: string;
+  readonly stateMachine: string;
+  readonly input: unknown;
+  /** `RESUMED` ran it again to the status in `status`; `INTERRUPTED` ended it with a RELEASE_INTERRUPTED event. */
+  readonly action: 'RESUMED' | 'INTERRUPTED';
+  readonly status: ExecutionStatus | 'INTERRUPTED';
+  readonly reason?: string;
+}
+
+function releaseInput(input: unknown): { bucket: string; key: string } | undefined {
+  const i = input as { bucket?: unknown; key?: unknown } | null;
+  return i && typeof i.bucket === 'string' && typeof i.key === 'string'
+    ? { bucket: i.bucket, key: i.key }
+    : undefined;
+}
+
+/**
+ * Recovers every RUNNING entry of the journal: resume or end, per {@link RECOVERY_POLICY}. Nothing is dropped
+ * silently: each entry ends up re-run, audited as RELEASE_INTERRUPTED, or (when even that fails) left in the
+ * journal for the next start, and each outcome is logged.
+ */
+async function recoverInterrupted(
+  journal: ExecutionJournal,
+  emulators: Emulators,
+  runtime: LocalRuntime,
+  options: LocalModeOptions,
+  resultsFile: string,
+): Promise<RecoveredExecution[]> {
+  const log = options.logger;
+  const { entries, invalid } = await journal.pending();
+  for (const bad of invalid) {
+    log.error(
+      `journal entry ${bad.file} is unreadable (${bad.reason}); left in place, inspect and delete it`,
+    );
+  }
+  if (entries.length === 0) return [];
+  log.warn(`${entries.length} execution(s) were interrupted by the last shutdown; recovering them`);
+  const s3 = new S3Client({
+    region: emulators.region,
+    endpoint: emulators.s3Endpoint,
+    forcePathStyle: true,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const ddb = new DynamoDBClient({
+    region: emulators.region,
+    endpoint: emulators.dynamodbEndpoint,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  // Imported here: the adapter modules create their default SDK clients from process.env when they load.
+  const [{ DynamoAuditLog }, { createDocumentClient }] = await Promise.all([
+    import('../lambdas/adapters/dynamo-audit-log'),
+    import('../lambdas/adapters/clients'),
+  ]);
+  const audit = new DynamoAuditLog(emulators.tables[AUDIT_LOG_TABLE.envVar]!, createDocumentClient(ddb));
+  const manifestExists = async (input: { bucket: string; key: string }): Promise<boolean> => {
+    try {
+      await s3.send(new HeadObjectCommand({ Bucket: input.bucket, Key: input.key }));
+      return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) return false;
+      throw err;
+    }
+  };
+  const record = (line: Record<string, unknown>) =>
+    appendFile(
+      resultsFile,
+      `${JSON.stringify(line)}
+`,
+    ).catch((err: Error) => log.warn(`could not append to ${resultsFile}: ${err.message}`));
+
+  const recovered: RecoveredExecution[] = [];
+  try {
+    for (const entry of entries) {
+      const outcome = await recoverOne(entry);
+      if (outcome) recovered.push(outcome);
+    }
+  } finally {
+    s3.destroy();
+    ddb.destroy();
+  }
+  return recovered;
+
+  async function recoverOne(entry: JournalEntry): Promise<RecoveredExecution | undefined> {
+    const input = releaseInput(entry.input);
+    const where = input ? ` for s3://${input.bucket}/${input.key}` : '';
+    let reason: string | undefined;
+    if ((RECOVERY_POLICY[entry.stateMachine] ?? 'end') === 'end') {
+      reason = `${entry.stateMachine} executions are not resumed by local mode`;
+    } else if (entry.attempt >= MAX_EXECUTION_ATTEMPTS) {
+      reason = `interrupted ${entry.attempt} times; not resumed again`;
+    } else if (!input) {
+      reason = 'its input names no bucket and key';
+    } else if (!(await manifestExists(input))) {
+      reason = 'its manifest no longer exists';
+    }
+
+    if (reason === undefined) {
+      log.warn(
+        `resuming interrupted ${entry.stateMachine} execution ${entry.name}${where} (started ${entry.startedAt}, attempt ${entry.attempt + 1})`,
+      );
+      const result = await runtime.resumeRelease(entry);
+      log.info(`resumed ${entry.stateMachine} execution ${entry.name}${where}: ${result.status}`);
+      await record({
+        name: entry.name,
+        key: input!.key,
+        startedAt: entry.startedAt,
+        status: result.status,
+        resumed: true,
+        error: result.error,
+        cause: result.cause,
+        durationMs: result.durationMs,
+      });
+      options.onExecutionFinished?.({
+        name: entry.name,
+        bucket: input!.bucket,
+        key: input!.key,
+        startedAt: entry.startedAt,
+        status: result.status,
+        result,
+      });
+      return {
+        name: entry.name,
+        stateMachine: entry.stateMachine,
+        input: entry.input,
+        action: 'RESUMED',
+        status: result.status,
+      };
+    }
+
+    const key = input ? parseIncomingKey(input.key) : undefined;
+    if (key && key.issues.length === 0) {
+      try {
+        await audit.appendAudit(
+          auditEvent({
+            model: key.model,
+            version: key.version,
+            type: 'RELEASE_INTERRUPTED',
+            actor: `local-mode-recovery`,
+            details: {
+              execution: entry.name,
+              stateMachine: entry.stateMachine,
+              input: entry.input,
+              startedAt: entry.startedAt,
+              attempt: entry.attempt,
+              reason,
+            },
+          }),
+        );
+      } catch (err) {
+        log.error(
+          `could not audit interrupted execution ${entry.name}: ${(err as Error).message}; kept in the journal for the next start`,
+        );
+        return undefined;
+      }
+    }
+    log.warn(
+      `${entry.stateMachine} execution ${entry.name}${where} was interrupted and ended: ${reason} (RELEASE_INTERRUPTED${key && key.issues.length === 0 ? ` audited for ${key.model} ${key.version}` : ', not audited: no model in its input'})`,
+    );
+    await record({
+      name: entry.name,
+      key: input?.key,
+      startedAt: entry.startedAt,
+      status: 'INTERRUPTED',
+      cause: reason,
+    });
+    await journal.end(entry.name);
+    return {
+      name: entry.name,
+      stateMachine: entry.stateMachine,
+      input: entry.input,
+      action: 'INTERRUPTED',
+      status: 'INTERRUPTED',
+      reason,
+    };
+  }
+}
+
 export async function startLocalMode(options: LocalModeOptions): Promise<LocalMode> {
   const emulators = await startEmulators(options);
   const started: { name: string; running: RunningService }[] = [];
   let watcher: Watcher | undefined;
+  let recovery: Promise<readonly RecoveredExecution[]> = Promise.resolve([]);
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -65,12 +271,15 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         await s.running.stop().catch((err: Error) => options.logger.warn(`${s.name}: ${err.message}`));
       }
       await watcher?.stop();
+      await recovery.catch(() => undefined);
       await emulators.stop();
     })());
+  const journal = new ExecutionJournal(path.join(emulators.dataDir, JOURNAL_DIR));
   try {
     const runtime = await createLocalRuntime({
       emulators,
       logger: options.logger,
+      journal,
       ...(options.config ? { config: options.config } : {}),
       ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
     });
@@ -86,7 +295,18 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       const running = await service.start({ emulators, runtime, watcher, logger: options.logger });
       started.push({ name: service.name, running });
     }
-    return { emulators, runtime, watcher, services: started, stop };
+    // In the background: a resumed release may take as long as any other, and uploads need not wait for it.
+    recovery = recoverInterrupted(
+      journal,
+      emulators,
+      runtime,
+      options,
+      path.join(emulators.dataDir, EXECUTION_JOURNAL),
+    ).catch((err: Error) => {
+      options.logger.error(`recovering interrupted executions failed: ${err.message}; they stay journaled`);
+      return [];
+    });
+    return { emulators, runtime, watcher, services: started, recovery, stop };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

@@ -84,6 +84,8 @@ export const AUDIT_EVENT_TYPES = [
   'PROMOTED',
   /** The candidate, weight or mode of a model's routing changed (`modelops route`). Details: before and after. */
   'ROUTING_CHANGED',
+  /** A local-mode execution a crash interrupted was ended, not resumed. Details: execution, input, reason. */
+  'RELEASE_INTERRUPTED',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
