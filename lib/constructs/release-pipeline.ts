@@ -186,7 +186,8 @@ export class ReleasePipeline extends Construct {
     this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
       alarmDescription:
         'A release trigger event could not be delivered to the release state machine; the bundle was not ' +
-        'released. Inspect the message in the release dead-letter queue and re-push the bundle.',
+        'released. Runbook: docs/runbooks/release-dead-letter.md (re-push the bundle or start the execution by hand, ' +
+        'then delete the message).',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(5),
         statistic: 'Maximum',
