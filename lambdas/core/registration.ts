@@ -129,7 +129,24 @@ export async function registerRelease(
     return text === undefined ? undefined : sha256OfBytes(text);
   };
 
+  /**
+   * On S3 the copy-if-absent of the fixed manifest.json is atomic (If-None-Match), so it always holds the record's
+   * manifest. Stores without conditional writes (s3rver, local mode) can let a concurrent loser's copy land over it;
+   * both the winner (after its record) and the loser (when it settles, after its own copy) put the record's bytes
+   * back, so the key converges to the record's manifest. Never triggers where copy-if-absent is atomic.
+   */
+  const repairFixedManifest = async (current: VersionRecord): Promise<void> => {
+    if (current.manifestSha256 === undefined || current.manifestKey === undefined) return;
+    if (current.manifestKey === fixedManifestKey) return;
+    const fixed = await registry.readText(fixedManifestKey, MAX_MANIFEST_BYTES);
+    if (fixed !== undefined && sha256OfBytes(fixed) === current.manifestSha256) return;
+    const own = await registry.readText(current.manifestKey, MAX_MANIFEST_BYTES);
+    if (own === undefined || sha256OfBytes(own) !== current.manifestSha256) return;
+    await registry.putText(fixedManifestKey, own, 'application/json');
+  };
+
   const settle = async (current: VersionRecord): Promise<RegistrationResult> => {
+    await repairFixedManifest(current);
     // The writer may have crashed between its record and its audit event: complete its REGISTERED event first,
     // whatever this push turns out to be.
     await appendOnce(audit, registeredAuditEvent(current));
@@ -236,6 +253,7 @@ export async function registerRelease(
     if (current.status === 'REGISTERED') return settle(current);
     throw new TransientStoreError(`${v.model} ${v.version} changed during registration; retrying`);
   }
+  await repairFixedManifest(record);
   await appendOnce(audit, registeredAuditEvent(record));
   return {
     model: v.model,
