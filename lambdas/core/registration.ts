@@ -83,6 +83,26 @@ async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void
   }
 }
 
+/**
+ * Registrations of one version in this process, one at a time through the object copies and the claim. Local mode
+ * runs every execution in one process against s3rver, whose concurrent writes to one key can interleave (a torn
+ * fixed manifest.json, an aborted read); in Lambda each invocation has its own process and this never waits. The
+ * guarantees across processes come from the conditional writes, not from this.
+ */
+const claimsInProgress = new Map<string, Promise<unknown>>();
+
+async function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
+  const previous = claimsInProgress.get(key) ?? Promise.resolve();
+  const current = previous.then(run, run);
+  const settled = current.catch(() => undefined);
+  claimsInProgress.set(key, settled);
+  try {
+    return await current;
+  } finally {
+    if (claimsInProgress.get(key) === settled) claimsInProgress.delete(key);
+  }
+}
+
 export async function registerRelease(
   deps: RegistrationDeps,
   event: { readonly executionId: string; readonly validation: ValidationPassed },
@@ -206,10 +226,12 @@ export async function registerRelease(
   const artifactKey = registeredArtifactKey(v.model, v.version, v.sha256, manifest.framework);
 
   // Objects first, each copy-if-absent from the validated object (ETag-pinned) to a key whose content is fixed.
-  await registry.copyIfAbsent(v.artifactKey, artifactKey, v.etag);
-  await registry.copyIfAbsent(v.manifestKey, manifestKey, v.manifestEtag);
-  await registry.copyIfAbsent(v.manifestKey, fixedManifestKey, v.manifestEtag);
-  const claimed = await registry.readText(fixedManifestKey, MAX_MANIFEST_BYTES);
+  const claimed = await oneAtATime(fixedManifestKey, async () => {
+    await registry.copyIfAbsent(v.artifactKey, artifactKey, v.etag);
+    await registry.copyIfAbsent(v.manifestKey, manifestKey, v.manifestEtag);
+    await registry.copyIfAbsent(v.manifestKey, fixedManifestKey, v.manifestEtag);
+    return registry.readText(fixedManifestKey, MAX_MANIFEST_BYTES);
+  });
   const claimedSha256 = claimed === undefined ? undefined : sha256OfBytes(claimed);
   if (claimedSha256 !== v.manifestSha256) {
     const current = await versions.getVersion(v.model, v.version);

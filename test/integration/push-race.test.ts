@@ -106,7 +106,10 @@ async function racePairs(
     for (const r of results) expectOwnOutcome(r);
     expect(new Set(results.map((r) => r.uploadId)).size).toBe(2);
     const outcomes = results.map((r) => r.outcome).sort();
-    expect(outcomes, version).toEqual(['REGISTERED', 'VERSION_CONFLICT']);
+    expect(outcomes, `${version}: ${JSON.stringify(results.map((r) => r.events.at(-1)?.details))}`).toEqual([
+      'REGISTERED',
+      'VERSION_CONFLICT',
+    ]);
     const winner = results.find((r) => r.outcome === 'REGISTERED')!;
     const record = await h.version(MODEL, version);
     expect(record?.sourceKey, version).toBe(winner.manifestKey);
