@@ -1,11 +1,13 @@
 /**
  * `modelops push`: validate a bundle locally, upload the artifact, THEN the manifest (the manifest's arrival starts
- * the release), and follow the release through the ledger until it ends.
+ * the release), and follow the release through the ledger until it ends. Each push uploads into its own folder,
+ * `incoming/<model>/<version>/<upload-id>/`, so concurrent pushes of one version never read each other's files, and
+ * it follows only the events of its own manifest key: another push's outcome is never reported as this one's.
  */
 import { createReadStream } from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { MANIFEST_FILE } from '../lambdas/core/keys';
+import { MANIFEST_FILE, newUploadId } from '../lambdas/core/keys';
 import type { AuditEvent } from '../lambdas/core/ports';
 import { PREFIX } from '../lambdas/core/tables';
 import { prepareBundle } from './bundle';
@@ -36,6 +38,10 @@ export interface PushResult {
   readonly model: string;
   readonly version: string;
   readonly sha256: string;
+  /** This push's folder under `incoming/<model>/<version>/`. */
+  readonly uploadId: string;
+  /** This push's manifest key: the release it started, and the one it followed. */
+  readonly manifestKey: string;
   readonly outcome: PushOutcome;
   /** 0 on REGISTERED (or uploaded without following), 1 otherwise. */
   readonly exitCode: 0 | 1;
@@ -53,10 +59,12 @@ const TERMINAL: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The ledger's clock and ours may differ by a little (AWS); events written up to this long before the push
- * started are still taken as this push's.
+ * Only bounds how much of the model's audit log each poll reads (reading the whole log on every poll halved the
+ * throughput of 20 concurrent pushes): events are recognised as this push's by their manifest key, never by time. Its
+ * events are all written after its manifest upload, so this margin only absorbs clock skew between the ledger's
+ * writers and us.
  */
-const CLOCK_SLACK_MS = 2_000;
+const READ_FROM_BEFORE_MS = 30_000;
 
 function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -81,7 +89,9 @@ function describeEvent(e: AuditEvent): string[] {
       return [`REGISTERED         already registered with the same content (${String(d.artifactKey ?? '')})`];
     case 'VERSION_CONFLICT':
       return [
-        `VERSION_CONFLICT   ${e.version} is registered with sha256 ${String(d.registeredSha256)}; this push has ${String(d.pushedSha256)}. Push under a new version.`,
+        d.registeredSha256 === d.pushedSha256
+          ? `VERSION_CONFLICT   ${e.version} is registered with the same artifact but manifest sha256 ${String(d.registeredManifestSha256)}; this push's manifest has ${String(d.pushedManifestSha256)}. Push under a new version.`
+          : `VERSION_CONFLICT   ${e.version} is registered with sha256 ${String(d.registeredSha256)}; this push has ${String(d.pushedSha256)} (manifest ${String(d.registeredManifestSha256 ?? '(unknown)')} vs ${String(d.pushedManifestSha256 ?? '(unknown)')}). Push under a new version.`,
       ];
     case 'RELEASE_FAILED':
       return [`RELEASE_FAILED     ${String(d.error)}: ${String(d.cause ?? '')}`, '  re-push to retry'];
@@ -116,7 +126,8 @@ export async function push(
   for (const w of bundle.warnings) io.err(`warning: ${w}`);
   for (const n of bundle.notes) io.out(n);
   const { name: model, version } = bundle.manifest;
-  const dir = `${PREFIX.incoming}${model}/${version}/`;
+  const uploadId = newUploadId();
+  const dir = `${PREFIX.incoming}${model}/${version}/${uploadId}/`;
   const artifactKey = `${dir}${bundle.manifest.artifact.file}`;
   const manifestKey = `${dir}${MANIFEST_FILE}`;
   io.out(
@@ -150,7 +161,7 @@ export async function push(
       }
     });
     await upload.done();
-    since = new Date(Date.now() - CLOCK_SLACK_MS).toISOString();
+    since = new Date(Date.now() - READ_FROM_BEFORE_MS).toISOString();
     manifestUploadedAt = Date.now();
     await s3.send(
       new PutObjectCommand({
@@ -170,7 +181,7 @@ export async function push(
   }
   io.out(`  uploaded s3://${target.bucket}/${manifestKey}; the release has started`);
 
-  const base = { model, version, sha256: bundle.sha256 };
+  const base = { model, version, sha256: bundle.sha256, uploadId, manifestKey };
   if (options.follow === false) {
     return { ...base, outcome: 'UPLOADED', exitCode: 0, events: [], elapsedMs: 0 };
   }
@@ -190,7 +201,8 @@ export async function push(
       );
     }
     for (const e of batch) {
-      if (e.version !== version || seen.has(e.eventId)) continue;
+      // Only this push's release: its events name its own manifest key.
+      if (e.version !== version || e.details.key !== manifestKey || seen.has(e.eventId)) continue;
       seen.add(e.eventId);
       events.push(e);
       for (const line of describeEvent(e)) io.out(`  ${line}`);
@@ -199,7 +211,10 @@ export async function push(
         const ok = outcome === 'REGISTERED' || outcome === 'REGISTER_IDEMPOTENT';
         const record = await versions.getVersion(model, version).catch(() => undefined);
         if (record) {
-          io.out(`  version record: ${record.status}${record.sha256 ? ` sha256 ${record.sha256}` : ''}`);
+          io.out(
+            `  version record: ${record.status}${record.sha256 ? ` sha256 ${record.sha256}` : ''}` +
+              `${record.manifestSha256 ? ` manifest sha256 ${record.manifestSha256}` : ''}`,
+          );
         }
         return { ...base, outcome, exitCode: ok ? 0 : 1, events, elapsedMs: Date.now() - manifestUploadedAt };
       }

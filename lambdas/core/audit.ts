@@ -1,5 +1,6 @@
 /** Audit ledger helpers: ids that sort by time and events built the same way everywhere. */
 import { randomBytes } from 'node:crypto';
+import { parseIncomingKey } from './keys';
 import type { AuditEvent, AuditEventType } from './ports';
 
 /**
@@ -34,4 +35,13 @@ export function auditEvent(
     actor: fields.actor,
     details: fields.details ?? {},
   };
+}
+
+/**
+ * Which push an event belongs to, as every release event's details carry it: the uploaded manifest key, and the
+ * upload id when the push used one. `modelops push` follows its own release by this key, never by time.
+ */
+export function sourceDetails(manifestKey: string): { key: string; uploadId?: string } {
+  const { uploadId } = parseIncomingKey(manifestKey);
+  return { key: manifestKey, ...(uploadId !== undefined ? { uploadId } : {}) };
 }

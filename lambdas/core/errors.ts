@@ -8,19 +8,32 @@ export class TransientStoreError extends Error {
   override name = 'TransientStoreError';
 }
 
-/** The version is already REGISTERED with different content; the registered version stands untouched. */
+/**
+ * The version is already REGISTERED (or reserved by a registration in progress) with different content: another
+ * artifact, or the same artifact with another manifest. The registered version stands untouched.
+ */
 export class VersionConflictError extends Error {
   override name = 'VersionConflictError';
+  readonly registeredManifestSha256: string | undefined;
+  readonly pushedManifestSha256: string | undefined;
   constructor(
     readonly model: string,
     readonly version: string,
     readonly registeredSha256: string | undefined,
     readonly pushedSha256: string,
+    manifests: { registeredManifestSha256?: string; pushedManifestSha256?: string } = {},
   ) {
+    const sameArtifact = registeredSha256 === pushedSha256;
+    const manifestPart =
+      manifests.pushedManifestSha256 !== undefined
+        ? `; registered manifest sha256 ${manifests.registeredManifestSha256 ?? '(unknown)'}, pushed manifest sha256 ${manifests.pushedManifestSha256}`
+        : '';
     super(
-      `${model} ${version} is already registered with sha256 ${registeredSha256 ?? '(unknown)'}; the pushed ` +
-        `artifact has sha256 ${pushedSha256}. Registered versions are immutable: push under a new version.`,
+      `${model} ${version} is already registered with ${sameArtifact ? 'the same artifact but another manifest' : `artifact sha256 ${registeredSha256 ?? '(unknown)'}; the pushed artifact has sha256 ${pushedSha256}`}` +
+        `${manifestPart}. Registered versions are immutable: push under a new version.`,
     );
+    this.registeredManifestSha256 = manifests.registeredManifestSha256;
+    this.pushedManifestSha256 = manifests.pushedManifestSha256;
   }
 }
 

@@ -1,31 +1,58 @@
 /** Registry key layout: where a bundle is uploaded and where a registered version lives. */
+import { randomBytes } from 'node:crypto';
 import type { Manifest } from './manifest';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
 import { PREFIX } from './tables';
 
 export const MANIFEST_FILE = 'manifest.json';
 
+/**
+ * An upload id: the folder `modelops push` puts one push's files in, so that concurrent pushes of one version never
+ * read each other's files. Sortable time first (`20261201T225700123Z`), then a random suffix: `<time>-<hex>`.
+ */
+export const UPLOAD_ID_PATTERN = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8,32}$/;
+
+/** A new upload id for a push started at `now`. */
+export function newUploadId(now: Date = new Date(), random: () => string = randomUploadSuffix): string {
+  const t = now.toISOString().replace(/[-:.]/g, '');
+  return `${t}-${random()}`;
+}
+
+function randomUploadSuffix(): string {
+  return randomBytes(8).toString('hex');
+}
+
 export interface IncomingKey {
   /** Raw model segment (may be unsafe; only `issues` tells). */
   readonly model: string;
-  /** Raw version segment(s): everything between the model and manifest.json. */
+  /** Raw version segment(s): everything between the model and manifest.json (or the upload id). */
   readonly version: string;
-  /** `incoming/<model>/<version>/`, the bundle's directory. */
+  /** The upload id segment of `incoming/<model>/<version>/<upload-id>/manifest.json`; undefined for a plain upload. */
+  readonly uploadId?: string;
+  /** The folder the manifest is in, where its artifact is read from: `incoming/<model>/<version>/[<upload-id>/]`. */
   readonly dir: string;
-  /** Why the key is not `incoming/<model>/<version>/manifest.json` with a valid name and version; empty when fine. */
+  /** Why the key is not one of the two bundle layouts with a valid name, version and upload id; empty when fine. */
   readonly issues: readonly string[];
 }
 
-/** Splits `incoming/<model>/<version>/manifest.json`, reporting anything unsafe instead of throwing. */
+/**
+ * Splits `incoming/<model>/<version>/manifest.json` (a plain `aws s3 cp`) or
+ * `incoming/<model>/<version>/<upload-id>/manifest.json` (`modelops push`), reporting anything unsafe instead of
+ * throwing. A third segment is an upload id only when it matches `UPLOAD_ID_PATTERN`; anything else is a layout
+ * error, so a typo such as `incoming/m/v/x/manifest.json` is still rejected naming the layout.
+ */
 export function parseIncomingKey(key: string): IncomingKey {
   const issues: string[] = [];
   const rest = key.startsWith(PREFIX.incoming) ? key.slice(PREFIX.incoming.length) : key;
   const segments = rest.split('/');
   const file = segments.pop();
   const model = segments[0] ?? '';
-  const version = segments.slice(1).join('/');
-  const layout = `key "${key}" must be ${PREFIX.incoming}<model>/<version>/${MANIFEST_FILE}`;
-  if (!key.startsWith(PREFIX.incoming) || file !== MANIFEST_FILE || segments.length !== 2) {
+  const third = segments.length === 3 ? segments[2]! : undefined;
+  const uploadId = third !== undefined && UPLOAD_ID_PATTERN.test(third) ? third : undefined;
+  const depth = uploadId !== undefined ? 3 : 2;
+  const version = segments.slice(1, uploadId !== undefined ? 2 : undefined).join('/');
+  const layout = `key "${key}" must be ${PREFIX.incoming}<model>/<version>/${MANIFEST_FILE} or ${PREFIX.incoming}<model>/<version>/<upload-id>/${MANIFEST_FILE}`;
+  if (!key.startsWith(PREFIX.incoming) || file !== MANIFEST_FILE || segments.length !== depth) {
     issues.push(`${layout}; upload the bundle there`);
   }
   if (!MODEL_NAME_PATTERN.test(model)) {
@@ -33,12 +60,13 @@ export function parseIncomingKey(key: string): IncomingKey {
       `key: model segment "${model}" is not a valid model name (1-64 characters of a-z, 0-9 and "-")`,
     );
   }
-  if (segments.length === 2 && (!VERSION_PATTERN.test(version) || version.includes('..'))) {
+  if (segments.length === depth && (!VERSION_PATTERN.test(version) || version.includes('..'))) {
     issues.push(
       `key: version segment "${version}" is not a valid version (1-64 characters of A-Z, a-z, 0-9, ".", "_", "-"; no "..")`,
     );
   }
-  return { model, version, dir: `${PREFIX.incoming}${model}/${version}/`, issues };
+  const dir = `${PREFIX.incoming}${model}/${version}/${uploadId !== undefined ? `${uploadId}/` : ''}`;
+  return { model, version, ...(uploadId !== undefined ? { uploadId } : {}), dir, issues };
 }
 
 /**
@@ -59,9 +87,18 @@ export function registeredArtifactKey(
   return `${PREFIX.models}${model}/${version}/${sha256}${framework === 'onnx' ? '.onnx' : '.tar.gz'}`;
 }
 
-/** The immutable copy of a registered version's manifest. */
+/**
+ * The fixed-name copy of a registered version's manifest, which serving reads today. Written copy-if-absent with the
+ * same bytes as the content-addressed copy, before the record; never overwritten. Records written before manifests
+ * were content-addressed name this key as their `manifestKey`.
+ */
 export function registeredManifestKey(model: string, version: string): string {
   return `${PREFIX.models}${model}/${version}/${MANIFEST_FILE}`;
+}
+
+/** The immutable, content-addressed copy of a registered version's manifest: `manifest-<sha256>.json`. */
+export function contentAddressedManifestKey(model: string, version: string, manifestSha256: string): string {
+  return `${PREFIX.models}${model}/${version}/manifest-${manifestSha256}.json`;
 }
 
 /**

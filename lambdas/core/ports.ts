@@ -42,11 +42,14 @@ export interface VersionRecord {
   readonly updatedAt: string;
   /** Set once registered: the content-addressed `models/<name>/<version>/<sha256>.onnx`. */
   readonly artifactKey?: string;
-  /** Set once registered: immutable copy of the manifest next to the artifact. */
+  /**
+   * Set once registered: immutable copy of the manifest next to the artifact, content-addressed
+   * (`models/<name>/<version>/manifest-<sha256>.json`); records written before that name `manifest.json`.
+   */
   readonly manifestKey?: string;
-  readonly sha256?: string;
-  /** sha256 of the registered manifest's bytes (`manifestKey`); absent on records written before it was recorded. */
+  /** Set once registered (records written since manifests are content-addressed): sha256 of the manifest bytes. */
   readonly manifestSha256?: string;
+  readonly sha256?: string;
   readonly sizeBytes?: number;
   readonly framework?: Manifest['framework'];
   readonly owner?: string;
@@ -57,6 +60,10 @@ export interface VersionRecord {
   readonly reasons?: readonly string[];
   /** The execution or actor that wrote this record. */
   readonly source?: string;
+  /** The uploaded manifest key the record was registered from (`incoming/…/manifest.json`). */
+  readonly sourceKey?: string;
+  /** The upload id of the push the record was registered from, when it used the upload-id layout. */
+  readonly uploadId?: string;
 }
 
 export type DeploymentMode = 'canary' | 'shadow';

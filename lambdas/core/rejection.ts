@@ -2,7 +2,7 @@
  * RecordRejection / RecordFailure: puts a refused bundle and a failed step on the ledger. Model and version come
  * from the raw key, because a bundle can be rejected precisely for having no valid name.
  */
-import { auditEvent } from './audit';
+import { auditEvent, sourceDetails } from './audit';
 import { ledgerSegment, parseIncomingKey } from './keys';
 import type { AuditLogStore, VersionStore } from './ports';
 import { boundReasons } from './release-events';
@@ -51,7 +51,7 @@ export async function recordRejection(
       type: 'VALIDATION_FAILED',
       actor: event.executionId,
       details: {
-        key: event.key,
+        ...sourceDetails(event.key),
         reasons,
         ...(written
           ? {}
@@ -80,7 +80,7 @@ export async function recordReleaseFailure(
       type: 'RELEASE_FAILED',
       actor: event.executionId,
       details: {
-        key: event.key,
+        ...sourceDetails(event.key),
         error: event.error.Error,
         cause: cause.length > MAX_CAUSE_CHARS ? `${cause.slice(0, MAX_CAUSE_CHARS - 1)}…` : cause,
       },

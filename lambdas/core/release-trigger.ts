@@ -2,11 +2,13 @@
  * Which uploads start a release, defined once for both sides: the EventBridge rule of `ReleasePipeline` (AWS) and
  * the upload watcher of local mode (local/watcher.ts). When the upload layout changes, this file changes.
  *
- * EventBridge's `wildcard` matches `*` against any run of characters, `/` included, and no EventBridge filter can
- * say "exactly one path segment" (a field's filters are OR-ed, never AND-ed). So the trigger deliberately starts a
- * release for every `incoming/<anything>/<anything>/manifest.json`, nested keys such as
- * `incoming/m/v/extra/manifest.json` included, and ValidateArtifact ends those releases REJECTED with a reason naming
- * the expected layout (`parseIncomingKey` in keys.ts). The pusher learns from the ledger why the upload went nowhere,
+ * Two layouts start a release: `incoming/<model>/<version>/manifest.json` (a plain `aws s3 cp`) and
+ * `incoming/<model>/<version>/<upload-id>/manifest.json` (`modelops push`, one folder per push). EventBridge's
+ * `wildcard` matches `*` against any run of characters, `/` included, and no EventBridge filter can say "exactly one
+ * path segment" (a field's filters are OR-ed, never AND-ed). So one wildcard covers both layouts, and the trigger
+ * deliberately starts a release for every `incoming/<anything>/<anything>/manifest.json`, other nested keys such as
+ * `incoming/m/v/extra/manifest.json` included; ValidateArtifact ends those releases REJECTED with a reason naming
+ * the expected layouts (`parseIncomingKey` in keys.ts decides which third segment is an upload id). The pusher learns from the ledger why the upload went nowhere,
  * instead of the upload being ignored in silence; and local mode, matching with the same semantics, does the same.
  */
 import { MANIFEST_FILE } from './keys';

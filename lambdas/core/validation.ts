@@ -2,7 +2,7 @@
  * ValidateArtifact: every check a bundle must pass before it may be registered. Collects every reason at once and
  * skips only checks that depend on one that failed. Throws only for infrastructure failures (store errors).
  */
-import { auditEvent } from './audit';
+import { auditEvent, sourceDetails } from './audit';
 import { InvalidUtf8Error, ObjectTooLargeError } from './errors';
 import { evaluateGates, type Champion } from './gates';
 import { ledgerSegment, MANIFEST_FILE, parseIncomingKey } from './keys';
@@ -127,7 +127,12 @@ export async function validateRelease(
       version: result.version,
       type: 'VALIDATION_PASSED',
       actor: event.executionId,
-      details: { key: event.key, sha256: result.sha256, sizeBytes: result.sizeBytes, checks: result.checks },
+      details: {
+        ...sourceDetails(event.key),
+        sha256: result.sha256,
+        sizeBytes: result.sizeBytes,
+        checks: result.checks,
+      },
     }),
   );
   return result;

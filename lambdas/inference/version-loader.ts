@@ -246,7 +246,14 @@ export function createVersionLoader(options: VersionLoaderOptions): VersionLoade
         `the ModelVersions record of ${name} ${version} has no sha256 or artifactKey`,
       );
     }
-    if (record.manifestKey !== undefined && record.manifestKey !== key) {
+    // With manifestSha256 the bytes themselves are checked below, whichever copy they came from (RegisterVersion
+    // writes the fixed manifest.json with the same bytes as the record's content-addressed manifestKey, before the
+    // record); an older record without it must name the copy read.
+    if (
+      record.manifestSha256 === undefined &&
+      record.manifestKey !== undefined &&
+      record.manifestKey !== key
+    ) {
       return refuse(
         version,
         'manifestKey',

@@ -181,7 +181,7 @@ describe('versions are immutable', () => {
     expect(second.error).toBe('VersionConflict');
     expect(await h.version('credit-risk', 'conflict-1')).toEqual(before);
     expect(await h.keys('models/credit-risk/conflict-1/')).toEqual(
-      [before!.artifactKey!, before!.manifestKey!].sort(),
+      [before!.artifactKey!, before!.manifestKey!, 'models/credit-risk/conflict-1/manifest.json'].sort(),
     );
     expect((await h.object(before!.artifactKey!)).equals(original.artifact)).toBe(true);
     expect(types(await h.audit('credit-risk', 'conflict-1'))).toEqual([

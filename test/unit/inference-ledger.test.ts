@@ -142,14 +142,29 @@ const refusals: {
     reason: 'it is not REGISTERED in ModelVersions',
   },
   {
-    name: 'a record naming another manifest',
-    broken: (r) => ledgerFor(r).patch(BC, '2.0.0', { manifestKey: `models/${BC}/9.9.9/manifest.json` }),
+    // Older records carry no manifestSha256; for them the record must name the copy served.
+    name: 'an older record (no manifestSha256) naming another manifest',
+    broken: (r) =>
+      ledgerFor(r).patch(BC, '2.0.0', {
+        manifestKey: `models/${BC}/9.9.9/manifest.json`,
+        manifestSha256: undefined,
+      }),
     check: 'manifestKey',
     reason: 'its ModelVersions record names another manifest',
   },
 ];
 
 describe('ledger-checked serving', () => {
+  it('serves a record naming the content-addressed manifest when the bytes match its manifestSha256', async () => {
+    const h = harness(
+      oneVersion((r) =>
+        ledgerFor(r).patch(BC, '1.0.0', { manifestKey: `models/${BC}/1.0.0/manifest-abc.json` }),
+      ),
+    );
+    expect((await h.call()).statusCode).toBe(200);
+    expect(h.metrics.sum('IntegrityFailures', V1)).toBe(0);
+  });
+
   it('serves a version that matches its record, reading the record once', async () => {
     const h = harness(oneVersion(() => undefined));
     for (let i = 0; i < 3; i++) expect((await h.call()).statusCode).toBe(200);

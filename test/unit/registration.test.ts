@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -50,11 +51,13 @@ describe('registerRelease', () => {
       version: '1.0.0',
       status: 'REGISTERED',
       artifactKey: CONTENT_KEY,
-      manifestKey: 'models/tiny-classifier/1.0.0/manifest.json',
+      manifestKey: `models/tiny-classifier/1.0.0/manifest-${validation.manifestSha256}.json`,
+      manifestSha256: validation.manifestSha256,
       idempotent: false,
     });
     expect(await registry.list('models/')).toEqual([
       CONTENT_KEY,
+      `models/tiny-classifier/1.0.0/manifest-${validation.manifestSha256}.json`,
       'models/tiny-classifier/1.0.0/manifest.json',
     ]);
     expect(registry.objects.get(CONTENT_KEY)!.equals(modelBytes)).toBe(true);
@@ -99,11 +102,13 @@ describe('registerRelease', () => {
       { executionId: 'exec-2', validation: conflicting },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VersionConflictError);
+    const registeredManifest = (await ledger.versions.getVersion('tiny-classifier', '1.0.0'))!.manifestSha256;
     expect(err).toMatchObject({
       name: 'VersionConflictError',
       message:
-        `tiny-classifier 1.0.0 is already registered with sha256 ${SHA}; the pushed artifact has sha256 ` +
-        `${conflicting.sha256}. Registered versions are immutable: push under a new version.`,
+        `tiny-classifier 1.0.0 is already registered with artifact sha256 ${SHA}; the pushed artifact has sha256 ` +
+        `${conflicting.sha256}; registered manifest sha256 ${registeredManifest}, pushed manifest sha256 ` +
+        `${conflicting.manifestSha256}. Registered versions are immutable: push under a new version.`,
     });
     expect(await registry.list('models/')).toEqual(before);
     expect(registry.calls.filter((c) => c.startsWith('copy'))).toEqual([]);
@@ -129,18 +134,100 @@ describe('registerRelease', () => {
         createdAt: '',
         updatedAt: '',
         sha256: 'f'.repeat(64),
-        manifestKey: 'models/tiny-classifier/1.0.0/manifest.json',
+        manifestSha256: 'e'.repeat(64),
+        manifestKey: `models/tiny-classifier/1.0.0/manifest-${'e'.repeat(64)}.json`,
       });
     };
     await expect(
       registerRelease({ registry, ...ledger }, { executionId: 'exec-1', validation: ours }),
     ).rejects.toThrow(
-      `tiny-classifier 1.0.0 is already registered with sha256 ${'f'.repeat(64)}; the pushed artifact has sha256 ` +
-        `${SHA}. Registered versions are immutable: push under a new version.`,
+      `tiny-classifier 1.0.0 is already registered with artifact sha256 ${'f'.repeat(64)}; the pushed artifact has sha256 ` +
+        `${SHA}; registered manifest sha256 ${'e'.repeat(64)}, pushed manifest sha256 ${ours.manifestSha256}.`,
     );
-    // The loser never stores its manifest: only the winner of the write does.
-    expect(registry.objects.has('models/tiny-classifier/1.0.0/manifest.json')).toBe(false);
+    expect((await ledger.versions.getVersion('tiny-classifier', '1.0.0'))!.sha256).toBe('f'.repeat(64));
     expect(ledger.audit.types().at(-1)).toBe('VERSION_CONFLICT');
+  });
+
+  it('never writes the record when another push holds the fixed manifest.json', async () => {
+    const registry = new FakeRegistry();
+    const ledger = fakeLedger();
+    const ours = await validated(registry, ledger);
+    // Another push's registration got its manifest to the fixed key first, then crashed before its record.
+    const theirs = JSON.stringify({ ...tinyManifest(), owner: 'someone-else' });
+    registry.put('models/tiny-classifier/1.0.0/manifest.json', theirs);
+    const err = await registerRelease(
+      { registry, ...ledger },
+      { executionId: 'exec-1', validation: ours },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VersionConflictError);
+    expect((err as Error).message).toContain(
+      `registered manifest sha256 ${createHash('sha256').update(theirs).digest('hex')}, pushed manifest sha256 ${ours.manifestSha256}`,
+    );
+    expect(await ledger.versions.getVersion('tiny-classifier', '1.0.0')).toBeUndefined();
+    expect(registry.objects.get('models/tiny-classifier/1.0.0/manifest.json')!.toString()).toBe(theirs);
+  });
+
+  it('fails with VersionConflictError for the same artifact with another manifest, naming both manifest hashes', async () => {
+    const registry = new FakeRegistry();
+    const ledger = fakeLedger();
+    const first = await validated(registry, ledger);
+    await registerRelease({ registry, ...ledger }, { executionId: 'exec-1', validation: first });
+    const m = tinyManifest();
+    m.approval = { required: true, riskTier: 'high' };
+    const second = await validated(registry, ledger, m);
+    expect(second.sha256).toBe(first.sha256);
+    const err = await registerRelease(
+      { registry, ...ledger },
+      { executionId: 'exec-2', validation: second },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VersionConflictError);
+    expect((err as Error).message).toBe(
+      `tiny-classifier 1.0.0 is already registered with the same artifact but another manifest; registered manifest ` +
+        `sha256 ${first.manifestSha256}, pushed manifest sha256 ${second.manifestSha256}. Registered versions are ` +
+        'immutable: push under a new version.',
+    );
+    expect(ledger.audit.events.at(-1)).toMatchObject({
+      type: 'VERSION_CONFLICT',
+      details: {
+        registeredManifestSha256: first.manifestSha256,
+        pushedManifestSha256: second.manifestSha256,
+      },
+    });
+    expect((await ledger.versions.getVersion('tiny-classifier', '1.0.0'))!.approval).toEqual({
+      required: false,
+      riskTier: 'low',
+    });
+  });
+
+  it('reads records from before content-addressed manifests: idempotent for the same manifest, conflict otherwise', async () => {
+    const registry = new FakeRegistry();
+    const ledger = fakeLedger();
+    const validation = await validated(registry, ledger);
+    registry.put('models/tiny-classifier/1.0.0/manifest.json', registry.objects.get(KEY)!);
+    registry.put(CONTENT_KEY, modelBytes);
+    ledger.versions.records.set('tiny-classifier#1.0.0', {
+      model: 'tiny-classifier',
+      version: '1.0.0',
+      status: 'REGISTERED',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      sha256: SHA,
+      artifactKey: CONTENT_KEY,
+      manifestKey: 'models/tiny-classifier/1.0.0/manifest.json',
+      source: 'old-exec',
+    });
+    const again = await registerRelease({ registry, ...ledger }, { executionId: 'exec-2', validation });
+    expect(again).toMatchObject({
+      idempotent: true,
+      manifestKey: 'models/tiny-classifier/1.0.0/manifest.json',
+      manifestSha256: validation.manifestSha256,
+    });
+    const m = tinyManifest();
+    m.owner = 'another-team';
+    const other = await validated(registry, ledger, m);
+    await expect(
+      registerRelease({ registry, ...ledger }, { executionId: 'exec-3', validation: other }),
+    ).rejects.toBeInstanceOf(VersionConflictError);
   });
 
   it('replaces a REJECTED record when a fixed bundle is pushed under the same version', async () => {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { newAuditEventId } from '../../lambdas/core/audit';
-import { parseIncomingKey, registeredArtifactKey } from '../../lambdas/core/keys';
+import {
+  newUploadId,
+  parseIncomingKey,
+  registeredArtifactKey,
+  UPLOAD_ID_PATTERN,
+} from '../../lambdas/core/keys';
 import {
   parseEvent,
   recordRejectionEventSchema,
@@ -70,7 +75,29 @@ describe('keys', () => {
     });
   });
 
+  it("splits an upload-id key: the bundle folder is the upload id's", () => {
+    const id = newUploadId(new Date('2026-12-01T22:57:00.123Z'), () => '0123456789abcdef');
+    expect(id).toBe('20261201T225700123Z-0123456789abcdef');
+    expect(parseIncomingKey(`incoming/m/1.0.0/${id}/manifest.json`)).toEqual({
+      model: 'm',
+      version: '1.0.0',
+      uploadId: id,
+      dir: `incoming/m/1.0.0/${id}/`,
+      issues: [],
+    });
+  });
+
+  it('makes upload ids that sort by time and fit their pattern', () => {
+    const a = newUploadId(new Date('2026-12-01T22:57:00.123Z'));
+    const b = newUploadId(new Date('2026-12-01T22:57:00.124Z'));
+    expect(UPLOAD_ID_PATTERN.test(a) && UPLOAD_ID_PATTERN.test(b)).toBe(true);
+    expect(a < b).toBe(true);
+    expect(newUploadId()).not.toBe(newUploadId());
+  });
+
   it.each([
+    'incoming/m/1/20261201T225700123Z-0123456789abcdef/x/manifest.json',
+    'incoming/m/1/20261201T225700123Z-XYZ/manifest.json',
     'incoming/m/manifest.json',
     'incoming/M/1/manifest.json',
     'incoming/m/../manifest.json',
