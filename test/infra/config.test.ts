@@ -25,6 +25,7 @@ describe('parseConfig', () => {
         incomingExpirationDays: 14,
         noncurrentVersionExpirationDays: 90,
         captureExpirationDays: 90,
+        objectLock: { mode: 'GOVERNANCE', days: 365 },
       },
       retention: { logDays: 365, accessLogDays: 365 },
       release: { reservedConcurrency: 5 },
