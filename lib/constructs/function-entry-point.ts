@@ -7,9 +7,11 @@ import type { FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { DEFAULT_INFERENCE, DEFAULT_PROVISIONED_CONCURRENCY } from '../config';
 import { MODEL_NAME_PATTERN } from '../../lambdas/core/manifest';
+import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
 import { REGISTRY_BUCKET_ENV } from '../../lambdas/core/tables';
 import { INFERENCE_ENV } from '../../lambdas/shared/env';
 import type { ArtifactRegistry } from './artifact-registry';
+import type { ModelSigningKey } from './signing-key';
 import { ConstructPropsError, ModelOpsFunction } from './modelops-function';
 import type { ModelOpsFunctionProps } from './modelops-function';
 
@@ -78,6 +80,12 @@ export interface ServingFunctionOptions extends Pick<
    * @default DEFAULT_INFERENCE (lib/config.ts)
    */
   readonly serving?: ServingSettings;
+  /**
+   * Key that signs registered versions: the function gets its ARN as `MODEL_SIGNING_KEY_ID` and may verify with it
+   * (`kms:Verify`, `kms:GetPublicKey`), never sign.
+   * @default - no signing key: no variable, no KMS permission
+   */
+  readonly signingKey?: ModelSigningKey;
 }
 
 export interface FunctionEntryPointProps
@@ -134,12 +142,14 @@ export class FunctionEntryPoint extends Construct {
         [INFERENCE_ENV.captureSampleRate]: String(serving.capture.sampleRate),
         [INFERENCE_ENV.captureBatchRecords]: String(serving.capture.batchRecords),
         [REGISTRY_BUCKET_ENV]: registry.bucket.bucketName,
+        ...(props.signingKey ? { [MODEL_SIGNING_KEY_ENV]: props.signingKey.keyArn } : {}),
         ...props.environment,
       },
     });
     // The runtime never reads ModelVersions, incoming/ or the ledger: routing record + immutable models/ only.
     this.function.bindTable(props.deployments, 'read').bindBucket((g) => registry.grantReadModels(g));
     if (captureOn) this.function.bindBucket((g) => registry.grantWriteCapture(g, modelName));
+    if (props.signingKey) props.signingKey.grantVerify(this.function.role);
 
     const provisioned = pc.max > 0;
     this.alias = new Alias(this, 'LiveAlias', {
