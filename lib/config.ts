@@ -155,6 +155,29 @@ const sagemakerSchema = z.strictObject({
     .prefault({ kind: 'realtime' }),
 });
 
+export const OBJECT_LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
+export const DEFAULT_OBJECT_LOCK = { mode: 'GOVERNANCE', days: 365 } as const;
+
+/**
+ * Retention of registered versions. GOVERNANCE (default): principals with s3:BypassGovernanceRetention can still
+ * shorten or remove it (the registry's bucket policy denies that under models/ to everyone but RegisterVersion).
+ * COMPLIANCE: nobody, the root user included, can delete a version before it expires; choose it deliberately.
+ * S3 caps retention at 100 years.
+ */
+const objectLockSchema = z
+  .strictObject({
+    mode: z
+      .enum(OBJECT_LOCK_MODES, { error: 'must be "GOVERNANCE" or "COMPLIANCE"' })
+      .default(DEFAULT_OBJECT_LOCK.mode),
+    days: wholeNumber(1, 36_500, 'days').default(DEFAULT_OBJECT_LOCK.days),
+  })
+  .prefault({});
+export type ObjectLockConfig = z.infer<typeof objectLockSchema>;
+
+/** An IAM principal that may assume a role: an account root, a role or a user (paths allowed). */
+export const IAM_PRINCIPAL_ARN_PATTERN =
+  /^arn:aws(?:-cn|-us-gov)?:iam::\d{12}:(?:root|role\/[\w+=,.@/-]{1,512}|user\/[\w+=,.@/-]{1,512})$/;
+
 export const modelConfigSchema = z
   .strictObject({
     /** Same rules as a manifest's `name`; a bundle for a model not listed here is rejected. */
@@ -253,6 +276,27 @@ export const configSchema = z
         noncurrentVersionExpirationDays: wholeNumber(1, 3650, 'days').default(90),
         /** Captured inference payloads under capture/ are deleted after this many days. */
         captureExpirationDays: wholeNumber(1, 3650, 'days').default(90),
+        /**
+         * S3 Object Lock retention of each registered version under models/. RegisterVersion sets it per object; the
+         * bucket has Object Lock enabled but no default retention, so incoming/ and capture/ still expire.
+         */
+        objectLock: objectLockSchema,
+        /**
+         * Creates an uploader role (write incoming/ only, read release outcomes) that these IAM principals may
+         * assume. Without it, only the uploader managed policy is created, to attach to existing users or roles.
+         */
+        uploaderRole: z
+          .strictObject({
+            principalArns: z
+              .array(
+                z.string().regex(IAM_PRINCIPAL_ARN_PATTERN, {
+                  error:
+                    'must be an IAM principal ARN: arn:aws:iam::<12-digit account>:root, :role/<name> or :user/<name>',
+                }),
+              )
+              .min(1, { error: 'list at least one principal ARN that may assume the uploader role' }),
+          })
+          .optional(),
       })
       .prefault({}),
     retention: z

@@ -263,3 +263,29 @@ export interface InferenceBackend {
    */
   prepare?(): Promise<void>;
 }
+
+// --- ModelSigner -------------------------------------------------------------------------------------------------
+
+/**
+ * Environment variable holding the signing key a function uses (`ModelSigningKey.keyArn` in AWS). Set by CDK on
+ * RegisterVersion (sign) and on every serving function (verify).
+ */
+export const MODEL_SIGNING_KEY_ENV = 'MODEL_SIGNING_KEY_ID';
+
+/** Length of the digests a signer accepts: SHA-256. */
+export const MODEL_DIGEST_BYTES = 32;
+
+/**
+ * Signs and verifies the SHA-256 digest of a registered artifact (the same digest that names it,
+ * `models/<name>/<version>/<sha256>.onnx`). RegisterVersion signs at registration and records the signature with the
+ * version; serving verifies before it loads a model. ECDSA P-256. A signature is only meaningful to the signer that
+ * made it (the KMS key in AWS, the local key pair in local mode), identified by `keyId`.
+ */
+export interface ModelSigner {
+  /** Identifies the key (a KMS key ARN, or `local:<fingerprint>`); record it beside each signature. */
+  readonly keyId: string;
+  /** DER-encoded ECDSA signature over `digest` (32 bytes; anything else is refused with a RangeError). */
+  sign(digest: Uint8Array): Promise<Uint8Array>;
+  /** True only when `signature` was made by this key over exactly `digest`; false for any mismatch. */
+  verify(digest: Uint8Array, signature: Uint8Array): Promise<boolean>;
+}

@@ -1,6 +1,6 @@
 import { Aws, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
-import { Grant } from 'aws-cdk-lib/aws-iam';
-import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, Effect, Grant, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IGrantable, IRole } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
@@ -8,6 +8,8 @@ import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { MODEL_NAME_PATTERN } from '../../lambdas/core/manifest';
 import { PREFIX } from '../../lambdas/core/tables';
+import { DEFAULT_OBJECT_LOCK, OBJECT_LOCK_MODES } from '../config';
+import type { ObjectLockConfig } from '../config';
 import { ConstructPropsError } from './modelops-function';
 
 export interface ArtifactRegistryProps {
@@ -27,7 +29,33 @@ export interface ArtifactRegistryProps {
    * @default 7
    */
   readonly abortIncompleteMultipartUploadDays?: number;
+  /**
+   * Object Lock retention that RegisterVersion applies to each object it writes under `models/`
+   * (`config.registry.objectLock`). Object Lock itself is always enabled on the bucket.
+   * @default DEFAULT_OBJECT_LOCK (GOVERNANCE, 365 days)
+   */
+  readonly objectLock?: ObjectLockConfig;
 }
+
+/**
+ * Every object-level action that writes, deletes or changes the protection of an object: denied under `models/` to
+ * everyone but the publisher (`restrictModelsWritesTo`). `s3:PutObject` also covers CopyObject and multipart uploads.
+ */
+export const MODELS_PROTECTED_ACTIONS = [
+  's3:PutObject',
+  's3:PutObjectAcl',
+  's3:PutObjectVersionAcl',
+  's3:PutObjectTagging',
+  's3:PutObjectVersionTagging',
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:DeleteObjectTagging',
+  's3:DeleteObjectVersionTagging',
+  's3:PutObjectRetention',
+  's3:PutObjectLegalHold',
+  's3:BypassGovernanceRetention',
+  's3:RestoreObject',
+] as const;
 
 const KMS_WRITE_ACTIONS = ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'];
 const KMS_READ_ACTIONS = ['kms:Decrypt'];
@@ -38,12 +66,18 @@ const KMS_READ_ACTIONS = ['kms:Decrypt'];
  * (rotation on, bucket key to cut KMS calls), versioning, TLS only, no public access, server access logs to a
  * separate bucket, lifecycle rules; both buckets and the key are retained on stack deletion.
  *
+ * Registered versions are WORM: the bucket has S3 Object Lock enabled, RegisterVersion locks each object it writes
+ * under `models/` (`objectLock`), and `restrictModelsWritesTo` denies every other principal writes and deletes there.
+ *
  * Grants are per prefix and add only the KMS actions the S3 calls need, usable only through S3.
  */
 export class ArtifactRegistry extends Construct {
   public readonly bucket: Bucket;
   public readonly key: Key;
   public readonly accessLogsBucket: Bucket;
+  /** Retention RegisterVersion applies to each registered version (mode and days). */
+  public readonly objectLock: ObjectLockConfig;
+  private modelsWriter?: IRole;
 
   constructor(scope: Construct, id: string, props: ArtifactRegistryProps) {
     super(scope, id);
@@ -52,6 +86,18 @@ export class ArtifactRegistry extends Construct {
     this.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     const abortDays = props.abortIncompleteMultipartUploadDays ?? 7;
     const captureDays = props.captureExpirationDays ?? 90;
+    this.objectLock = props.objectLock ?? DEFAULT_OBJECT_LOCK;
+    if (!(OBJECT_LOCK_MODES as readonly string[]).includes(this.objectLock.mode)) {
+      throw new ConstructPropsError(
+        `ArtifactRegistry: objectLock.mode must be "GOVERNANCE" or "COMPLIANCE", got ${JSON.stringify(this.objectLock.mode)}`,
+      );
+    }
+    const lockDays = this.objectLock.days;
+    if (!Token.isUnresolved(lockDays) && (!Number.isInteger(lockDays) || lockDays < 1 || lockDays > 36_500)) {
+      throw new ConstructPropsError(
+        `ArtifactRegistry: objectLock.days must be a whole number of days between 1 and 36500, got ${lockDays}`,
+      );
+    }
     for (const [name, value] of Object.entries({
       noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
       incomingExpirationDays: props.incomingExpirationDays,
@@ -101,6 +147,13 @@ export class ArtifactRegistry extends Construct {
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'registry/',
       removalPolicy: RemovalPolicy.RETAIN,
+      // Object Lock on, but deliberately NO bucket default retention (`objectLockDefaultRetention`): a default
+      // applies to every new object version in the bucket, prefixes included, so uploads under incoming/ and
+      // captured payloads under capture/ would be locked too. Their expiration rules below would then only add
+      // delete markers while the locked versions (capture/ holds request data) stayed for the whole retention.
+      // Instead RegisterVersion sets ObjectLockMode + ObjectLockRetainUntilDate on each object it copies into
+      // models/ (s3:PutObjectRetention, `grantPublishModels`), so only registered versions are locked.
+      objectLockEnabled: true,
       lifecycleRules: [
         {
           id: 'ExpireNoncurrentVersions',
@@ -123,9 +176,13 @@ export class ArtifactRegistry extends Construct {
     // EventBridge notifications set on the CloudFormation resource itself. The L2 `eventBridgeEnabled` prop would
     // instead deploy CDK's BucketNotifications singleton function (AWS-managed policy, inline policy) to do the same.
     // Do not call `bucket.addEventNotification`: it would bring that function back and overwrite this setting.
-    (this.bucket.node.defaultChild as CfnBucket).notificationConfiguration = {
-      eventBridgeConfiguration: { eventBridgeEnabled: true },
-    };
+    const cfnBucket = this.bucket.node.defaultChild as CfnBucket;
+    cfnBucket.notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    // The nested configuration (no rule = no default retention) as well as the top-level flag: S3 can enable Object
+    // Lock on an existing versioned bucket (PutObjectLockConfiguration), and CloudFormation documents this property as
+    // updatable without interruption. See docs/config.md ("Upgrading an existing stack") before deploying over a
+    // registry created without Object Lock.
+    cfnBucket.objectLockConfiguration = { objectLockEnabled: 'Enabled' };
 
     Validations.of(this.bucket).acknowledge({
       id: 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled',
@@ -199,16 +256,53 @@ export class ArtifactRegistry extends Construct {
 
   /**
    * Writes registered versions: `s3:PutObject` and `s3:GetObject` under `models/` (copy target, existence check),
-   * and `s3:ListBucket` limited to `models/` so a `HeadObject` on a missing key answers 404 rather than 403.
+   * `s3:PutObjectRetention` (a copy that carries `ObjectLockMode`/`ObjectLockRetainUntilDate` needs it), and
+   * `s3:ListBucket` limited to `models/` so a `HeadObject` on a missing key answers 404 rather than 403. Never
+   * `s3:BypassGovernanceRetention`: not even the publisher can shorten a lock.
    */
   grantPublishModels(grantee: IGrantable): Grant {
     const grant = this.grantObjects(
       grantee,
-      ['s3:PutObject', 's3:GetObject'],
+      ['s3:PutObject', 's3:GetObject', 's3:PutObjectRetention'],
       PREFIX.models,
       KMS_WRITE_ACTIONS,
     );
     return grant.combine(this.grantList(grantee, PREFIX.models));
+  }
+
+  /**
+   * Makes `role` the only principal that can write under `models/`: a bucket policy statement denies
+   * `MODELS_PROTECTED_ACTIONS` on `models/*` to every principal whose `aws:PrincipalArn` is not the role's ARN
+   * (for an assumed-role session that key is the role ARN, so the function's sessions match).
+   *
+   * The deny includes account administrators and the deploying principal, on purpose: a registered version is
+   * referenced by the ledger and served by hash, so nobody may overwrite, delete, unlock or re-tag it out of band
+   * (an explicit deny beats any Allow, `s3:BypassGovernanceRetention` included). The policy does not deny
+   * `s3:PutBucketPolicy`, so an administrator can still lift the restriction — visibly, by changing the bucket
+   * policy (a CloudFormation deployment or a CloudTrail-logged API call), never silently. Lifecycle expiration is not
+   * subject to bucket policies and still removes noncurrent versions once their lock has expired.
+   *
+   * Call once; a second call with another role is refused (the deny must name exactly one writer).
+   */
+  restrictModelsWritesTo(role: IRole): void {
+    if (this.modelsWriter !== undefined) {
+      if (this.modelsWriter === role) return;
+      throw new ConstructPropsError(
+        `ArtifactRegistry.restrictModelsWritesTo: models/ writes are already restricted to ${this.modelsWriter.node.path}; ` +
+          `refusing a second writer ${role.node.path}`,
+      );
+    }
+    this.modelsWriter = role;
+    this.bucket.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'DenyModelsWritesExceptPublisher',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: [...MODELS_PROTECTED_ACTIONS],
+        resources: [this.bucket.arnForObjects(`${PREFIX.models}*`)],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } },
+      }),
+    );
   }
 
   private grantObjects(grantee: IGrantable, actions: string[], prefix: string, kmsActions: string[]): Grant {

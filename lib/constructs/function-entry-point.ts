@@ -7,10 +7,12 @@ import type { FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { DEFAULT_INFERENCE, DEFAULT_PROVISIONED_CONCURRENCY } from '../config';
 import { MODEL_NAME_PATTERN } from '../../lambdas/core/manifest';
+import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
 import { MODEL_VERSIONS_TABLE, REGISTRY_BUCKET_ENV } from '../../lambdas/core/tables';
 import { INFERENCE_ENV } from '../../lambdas/shared/env';
 import type { ArtifactRegistry } from './artifact-registry';
 import { MetadataTables } from './metadata-tables';
+import type { ModelSigningKey } from './signing-key';
 import { ConstructPropsError, ModelOpsFunction } from './modelops-function';
 import type { ModelOpsFunctionProps } from './modelops-function';
 
@@ -84,6 +86,12 @@ export interface ServingFunctionOptions extends Pick<
    * @default DEFAULT_INFERENCE (lib/config.ts)
    */
   readonly serving?: ServingSettings;
+  /**
+   * Key that signs registered versions: the function gets its ARN as `MODEL_SIGNING_KEY_ID` and may verify with it
+   * (`kms:Verify`, `kms:GetPublicKey`), never sign.
+   * @default - no signing key: no variable, no KMS permission
+   */
+  readonly signingKey?: ModelSigningKey;
 }
 
 export interface FunctionEntryPointProps
@@ -141,6 +149,7 @@ export class FunctionEntryPoint extends Construct {
         [INFERENCE_ENV.captureSampleRate]: String(serving.capture.sampleRate),
         [INFERENCE_ENV.captureBatchRecords]: String(serving.capture.batchRecords),
         [REGISTRY_BUCKET_ENV]: registry.bucket.bucketName,
+        ...(props.signingKey ? { [MODEL_SIGNING_KEY_ENV]: props.signingKey.keyArn } : {}),
         ...props.environment,
       },
     });
@@ -148,6 +157,7 @@ export class FunctionEntryPoint extends Construct {
     this.function.bindTable(props.deployments, 'read').bindBucket((g) => registry.grantReadModels(g));
     bindLedgerRead(this.function, props.modelVersions);
     if (captureOn) this.function.bindBucket((g) => registry.grantWriteCapture(g, modelName));
+    if (props.signingKey) props.signingKey.grantVerify(this.function.role);
 
     const provisioned = pc.max > 0;
     this.alias = new Alias(this, 'LiveAlias', {

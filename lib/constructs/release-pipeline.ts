@@ -125,6 +125,8 @@ export class ReleasePipeline extends Construct {
     const functionOf = (id: (typeof RELEASE_WORKFLOW.functions)[number]['id']) => byId.get(id)!;
     this.validateArtifact = functionOf('ValidateArtifact');
     this.registerVersion = functionOf('RegisterVersion');
+    // The bucket policy denies models/ writes and deletes to every other principal (ArtifactRegistry).
+    registry.restrictModelsWritesTo(this.registerVersion.role);
     this.recordRejection = functionOf('RecordRejection');
     this.functions = [...byId.values()];
 

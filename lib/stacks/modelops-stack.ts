@@ -13,6 +13,10 @@ import type { IModelEndpoint } from '../constructs/model-endpoint';
 import { ConstructPropsError } from '../constructs/modelops-function';
 import { ReleasePipeline } from '../constructs/release-pipeline';
 import { SageMakerEndpoint } from '../constructs/sagemaker-endpoint';
+import { ModelSigningKey } from '../constructs/signing-key';
+import { UploaderAccess } from '../constructs/uploader-access';
+import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV } from '../../lambdas/core/object-lock';
+import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
 
 export interface ModelOpsStackProps extends StackProps {
   /** Validated configuration (`parseConfig`). */
@@ -26,6 +30,15 @@ export const STACK_OUTPUTS = {
   deploymentsTableName: 'DeploymentsTableName',
   auditLogTableName: 'AuditLogTableName',
   releaseStateMachineArn: 'ReleaseStateMachineArn',
+  /** Customer-managed policy to attach to whoever runs `modelops push --stack`. */
+  uploaderPolicyArn: 'UploaderPolicyArn',
+  modelSigningKeyArn: 'ModelSigningKeyArn',
+} as const;
+
+/** Stack outputs that exist only with some configuration. */
+export const OPTIONAL_STACK_OUTPUTS = {
+  /** Only when `config.registry.uploaderRole` is set. */
+  uploaderRoleArn: 'UploaderRoleArn',
 } as const;
 
 /** `breast-cancer` → `BreastCancer`: the stable construct-id stem of a model (renaming it replaces its resources). */
@@ -49,6 +62,10 @@ export class ModelOpsStack extends Stack {
   public readonly registry: ArtifactRegistry;
   public readonly tables: MetadataTables;
   public readonly release: ReleasePipeline;
+  /** Signs registered versions (RegisterVersion) and verifies them (serving functions). */
+  public readonly signingKey: ModelSigningKey;
+  /** The uploader managed policy (and role, when configured). */
+  public readonly uploader: UploaderAccess;
   /** Encrypts every log group of the stack. */
   public readonly logsKey: LogsKey;
   /** Where every alarm of the stack notifies; e-mail subscribed only when `config.alarmEmail` is set. */
@@ -81,6 +98,7 @@ export class ModelOpsStack extends Stack {
       incomingExpirationDays: config.registry.incomingExpirationDays,
       captureExpirationDays: config.registry.captureExpirationDays,
       accessLogDays: config.retention.accessLogDays,
+      objectLock: config.registry.objectLock,
     });
     this.tables = new MetadataTables(this, 'Tables', {
       keyDescription: `${config.project}-${config.stage} metadata tables`,
@@ -95,6 +113,23 @@ export class ModelOpsStack extends Stack {
       metricsNamespace: config.monitoring.namespace,
       logRetention,
       logEncryptionKey: this.logsKey,
+    });
+
+    this.signingKey = new ModelSigningKey(this, 'ModelSigningKey', {
+      aliasName: `${config.project}-${config.stage}-model-signing`,
+      description: `${config.project}-${config.stage} model signing (RegisterVersion signs, serving verifies)`,
+    });
+    // CDK-side settings of RegisterVersion: the lock it puts on each models/ copy and the key it signs with.
+    this.release.registerVersion
+      .addEnvironment(MODEL_LOCK_MODE_ENV, this.registry.objectLock.mode)
+      .addEnvironment(MODEL_LOCK_DAYS_ENV, String(this.registry.objectLock.days))
+      .addEnvironment(MODEL_SIGNING_KEY_ENV, this.signingKey.keyArn);
+    this.signingKey.grantSign(this.release.registerVersion.role);
+
+    this.uploader = new UploaderAccess(this, 'Uploader', {
+      registry: this.registry,
+      readableTables: [this.tables.modelVersions, this.tables.auditLog],
+      assumedBy: config.registry.uploaderRole?.principalArns,
     });
 
     const endpoints: Record<string, IModelEndpoint> = {};
@@ -122,6 +157,7 @@ export class ModelOpsStack extends Stack {
         reservedConcurrentExecutions: model.reservedConcurrency,
         provisionedConcurrency: model.provisionedConcurrency,
         serving: model.inference,
+        signingKey: this.signingKey,
       };
       const id = `${stem}Endpoint`;
       let endpoint: IModelEndpoint;
@@ -150,6 +186,21 @@ export class ModelOpsStack extends Stack {
     new CfnOutput(this, STACK_OUTPUTS.auditLogTableName, { value: this.tables.auditLog.tableName });
     new CfnOutput(this, STACK_OUTPUTS.releaseStateMachineArn, {
       value: this.release.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, STACK_OUTPUTS.uploaderPolicyArn, {
+      value: this.uploader.policy.managedPolicyArn,
+      description: 'Attach to the users or roles that run `modelops push --stack`: write incoming/ only',
+    });
+    if (this.uploader.role) {
+      new CfnOutput(this, OPTIONAL_STACK_OUTPUTS.uploaderRoleArn, {
+        value: this.uploader.role.roleArn,
+        description: 'Assume this role to push bundles (config.registry.uploaderRole.principalArns may)',
+      });
+    }
+    new CfnOutput(this, STACK_OUTPUTS.modelSigningKeyArn, {
+      value: this.signingKey.keyArn,
+      description:
+        'Asymmetric KMS key (ECC_NIST_P256) signing registered versions; GetPublicKey to verify offline',
     });
   }
 }

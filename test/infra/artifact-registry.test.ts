@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
-import { ArtifactRegistry } from '../../lib/constructs/artifact-registry';
+import { ArtifactRegistry, MODELS_PROTECTED_ACTIONS } from '../../lib/constructs/artifact-registry';
 
 const props = { noncurrentVersionExpirationDays: 60, incomingExpirationDays: 7, accessLogDays: 90 };
 
@@ -19,10 +19,12 @@ registry.grantUploadIncoming(roles.upload);
 registry.grantReadIncoming(roles.readIncoming);
 registry.grantReadModels(roles.readModels);
 registry.grantPublishModels(roles.publish);
+registry.restrictModelsWritesTo(roles.publish);
 const template = Template.fromStack(stack);
 const bucketId = stack.getLogicalId(registry.bucket.node.defaultChild as never);
 const logsBucketId = stack.getLogicalId(registry.accessLogsBucket.node.defaultChild as never);
 const keyId = stack.getLogicalId(registry.key.node.defaultChild as never);
+const publisherId = stack.getLogicalId(roles.publish.node.defaultChild as never);
 
 function statementsOf(role: Role): unknown[] {
   const roleId = stack.getLogicalId(role.node.defaultChild as never);
@@ -183,9 +185,11 @@ describe('ArtifactRegistry', () => {
     const statements = statementsOf(roles.publish);
     expect(statements).toContainEqual({
       Effect: 'Allow',
-      Action: ['s3:PutObject', 's3:GetObject'],
+      Action: ['s3:PutObject', 's3:GetObject', 's3:PutObjectRetention'],
       Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/models/*']] },
     });
+    // Locks are set, never shortened or lifted, not even by the publisher.
+    expect(JSON.stringify(statements)).not.toMatch(/BypassGovernanceRetention|PutObjectLegalHold|Delete/);
     expect(statements).toContainEqual({
       Effect: 'Allow',
       Action: 's3:ListBucket',
@@ -193,6 +197,66 @@ describe('ArtifactRegistry', () => {
       Condition: { StringLike: { 's3:prefix': ['models/*'] } },
     });
     expect(JSON.stringify(statements)).not.toContain('incoming/');
+  });
+
+  it('enables Object Lock with no bucket default retention, so incoming/ and capture/ still expire', () => {
+    const props = template.toJSON().Resources[bucketId].Properties;
+    expect(props.ObjectLockEnabled).toBe(true);
+    // No Rule: a default retention would lock every prefix (see the comment in ArtifactRegistry).
+    expect(props.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled' });
+    expect(registry.objectLock).toEqual({ mode: 'GOVERNANCE', days: 365 });
+    // The access-log bucket must not have Object Lock: S3 refuses it as a server access log target.
+    expect(template.toJSON().Resources[logsBucketId].Properties.ObjectLockEnabled).toBeUndefined();
+  });
+
+  it('denies writes and deletes under models/ to every principal but the publisher role', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'DenyModelsWritesExceptPublisher',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: [...MODELS_PROTECTED_ACTIONS],
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/models/*']] },
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [publisherId, 'Arn'] } } },
+          },
+        ]),
+      },
+    });
+    expect(MODELS_PROTECTED_ACTIONS).toEqual(
+      expect.arrayContaining([
+        's3:PutObject',
+        's3:DeleteObject',
+        's3:DeleteObjectVersion',
+        's3:PutObjectRetention',
+        's3:BypassGovernanceRetention',
+        's3:PutObjectLegalHold',
+      ]),
+    );
+  });
+
+  it('refuses a second models/ writer', () => {
+    expect(() => registry.restrictModelsWritesTo(roles.upload)).toThrow(
+      /already restricted to RegistryTest\/Publisher; refusing a second writer RegistryTest\/Uploader/,
+    );
+    // The same role again is a no-op.
+    expect(() => registry.restrictModelsWritesTo(roles.publish)).not.toThrow();
+  });
+
+  it('rejects an out-of-range Object Lock retention with the prop name and value', () => {
+    const s = new Stack(new App(), 'BadLock');
+    expect(
+      () => new ArtifactRegistry(s, 'Registry', { ...props, objectLock: { mode: 'GOVERNANCE', days: 0 } }),
+    ).toThrow(/objectLock.days must be a whole number of days between 1 and 36500, got 0/);
+    expect(
+      () =>
+        new ArtifactRegistry(new Stack(new App(), 'BadMode'), 'Registry', {
+          ...props,
+          objectLock: { mode: 'LEGAL' as never, days: 30 },
+        }),
+    ).toThrow(/objectLock.mode must be "GOVERNANCE" or "COMPLIANCE", got "LEGAL"/);
   });
 
   it('rejects a non-positive retention with the prop name and value', () => {

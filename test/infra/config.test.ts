@@ -25,6 +25,7 @@ describe('parseConfig', () => {
         incomingExpirationDays: 14,
         noncurrentVersionExpirationDays: 90,
         captureExpirationDays: 90,
+        objectLock: { mode: 'GOVERNANCE', days: 365 },
       },
       retention: { logDays: 365, accessLogDays: 365 },
       release: { reservedConcurrency: 5 },
@@ -317,5 +318,48 @@ describe('parseConfig: sagemaker target', () => {
       expect.stringMatching(/memorySizeInMb: must be at most 6144 MB \(got 8192\)/),
       expect.stringMatching(/maxConcurrency: must be at most 200 invocations \(got 201\)/),
     ]);
+  });
+});
+
+describe('parseConfig: registry protection', () => {
+  it('accepts COMPLIANCE mode and an uploader role for account roots, roles and users', () => {
+    const config = parseConfig({
+      ...minimal,
+      registry: {
+        objectLock: { mode: 'COMPLIANCE', days: 30 },
+        uploaderRole: {
+          principalArns: [
+            'arn:aws:iam::123456789012:root',
+            'arn:aws:iam::123456789012:role/ci/push',
+            'arn:aws:iam::123456789012:user/alice',
+          ],
+        },
+      },
+    });
+    expect(config.registry.objectLock).toEqual({ mode: 'COMPLIANCE', days: 30 });
+    expect(config.registry.uploaderRole?.principalArns).toHaveLength(3);
+  });
+
+  it('rejects an unknown lock mode and a retention outside 1-36500 days', () => {
+    expect(issuesOf({ ...minimal, registry: { objectLock: { mode: 'LEGAL_HOLD' } } })).toEqual([
+      expect.stringMatching(
+        /^registry\.objectLock\.mode: must be "GOVERNANCE" or "COMPLIANCE" \(got "LEGAL_HOLD"\)/,
+      ),
+    ]);
+    expect(issuesOf({ ...minimal, registry: { objectLock: { days: 0 } } })).toEqual([
+      expect.stringMatching(/^registry\.objectLock\.days: must be at least 1 days \(got 0\)/),
+    ]);
+    expect(issuesOf({ ...minimal, registry: { objectLock: { days: 40_000 } } })).toEqual([
+      expect.stringMatching(/^registry\.objectLock\.days: must be at most 36500 days/),
+    ]);
+  });
+
+  it('rejects an uploader role with no principal or a principal that is not an IAM ARN', () => {
+    expect(issuesOf({ ...minimal, registry: { uploaderRole: { principalArns: [] } } })).toEqual([
+      expect.stringMatching(/^registry\.uploaderRole\.principalArns: list at least one principal ARN/),
+    ]);
+    expect(issuesOf({ ...minimal, registry: { uploaderRole: { principalArns: ['123456789012'] } } })).toEqual(
+      [expect.stringMatching(/^registry\.uploaderRole\.principalArns\[0\]: must be an IAM principal ARN/)],
+    );
   });
 });

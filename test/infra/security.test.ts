@@ -173,7 +173,14 @@ describe('IAM least privilege', () => {
     expect(onAuditLog.length).toBeGreaterThan(0);
     const actions = onAuditLog.flatMap((s) => asArray(s.statement.Action));
     expect(actions.filter((a) => /dynamodb:(UpdateItem|DeleteItem|BatchWriteItem|\*)/.test(a))).toEqual([]);
-    expect(new Set(actions)).toEqual(new Set(['dynamodb:PutItem']));
+    // Functions only append; the uploader policy (for people following their release) only reads.
+    const byUploader = (s: { logicalId: string }) => s.logicalId.startsWith('UploaderPolicy');
+    expect(
+      new Set(onAuditLog.filter((s) => !byUploader(s)).flatMap((s) => asArray(s.statement.Action))),
+    ).toEqual(new Set(['dynamodb:PutItem']));
+    expect(new Set(onAuditLog.filter(byUploader).flatMap((s) => asArray(s.statement.Action)))).toEqual(
+      new Set(['dynamodb:GetItem', 'dynamodb:Query']),
+    );
   });
 
   it('lets the release functions write to S3 only under models/, and serving functions only their capture/', () => {
@@ -184,6 +191,12 @@ describe('IAM least privilege', () => {
     const captureWriters: string[] = [];
     for (const w of writes) {
       const resource = JSON.stringify(w.statement.Resource);
+      if (w.logicalId.startsWith('UploaderPolicy')) {
+        // The uploader managed policy: incoming/ only, never models/ or capture/.
+        expect(resource, w.logicalId).toMatch(/\/incoming\/\*"\]\]\}$/);
+        expect(asArray(w.statement.Action)).toEqual(['s3:PutObject', 's3:AbortMultipartUpload']);
+        continue;
+      }
       expect(resource, w.logicalId).not.toContain('incoming');
       const capture = /\/capture\/([a-z0-9-]+)\/\*"/.exec(resource);
       if (capture) {
@@ -230,4 +243,57 @@ describe('IAM least privilege', () => {
     }
     synth.template.resourceCountIs('AWS::IAM::Policy', 0);
   });
+});
+
+describe('registry write protection and model signing', () => {
+  const resources = (): Record<string, { Type: string; Properties: Record<string, unknown> }> =>
+    synth.template.toJSON().Resources as Record<
+      string,
+      { Type: string; Properties: Record<string, unknown> }
+    >;
+
+  it('denies models/ writes to every principal but the RegisterVersion role, and locks no other prefix', () => {
+    const bucketId = logicalIdOf(synth.template, 'AWS::S3::Bucket', 'RegistryBucket');
+    const registerRoleId = logicalIdOf(synth.template, 'AWS::IAM::Role', 'ReleaseRegisterVersionRole');
+    const policy = Object.values(resources()).find(
+      (r) =>
+        r.Type === 'AWS::S3::BucketPolicy' && JSON.stringify(r.Properties.Bucket) === `{"Ref":"${bucketId}"}`,
+    );
+    const denies = asArray(
+      (policy?.Properties.PolicyDocument as { Statement: PolicyStatementJson[] }).Statement,
+    ).filter((s) => s.Effect === 'Deny' && JSON.stringify(s.Resource).includes('/models/*'));
+    expect(denies).toHaveLength(1);
+    expect(denies[0]?.Condition).toEqual({
+      ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [registerRoleId, 'Arn'] } },
+    });
+    expect(resources()[bucketId]?.Properties.ObjectLockConfiguration).toEqual({
+      ObjectLockEnabled: 'Enabled',
+    });
+  });
+
+  it('lets only RegisterVersion sign, and only serving functions verify, with the model signing key', () => {
+    const keyId = logicalIdOf(synth.template, 'AWS::KMS::Key', 'ModelSigningKey');
+    expect(resources()[keyId]?.Properties).toMatchObject({
+      KeySpec: 'ECC_NIST_P256',
+      KeyUsage: 'SIGN_VERIFY',
+    });
+    const onKey = allowsOnKey(keyId);
+    const signers = onKey.filter((s) => asArray(s.statement.Action).includes('kms:Sign'));
+    expect(signers.map((s) => s.logicalId)).toEqual([
+      expect.stringMatching(/^ReleaseRegisterVersionRolePolicy/),
+    ]);
+    const verifiers = onKey.filter((s) => asArray(s.statement.Action).includes('kms:Verify'));
+    // One per serving function (4 models), nothing else.
+    expect(verifiers).toHaveLength(SECURITY_CONFIG.models?.length ?? 0);
+    for (const v of verifiers) expect(v.logicalId).toMatch(/Endpoint(Inference|Router)FunctionRolePolicy/);
+    const actions = new Set(onKey.flatMap((s) => asArray(s.statement.Action)));
+    expect(actions).toEqual(new Set(['kms:Sign', 'kms:Verify', 'kms:GetPublicKey']));
+  });
+
+  function allowsOnKey(keyId: string) {
+    return identityStatements(synth.template).filter(
+      (s) =>
+        s.statement.Effect === 'Allow' && JSON.stringify(s.statement.Resource ?? '').includes(`"${keyId}"`),
+    );
+  }
 });
