@@ -10,7 +10,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CliIo } from '../cli/errors';
-import { LOCAL_CREDENTIALS } from '../local/emulators';
+import { emulatorTarget } from '../local/emulators';
 import { silentLogger } from '../local/logger';
 import { startLocalMode } from '../local/start';
 
@@ -29,15 +29,7 @@ async function main(): Promise<void> {
   const { push } = await import('../cli/push');
   const quiet: CliIo = { out: () => undefined, err: () => undefined };
   const { emulators } = mode;
-  const target = {
-    description: 'bench',
-    region: emulators.region,
-    bucket: emulators.bucket,
-    tables: emulators.tables,
-    s3Endpoint: emulators.s3Endpoint,
-    dynamodbEndpoint: emulators.dynamodbEndpoint,
-    credentials: LOCAL_CREDENTIALS,
-  };
+  const target = emulatorTarget(emulators, 'bench');
   const example = path.resolve(__dirname, '..', 'examples', 'credit-risk');
   console.log(
     `Node ${process.version}, ${versions} concurrent pushes of credit-risk per round, ${rounds} rounds`,

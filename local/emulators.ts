@@ -24,6 +24,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
+import type { Target } from '../cli/target';
 import { TABLE_DEFINITIONS, type KeyAttribute, type TableDefinition } from '../lambdas/core/tables';
 import { installFront } from './emulator-front';
 
@@ -274,5 +275,18 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
       });
       return stopped;
     },
+  };
+}
+
+/** A `modelops` CLI target for these emulators, signed with the local credentials (tests, benches, measurements). */
+export function emulatorTarget(emulators: Emulators, description: string): Target {
+  return {
+    description,
+    region: emulators.region,
+    bucket: emulators.bucket,
+    tables: emulators.tables,
+    s3Endpoint: emulators.s3Endpoint,
+    dynamodbEndpoint: emulators.dynamodbEndpoint,
+    credentials: LOCAL_CREDENTIALS,
   };
 }

@@ -9,7 +9,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CliIo } from '../cli/errors';
-import { LOCAL_CREDENTIALS } from './emulators';
+import { emulatorTarget } from './emulators';
 import { silentLogger } from './logger';
 import { startLocalMode } from './start';
 
@@ -40,15 +40,7 @@ async function main(): Promise<void> {
   const { push } = await import('../cli/push');
   const quiet: CliIo = { out: () => undefined, err: () => undefined };
   const { emulators } = mode;
-  const target = {
-    description: 'measurement',
-    region: emulators.region,
-    bucket: emulators.bucket,
-    tables: emulators.tables,
-    s3Endpoint: emulators.s3Endpoint,
-    dynamodbEndpoint: emulators.dynamodbEndpoint,
-    credentials: LOCAL_CREDENTIALS,
-  };
+  const target = emulatorTarget(emulators, 'measurement');
   console.log(`Node ${process.version}, ${repetitions} pushes per example, poll interval 10 ms`);
   try {
     for (const example of EXAMPLES) {

@@ -19,7 +19,7 @@ import type {
 import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { parseConfig, type ModelOpsConfigInput } from '../../lib/config';
 import type { ExecutionResult } from '../../local/asl-runner';
-import { LOCAL_CREDENTIALS } from '../../local/emulators';
+import { emulatorTarget, LOCAL_CREDENTIALS } from '../../local/emulators';
 import { memoryLogger } from '../../local/logger';
 import { INFERENCE_SERVICE_NAME, type RunningInferenceService } from '../../local/inference-server';
 import { startLocalMode, type LocalMode, type LocalService } from '../../local/start';
@@ -148,15 +148,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     metadata,
     bucket,
     log,
-    target: {
-      description: 'integration emulators',
-      region: emulators.region,
-      bucket,
-      tables: emulators.tables,
-      s3Endpoint: emulators.s3Endpoint,
-      dynamodbEndpoint: emulators.dynamodbEndpoint,
-      credentials: LOCAL_CREDENTIALS,
-    },
+    target: emulatorTarget(emulators, 'integration emulators'),
     async stage(model, version, manifest, artifact, file = 'model.onnx') {
       const dir = `incoming/${model}/${version}/`;
       if (artifact)
