@@ -147,14 +147,9 @@ export async function startServingLocalMode(
   try {
     await mode.watcher.stop();
     const model = await loadExampleModel();
-    const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
-    const { LOCAL_CREDENTIALS } = await import('../local/emulators');
-    const s3 = new S3Client({
-      region: mode.emulators.region,
-      endpoint: mode.emulators.s3Endpoint,
-      forcePathStyle: true,
-      credentials: LOCAL_CREDENTIALS,
-    });
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { emulatorClients } = await import('../local/emulators');
+    const s3 = emulatorClients(mode.emulators).s3;
     const dir = `incoming/${MODEL}/${model.manifest.version}/`;
     await s3.send(
       new PutObjectCommand({

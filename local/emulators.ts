@@ -22,6 +22,7 @@ import {
   type GlobalSecondaryIndex,
   type KeySchemaElement,
 } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import type { Target } from '../cli/target';
@@ -288,5 +289,26 @@ export function emulatorTarget(emulators: Emulators, description: string): Targe
     s3Endpoint: emulators.s3Endpoint,
     dynamodbEndpoint: emulators.dynamodbEndpoint,
     credentials: LOCAL_CREDENTIALS,
+  };
+}
+
+/** SDK clients for these emulators, signed with the local credentials (local mode's recovery, tests, benches). */
+export function emulatorClients(emulators: Pick<Emulators, 'region' | 's3Endpoint' | 'dynamodbEndpoint'>): {
+  readonly s3: S3Client;
+  readonly dynamodb: DynamoDBClient;
+} {
+  return {
+    // s3rver serves path-style requests only.
+    s3: new S3Client({
+      region: emulators.region,
+      endpoint: emulators.s3Endpoint,
+      forcePathStyle: true,
+      credentials: LOCAL_CREDENTIALS,
+    }),
+    dynamodb: new DynamoDBClient({
+      region: emulators.region,
+      endpoint: emulators.dynamodbEndpoint,
+      credentials: LOCAL_CREDENTIALS,
+    }),
   };
 }

@@ -4,14 +4,13 @@
  */
 import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { auditEvent } from '../lambdas/core/audit';
 import { parseIncomingKey } from '../lambdas/core/keys';
 import { AUDIT_LOG_TABLE } from '../lambdas/core/tables';
 import type { ModelOpsConfig } from '../lib/config';
 import type { ExecutionStatus } from './asl-runner';
-import { LOCAL_CREDENTIALS, startEmulators, type EmulatorOptions, type Emulators } from './emulators';
+import { emulatorClients, startEmulators, type EmulatorOptions, type Emulators } from './emulators';
 import { ExecutionJournal, JOURNAL_DIR, type JournalEntry } from './journal';
 import type { LocalLogger } from './logger';
 import { createLocalRuntime, RELEASE_STATE_MACHINE, type LocalRuntime } from './runtime';
@@ -118,17 +117,7 @@ async function recoverInterrupted(
   }
   if (entries.length === 0) return [];
   log.warn(`${entries.length} execution(s) were interrupted by the last shutdown; recovering them`);
-  const s3 = new S3Client({
-    region: emulators.region,
-    endpoint: emulators.s3Endpoint,
-    forcePathStyle: true,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  const ddb = new DynamoDBClient({
-    region: emulators.region,
-    endpoint: emulators.dynamodbEndpoint,
-    credentials: LOCAL_CREDENTIALS,
-  });
+  const { s3, dynamodb: ddb } = emulatorClients(emulators);
   // Imported here: the adapter modules create their default SDK clients from process.env when they load.
   const [{ DynamoAuditLog }, { createDocumentClient }] = await Promise.all([
     import('../lambdas/adapters/dynamo-audit-log'),

@@ -6,13 +6,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lambdas/core/ports';
 import { parseConfig } from '../../lib/config';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
 import { boundVariableNames, type Workflow } from '../../lib/workflows/types';
-import { LOCAL_CREDENTIALS, startEmulators, type Emulators } from '../../local/emulators';
+import { emulatorClients, startEmulators, type Emulators } from '../../local/emulators';
 import { memoryLogger } from '../../local/logger';
 import { createLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { loadExample, TEST_CONFIG } from './harness';
@@ -55,12 +55,7 @@ beforeAll(async () => {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   dataDir = await mkdtemp(path.join(tmpdir(), 'modelops-binding-'));
   emulators = await startEmulators({ dataDir, fresh: true, dynamodbPort: 0, s3Port: 0 });
-  s3 = new S3Client({
-    region: emulators.region,
-    endpoint: emulators.s3Endpoint,
-    forcePathStyle: true,
-    credentials: LOCAL_CREDENTIALS,
-  });
+  s3 = emulatorClients(emulators).s3;
 });
 afterAll(async () => {
   s3?.destroy();

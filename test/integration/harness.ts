@@ -7,8 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request, type Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type {
   AuditEvent,
   AuditLogStore,
@@ -19,7 +18,7 @@ import type {
 import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { parseConfig, type ModelOpsConfigInput } from '../../lib/config';
 import type { ExecutionResult } from '../../local/asl-runner';
-import { emulatorTarget, LOCAL_CREDENTIALS } from '../../local/emulators';
+import { emulatorClients, emulatorTarget } from '../../local/emulators';
 import { memoryLogger } from '../../local/logger';
 import { INFERENCE_SERVICE_NAME, type RunningInferenceService } from '../../local/inference-server';
 import { startLocalMode, type LocalMode, type LocalService } from '../../local/start';
@@ -118,17 +117,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   if (!options.watch) await mode.watcher.stop();
   const { emulators } = mode;
-  const s3 = new S3Client({
-    region: emulators.region,
-    endpoint: emulators.s3Endpoint,
-    forcePathStyle: true,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  const ddb = new DynamoDBClient({
-    region: emulators.region,
-    endpoint: emulators.dynamodbEndpoint,
-    credentials: LOCAL_CREDENTIALS,
-  });
+  const { s3, dynamodb: ddb } = emulatorClients(emulators);
   // Imported after startLocalMode set process.env: the adapter modules build SDK clients from it when they load.
   const { DynamoVersionStore } = await import('../../lambdas/adapters/dynamo-version-store');
   const { DynamoDeploymentStore } = await import('../../lambdas/adapters/dynamo-deployment-store');

@@ -8,13 +8,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { status } from '../../cli/status';
 import type { AuditEvent, AuditLogStore, VersionStore } from '../../lambdas/core/ports';
 import { AUDIT_LOG_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { parseConfig } from '../../lib/config';
-import { LOCAL_CREDENTIALS } from '../../local/emulators';
+import { emulatorClients } from '../../local/emulators';
 import { ExecutionJournal, JOURNAL_DIR } from '../../local/journal';
 import { memoryLogger, type LocalLogger } from '../../local/logger';
 import { EXECUTION_JOURNAL, MAX_EXECUTION_ATTEMPTS, startLocalMode, type LocalMode } from '../../local/start';
@@ -70,12 +70,7 @@ function port(endpoint: string): number {
 it('journals a release before it starts and forgets it when it ends', async () => {
   const { manifest, artifact } = await loadExample('credit-risk');
   const { emulators } = first;
-  const s3 = new S3Client({
-    region: emulators.region,
-    endpoint: emulators.s3Endpoint,
-    forcePathStyle: true,
-    credentials: LOCAL_CREDENTIALS,
-  });
+  const s3 = emulatorClients(emulators).s3;
   await s3.send(
     new PutObjectCommand({
       Bucket: emulators.bucket,
@@ -102,12 +97,7 @@ it('resumes an interrupted release to REGISTERED and audits RELEASE_INTERRUPTED 
   const { manifest, artifact } = await loadExample('breast-cancer');
   const { emulators } = first;
   const bucket = emulators.bucket;
-  const s3 = new S3Client({
-    region: emulators.region,
-    endpoint: emulators.s3Endpoint,
-    forcePathStyle: true,
-    credentials: LOCAL_CREDENTIALS,
-  });
+  const s3 = emulatorClients(emulators).s3;
   await s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: 'incoming/breast-cancer/r-1/model.onnx', Body: artifact }),
   );
@@ -156,12 +146,7 @@ it('resumes an interrupted release to REGISTERED and audits RELEASE_INTERRUPTED 
   const { DynamoVersionStore } = await import('../../lambdas/adapters/dynamo-version-store');
   const { DynamoAuditLog } = await import('../../lambdas/adapters/dynamo-audit-log');
   const { createDocumentClient } = await import('../../lambdas/adapters/clients');
-  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const ddb = new DynamoDBClient({
-    region: second.emulators.region,
-    endpoint: second.emulators.dynamodbEndpoint,
-    credentials: LOCAL_CREDENTIALS,
-  });
+  const ddb = emulatorClients(second.emulators).dynamodb;
   const doc = createDocumentClient(ddb);
   const versions: VersionStore = new DynamoVersionStore(
     second.emulators.tables[MODEL_VERSIONS_TABLE.envVar]!,
