@@ -155,6 +155,109 @@ const sagemakerSchema = z.strictObject({
     .prefault({ kind: 'realtime' }),
 });
 
+export const DEFAULT_SLO = {
+  periodDays: 30,
+  availability: { target: 0.999 },
+  latency: { target: 0.99, thresholdMs: 250 },
+} as const;
+
+const sloTarget = z
+  .number()
+  .gt(0, { error: 'must be between 0 and 1 (exclusive), e.g. 0.999' })
+  .lt(1, { error: 'must be between 0 and 1 (exclusive), e.g. 0.999; 1 leaves no error budget' });
+
+/**
+ * Service level objectives of one model (docs/config.md "SLOs"). Availability: share of requests not failed (5xx);
+ * latency: share of answered requests within `thresholdMs` (the handler counts `SlowRequests`). Burn-rate alarms,
+ * `modelops status` and the rollout gate all derive from these through lambdas/core/slo.ts.
+ */
+const sloSchema = z
+  .strictObject({
+    /** Error-budget period; the burn-rate tiers keep the SRE workbook's budget shares for any period. */
+    periodDays: wholeNumber(1, 90, 'days').default(DEFAULT_SLO.periodDays),
+    availability: z
+      .strictObject({ target: sloTarget.default(DEFAULT_SLO.availability.target) })
+      .prefault({}),
+    latency: z
+      .strictObject({
+        target: sloTarget.default(DEFAULT_SLO.latency.target),
+        /** A request answered in more than this many milliseconds is bad for the latency SLI. */
+        thresholdMs: wholeNumber(1, 900_000, 'milliseconds').default(DEFAULT_SLO.latency.thresholdMs),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+export type SloConfig = z.infer<typeof sloSchema>;
+
+export const DEFAULT_DRIFT = {
+  enabled: true,
+  windowMinutes: 60,
+  minLiveCount: 1_000,
+  thresholds: { jsDistance: 0.1, psi: 0.2 },
+  datasetDriftShare: 0.5,
+  persistence: { m: 3, n: 6 },
+  cooldownMinutes: 120,
+  flushSeconds: 10,
+} as const;
+
+/**
+ * Drift detection of one model (docs/drift.md). Live instances are counted into the serving version's baseline
+ * bins (only versions whose manifest has a baseline); the scheduled monitor compares each window with it.
+ */
+const driftSchema = z
+  .strictObject({
+    /** Off: the handler counts nothing and the monitor skips the model. */
+    enabled: z.boolean().default(DEFAULT_DRIFT.enabled),
+    /** Live window each monitor run compares with the baseline (sliding; the monitor runs more often). */
+    windowMinutes: wholeNumber(5, 1_440, 'minutes').default(DEFAULT_DRIFT.windowMinutes),
+    /** Live instances a window needs; below it the window is insufficient data, never "no drift". */
+    minLiveCount: wholeNumber(1, 100_000_000, 'instances').default(DEFAULT_DRIFT.minLiveCount),
+    thresholds: z
+      .strictObject({
+        jsDistance: share(0, 1).optional(),
+        psi: z.number().positive({ error: 'must be > 0' }).optional(),
+        wasserstein: share(0, 1).optional(),
+        missingRateDelta: share(0, 1).optional(),
+      })
+      .prefault(DEFAULT_DRIFT.thresholds),
+    /** Share of evaluated features that must drift for the window to count as dataset drift. */
+    datasetDriftShare: share(0.01, 1).default(DEFAULT_DRIFT.datasetDriftShare),
+    /** Raise after `m` drifted windows among the last `n`; clear after `n` calm windows in a row. */
+    persistence: z
+      .strictObject({
+        m: wholeNumber(1, 100, 'windows').default(DEFAULT_DRIFT.persistence.m),
+        n: wholeNumber(1, 100, 'windows').default(DEFAULT_DRIFT.persistence.n),
+      })
+      .prefault({})
+      .refine((p) => p.m <= p.n, { error: 'persistence.m must not exceed persistence.n', path: ['m'] }),
+    /** After a promote or retrain drift may not raise the alarm for this long (re-baselined to the new stable). */
+    cooldownMinutes: wholeNumber(0, 43_200, 'minutes').default(DEFAULT_DRIFT.cooldownMinutes),
+    /** How often the handler flushes its counters to DriftCounters (also at a size bound and on shutdown). */
+    flushSeconds: wholeNumber(1, 300, 'seconds').default(DEFAULT_DRIFT.flushSeconds),
+  })
+  .prefault({});
+export type DriftConfig = z.infer<typeof driftSchema>;
+
+export const DEFAULT_FEEDBACK = { sampleRate: 0, ttlDays: 30 } as const;
+
+/**
+ * Label feedback: a share of predictions is logged by request id (with a TTL) so that labels posted later to
+ * `POST /models/<name>/feedback` join them into accuracy (classification) or MAE (regression) and label lag.
+ */
+const feedbackSchema = z
+  .strictObject({
+    /** Share of requests whose predictions are logged for feedback; 0 turns feedback off. */
+    sampleRate: share(0, 1).default(DEFAULT_FEEDBACK.sampleRate),
+    /** Logged predictions expire after this many days; a label for an expired one is refused (409). */
+    ttlDays: wholeNumber(1, 365, 'days').default(DEFAULT_FEEDBACK.ttlDays),
+    /** Classification: alarm when accuracy over labelled predictions falls below this share. */
+    accuracyFloor: share(0, 1).optional(),
+    /** Regression: alarm when the mean absolute error rises above this value. */
+    maeCeiling: z.number().positive({ error: 'must be > 0' }).optional(),
+  })
+  .prefault({});
+export type FeedbackConfig = z.infer<typeof feedbackSchema>;
+
 export const OBJECT_LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
 export const DEFAULT_OBJECT_LOCK = { mode: 'GOVERNANCE', days: 365 } as const;
 
@@ -196,7 +299,10 @@ export const modelConfigSchema = z
     provisionedConcurrency: provisionedConcurrencySchema.prefault({}),
     inference: inferenceSchema,
     sagemaker: sagemakerSchema.optional(),
-    // Room for later issues: slo, canary, retrain.
+    slo: sloSchema,
+    drift: driftSchema,
+    feedback: feedbackSchema,
+    // Room for later issues: canary, retrain.
   })
   .superRefine((m, ctx) => {
     if (m.reservedConcurrency !== undefined && m.provisionedConcurrency.max > m.reservedConcurrency) {
@@ -335,6 +441,8 @@ export const configSchema = z
               'with a space or "AWS/"',
           })
           .default('ModelOps'),
+        /** How often the scheduled drift monitor runs (EventBridge schedule; local mode runs it on this interval). */
+        driftScheduleMinutes: wholeNumber(1, 1_440, 'minutes').default(10),
       })
       .prefault({}),
     /** Alarm notifications go to this address (SNS e-mail subscription) when set. */

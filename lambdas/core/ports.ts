@@ -191,8 +191,44 @@ export const INFERENCE_METRICS = {
    * clients get answers.
    */
   fallbacks: 'Fallbacks',
+  /**
+   * 0 or 1 per answered request: 1 when it took longer than the model's latency SLO threshold. The latency SLI is
+   * 1 − SlowRequests/Requests (lambdas/core/slo.ts).
+   */
+  slowRequests: 'SlowRequests',
 } as const;
 export type InferenceMetricName = (typeof INFERENCE_METRICS)[keyof typeof INFERENCE_METRICS];
+
+/** Metric names of the drift monitor, per {Model, Feature} (features) and per {Model} (dataset, predictions). */
+export const DRIFT_METRICS = {
+  /** Jensen–Shannon distance (base 2) of a feature's window against the baseline. */
+  featureJsDistance: 'FeatureDriftJsDistance',
+  featurePsi: 'FeatureDriftPsi',
+  /** Share of evaluated features that drifted in the window. */
+  datasetDrift: 'DatasetDriftShare',
+  /** JS distance of the prediction bins against the prediction baseline. */
+  predictionDrift: 'PredictionDriftJsDistance',
+  /** Live instances in the window the monitor judged. */
+  windowCount: 'DriftWindowCount',
+  /** 1 when the window had too few instances to judge (never reported as zero drift). */
+  insufficientData: 'DriftInsufficientData',
+  /** 1 while the model's drift state is ALARM, else 0. */
+  driftAlarm: 'DriftAlarm',
+} as const;
+
+/** Metric names of label feedback, per {Model, Version} and {Model}. */
+export const FEEDBACK_METRICS = {
+  /** 0 or 1 per labelled classification prediction: whether it was right (Average = accuracy). */
+  correct: 'PredictionCorrect',
+  /** Absolute error per labelled regression prediction (Average = MAE). */
+  absoluteError: 'PredictionAbsoluteError',
+  /** Seconds from the prediction to its label. */
+  labelLag: 'LabelLagSeconds',
+  labels: 'LabelsReceived',
+} as const;
+
+/** Extra dimension names: `Feature` for per-feature drift metrics. */
+export const FEATURE_DIMENSION = 'Feature';
 
 /** Dimension names: every metric is emitted per {Model, Version} and per {Model}. */
 export const METRIC_DIMENSIONS = { model: 'Model', version: 'Version' } as const;

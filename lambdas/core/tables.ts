@@ -24,6 +24,11 @@ export interface TableDefinition {
   readonly partitionKey: KeyAttribute;
   readonly sortKey?: KeyAttribute;
   readonly globalSecondaryIndexes: readonly IndexDefinition[];
+  /**
+   * Attribute holding an epoch-seconds expiry, when items expire (DynamoDB TTL). The local emulator has no TTL:
+   * readers must treat an item past its expiry as absent.
+   */
+  readonly timeToLiveAttribute?: string;
 }
 
 export const MODEL_VERSIONS_TABLE = {
@@ -57,10 +62,48 @@ export const AUDIT_LOG_TABLE = {
   globalSecondaryIndexes: [],
 } as const satisfies TableDefinition;
 
+/**
+ * Live drift counters (DESIGN.md decision 5): one item per (model, version, time bucket), every counter a number
+ * attribute incremented with atomic `ADD`. `series` = `<model>#<version>`, `bucket` = the bucket's start (epoch ms).
+ */
+export const DRIFT_COUNTERS_TABLE = {
+  id: 'DriftCounters',
+  envVar: 'DRIFT_COUNTERS_TABLE',
+  partitionKey: { name: 'series', type: 'S' },
+  sortKey: { name: 'bucket', type: 'N' },
+  globalSecondaryIndexes: [],
+  timeToLiveAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
+/**
+ * Monitoring state per model and kind (`drift`, later `retrain`): one item changed only by conditional writes on
+ * `revision`, like the routing record.
+ */
+export const MONITOR_STATE_TABLE = {
+  id: 'MonitorState',
+  envVar: 'MONITOR_STATE_TABLE',
+  partitionKey: { name: 'model', type: 'S' },
+  sortKey: { name: 'kind', type: 'S' },
+  globalSecondaryIndexes: [],
+} as const satisfies TableDefinition;
+
+/** Sampled predictions by request id, joined with labels posted later (feedback); items expire. */
+export const PREDICTION_LOG_TABLE = {
+  id: 'PredictionLog',
+  envVar: 'PREDICTION_LOG_TABLE',
+  partitionKey: { name: 'model', type: 'S' },
+  sortKey: { name: 'requestId', type: 'S' },
+  globalSecondaryIndexes: [],
+  timeToLiveAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
 export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
   MODEL_VERSIONS_TABLE,
   DEPLOYMENTS_TABLE,
   AUDIT_LOG_TABLE,
+  DRIFT_COUNTERS_TABLE,
+  MONITOR_STATE_TABLE,
+  PREDICTION_LOG_TABLE,
 ];
 
 /** Environment variable holding the artifact registry bucket's name. */

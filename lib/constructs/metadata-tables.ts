@@ -74,6 +74,9 @@ export class MetadataTables extends Construct {
         encryptionKey: this.key,
         deletionProtection: true,
         removalPolicy: RemovalPolicy.RETAIN,
+        ...(definition.timeToLiveAttribute !== undefined
+          ? { timeToLiveAttribute: definition.timeToLiveAttribute }
+          : {}),
       });
       for (const index of definition.globalSecondaryIndexes) {
         table.addGlobalSecondaryIndex({

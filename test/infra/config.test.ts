@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../lib/config';
+import {
+  ConfigError,
+  DEFAULT_DRIFT,
+  DEFAULT_FEEDBACK,
+  DEFAULT_SLO,
+  parseConfig,
+} from '../../lib/config';
 
 const minimal = { models: [{ name: 'breast-cancer', owner: 'ml-platform' }] };
 
@@ -29,7 +35,7 @@ describe('parseConfig', () => {
       },
       retention: { logDays: 365, accessLogDays: 365 },
       release: { reservedConcurrency: 5 },
-      monitoring: { namespace: 'ModelOps' },
+      monitoring: { namespace: 'ModelOps', driftScheduleMinutes: 10 },
       models: [
         {
           name: 'breast-cancer',
@@ -45,6 +51,9 @@ describe('parseConfig', () => {
             maxBatch: 64,
             capture: { sampleRate: 0, batchRecords: 100 },
           },
+          slo: DEFAULT_SLO,
+          drift: DEFAULT_DRIFT,
+          feedback: DEFAULT_FEEDBACK,
         },
       ],
     });
@@ -111,6 +120,7 @@ describe('parseConfig', () => {
     expect(issuesOf({ ...minimal, monitoring: { namespace: ' Lead' } })).toHaveLength(1);
     expect(parseConfig({ ...minimal, monitoring: { namespace: 'Acme/ModelOps' } }).monitoring).toEqual({
       namespace: 'Acme/ModelOps',
+      driftScheduleMinutes: 10,
     });
   });
 });
