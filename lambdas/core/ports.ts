@@ -325,3 +325,74 @@ export interface ModelSigner {
   /** True only when `signature` was made by this key over exactly `digest`; false for any mismatch. */
   verify(digest: Uint8Array, signature: Uint8Array): Promise<boolean>;
 }
+
+// --- Drift counters (DriftCounters table) ------------------------------------------------------------------------
+
+/** Bins per feature (and per prediction output), missing bin excluded: how to read counters back into arrays. */
+export interface DriftLayout {
+  readonly features: Readonly<Record<string, number>>;
+  readonly predictions?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Live drift counts per (model, version, time bucket) (DESIGN.md decision 5). The inference path adds; the drift
+ * monitor reads windows. Counts use drift.ts's `WindowCounts` shape.
+ */
+export interface DriftCounterStore {
+  /** Adds `counts` to the item of one bucket with one atomic ADD (creating it when absent). */
+  addCounts(
+    model: string,
+    version: string,
+    bucketStartMs: number,
+    counts: import('./drift').WindowCounts,
+  ): Promise<void>;
+  /**
+   * The sum of the buckets of one version whose start is in [fromMs, toMs), read back in `layout`; `counts` is
+   * undefined when no bucket exists. `itemsRead` counts items (the monitor's cost does not grow with traffic).
+   */
+  readWindow(
+    model: string,
+    version: string,
+    fromMs: number,
+    toMs: number,
+    layout: DriftLayout,
+  ): Promise<{ readonly counts: import('./drift').WindowCounts | undefined; readonly itemsRead: number }>;
+}
+
+// --- MetricsReader ------------------------------------------------------------------------------------------------
+
+/** CloudWatch statistics the readers support. */
+export type MetricStat = 'Sum' | 'SampleCount' | 'Average' | 'Minimum' | 'Maximum' | `p${number}`;
+
+export interface MetricQuery {
+  /** CloudWatch query id rules: starts with a lower-case letter, then letters, digits, `_`. */
+  readonly id: string;
+  readonly metricName: string;
+  readonly dimensions: MetricDimensions;
+  readonly stat: MetricStat;
+}
+
+export interface MetricReadRequest {
+  readonly queries: readonly MetricQuery[];
+  /** Inclusive; aligned down to the period by the reader. */
+  readonly startMs: number;
+  /** Exclusive. */
+  readonly endMs: number;
+  readonly periodSeconds: number;
+}
+
+export interface MetricReadSeries {
+  readonly id: string;
+  /** Start of every period in [start, end), ascending, whether or not it has data. */
+  readonly timestamps: readonly number[];
+  /** One per timestamp; `null` where the period has no data (missing is never reported as zero). */
+  readonly values: readonly (number | null)[];
+}
+
+/**
+ * Reads metric time series back (DESIGN.md decision 4): `GetMetricData` in AWS, the local metric store in local mode.
+ * Used by the local alarm evaluator, `modelops status` and the canary judge.
+ */
+export interface MetricsReader {
+  read(request: MetricReadRequest): Promise<readonly MetricReadSeries[]>;
+}
