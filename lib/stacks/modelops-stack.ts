@@ -1,3 +1,5 @@
+import { FleetDashboard } from '../constructs/fleet-dashboard';
+import { ModelDashboard } from '../constructs/model-dashboard';
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -75,6 +77,10 @@ export class ModelOpsStack extends Stack {
    * `SageMakerEndpoint`.
    */
   public readonly endpoints: Readonly<Record<string, IModelEndpoint>>;
+  /** The CloudWatch dashboard of each model (`<project>-<stage>-<model>`), by model name. */
+  public readonly modelDashboards: Readonly<Record<string, ModelDashboard>>;
+  /** `<project>-<stage>-fleet`: every model plus the control plane's services. */
+  public readonly fleetDashboard: FleetDashboard;
 
   constructor(scope: Construct, id: string, props: ModelOpsStackProps) {
     super(scope, id, props);
@@ -179,6 +185,28 @@ export class ModelOpsStack extends Stack {
       });
     }
     this.endpoints = endpoints;
+
+    const dashboardNamePrefix = `${config.project}-${config.stage}`;
+    const dashboards: Record<string, ModelDashboard> = {};
+    for (const model of config.models) {
+      const endpoint = endpoints[model.name]!;
+      dashboards[model.name] = new ModelDashboard(this, `${modelConstructStem(model.name)}Dashboard`, {
+        endpoint,
+        namespace: config.monitoring.namespace,
+        slo: model.slo,
+        memoryMb: model.memoryMb,
+        dashboardNamePrefix,
+      });
+    }
+    this.modelDashboards = dashboards;
+    this.fleetDashboard = new FleetDashboard(this, 'FleetDashboard', {
+      dashboardNamePrefix,
+      endpoints: Object.values(endpoints),
+      functions: this.release.functions,
+      stateMachines: [this.release.stateMachine],
+      deadLetterQueues: [this.release.deadLetterQueue],
+      tables: Object.values(this.tables.tables),
+    });
 
     new CfnOutput(this, STACK_OUTPUTS.registryBucketName, { value: this.registry.bucket.bucketName });
     new CfnOutput(this, STACK_OUTPUTS.modelVersionsTableName, { value: this.tables.modelVersions.tableName });
