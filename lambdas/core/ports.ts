@@ -3,6 +3,7 @@
  * local mode uses the same adapters pointed at the emulators (DESIGN.md decision 4).
  */
 import type { Readable } from 'node:stream';
+import type { WindowCounts as DriftWindowCounts } from './drift';
 import type { Instance } from './features';
 import type { Manifest } from './manifest';
 import type { OutputValue } from './model-runtime';
@@ -344,7 +345,7 @@ export interface DriftCounterStore {
     model: string,
     version: string,
     bucketStartMs: number,
-    counts: import('./drift').WindowCounts,
+    counts: DriftWindowCounts,
   ): Promise<void>;
   /**
    * The sum of the buckets of one version whose start is in [fromMs, toMs), read back in `layout`; `counts` is
@@ -356,7 +357,7 @@ export interface DriftCounterStore {
     fromMs: number,
     toMs: number,
     layout: DriftLayout,
-  ): Promise<{ readonly counts: import('./drift').WindowCounts | undefined; readonly itemsRead: number }>;
+  ): Promise<{ readonly counts: DriftWindowCounts | undefined; readonly itemsRead: number }>;
 }
 
 // --- MetricsReader ------------------------------------------------------------------------------------------------
