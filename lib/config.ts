@@ -175,9 +175,7 @@ const sloSchema = z
   .strictObject({
     /** Error-budget period; the burn-rate tiers keep the SRE workbook's budget shares for any period. */
     periodDays: wholeNumber(1, 90, 'days').default(DEFAULT_SLO.periodDays),
-    availability: z
-      .strictObject({ target: sloTarget.default(DEFAULT_SLO.availability.target) })
-      .prefault({}),
+    availability: z.strictObject({ target: sloTarget.default(DEFAULT_SLO.availability.target) }).prefault({}),
     latency: z
       .strictObject({
         target: sloTarget.default(DEFAULT_SLO.latency.target),

@@ -341,12 +341,7 @@ export interface DriftLayout {
  */
 export interface DriftCounterStore {
   /** Adds `counts` to the item of one bucket with one atomic ADD (creating it when absent). */
-  addCounts(
-    model: string,
-    version: string,
-    bucketStartMs: number,
-    counts: DriftWindowCounts,
-  ): Promise<void>;
+  addCounts(model: string, version: string, bucketStartMs: number, counts: DriftWindowCounts): Promise<void>;
   /**
    * The sum of the buckets of one version whose start is in [fromMs, toMs), read back in `layout`; `counts` is
    * undefined when no bucket exists. `itemsRead` counts items (the monitor's cost does not grow with traffic).

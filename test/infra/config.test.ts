@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  DEFAULT_DRIFT,
-  DEFAULT_FEEDBACK,
-  DEFAULT_SLO,
-  parseConfig,
-} from '../../lib/config';
+import { ConfigError, DEFAULT_DRIFT, DEFAULT_FEEDBACK, DEFAULT_SLO, parseConfig } from '../../lib/config';
 
 const minimal = { models: [{ name: 'breast-cancer', owner: 'ml-platform' }] };
 
