@@ -96,7 +96,12 @@ export class CloudWatchMetricsReader implements MetricsReader {
     const plan = planMetricRead(request, this.now());
     const points = new Map<string, [number, number][]>(plan.queries.map((q) => [q.id, []]));
     for (let i = 0; i < plan.queries.length; i += MAX_QUERIES_PER_CALL) {
-      await this.readBatch(plan, request.periodSeconds, plan.queries.slice(i, i + MAX_QUERIES_PER_CALL), points);
+      await this.readBatch(
+        plan,
+        request.periodSeconds,
+        plan.queries.slice(i, i + MAX_QUERIES_PER_CALL),
+        points,
+      );
     }
     return plan.queries.map((q) => seriesOnGrid(plan, q.id, points.get(q.id)!));
   }

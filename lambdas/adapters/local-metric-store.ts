@@ -226,7 +226,11 @@ export class TimeSeriesMetricsStore implements MetricsSink, MetricsReader {
     }
   }
 
-  private seriesFor(name: string, dimensions: MetricDimensions, named: Map<string, Series | null>): Series | null {
+  private seriesFor(
+    name: string,
+    dimensions: MetricDimensions,
+    named: Map<string, Series | null>,
+  ): Series | null {
     const key = `${name}|${dimensionKey(dimensions)}`;
     let s: Series | null | undefined = this.series.get(key);
     if (s === undefined) {
@@ -268,7 +272,12 @@ export class TimeSeriesMetricsStore implements MetricsSink, MetricsReader {
     });
   }
 
-  private seriesOf(plan: MetricReadPlan, id: string, tier: Tier | undefined, stat: ParsedStat): MetricReadSeries {
+  private seriesOf(
+    plan: MetricReadPlan,
+    id: string,
+    tier: Tier | undefined,
+    stat: ParsedStat,
+  ): MetricReadSeries {
     const timestamps = new Array<number>(plan.periods);
     const values = new Array<number | null>(plan.periods).fill(null);
     for (let p = 0; p < plan.periods; p++) timestamps[p] = plan.startMs + p * plan.periodMs;

@@ -103,7 +103,8 @@ export function planMetricRead(request: MetricReadRequest, nowMs: number): Metri
         `queries[${i}].id "${String(q?.id)}" must start with a lower-case letter, then letters, digits or "_"`,
       );
     }
-    if (seen.has(q.id)) throw new MetricReadError(`queries[${i}].id "${q.id}" is used twice; ids must be unique`);
+    if (seen.has(q.id))
+      throw new MetricReadError(`queries[${i}].id "${q.id}" is used twice; ids must be unique`);
     seen.add(q.id);
     if (typeof q.metricName !== 'string' || q.metricName.length === 0) {
       throw new MetricReadError(`queries[${q.id}].metricName is empty; name the metric (e.g. Requests)`);
@@ -145,4 +146,3 @@ export function seriesOnGrid(
   }
   return { id, timestamps: periodStarts(plan), values };
 }
-

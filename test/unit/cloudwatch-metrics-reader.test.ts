@@ -1,6 +1,9 @@
 import type { GetMetricDataCommand, GetMetricDataCommandOutput } from '@aws-sdk/client-cloudwatch';
 import { describe, expect, it } from 'vitest';
-import { CloudWatchMetricsReader, MAX_QUERIES_PER_CALL } from '../../lambdas/adapters/cloudwatch-metrics-reader';
+import {
+  CloudWatchMetricsReader,
+  MAX_QUERIES_PER_CALL,
+} from '../../lambdas/adapters/cloudwatch-metrics-reader';
 import { TransientStoreError } from '../../lambdas/core/errors';
 import { MetricReadError } from '../../lambdas/core/metric-read';
 import type { MetricReadRequest } from '../../lambdas/core/ports';
@@ -53,9 +56,9 @@ describe('CloudWatchMetricsReader', () => {
     const fake = new FakeCloudWatch([cloudWatchFixture('get-metric-data-forbidden')]);
     const read = reader(fake).read(one);
     await expect(read).rejects.toThrow(MetricReadError);
-    await expect(reader(new FakeCloudWatch([cloudWatchFixture('get-metric-data-forbidden')])).read(one)).rejects.toThrow(
-      /Forbidden: Forbidden Insufficient permissions.*grant cloudwatch:GetMetricData/,
-    );
+    await expect(
+      reader(new FakeCloudWatch([cloudWatchFixture('get-metric-data-forbidden')])).read(one),
+    ).rejects.toThrow(/Forbidden: Forbidden Insufficient permissions.*grant cloudwatch:GetMetricData/);
   });
 
   it('fails PartialData that comes without a NextToken instead of returning a short series', async () => {
@@ -97,7 +100,12 @@ describe('CloudWatchMetricsReader', () => {
         MetricDataResults: [
           {
             Id: 'requests',
-            Timestamps: [new Date(T0 - 60_000), new Date(T0), new Date(T0 + 30_000), new Date(T0 + 5 * 60_000)],
+            Timestamps: [
+              new Date(T0 - 60_000),
+              new Date(T0),
+              new Date(T0 + 30_000),
+              new Date(T0 + 5 * 60_000),
+            ],
             Values: [99, 4, 5, 98],
             StatusCode: 'Complete',
           },

@@ -34,7 +34,8 @@ export class FakeCloudWatch implements GetMetricDataSender {
     this.inputs.push(command.input);
     if (typeof this.respond === 'function') return this.respond(command.input);
     const next = this.respond[this.inputs.length - 1];
-    if (next === undefined) throw new Error(`fake CloudWatch: no response recorded for call ${this.inputs.length}`);
+    if (next === undefined)
+      throw new Error(`fake CloudWatch: no response recorded for call ${this.inputs.length}`);
     if (next instanceof Error) throw next;
     return next;
   }
@@ -51,7 +52,13 @@ export const DIMS: MetricDimensions = { Model: 'iris', Version: '3' };
  */
 export const SCENARIO = {
   requests: [10, 12, 3, 7, 9],
-  errorsEmitted: [[1, 0, 0, 0, 0, 0, 0, 0, 0, 0], new Array<number>(12).fill(0), undefined, [1, 0, 1, 0, 0, 0, 0], undefined],
+  errorsEmitted: [
+    [1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    new Array<number>(12).fill(0),
+    undefined,
+    [1, 0, 1, 0, 0, 0, 0],
+    undefined,
+  ],
 } as const;
 
 /** An unaligned range: [06:00:05, 06:04:30) aligns to [06:00, 06:05), five 1-minute periods. */

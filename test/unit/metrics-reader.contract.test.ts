@@ -46,7 +46,10 @@ function cloudWatchReader(): { reader: MetricsReader; fake: FakeCloudWatch } {
     cloudWatchFixture('get-metric-data-paged-page1'),
     cloudWatchFixture('get-metric-data-paged-page2'),
   ]);
-  return { reader: new CloudWatchMetricsReader({ namespace: 'ModelOps', client: fake, now: () => NOW }), fake };
+  return {
+    reader: new CloudWatchMetricsReader({ namespace: 'ModelOps', client: fake, now: () => NOW }),
+    fake,
+  };
 }
 
 const readers: [string, () => MetricsReader][] = [
@@ -72,12 +75,17 @@ describe.each(readers)('MetricsReader contract: %s', (_, make) => {
       queries: [{ id: 'other', metricName: 'Requests', dimensions: { Model: 'nope' }, stat: 'Sum' }],
     });
     // The CloudWatch fixture has no "other" result: the id is filled with nulls, not dropped.
-    expect(series).toEqual([{ id: 'other', timestamps: SCENARIO_EXPECTED.timestamps, values: [null, null, null, null, null] }]);
+    expect(series).toEqual([
+      { id: 'other', timestamps: SCENARIO_EXPECTED.timestamps, values: [null, null, null, null, null] },
+    ]);
   });
 
   it.each([
     [{ queries: [] }, /queries is empty/],
-    [{ queries: [{ id: 'Bad', metricName: 'Requests', dimensions: DIMS, stat: 'Sum' }] }, /queries\[0\]\.id "Bad"/],
+    [
+      { queries: [{ id: 'Bad', metricName: 'Requests', dimensions: DIMS, stat: 'Sum' }] },
+      /queries\[0\]\.id "Bad"/,
+    ],
     [
       {
         queries: [
@@ -87,7 +95,10 @@ describe.each(readers)('MetricsReader contract: %s', (_, make) => {
       },
       /used twice/,
     ],
-    [{ queries: [{ id: 'a', metricName: 'Requests', dimensions: DIMS, stat: 'Median' }] }, /stat "Median" is not supported/],
+    [
+      { queries: [{ id: 'a', metricName: 'Requests', dimensions: DIMS, stat: 'Median' }] },
+      /stat "Median" is not supported/,
+    ],
     [{ queries: [{ id: 'a', metricName: 'Requests', dimensions: DIMS, stat: 'p101' }] }, /stat "p101"/],
     [{ periodSeconds: 45 }, /periodSeconds 45 is not a CloudWatch period/],
     [{ startMs: T0, endMs: T0 }, /must be a finite epoch millisecond before endMs/],
@@ -98,9 +109,9 @@ describe.each(readers)('MetricsReader contract: %s', (_, make) => {
     const reader = make();
     const read = reader.read({ ...SCENARIO_REQUEST, ...override } as typeof SCENARIO_REQUEST);
     await expect(read).rejects.toThrow(MetricReadError);
-    await expect(reader.read({ ...SCENARIO_REQUEST, ...override } as typeof SCENARIO_REQUEST)).rejects.toThrow(
-      message,
-    );
+    await expect(
+      reader.read({ ...SCENARIO_REQUEST, ...override } as typeof SCENARIO_REQUEST),
+    ).rejects.toThrow(message);
   });
 });
 
