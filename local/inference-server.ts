@@ -4,6 +4,7 @@
  *
  * The adapter only turns a node request into the app's `HttpRequest` and its `HttpResponse` back into bytes. It
  * adds two local-only routes: `GET /healthz` and `GET /metrics` (the sink's snapshot, which tests assert on).
+ * A third, `POST /metrics/read`, answers MetricReadRequests from the local time-series store (the CLI's reader).
  * It never buffers more than a little over MAX_BODY_BYTES of a body and never lets a bad request take it down.
  *
  * Closed to browsers: a web page the developer has open must not be able to call it. A cross-site `text/plain` POST
@@ -19,6 +20,9 @@ import { DEFAULT_INFERENCE_LIMITS } from '../lambdas/core/inference-request';
 import { errorResponse, type HttpResponse } from '../lambdas/inference/http';
 import type { InferenceApp } from '../lambdas/inference/inference-app';
 import { InMemoryMetricsSink } from '../lambdas/adapters/in-memory-metrics-sink';
+import { FanOutMetricsSink, TimeSeriesMetricsStore } from '../lambdas/adapters/local-metric-store';
+import { MetricReadError } from '../lambdas/core/metric-read';
+import type { MetricReadRequest, MetricsReader } from '../lambdas/core/ports';
 import { numberEnv } from '../lambdas/shared/env';
 import type { LocalLogger } from './logger';
 import type { LocalService, RunningService } from './start';
@@ -110,8 +114,16 @@ export interface InferenceServerOptions {
   readonly maxBodyBytes?: number;
   /** `GET /metrics` returns this; absent → 404. */
   readonly metricsSnapshot?: () => unknown;
+  /**
+   * `POST /metrics/read` (body: a MetricReadRequest, answer: `{ series }`) reads it; absent → 404. Same guards as
+   * every route, plus the JSON Content-Type every POST needs.
+   */
+  readonly metricsReader?: MetricsReader;
   readonly logger?: LocalLogger;
 }
+
+/** The local-only route the CLI's HTTP MetricsReader (cli/metrics-reader.ts) posts a MetricReadRequest to. */
+export const METRICS_READ_PATH = '/metrics/read';
 
 export interface RunningInferenceServer {
   readonly url: string;
@@ -298,6 +310,15 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       return;
     }
 
+    if (path === METRICS_READ_PATH && method !== 'POST') {
+      req.resume();
+      send(
+        res,
+        errorResponse('MethodNotAllowed', `${path} accepts POST only`, requestId, [], { allow: 'POST' }),
+      );
+      return;
+    }
+
     if (method === 'POST') {
       const type = req.headers['content-type'];
       if (type === undefined || !JSON_CONTENT_TYPE.test(type)) {
@@ -350,9 +371,34 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
           [{ path: '(body)', message: `is larger than ${maxBodyBytes} bytes` }],
         ),
       );
+    } else if (path === METRICS_READ_PATH) {
+      readMetrics(req, res, requestId, body);
     } else {
       invoke(req, res, method, path, requestId, body);
     }
+  };
+
+  const readMetrics = (req: IncomingMessage, res: ServerResponse, requestId: string, body: string): void => {
+    const reader = options.metricsReader;
+    if (reader === undefined) {
+      send(res, errorResponse('ModelNotFound', 'metrics are not collected by this server', requestId));
+      return;
+    }
+    let request: MetricReadRequest;
+    try {
+      request = JSON.parse(body) as MetricReadRequest;
+    } catch (err) {
+      send(res, errorResponse('InvalidInput', `the body is not JSON: ${(err as Error).message}`, requestId));
+      return;
+    }
+    reader.read(request).then(
+      (series) => json(res, 200, { series }),
+      (err: unknown) => {
+        // The reader validates the request (planMetricRead); anything else is a bug and answers 500.
+        if (err instanceof MetricReadError) send(res, errorResponse('InvalidInput', err.message, requestId));
+        else fail(req, res, err);
+      },
+    );
   };
 
   const server = createServer({ keepAlive: true }, (req, res) => {
@@ -427,7 +473,11 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
         import('../lambdas/inference/from-env'),
       ]);
       const metrics = new InMemoryMetricsSink();
-      const app = createOnnxInferenceAppFromEnv({ models, metrics });
+      const metricStore = new TimeSeriesMetricsStore();
+      const app = createOnnxInferenceAppFromEnv({
+        models,
+        metrics: new FanOutMetricsSink([metrics, metricStore]),
+      });
       const running = await startInferenceServer({
         app,
         port:
@@ -436,6 +486,7 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
         maxBodyBytes:
           inferenceSettingsFromEnv().limits?.maxBodyBytes ?? DEFAULT_INFERENCE_LIMITS.maxBodyBytes,
         metricsSnapshot: () => metrics.snapshot(),
+        metricsReader: metricStore,
         logger: context.logger,
       });
       const service: RunningInferenceService = {
@@ -443,6 +494,7 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
         baseUrl: running.url,
         port: running.port,
         metrics,
+        metricStore,
         stop: running.stop,
       };
       return service;
@@ -456,4 +508,6 @@ export interface RunningInferenceService extends RunningService {
   readonly baseUrl: string;
   readonly port: number;
   readonly metrics: InMemoryMetricsSink;
+  /** The same metrics as time series: what `POST /metrics/read` answers from. */
+  readonly metricStore: TimeSeriesMetricsStore;
 }
