@@ -20,6 +20,7 @@ import { errorResponse, type HttpResponse } from '../lambdas/inference/http';
 import type { InferenceApp } from '../lambdas/inference/inference-app';
 import { InMemoryMetricsSink } from '../lambdas/adapters/in-memory-metrics-sink';
 import { numberEnv } from '../lambdas/shared/env';
+import { PREDICTION_LOG_TABLE } from '../lambdas/core/tables';
 import type { LocalLogger } from './logger';
 import type { LocalService, RunningService } from './start';
 
@@ -420,6 +421,10 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
     name: INFERENCE_SERVICE_NAME,
     async start(context) {
       Object.assign(process.env, options.environment ?? {});
+      // Feedback: the emulated PredictionLog table, with each model's own `feedback` settings from the config.
+      const predictionLog = context.emulators.tables[PREDICTION_LOG_TABLE.envVar];
+      if (predictionLog !== undefined) process.env[PREDICTION_LOG_TABLE.envVar] ??= predictionLog;
+      const feedbackOf = new Map(context.runtime.config.models.map((m) => [m.name, m.feedback] as const));
       const models = options.models ?? context.runtime.config.models.map((m) => m.name);
       // Imported here, not at the top: the module creates its SDK clients from process.env when it loads.
       const [{ createOnnxInferenceAppFromEnv }, { inferenceSettingsFromEnv }] = await Promise.all([
@@ -427,7 +432,11 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
         import('../lambdas/inference/from-env'),
       ]);
       const metrics = new InMemoryMetricsSink();
-      const app = createOnnxInferenceAppFromEnv({ models, metrics });
+      const app = createOnnxInferenceAppFromEnv({
+        models,
+        metrics,
+        feedbackSettings: (model) => feedbackOf.get(model),
+      });
       const running = await startInferenceServer({
         app,
         port:
