@@ -22,38 +22,42 @@ const label = z.union([z.string().min(1, { error: 'must not be empty' }).max(256
   error: 'must be a string (class label) or a finite number (regression value)',
 });
 
-export const feedbackBodySchema = z
-  .strictObject(
-    {
-      requestId: z
-        .string({ error: 'is required: the requestId of the inference response being labelled' })
-        .min(1, { error: 'must not be empty' })
-        .max(MAX_REQUEST_ID_LENGTH, { error: `must be at most ${MAX_REQUEST_ID_LENGTH} characters` }),
-      label: label.optional(),
-      labels: z
-        .array(label, { error: 'must be an array with one label per instance, in request order' })
-        .min(1, { error: 'must hold at least one label' })
-        .max(MAX_FEEDBACK_LABELS, { error: `must hold at most ${MAX_FEEDBACK_LABELS} labels` })
-        .optional(),
-    },
-    { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field; send requestId and label or labels' : undefined) },
-  )
-  .superRefine((body, ctx) => {
-    if (body.label === undefined && body.labels === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['labels'],
+export const feedbackBodySchema = z.strictObject(
+  {
+    requestId: z
+      .string({ error: 'is required: the requestId of the inference response being labelled' })
+      .min(1, { error: 'must not be empty' })
+      .max(MAX_REQUEST_ID_LENGTH, { error: `must be at most ${MAX_REQUEST_ID_LENGTH} characters` }),
+    label: label.optional(),
+    labels: z
+      .array(label, { error: 'must be an array with one label per instance, in request order' })
+      .min(1, { error: 'must hold at least one label' })
+      .max(MAX_FEEDBACK_LABELS, { error: `must hold at most ${MAX_FEEDBACK_LABELS} labels` })
+      .optional(),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? 'unknown field; send requestId and label or labels' : undefined,
+  },
+);
+
+/** Exactly one of `label` and `labels`; judged on the raw object so it is reported alongside the schema's errors. */
+function labelChoiceErrors(json: Record<string, unknown>): FieldError[] {
+  const hasLabel = json.label !== undefined;
+  const hasLabels = json.labels !== undefined;
+  if (!hasLabel && !hasLabels) {
+    return [
+      {
+        path: 'labels',
         message: 'is required: send "labels" (one per instance) or "label" (a single-instance request)',
-      });
-    }
-    if (body.label !== undefined && body.labels !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['label'],
-        message: 'must not be sent together with "labels"; send one of them',
-      });
-    }
-  });
+      },
+    ];
+  }
+  if (hasLabel && hasLabels) {
+    return [{ path: 'label', message: 'must not be sent together with "labels"; send one of them' }];
+  }
+  return [];
+}
 
 export type ParseFeedbackResult =
   | { readonly ok: true; readonly request: FeedbackRequest }
@@ -61,7 +65,9 @@ export type ParseFeedbackResult =
 
 function fieldPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(body)';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
 }
 
 /** Parses and validates a feedback body; errors name each field and the fix, in the inference error shape. */
@@ -70,7 +76,9 @@ export function parseFeedbackBody(text: string, maxBodyBytes: number): ParseFeed
     return {
       ok: false,
       status: 413,
-      errors: [{ path: '(body)', message: `is larger than ${maxBodyBytes} bytes; send fewer labels per request` }],
+      errors: [
+        { path: '(body)', message: `is larger than ${maxBodyBytes} bytes; send fewer labels per request` },
+      ],
     };
   }
   let json: unknown;
@@ -91,17 +99,18 @@ export function parseFeedbackBody(text: string, maxBodyBytes: number): ParseFeed
     };
   }
   const parsed = feedbackBodySchema.safeParse(json);
+  const errors = labelChoiceErrors(json as Record<string, unknown>);
   if (!parsed.success) {
-    const errors: FieldError[] = [];
     for (const issue of parsed.error.issues) {
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) errors.push({ path: fieldPath([...issue.path, key]), message: issue.message });
+        for (const key of issue.keys)
+          errors.push({ path: fieldPath([...issue.path, key]), message: issue.message });
       } else {
         errors.push({ path: fieldPath(issue.path), message: issue.message });
       }
     }
-    return { ok: false, status: 400, errors };
   }
+  if (!parsed.success || errors.length > 0) return { ok: false, status: 400, errors };
   const body = parsed.data;
   return { ok: true, request: { requestId: body.requestId, labels: body.labels ?? [body.label!] } };
 }

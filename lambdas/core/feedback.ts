@@ -44,7 +44,9 @@ export interface FeedbackTarget {
  * The first `class` output, else the first `regression` output, else the first `probability` output (its argmax):
  * a class output is what a client reads as "the prediction"; probabilities alone still name a most likely label.
  */
-export function feedbackTarget(outputs: readonly Pick<Output, 'name' | 'kind'>[]): FeedbackTarget | undefined {
+export function feedbackTarget(
+  outputs: readonly Pick<Output, 'name' | 'kind'>[],
+): FeedbackTarget | undefined {
   const of = (kind: Output['kind']) => outputs.find((o) => o.kind === kind);
   const cls = of('class');
   if (cls !== undefined) return { kind: 'classification', output: cls.name, fromProbabilities: false };

@@ -26,7 +26,8 @@ export const FEEDBACK_PATH = /^\/models\/([^/]+)\/feedback\/?$/;
 
 // zod loads with the first feedback request, never on the invoke path's cold start.
 let bodyParser: Promise<(text: string, maxBodyBytes: number) => ParseFeedbackResult> | undefined;
-const loadBodyParser = () => (bodyParser ??= import('../core/feedback-body').then((m) => m.parseFeedbackBody));
+const loadBodyParser = () =>
+  (bodyParser ??= import('../core/feedback-body').then((m) => m.parseFeedbackBody));
 
 /** The data points of one recorded join. */
 export function feedbackData(evaluation: FeedbackEvaluation): MetricDatum[] {
@@ -41,7 +42,10 @@ export function feedbackData(evaluation: FeedbackEvaluation): MetricDatum[] {
 /** Handles one feedback request for a served model (already routed: path and POST checked). */
 export function createFeedbackRoute(
   options: FeedbackRouteOptions,
-): (model: { readonly name: string; readonly metrics: ModelMetrics }, request: HttpRequest) => Promise<HttpResponse> {
+): (
+  model: { readonly name: string; readonly metrics: ModelMetrics },
+  request: HttpRequest,
+) => Promise<HttpResponse> {
   const { store, maxBodyBytes, now } = options;
   return async (m, request) => {
     const requestId = request.requestId;

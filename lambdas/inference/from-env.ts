@@ -98,7 +98,12 @@ export const DEFAULT_FEEDBACK_SERVING: FeedbackServingSettings = { sampleRate: 0
 /** FEEDBACK_SAMPLE_RATE and FEEDBACK_TTL_DAYS, validated, with the config's defaults. */
 export function feedbackSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FeedbackServingSettings {
   return {
-    sampleRate: numberEnv(INFERENCE_ENV.feedbackSampleRate, DEFAULT_FEEDBACK_SERVING.sampleRate, { min: 0, max: 1 }, env),
+    sampleRate: numberEnv(
+      INFERENCE_ENV.feedbackSampleRate,
+      DEFAULT_FEEDBACK_SERVING.sampleRate,
+      { min: 0, max: 1 },
+      env,
+    ),
     ttlDays: numberEnv(
       INFERENCE_ENV.feedbackTtlDays,
       DEFAULT_FEEDBACK_SERVING.ttlDays,

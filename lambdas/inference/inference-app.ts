@@ -240,7 +240,11 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
   }
 
   /** `POST /models/{name}/feedback`: same model and method rules as invoke; not counted as an inference request. */
-  const feedback = (request: HttpRequest, ctx: RequestContext, name: string): Promise<HttpResponse> | HttpResponse => {
+  const feedback = (
+    request: HttpRequest,
+    ctx: RequestContext,
+    name: string,
+  ): Promise<HttpResponse> | HttpResponse => {
     const m = byName.get(name);
     if (m === undefined) {
       return errorResponse(
@@ -250,9 +254,15 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
       );
     }
     if (request.method.toUpperCase() !== 'POST') {
-      return errorResponse('MethodNotAllowed', `use POST on /models/${m.name}/feedback`, request.requestId, undefined, {
-        allow: 'POST',
-      });
+      return errorResponse(
+        'MethodNotAllowed',
+        `use POST on /models/${m.name}/feedback`,
+        request.requestId,
+        undefined,
+        {
+          allow: 'POST',
+        },
+      );
     }
     ctx.model = m;
     ctx.counted = true; // a failure is logged, but never counted as an inference error
