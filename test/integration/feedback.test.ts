@@ -94,7 +94,8 @@ describe('feedback in local mode', () => {
     expect(first.err).toEqual([expect.stringMatching(/^row 11 never-served: PredictionNotFound \(404\)/)]);
 
     const all = await readMetrics(base);
-    for (const dims of [{ Model: BC, Version: version }, { Model: BC }]) {
+    const dimSets: Record<string, string>[] = [{ Model: BC, Version: version }, { Model: BC }];
+    for (const dims of dimSets) {
       const correct = series(all, 'PredictionCorrect', dims);
       expect(correct.count).toBe(10);
       expect(correct.sum / correct.count).toBeCloseTo(0.8, 10);
