@@ -9,6 +9,8 @@
  * with header `x-modelops-version`. Errors: `{"error":{"code","message","details"?},"requestId"}` with 400
  * InvalidInput, 404 ModelNotFound, 405 MethodNotAllowed, 413 PayloadTooLarge, 502 BadGateway (remote backend),
  * 503 ModelNotServable, 500 InternalError (bugs only; bad input never gets there).
+ *
+ * `POST /models/{name}/feedback` (labels joined with logged predictions) is ./feedback-route.ts.
  */
 import { createPiiStripper, type CaptureWriter } from '../core/capture';
 import { parseInferenceBody } from '../core/inference-request';
