@@ -87,7 +87,12 @@ function feedback(body: unknown, over: Partial<HttpRequest> = {}): HttpRequest {
   };
 }
 
-const parse = (body: string) => JSON.parse(body) as Record<string, any>;
+interface Answer {
+  readonly outcome?: string;
+  readonly predictions?: { label: string }[];
+  readonly error?: { code: string; message: string; details?: { path: string; message: string }[] };
+}
+const parse = (body: string) => JSON.parse(body) as Answer;
 
 /** Serves the smoke instances as one request `id` and returns the predicted labels. */
 async function serve(h: ReturnType<typeof harness>, id: string, count = 2): Promise<string[]> {
@@ -95,7 +100,7 @@ async function serve(h: ReturnType<typeof harness>, id: string, count = 2): Prom
     invoke(BC, { instances: smokeInstances(breastCancer).slice(0, count) }, { requestId: id }),
   );
   expect(res.statusCode).toBe(200);
-  return (parse(res.body).predictions as { label: string }[]).map((p) => p.label);
+  return parse(res.body).predictions!.map((p) => p.label);
 }
 
 const other = (label: string) => (label === 'benign' ? 'malignant' : 'benign');
@@ -188,7 +193,7 @@ describe('POST /models/{name}/feedback', () => {
     await h.app(feedback({ requestId: 'r-1', label: p }));
     const res = await h.app(feedback({ requestId: 'r-1', label: other(p!) }));
     expect(res.statusCode).toBe(409);
-    expect(parse(res.body).error.code).toBe('LabelConflict');
+    expect(parse(res.body).error?.code).toBe('LabelConflict');
     expect(h.log.items.get(`${BC}#r-1`)?.labels).toEqual([p]);
   });
 
@@ -196,12 +201,12 @@ describe('POST /models/{name}/feedback', () => {
     const h = harness(1);
     const unknown = await h.app(feedback({ requestId: 'never', label: 'benign' }));
     expect(unknown.statusCode).toBe(404);
-    expect(parse(unknown.body).error.code).toBe('PredictionNotFound');
+    expect(parse(unknown.body).error?.code).toBe('PredictionNotFound');
     const [p] = await serve(h, 'r-1', 1);
     h.clock.now += 86_400_000;
     const expired = await h.app(feedback({ requestId: 'r-1', label: p }));
     expect(expired.statusCode).toBe(409);
-    expect(parse(expired.body).error.code).toBe('PredictionExpired');
+    expect(parse(expired.body).error?.code).toBe('PredictionExpired');
   });
 
   it('rejects invalid feedback with field errors, wrong methods with 405 and unknown models with 404', async () => {
@@ -209,17 +214,17 @@ describe('POST /models/{name}/feedback', () => {
     await serve(h, 'r-1');
     const missing = await h.app(feedback({ labels: ['benign'] }));
     expect(missing.statusCode).toBe(400);
-    expect(parse(missing.body).error.details).toEqual([
+    expect(parse(missing.body).error?.details).toEqual([
       { path: 'requestId', message: expect.stringMatching(/is required/) },
     ]);
     const count = await h.app(feedback({ requestId: 'r-1', label: 'benign' }));
     expect(count.statusCode).toBe(400);
-    expect(parse(count.body).error.details[0].message).toMatch(/has 1 label\(s\) but request r-1 had 2/);
+    expect(parse(count.body).error?.details?.[0]?.message).toMatch(/has 1 label\(s\) but request r-1 had 2/);
     expect((await h.app(feedback('', { method: 'GET' }))).statusCode).toBe(405);
     const notServed = await h.app(
       feedback({ requestId: 'r-1', label: 'x' }, { path: '/models/nope/feedback' }),
     );
-    expect(parse(notServed.body).error.code).toBe('ModelNotFound');
+    expect(parse(notServed.body).error?.code).toBe('ModelNotFound');
   });
 
   it('reads base64 bodies as invoke does, and refuses a body over MAX_BODY_BYTES with 413', async () => {
@@ -235,6 +240,6 @@ describe('POST /models/{name}/feedback', () => {
     const h = harness(1, { store: false });
     const res = await h.app(feedback({ requestId: 'r-1', label: 'benign' }));
     expect(res.statusCode).toBe(404);
-    expect(parse(res.body).error.code).toBe('FeedbackNotEnabled');
+    expect(parse(res.body).error?.code).toBe('FeedbackNotEnabled');
   });
 });
