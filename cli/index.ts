@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, consoleIo, type CliIo } from './errors';
+import { feedback } from './feedback';
 import { DEFAULT_INFERENCE_URL, invoke } from './invoke';
 import { promote, route } from './promote';
 import { push } from './push';
@@ -102,6 +103,14 @@ interface RouteFlags extends TargetOptions {
 interface InvokeFlags {
   readonly file: string;
   readonly routingKey?: string;
+  readonly url?: string;
+  readonly timeout: number;
+}
+
+interface FeedbackFlags {
+  readonly requestId?: string;
+  readonly label?: string;
+  readonly csv?: string;
   readonly url?: string;
   readonly timeout: number;
 }
@@ -257,6 +266,43 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       setExitCode(result.exitCode);
     });
 
+  program
+    .command('feedback')
+    .description(
+      "POST labels to a model's feedback endpoint (POST /models/{name}/feedback), joined with the logged " +
+        'predictions into accuracy or MAE. One label (--request-id with --label) or a CSV (--csv, columns ' +
+        'requestId,label); prints each outcome and a summary. Exit 0 when every label was recorded or a duplicate, ' +
+        '1 otherwise.',
+    )
+    .argument('<model>', 'model name')
+    .addOption(new Option('--request-id <id>', 'the requestId of the inference response being labelled'))
+    .addOption(new Option('--label <label>', 'the true label (class label, or a number for regression)'))
+    .addOption(new Option('--csv <file>', 'CSV with a header row and columns requestId,label'))
+    .addOption(
+      new Option('--url <url>', `inference endpoint base URL (default ${DEFAULT_INFERENCE_URL})`).env(
+        'MODELOPS_INFERENCE_URL',
+      ),
+    )
+    .addOption(
+      new Option('--timeout <seconds>', 'how long to wait for each response')
+        .argParser(positiveNumber('--timeout'))
+        .default(30),
+    )
+    .action(async (model: string, flags: FeedbackFlags) => {
+      const result = await feedback(
+        model,
+        {
+          ...(flags.requestId !== undefined ? { requestId: flags.requestId } : {}),
+          ...(flags.label !== undefined ? { label: flags.label } : {}),
+          ...(flags.csv !== undefined ? { csv: flags.csv } : {}),
+          ...(flags.url !== undefined ? { url: flags.url } : {}),
+          timeoutSeconds: flags.timeout,
+        },
+        io,
+      );
+      setExitCode(result.exitCode);
+    });
+
   program.addHelpText(
     'after',
     [
@@ -273,6 +319,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '  modelops promote breast-cancer 1.0.0',
       '  modelops route breast-cancer --candidate 1.1.0 --weight 0.1',
       '  modelops invoke breast-cancer --file instances.json',
+      '  modelops feedback breast-cancer --request-id 3f2a… --label benign',
     ].join('\n'),
   );
   return program;

@@ -24,6 +24,7 @@ import { FanOutMetricsSink, TimeSeriesMetricsStore } from '../lambdas/adapters/l
 import { MetricReadError } from '../lambdas/core/metric-read';
 import type { MetricReadRequest, MetricsReader } from '../lambdas/core/ports';
 import { numberEnv } from '../lambdas/shared/env';
+import { PREDICTION_LOG_TABLE } from '../lambdas/core/tables';
 import type { LocalLogger } from './logger';
 import type { LocalService, RunningService } from './start';
 
@@ -466,6 +467,10 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
     name: INFERENCE_SERVICE_NAME,
     async start(context) {
       Object.assign(process.env, options.environment ?? {});
+      // Feedback: the emulated PredictionLog table, with each model's own `feedback` settings from the config.
+      const predictionLog = context.emulators.tables[PREDICTION_LOG_TABLE.envVar];
+      if (predictionLog !== undefined) process.env[PREDICTION_LOG_TABLE.envVar] ??= predictionLog;
+      const feedbackOf = new Map(context.runtime.config.models.map((m) => [m.name, m.feedback] as const));
       const models = options.models ?? context.runtime.config.models.map((m) => m.name);
       // Imported here, not at the top: the module creates its SDK clients from process.env when it loads.
       const [{ createOnnxInferenceAppFromEnv }, { inferenceSettingsFromEnv }] = await Promise.all([
@@ -477,6 +482,7 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
       const app = createOnnxInferenceAppFromEnv({
         models,
         metrics: new FanOutMetricsSink([metrics, metricStore]),
+        feedbackSettings: (model) => feedbackOf.get(model),
       });
       const running = await startInferenceServer({
         app,

@@ -392,3 +392,25 @@ export interface MetricReadSeries {
 export interface MetricsReader {
   read(request: MetricReadRequest): Promise<readonly MetricReadSeries[]>;
 }
+
+// --- Prediction log (PredictionLog table) ------------------------------------------------------------------------
+
+/**
+ * Sampled predictions by (model, requestId), joined with labels posted later (lambdas/core/feedback.ts). Items
+ * carry `expiresAt` (DynamoDB TTL); readers judge expiry themselves (`isExpired`), the emulator never deletes.
+ */
+export interface PredictionLogStore {
+  /** Writes one logged prediction (a request id is logged once; a retried request overwrites the same item). */
+  putPrediction(item: import('./feedback').LoggedPrediction): Promise<void>;
+  getPrediction(model: string, requestId: string): Promise<import('./feedback').LoggedPrediction | undefined>;
+  /**
+   * One conditional write: stores `labels` only if the item exists and has none yet. A lost write reads the standing
+   * labels back: the same labels → `duplicate` (idempotent), different ones → `conflict`. Of two concurrent
+   * different labels exactly one is `recorded`.
+   */
+  recordLabel(
+    item: import('./feedback').LoggedPrediction,
+    labels: readonly (string | number)[],
+    labelledAt: string,
+  ): Promise<import('./feedback').RecordLabelResult>;
+}

@@ -6,6 +6,9 @@
  */
 import { S3CaptureWriter } from '../adapters/capture-writer';
 import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
+import { DynamoPredictionLog } from '../adapters/dynamo-prediction-log';
+import { PREDICTION_LOG_TABLE } from '../core/tables';
+import type { FeedbackServingSettings } from './prediction-log-hook';
 import { DynamoVersionStore } from '../adapters/dynamo-version-store';
 import { PowertoolsMetricsSink } from '../adapters/powertools-metrics-sink';
 import { S3RegistryStore } from '../adapters/s3-registry-store';
@@ -82,6 +85,32 @@ export interface InferenceAppFromEnvOptions {
   /** See {@link InferenceAppOptions.warmUp}. @default false */
   readonly warmUp?: boolean;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Per-model feedback settings (local mode serves several models from one process and passes the config's).
+   * @default FEEDBACK_SAMPLE_RATE and FEEDBACK_TTL_DAYS for every model
+   */
+  readonly feedbackSettings?: (model: string) => FeedbackServingSettings | undefined;
+}
+
+/** Default feedback settings (config defaults: sampleRate 0, ttlDays 30). */
+export const DEFAULT_FEEDBACK_SERVING: FeedbackServingSettings = { sampleRate: 0, ttlDays: 30 };
+
+/** FEEDBACK_SAMPLE_RATE and FEEDBACK_TTL_DAYS, validated, with the config's defaults. */
+export function feedbackSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FeedbackServingSettings {
+  return {
+    sampleRate: numberEnv(
+      INFERENCE_ENV.feedbackSampleRate,
+      DEFAULT_FEEDBACK_SERVING.sampleRate,
+      { min: 0, max: 1 },
+      env,
+    ),
+    ttlDays: numberEnv(
+      INFERENCE_ENV.feedbackTtlDays,
+      DEFAULT_FEEDBACK_SERVING.ttlDays,
+      { min: 1, max: 365, integer: true },
+      env,
+    ),
+  };
 }
 
 /** Builds the app on the AWS adapters. Throws ConfigurationError naming a missing or malformed variable. */
@@ -97,6 +126,9 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
     options.metrics ??
     new PowertoolsMetricsSink({ namespace: requireEnv(INFERENCE_ENV.metricsNamespace, env) });
   const routing = new DynamoDeploymentStore(deploymentsTable);
+  // Feedback is on where the stack bound the PredictionLog table; read now so a bad setting fails the cold start.
+  const predictionLogTable = env[PREDICTION_LOG_TABLE.envVar]?.trim();
+  const fixedFeedback = predictionLogTable ? feedbackSettingsFromEnv(env) : undefined;
   return createInferenceApp({
     models,
     registry: new S3RegistryStore(bucket),
@@ -109,5 +141,13 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
     ...((settings.capture?.sampleRate ?? 0) > 0 ? { capture: new S3CaptureWriter(bucket) } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
     warmUp: options.warmUp === true,
+    ...(predictionLogTable
+      ? {
+          feedback: {
+            store: new DynamoPredictionLog(predictionLogTable),
+            settings: options.feedbackSettings ?? (() => fixedFeedback),
+          },
+        }
+      : {}),
   });
 }

@@ -35,6 +35,14 @@ export const ERROR_STATUS = {
   /** The SageMaker endpoint failed or answered something unusable; the caller's input had been validated. */
   BadGateway: 502,
   ModelNotServable: 503,
+  /** Feedback: no logged prediction has this request id (never sampled, never served, or another model's). */
+  PredictionNotFound: 404,
+  /** Feedback: this model's endpoint has no prediction log (feedback is off). */
+  FeedbackNotEnabled: 404,
+  /** Feedback: the logged prediction is past its TTL (`feedback.ttlDays`). */
+  PredictionExpired: 409,
+  /** Feedback: the prediction already has different labels; the first labels stand. */
+  LabelConflict: 409,
 } as const;
 export type ErrorCode = keyof typeof ERROR_STATUS;
 

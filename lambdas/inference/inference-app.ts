@@ -9,6 +9,8 @@
  * with header `x-modelops-version`. Errors: `{"error":{"code","message","details"?},"requestId"}` with 400
  * InvalidInput, 404 ModelNotFound, 405 MethodNotAllowed, 413 PayloadTooLarge, 502 BadGateway (remote backend),
  * 503 ModelNotServable, 500 InternalError (bugs only; bad input never gets there).
+ *
+ * `POST /models/{name}/feedback` (labels joined with logged predictions) is ./feedback-route.ts.
  */
 import { createPiiStripper, type CaptureWriter } from '../core/capture';
 import { parseInferenceBody } from '../core/inference-request';
@@ -16,17 +18,20 @@ import type {
   InferenceBackend,
   MetricsSink,
   RegistryStore,
+  PredictionLogStore,
   RoutingSource,
   StructuredLogger,
   VersionReader,
 } from '../core/ports';
 import { createCaptureHook } from './capture-hook';
+import { createFeedbackRoute, FEEDBACK_PATH } from './feedback-route';
 import { composeHooks, type AfterResponseHook } from './hooks';
 import { errorResponse, type HttpRequest, type HttpResponse } from './http';
 import { createRequestMetrics, type ModelMetrics } from './request-metrics';
 import { createServingPipeline, type ServedModel, type ServeOutcome } from './serving-pipeline';
 import { resolveInferenceSettings, type InferenceSettingsInput } from './settings';
 import { createShadowHook } from './shadow-hook';
+import { createPredictionLogHook, type FeedbackServingSettings } from './prediction-log-hook';
 import { createVersionLoader } from './version-loader';
 import { warmUp } from './warm-up';
 
@@ -79,6 +84,16 @@ export interface InferenceAppOptions {
    * @default false
    */
   readonly warmUp?: boolean;
+  /**
+   * Label feedback (docs/inference.md, Feedback): the prediction log the `prediction-log` hook writes sampled
+   * requests to and `POST /models/{name}/feedback` joins labels with. Without it, feedback posts get 404
+   * FeedbackNotEnabled; with every model's sample rate 0 no hook runs but labels for logged predictions still join.
+   * @default - feedback off
+   */
+  readonly feedback?: {
+    readonly store: PredictionLogStore;
+    readonly settings: (model: string) => FeedbackServingSettings | undefined;
+  };
 }
 
 /** Handles one HTTP request. Never rejects: every failure becomes an error response. */
@@ -140,7 +155,16 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
       }),
     );
   }
+  if (options.feedback !== undefined) {
+    const hook = createPredictionLogHook({ ...options.feedback, logger, now }, options.models);
+    if (hook !== undefined) hooks.push(hook);
+  }
   hooks.push(...(options.hooks ?? []));
+  const feedbackRoute = createFeedbackRoute({
+    store: options.feedback?.store,
+    maxBodyBytes: limits.maxBodyBytes,
+    now,
+  });
 
   const pipeline = createServingPipeline({
     models: served,
@@ -217,9 +241,43 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
     counted?: boolean;
   }
 
+  /** `POST /models/{name}/feedback`: same model and method rules as invoke; not counted as an inference request. */
+  const feedback = (
+    request: HttpRequest,
+    ctx: RequestContext,
+    name: string,
+  ): Promise<HttpResponse> | HttpResponse => {
+    const m = byName.get(name);
+    if (m === undefined) {
+      return errorResponse(
+        'ModelNotFound',
+        `model "${name.slice(0, 64)}" is not served here (models: ${[...byName.keys()].join(', ')})`,
+        request.requestId,
+      );
+    }
+    if (request.method.toUpperCase() !== 'POST') {
+      return errorResponse(
+        'MethodNotAllowed',
+        `use POST on /models/${m.name}/feedback`,
+        request.requestId,
+        undefined,
+        {
+          allow: 'POST',
+        },
+      );
+    }
+    ctx.model = m;
+    ctx.counted = true; // a failure is logged, but never counted as an inference error
+    return feedbackRoute(m, request);
+  };
+
   const handle = async (request: HttpRequest, ctx: RequestContext): Promise<HttpResponse> => {
     const startedAt = performance.now();
     const requestId = request.requestId;
+    if (!routes.has(request.path)) {
+      const fb = FEEDBACK_PATH.exec(request.path);
+      if (fb !== null) return feedback(request, ctx, fb[1]!);
+    }
     const m = route(request);
     if (!('loader' in m)) return m;
     ctx.model = m;

@@ -147,6 +147,10 @@ export const INFERENCE_ENV = {
   captureBatchRecords: 'CAPTURE_BATCH_RECORDS',
   captureMaxAgeMs: 'CAPTURE_MAX_AGE_MS',
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  /** Feedback: share of requests logged to the PredictionLog table (with PREDICTION_LOG_TABLE set). */
+  feedbackSampleRate: 'FEEDBACK_SAMPLE_RATE',
+  /** Feedback: days a logged prediction accepts labels. */
+  feedbackTtlDays: 'FEEDBACK_TTL_DAYS',
   /** Router only: the SageMaker endpoint to invoke. */
   sageMakerEndpointName: 'SAGEMAKER_ENDPOINT_NAME',
 } as const;

@@ -1,8 +1,10 @@
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IGrantable, Grant } from 'aws-cdk-lib/aws-iam';
 import type { ScalableTarget } from 'aws-cdk-lib/aws-applicationautoscaling';
 import type { Metric, MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Alias, FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { INFERENCE_ENV } from '../../lambdas/shared/env';
 import { FunctionEntryPoint } from './function-entry-point';
 import type { ServingFunctionOptions } from './function-entry-point';
 import { ModelMetrics } from './model-endpoint';
@@ -10,7 +12,19 @@ import type { IModelEndpoint } from './model-endpoint';
 import { handlerEntry } from './modelops-function';
 import type { ModelOpsFunction } from './modelops-function';
 
-export type InferenceEndpointProps = ServingFunctionOptions;
+export interface InferenceEndpointProps extends ServingFunctionOptions {
+  /**
+   * The PredictionLog table (`MetadataTables.tables['PredictionLog']`): with it the function logs sampled predictions
+   * and answers `POST /models/<name>/feedback` (GetItem + conditional PutItem, no other access).
+   * @default - feedback off: no table access, feedback posts are answered 404 FeedbackNotEnabled
+   */
+  readonly predictionLog?: ITable;
+  /**
+   * The model's `feedback` config (sample rate, TTL days); used only with `predictionLog`.
+   * @default - sampleRate 0 (nothing logged; labels for predictions logged earlier still join), ttlDays 30
+   */
+  readonly feedback?: { readonly sampleRate: number; readonly ttlDays: number };
+}
 
 /**
  * Serving for a model with target `lambda`: ONNX Runtime in the function (the stack's linux/x86_64-only layer), the
@@ -47,6 +61,13 @@ export class InferenceEndpoint extends Construct implements IModelEndpoint {
     this.functionUrl = this.entryPoint.functionUrl;
     this.scalableTarget = this.entryPoint.scalableTarget;
     this.metrics = new ModelMetrics({ namespace: props.metricsNamespace, modelName: props.modelName });
+    if (props.predictionLog !== undefined) {
+      // 'write' is GetItem + PutItem: the hook puts, the feedback route reads and records labels conditionally.
+      this.function
+        .bindTable(props.predictionLog, 'write')
+        .addEnvironment(INFERENCE_ENV.feedbackSampleRate, String(props.feedback?.sampleRate ?? 0))
+        .addEnvironment(INFERENCE_ENV.feedbackTtlDays, String(props.feedback?.ttlDays ?? 30));
+    }
   }
 
   /** The HTTPS URL of the entry point (ends in `/`); requests go to `<url>models/<name>/invoke`. */

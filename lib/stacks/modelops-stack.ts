@@ -19,6 +19,7 @@ import { ModelSigningKey } from '../constructs/signing-key';
 import { UploaderAccess } from '../constructs/uploader-access';
 import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV } from '../../lambdas/core/object-lock';
 import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
+import { PREDICTION_LOG_TABLE } from '../../lambdas/core/tables';
 
 export interface ModelOpsStackProps extends StackProps {
   /** Validated configuration (`parseConfig`). */
@@ -176,7 +177,13 @@ export class ModelOpsStack extends Stack {
         }
         endpoint = new SageMakerEndpoint(this, id, { ...serving, ...model.sagemaker });
       } else {
-        endpoint = new InferenceEndpoint(this, id, serving);
+        endpoint = new InferenceEndpoint(this, id, {
+          ...serving,
+          // Feedback: the prediction log only for models that sample predictions (models[].feedback).
+          ...(model.feedback.sampleRate > 0
+            ? { predictionLog: this.tables.tables[PREDICTION_LOG_TABLE.id]!, feedback: model.feedback }
+            : {}),
+        });
       }
       endpoints[model.name] = endpoint;
       new CfnOutput(this, invokeUrlOutputName(model.name), {
