@@ -76,6 +76,10 @@ export function localSettings(emulators: Emulators, config: ModelOpsConfig): Wor
     registryBucket: emulators.bucket,
     maxArtifactBytes: String(config.registry.maxArtifactBytes),
     configuredModels: config.models.map((m) => m.name).join(','),
+    // s3rver ignores the Object Lock headers (no retention locally); they are passed anyway so local mode runs the
+    // same RegisterVersion code path and validation as AWS.
+    modelLockMode: config.registry.objectLock.mode,
+    modelLockDays: String(config.registry.objectLock.days),
   };
 }
 

@@ -26,13 +26,25 @@ export interface RegistryStore {
    * Copies `fromKey` to `toKey` unless `toKey` already exists; never overwrites. `expectedEtag` pins the source
    * to the object that was validated, so a re-upload between validation and copy cannot slip through.
    */
-  copyIfAbsent(fromKey: string, toKey: string, expectedEtag: string): Promise<'copied' | 'exists'>;
+  /** `lock`: S3 Object Lock retention put on the new object (ignored by s3rver in local mode). */
+  copyIfAbsent(
+    fromKey: string,
+    toKey: string,
+    expectedEtag: string,
+    options?: { readonly lock?: ObjectLockRetention },
+  ): Promise<'copied' | 'exists'>;
   putText(key: string, body: string, contentType: string): Promise<void>;
   list(prefix: string): Promise<readonly string[]>;
 }
 
 export const VERSION_STATUSES = ['REGISTERED', 'REJECTED'] as const;
 export type VersionStatus = (typeof VERSION_STATUSES)[number];
+
+/** Object Lock retention of one object: the mode and the date until which it cannot be deleted or overwritten. */
+export interface ObjectLockRetention {
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly retainUntil: Date;
+}
 
 export interface VersionRecord {
   readonly model: string;

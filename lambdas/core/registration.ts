@@ -27,6 +27,7 @@ import { contentAddressedManifestKey, registeredArtifactKey, registeredManifestK
 import { MAX_MANIFEST_BYTES, parseManifestText } from './manifest';
 import type { AuditEvent, AuditLogStore, RegistryStore, VersionRecord, VersionStore } from './ports';
 import type { ValidationPassed } from './release-events';
+import { retainUntil, type ModelLockMode } from './object-lock';
 import { sha256OfBytes } from './sha256';
 
 export interface RegistrationDeps {
@@ -34,6 +35,8 @@ export interface RegistrationDeps {
   readonly versions: VersionStore;
   readonly audit: AuditLogStore;
   readonly now?: () => Date;
+  /** Object Lock retention of each copy into models/ (`config.registry.objectLock`); unset: no lock is requested. */
+  readonly lock?: { readonly mode: ModelLockMode; readonly days: number };
 }
 
 export interface RegistrationResult {
@@ -226,10 +229,15 @@ export async function registerRelease(
   const artifactKey = registeredArtifactKey(v.model, v.version, v.sha256, manifest.framework);
 
   // Objects first, each copy-if-absent from the validated object (ETag-pinned) to a key whose content is fixed.
+  // Every object under models/ is locked from the moment it is written (a copy that finds its key taken keeps the
+  // lock the first writer gave it).
+  const copyOptions = deps.lock
+    ? { lock: { mode: deps.lock.mode, retainUntil: retainUntil(now(), deps.lock.days) } }
+    : {};
   const claimed = await oneAtATime(fixedManifestKey, async () => {
-    await registry.copyIfAbsent(v.artifactKey, artifactKey, v.etag);
-    await registry.copyIfAbsent(v.manifestKey, manifestKey, v.manifestEtag);
-    await registry.copyIfAbsent(v.manifestKey, fixedManifestKey, v.manifestEtag);
+    await registry.copyIfAbsent(v.artifactKey, artifactKey, v.etag, copyOptions);
+    await registry.copyIfAbsent(v.manifestKey, manifestKey, v.manifestEtag, copyOptions);
+    await registry.copyIfAbsent(v.manifestKey, fixedManifestKey, v.manifestEtag, copyOptions);
     return registry.readText(fixedManifestKey, MAX_MANIFEST_BYTES);
   });
   const claimedSha256 = claimed === undefined ? undefined : sha256OfBytes(claimed);

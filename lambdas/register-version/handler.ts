@@ -19,6 +19,7 @@ export const handler = releaseStepHandler({
         registry: new S3RegistryStore(bucket),
         versions: DynamoVersionStore.fromEnv(),
         audit: DynamoAuditLog.fromEnv(),
+        lock: env.modelLock(),
       },
     };
   },

@@ -93,6 +93,9 @@ export class ReleasePipeline extends Construct {
       registryBucket: registry.bucket.bucketName,
       maxArtifactBytes: String(props.maxArtifactBytes),
       configuredModels: props.configuredModels.join(','),
+      // The registry's lock: RegisterVersion puts it on each object it writes under models/.
+      modelLockMode: registry.objectLock.mode,
+      modelLockDays: String(registry.objectLock.days),
     };
     // The row's access names onto the construct's grants; the record types refuse a name with no mapping here.
     const bucketGrants: Record<BucketAccess, BucketGrant> = {

@@ -15,7 +15,6 @@ import { ReleasePipeline } from '../constructs/release-pipeline';
 import { SageMakerEndpoint } from '../constructs/sagemaker-endpoint';
 import { ModelSigningKey } from '../constructs/signing-key';
 import { UploaderAccess } from '../constructs/uploader-access';
-import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV } from '../../lambdas/core/object-lock';
 import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
 
 export interface ModelOpsStackProps extends StackProps {
@@ -119,11 +118,8 @@ export class ModelOpsStack extends Stack {
       aliasName: `${config.project}-${config.stage}-model-signing`,
       description: `${config.project}-${config.stage} model signing (RegisterVersion signs, serving verifies)`,
     });
-    // CDK-side settings of RegisterVersion: the lock it puts on each models/ copy and the key it signs with.
-    this.release.registerVersion
-      .addEnvironment(MODEL_LOCK_MODE_ENV, this.registry.objectLock.mode)
-      .addEnvironment(MODEL_LOCK_DAYS_ENV, String(this.registry.objectLock.days))
-      .addEnvironment(MODEL_SIGNING_KEY_ENV, this.signingKey.keyArn);
+    // The key RegisterVersion signs with (its lock settings come from the wiring row, ReleasePipeline).
+    this.release.registerVersion.addEnvironment(MODEL_SIGNING_KEY_ENV, this.signingKey.keyArn);
     this.signingKey.grantSign(this.release.registerVersion.role);
 
     this.uploader = new UploaderAccess(this, 'Uploader', {

@@ -41,6 +41,34 @@ async function otherBundle(registry: FakeRegistry, ledger: FakeLedger): Promise<
 }
 
 describe('registerRelease', () => {
+  it('locks every object it writes under models/ until now + the configured days', async () => {
+    const registry = new FakeRegistry();
+    const ledger = fakeLedger();
+    const validation = await validated(registry, ledger);
+    const now = new Date('2026-01-01T00:00:00Z');
+    await registerRelease(
+      { registry, ...ledger, now: () => now, lock: { mode: 'COMPLIANCE', days: 10 } },
+      { executionId: 'exec-1', validation },
+    );
+    const models = await registry.list('models/');
+    expect(models.length).toBeGreaterThan(0);
+    for (const key of models) {
+      expect(registry.locks.get(key), key).toEqual({
+        mode: 'COMPLIANCE',
+        retainUntil: new Date('2026-01-11T00:00:00Z'),
+      });
+    }
+  });
+
+  it('requests no lock when none is configured', async () => {
+    const registry = new FakeRegistry();
+    const ledger = fakeLedger();
+    const validation = await validated(registry, ledger);
+    await registerRelease({ registry, ...ledger }, { executionId: 'exec-1', validation });
+    expect(registry.locks.get(CONTENT_KEY)).toBeUndefined();
+    expect(registry.locks.has(CONTENT_KEY)).toBe(true);
+  });
+
   it('copies the artifact to its content address, stores the manifest, writes REGISTERED and audits it', async () => {
     const registry = new FakeRegistry();
     const ledger = fakeLedger();
