@@ -76,6 +76,13 @@ export interface VersionRecord {
   readonly sourceKey?: string;
   /** The upload id of the push the record was registered from, when it used the upload-id layout. */
   readonly uploadId?: string;
+  /**
+   * Base64 DER ECDSA signature over the 32 bytes of `sha256`, made by RegisterVersion's ModelSigner before the record
+   * was written; serving verifies it before the first load. Absent on records registered without a signer.
+   */
+  readonly signature?: string;
+  /** The `ModelSigner.keyId` that made `signature`. */
+  readonly signingKeyId?: string;
 }
 
 export type DeploymentMode = 'canary' | 'shadow';

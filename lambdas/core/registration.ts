@@ -25,7 +25,14 @@ import {
 } from './errors';
 import { contentAddressedManifestKey, registeredArtifactKey, registeredManifestKey } from './keys';
 import { MAX_MANIFEST_BYTES, parseManifestText } from './manifest';
-import type { AuditEvent, AuditLogStore, RegistryStore, VersionRecord, VersionStore } from './ports';
+import type {
+  AuditEvent,
+  AuditLogStore,
+  ModelSigner,
+  RegistryStore,
+  VersionRecord,
+  VersionStore,
+} from './ports';
 import type { ValidationPassed } from './release-events';
 import { retainUntil, type ModelLockMode } from './object-lock';
 import { sha256OfBytes } from './sha256';
@@ -37,6 +44,8 @@ export interface RegistrationDeps {
   readonly now?: () => Date;
   /** Object Lock retention of each copy into models/ (`config.registry.objectLock`); unset: no lock is requested. */
   readonly lock?: { readonly mode: ModelLockMode; readonly days: number };
+  /** Signs the artifact's sha256; the signature is stored on the record. Unset: records carry no signature. */
+  readonly signer?: ModelSigner;
 }
 
 export interface RegistrationResult {
@@ -74,6 +83,8 @@ export function registeredAuditEvent(record: VersionRecord): AuditEvent {
       manifestKey: record.manifestKey ?? null,
       manifestSha256: record.manifestSha256 ?? null,
       owner: record.owner ?? null,
+      signature: record.signature ?? null,
+      signingKeyId: record.signingKeyId ?? null,
     },
   };
 }
@@ -104,6 +115,15 @@ async function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
   } finally {
     if (claimsInProgress.get(key) === settled) claimsInProgress.delete(key);
   }
+}
+
+/** The record fields of a signature over the artifact's sha256 (hex, as validated) as its 32 raw bytes. */
+async function signDigest(
+  signer: ModelSigner,
+  sha256Hex: string,
+): Promise<{ readonly signature: string; readonly signingKeyId: string }> {
+  const signature = await signer.sign(Buffer.from(sha256Hex, 'hex'));
+  return { signature: Buffer.from(signature).toString('base64'), signingKeyId: signer.keyId };
 }
 
 export async function registerRelease(
@@ -256,6 +276,8 @@ export async function registerRelease(
     });
   }
 
+  // Signed before the commit point: the record, written last, is complete or absent, never unsigned-then-signed.
+  const signed = deps.signer ? await signDigest(deps.signer, v.sha256) : undefined;
   const at = now().toISOString();
   const record: VersionRecord = {
     model: v.model,
@@ -276,6 +298,7 @@ export async function registerRelease(
     source: actor,
     sourceKey: v.manifestKey,
     ...(source.uploadId !== undefined ? { uploadId: source.uploadId } : {}),
+    ...(signed ?? {}),
   };
   // The commit point.
   const { written, current } = await versions.putVersionUnlessRegistered(record);

@@ -15,7 +15,6 @@ import { ReleasePipeline } from '../constructs/release-pipeline';
 import { SageMakerEndpoint } from '../constructs/sagemaker-endpoint';
 import { ModelSigningKey } from '../constructs/signing-key';
 import { UploaderAccess } from '../constructs/uploader-access';
-import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
 
 export interface ModelOpsStackProps extends StackProps {
   /** Validated configuration (`parseConfig`). */
@@ -102,8 +101,14 @@ export class ModelOpsStack extends Stack {
     this.tables = new MetadataTables(this, 'Tables', {
       keyDescription: `${config.project}-${config.stage} metadata tables`,
     });
+    this.signingKey = new ModelSigningKey(this, 'ModelSigningKey', {
+      aliasName: `${config.project}-${config.stage}-model-signing`,
+      description: `${config.project}-${config.stage} model signing (RegisterVersion signs, serving verifies)`,
+    });
     this.release = new ReleasePipeline(this, 'Release', {
       registry: this.registry,
+      // RegisterVersion signs with it (setting and kms:Sign grant in ReleasePipeline).
+      signingKey: this.signingKey,
       alarmTopic: this.alarmTopic,
       tables: this.tables,
       maxArtifactBytes: config.registry.maxArtifactBytes,
@@ -114,13 +119,6 @@ export class ModelOpsStack extends Stack {
       logEncryptionKey: this.logsKey,
     });
 
-    this.signingKey = new ModelSigningKey(this, 'ModelSigningKey', {
-      aliasName: `${config.project}-${config.stage}-model-signing`,
-      description: `${config.project}-${config.stage} model signing (RegisterVersion signs, serving verifies)`,
-    });
-    // The key RegisterVersion signs with (its lock settings come from the wiring row, ReleasePipeline).
-    this.release.registerVersion.addEnvironment(MODEL_SIGNING_KEY_ENV, this.signingKey.keyArn);
-    this.signingKey.grantSign(this.release.registerVersion.role);
 
     this.uploader = new UploaderAccess(this, 'Uploader', {
       registry: this.registry,

@@ -15,6 +15,7 @@ import {
   type TableDefinition,
 } from '../../lambdas/core/tables';
 import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV } from '../../lambdas/core/object-lock';
+import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
 import { CONFIGURED_MODELS_ENV } from '../../lambdas/shared/env';
 
 /** The metadata tables a function can be bound to, named as the `MetadataTables` fields that hold them. */
@@ -47,6 +48,8 @@ export const WORKFLOW_SETTINGS = {
   modelLockMode: MODEL_LOCK_MODE_ENV,
   /** `config.registry.objectLock.days`: retention of each copy into models/, in days. */
   modelLockDays: MODEL_LOCK_DAYS_ENV,
+  /** The key RegisterVersion signs with: the ModelSigningKey ARN in AWS, `local-dir:<data dir>` locally. */
+  modelSigningKeyId: MODEL_SIGNING_KEY_ENV,
 } as const;
 export type WorkflowSetting = keyof typeof WORKFLOW_SETTINGS;
 export type WorkflowSettingValues = Readonly<Record<WorkflowSetting, string>>;

@@ -232,10 +232,7 @@ describe('ReleasePipeline functions', () => {
       const bound = Object.keys(props.Environment.Variables)
         .filter((k) => !common.includes(k))
         .sort();
-      // RegisterVersion also gets the signing key the stack adds; it is not a wiring-row setting (yet), so local mode
-      // does not bind it.
-      const stackSide = id === 'RegisterVersion' ? ['MODEL_SIGNING_KEY_ID'] : [];
-      expect(bound).toEqual([...boundVariableNames(row), ...stackSide].sort());
+      expect(bound).toEqual([...boundVariableNames(row)].sort());
     },
   );
 
@@ -248,6 +245,15 @@ describe('ReleasePipeline functions', () => {
       MODEL_LOCK_MODE: DEFAULT_OBJECT_LOCK.mode,
       MODEL_LOCK_DAYS: String(DEFAULT_OBJECT_LOCK.days),
     });
+  });
+
+  it('sets MODEL_SIGNING_KEY_ID of RegisterVersion to the model signing key ARN', () => {
+    const env = (
+      resource(logicalIdOf(synth.template, 'AWS::Lambda::Function', 'ReleaseRegisterVersionFunction'))
+        .Properties.Environment as { Variables: Record<string, unknown> }
+    ).Variables;
+    const keyId = logicalIdOf(synth.template, 'AWS::KMS::Key', 'ModelSigningKey');
+    expect(env.MODEL_SIGNING_KEY_ID).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
   });
 
   it('sets the settings of ValidateArtifact from the config', () => {
