@@ -36,9 +36,10 @@ function copySource(bucket: string, key: string): string {
 }
 
 /** The Object Lock parameters of a write, or none (the bucket has no default retention). */
-function lockHeaders(
-  lock: ObjectLockRetention | undefined,
-): { ObjectLockMode?: 'GOVERNANCE' | 'COMPLIANCE'; ObjectLockRetainUntilDate?: Date } {
+function lockHeaders(lock: ObjectLockRetention | undefined): {
+  ObjectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  ObjectLockRetainUntilDate?: Date;
+} {
   return lock ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: lock.retainUntil } : {};
 }
 

@@ -119,7 +119,6 @@ export class ModelOpsStack extends Stack {
       logEncryptionKey: this.logsKey,
     });
 
-
     this.uploader = new UploaderAccess(this, 'Uploader', {
       registry: this.registry,
       readableTables: [this.tables.modelVersions, this.tables.auditLog],

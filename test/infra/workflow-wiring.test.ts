@@ -145,7 +145,14 @@ describe('release wiring table', () => {
     expect(
       functionEnvironment(
         record,
-        { registryBucket: 'bucket', maxArtifactBytes: '1', configuredModels: 'm', modelLockMode: 'GOVERNANCE', modelLockDays: '1', modelSigningKeyId: 'k' },
+        {
+          registryBucket: 'bucket',
+          maxArtifactBytes: '1',
+          configuredModels: 'm',
+          modelLockMode: 'GOVERNANCE',
+          modelLockDays: '1',
+          modelSigningKeyId: 'k',
+        },
         { modelVersions: 'mv', deployments: 'dep', auditLog: 'audit' },
       ),
     ).toEqual({ REGISTRY_BUCKET: 'bucket', MODEL_VERSIONS_TABLE: 'mv', AUDIT_LOG_TABLE: 'audit' });

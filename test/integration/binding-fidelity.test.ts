@@ -120,7 +120,10 @@ describe('local binding fidelity', () => {
     }
 
     // The signing setting reached RegisterVersion: b-1 is signed by the key pair in the local data directory.
-    const details = (await auditOf('b-1')).find((e) => e.type === 'REGISTERED')!.details as Record<string, string>;
+    const details = (await auditOf('b-1')).find((e) => e.type === 'REGISTERED')!.details as Record<
+      string,
+      string
+    >;
     const signer = LocalModelSigner.open(emulators.dataDir);
     expect(details.signingKeyId).toBe(signer.keyId);
     expect(

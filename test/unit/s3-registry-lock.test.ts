@@ -17,7 +17,8 @@ function fakeS3(sourceBytes: number) {
     send: async (command: unknown) => {
       sent.push(command);
       if (command instanceof HeadObjectCommand) {
-        if (command.input.Key === 'incoming/m/1/model.onnx') return { ContentLength: sourceBytes, ETag: '"e1"' };
+        if (command.input.Key === 'incoming/m/1/model.onnx')
+          return { ContentLength: sourceBytes, ETag: '"e1"' };
         throw Object.assign(new Error('not found'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } });
       }
       if (command instanceof CreateMultipartUploadCommand) return { UploadId: 'u1' };
@@ -37,7 +38,10 @@ describe('S3RegistryStore.copyIfAbsent Object Lock', () => {
       lock: { mode: 'COMPLIANCE', retainUntil },
     });
     const copy = sent.find((c) => c instanceof CopyObjectCommand) as CopyObjectCommand;
-    expect(copy.input).toMatchObject({ ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: retainUntil });
+    expect(copy.input).toMatchObject({
+      ObjectLockMode: 'COMPLIANCE',
+      ObjectLockRetainUntilDate: retainUntil,
+    });
   });
 
   it('requests no lock when none is given', async () => {
@@ -53,8 +57,13 @@ describe('S3RegistryStore.copyIfAbsent Object Lock', () => {
     await store.copyIfAbsent('incoming/m/1/model.onnx', 'models/m/1/a.onnx', 'e1', {
       lock: { mode: 'GOVERNANCE', retainUntil },
     });
-    const create = sent.find((c) => c instanceof CreateMultipartUploadCommand) as CreateMultipartUploadCommand;
-    expect(create.input).toMatchObject({ ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: retainUntil });
+    const create = sent.find(
+      (c) => c instanceof CreateMultipartUploadCommand,
+    ) as CreateMultipartUploadCommand;
+    expect(create.input).toMatchObject({
+      ObjectLockMode: 'GOVERNANCE',
+      ObjectLockRetainUntilDate: retainUntil,
+    });
     expect(sent.some((c) => c instanceof CompleteMultipartUploadCommand)).toBe(true);
   });
 });
