@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { LOCAL_SIGNING_KEY_DIR_PREFIX } from '../lambdas/adapters/signer-from-env';
 import { TaskEnvironment } from '../lambdas/shared/env';
 import { parseConfig, type ModelOpsConfig } from '../lib/config';
 import { RELEASE_WORKFLOW } from '../lib/workflows/release';
@@ -76,6 +77,12 @@ export function localSettings(emulators: Emulators, config: ModelOpsConfig): Wor
     registryBucket: emulators.bucket,
     maxArtifactBytes: String(config.registry.maxArtifactBytes),
     configuredModels: config.models.map((m) => m.name).join(','),
+    // s3rver ignores the Object Lock headers (no retention locally); they are passed anyway so local mode runs the
+    // same RegisterVersion code path and validation as AWS.
+    modelLockMode: config.registry.objectLock.mode,
+    modelLockDays: String(config.registry.objectLock.days),
+    // The local key pair in the data directory (LocalModelSigner); the inference server verifies with the same one.
+    modelSigningKeyId: `${LOCAL_SIGNING_KEY_DIR_PREFIX}${emulators.dataDir}`,
   };
 }
 

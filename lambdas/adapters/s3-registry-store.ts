@@ -17,7 +17,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { ObjectTooLargeError, SourceChangedError } from '../core/errors';
-import type { ObjectHead, RegistryStore } from '../core/ports';
+import type { ObjectHead, ObjectLockRetention, RegistryStore } from '../core/ports';
 import { decodeUtf8Strict } from '../core/utf8';
 import { httpStatus, isNotFound, mapStoreError, s3Client } from './clients';
 
@@ -33,6 +33,14 @@ export function normalizeEtag(etag: string): string {
 /** CopySource is `<bucket>/<key>` with the key URL-encoded segment by segment. */
 function copySource(bucket: string, key: string): string {
   return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** The Object Lock parameters of a write, or none (the bucket has no default retention). */
+function lockHeaders(lock: ObjectLockRetention | undefined): {
+  ObjectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  ObjectLockRetainUntilDate?: Date;
+} {
+  return lock ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: lock.retainUntil } : {};
 }
 
 export class S3RegistryStore implements RegistryStore {
@@ -88,7 +96,13 @@ export class S3RegistryStore implements RegistryStore {
     return Buffer.concat(chunks);
   }
 
-  async copyIfAbsent(fromKey: string, toKey: string, expectedEtag: string): Promise<'copied' | 'exists'> {
+  async copyIfAbsent(
+    fromKey: string,
+    toKey: string,
+    expectedEtag: string,
+    options: { readonly lock?: ObjectLockRetention } = {},
+  ): Promise<'copied' | 'exists'> {
+    const lock = lockHeaders(options.lock);
     if (await this.head(toKey)) return 'exists';
     const source = await this.head(fromKey);
     if (!source || normalizeEtag(source.etag) !== normalizeEtag(expectedEtag)) {
@@ -97,7 +111,7 @@ export class S3RegistryStore implements RegistryStore {
       );
     }
     try {
-      if (source.sizeBytes > MAX_SINGLE_COPY_BYTES) await this.copyMultipart(fromKey, toKey, source);
+      if (source.sizeBytes > MAX_SINGLE_COPY_BYTES) await this.copyMultipart(fromKey, toKey, source, lock);
       else {
         await this.s3.send(
           new CopyObjectCommand({
@@ -106,6 +120,7 @@ export class S3RegistryStore implements RegistryStore {
             CopySource: copySource(this.bucket, fromKey),
             CopySourceIfMatch: `"${normalizeEtag(expectedEtag)}"`,
             IfNoneMatch: '*',
+            ...lock,
           }),
         );
       }
@@ -157,9 +172,15 @@ export class S3RegistryStore implements RegistryStore {
     }
   }
 
-  private async copyMultipart(fromKey: string, toKey: string, source: ObjectHead): Promise<void> {
+  private async copyMultipart(
+    fromKey: string,
+    toKey: string,
+    source: ObjectHead,
+    lock: ReturnType<typeof lockHeaders>,
+  ): Promise<void> {
+    // A multipart object takes its retention from CreateMultipartUpload; the part copies carry none.
     const { UploadId } = await this.s3.send(
-      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: toKey }),
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: toKey, ...lock }),
     );
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];

@@ -27,13 +27,25 @@ export interface RegistryStore {
    * Copies `fromKey` to `toKey` unless `toKey` already exists; never overwrites. `expectedEtag` pins the source
    * to the object that was validated, so a re-upload between validation and copy cannot slip through.
    */
-  copyIfAbsent(fromKey: string, toKey: string, expectedEtag: string): Promise<'copied' | 'exists'>;
+  /** `lock`: S3 Object Lock retention put on the new object (ignored by s3rver in local mode). */
+  copyIfAbsent(
+    fromKey: string,
+    toKey: string,
+    expectedEtag: string,
+    options?: { readonly lock?: ObjectLockRetention },
+  ): Promise<'copied' | 'exists'>;
   putText(key: string, body: string, contentType: string): Promise<void>;
   list(prefix: string): Promise<readonly string[]>;
 }
 
 export const VERSION_STATUSES = ['REGISTERED', 'REJECTED'] as const;
 export type VersionStatus = (typeof VERSION_STATUSES)[number];
+
+/** Object Lock retention of one object: the mode and the date until which it cannot be deleted or overwritten. */
+export interface ObjectLockRetention {
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly retainUntil: Date;
+}
 
 export interface VersionRecord {
   readonly model: string;
@@ -65,6 +77,13 @@ export interface VersionRecord {
   readonly sourceKey?: string;
   /** The upload id of the push the record was registered from, when it used the upload-id layout. */
   readonly uploadId?: string;
+  /**
+   * Base64 DER ECDSA signature over the 32 bytes of `sha256`, made by RegisterVersion's ModelSigner before the record
+   * was written; serving verifies it before the first load. Absent on records registered without a signer.
+   */
+  readonly signature?: string;
+  /** The `ModelSigner.keyId` that made `signature`. */
+  readonly signingKeyId?: string;
 }
 
 export type DeploymentMode = 'canary' | 'shadow';

@@ -25,8 +25,16 @@ import {
 } from './errors';
 import { contentAddressedManifestKey, registeredArtifactKey, registeredManifestKey } from './keys';
 import { MAX_MANIFEST_BYTES, parseManifestText } from './manifest';
-import type { AuditEvent, AuditLogStore, RegistryStore, VersionRecord, VersionStore } from './ports';
+import type {
+  AuditEvent,
+  AuditLogStore,
+  ModelSigner,
+  RegistryStore,
+  VersionRecord,
+  VersionStore,
+} from './ports';
 import type { ValidationPassed } from './release-events';
+import { retainUntil, type ModelLockMode } from './object-lock';
 import { sha256OfBytes } from './sha256';
 
 export interface RegistrationDeps {
@@ -34,6 +42,10 @@ export interface RegistrationDeps {
   readonly versions: VersionStore;
   readonly audit: AuditLogStore;
   readonly now?: () => Date;
+  /** Object Lock retention of each copy into models/ (`config.registry.objectLock`); unset: no lock is requested. */
+  readonly lock?: { readonly mode: ModelLockMode; readonly days: number };
+  /** Signs the artifact's sha256; the signature is stored on the record. Unset: records carry no signature. */
+  readonly signer?: ModelSigner;
 }
 
 export interface RegistrationResult {
@@ -71,6 +83,8 @@ export function registeredAuditEvent(record: VersionRecord): AuditEvent {
       manifestKey: record.manifestKey ?? null,
       manifestSha256: record.manifestSha256 ?? null,
       owner: record.owner ?? null,
+      signature: record.signature ?? null,
+      signingKeyId: record.signingKeyId ?? null,
     },
   };
 }
@@ -101,6 +115,15 @@ async function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
   } finally {
     if (claimsInProgress.get(key) === settled) claimsInProgress.delete(key);
   }
+}
+
+/** The record fields of a signature over the artifact's sha256 (hex, as validated) as its 32 raw bytes. */
+async function signDigest(
+  signer: ModelSigner,
+  sha256Hex: string,
+): Promise<{ readonly signature: string; readonly signingKeyId: string }> {
+  const signature = await signer.sign(Buffer.from(sha256Hex, 'hex'));
+  return { signature: Buffer.from(signature).toString('base64'), signingKeyId: signer.keyId };
 }
 
 export async function registerRelease(
@@ -226,10 +249,15 @@ export async function registerRelease(
   const artifactKey = registeredArtifactKey(v.model, v.version, v.sha256, manifest.framework);
 
   // Objects first, each copy-if-absent from the validated object (ETag-pinned) to a key whose content is fixed.
+  // Every object under models/ is locked from the moment it is written (a copy that finds its key taken keeps the
+  // lock the first writer gave it).
+  const copyOptions = deps.lock
+    ? { lock: { mode: deps.lock.mode, retainUntil: retainUntil(now(), deps.lock.days) } }
+    : {};
   const claimed = await oneAtATime(fixedManifestKey, async () => {
-    await registry.copyIfAbsent(v.artifactKey, artifactKey, v.etag);
-    await registry.copyIfAbsent(v.manifestKey, manifestKey, v.manifestEtag);
-    await registry.copyIfAbsent(v.manifestKey, fixedManifestKey, v.manifestEtag);
+    await registry.copyIfAbsent(v.artifactKey, artifactKey, v.etag, copyOptions);
+    await registry.copyIfAbsent(v.manifestKey, manifestKey, v.manifestEtag, copyOptions);
+    await registry.copyIfAbsent(v.manifestKey, fixedManifestKey, v.manifestEtag, copyOptions);
     return registry.readText(fixedManifestKey, MAX_MANIFEST_BYTES);
   });
   const claimedSha256 = claimed === undefined ? undefined : sha256OfBytes(claimed);
@@ -248,6 +276,8 @@ export async function registerRelease(
     });
   }
 
+  // Signed before the commit point: the record, written last, is complete or absent, never unsigned-then-signed.
+  const signed = deps.signer ? await signDigest(deps.signer, v.sha256) : undefined;
   const at = now().toISOString();
   const record: VersionRecord = {
     model: v.model,
@@ -268,6 +298,7 @@ export async function registerRelease(
     source: actor,
     sourceKey: v.manifestKey,
     ...(source.uploadId !== undefined ? { uploadId: source.uploadId } : {}),
+    ...(signed ?? {}),
   };
   // The commit point.
   const { written, current } = await versions.putVersionUnlessRegistered(record);

@@ -12,6 +12,7 @@ import type { FeedbackServingSettings } from './prediction-log-hook';
 import { DynamoVersionStore } from '../adapters/dynamo-version-store';
 import { PowertoolsMetricsSink } from '../adapters/powertools-metrics-sink';
 import { S3RegistryStore } from '../adapters/s3-registry-store';
+import { modelSignerFromEnv } from '../adapters/signer-from-env';
 import { DEFAULT_CAPTURE_SETTINGS } from '../core/capture';
 import { DEFAULT_INFERENCE_LIMITS } from '../core/inference-request';
 import { env as envVars, INFERENCE_ENV, numberEnv, requireEnv } from '../shared/env';
@@ -23,7 +24,7 @@ import {
   type InferenceAppOptions,
   type InferenceSettingsInput,
 } from './inference-app';
-import type { InferenceBackend, MetricsSink, StructuredLogger } from '../core/ports';
+import type { InferenceBackend, MetricsSink, ModelSigner, StructuredLogger } from '../core/ports';
 
 /** Settings from ROUTING_CACHE_TTL_MS, MAX_BODY_BYTES, MAX_BATCH and CAPTURE_*, with the contract's defaults. */
 export function inferenceSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceSettingsInput {
@@ -149,5 +150,12 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
           },
         }
       : {}),
+    // MODEL_SIGNING_KEY_ID (CDK: the signing key ARN, kms:Verify; local mode: the local key directory).
+    ...signerOption(env),
   });
+}
+
+function signerOption(env: NodeJS.ProcessEnv): { signer?: ModelSigner } {
+  const signer = modelSignerFromEnv(env);
+  return signer ? { signer } : {};
 }

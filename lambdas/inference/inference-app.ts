@@ -17,6 +17,7 @@ import { parseInferenceBody } from '../core/inference-request';
 import type {
   InferenceBackend,
   MetricsSink,
+  ModelSigner,
   RegistryStore,
   PredictionLogStore,
   RoutingSource,
@@ -74,6 +75,8 @@ export interface InferenceAppOptions {
   readonly hooks?: readonly AfterResponseHook[];
   /** Loaded models kept per model name (stable, candidate, the previous stable). @default 3 */
   readonly maxLoadedVersions?: number;
+  /** Verifies each version's record signature before its first load (version-loader.ts). @default none: unchecked */
+  readonly signer?: ModelSigner;
   /**
    * Start loading at creation what the first request will need: each model's routing record, then its stable
    * version (manifest, verified artifact, session) and the candidate, with the backend's `prepare` (ONNX Runtime)
@@ -133,6 +136,7 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
       failureTtlMs: settings.routingCacheTtlMs,
       now,
       ...(options.maxLoadedVersions === undefined ? {} : { maxLoadedVersions: options.maxLoadedVersions }),
+      ...(options.signer === undefined ? {} : { signer: options.signer }),
     }),
   }));
   const byName = new Map(served.map((m) => [m.name, m]));

@@ -79,6 +79,7 @@ const LEDGER_REASONS: Record<LedgerMismatchError['check'], string> = {
   manifestKey: 'its ModelVersions record names another manifest',
   manifestSha256: 'its manifest does not match the sha256 in ModelVersions',
   artifactSha256: "its manifest's artifact sha256 does not match ModelVersions",
+  signature: 'its ModelVersions record has no valid signature',
 };
 
 /** An integrity refusal: the version's objects disagree with the ledger (counted as `IntegrityFailures`). */

@@ -16,6 +16,7 @@ import { createModelCache, type ModelCache, type ModelRef } from '../core/model-
 import type {
   BackendModel,
   InferenceBackend,
+  ModelSigner,
   RegistryStore,
   StructuredLogger,
   VersionReader,
@@ -47,7 +48,12 @@ export type LedgerCheck =
   /** The manifest's bytes do not hash to the record's `manifestSha256`. */
   | 'manifestSha256'
   /** The manifest's `artifact.sha256` is not the record's `sha256`. */
-  | 'artifactSha256';
+  | 'artifactSha256'
+  /**
+   * With a signer configured: the record has no signature, was signed by another key, or its signature does not
+   * verify over the record's sha256.
+   */
+  | 'signature';
 
 /**
  * A version does not match its ModelVersions record, or has no REGISTERED record: it is refused and counted like an
@@ -117,6 +123,11 @@ export interface VersionLoaderOptions {
   readonly now: () => number;
   /** In-process backends: loaded models kept at once. @default 3 */
   readonly maxLoadedVersions?: number;
+  /**
+   * Verifies each record's `signature` over its sha256 before the first load. When set, a record without a signature
+   * is refused (every record registered with a signer has one); unset, signatures are not checked.
+   */
+  readonly signer?: ModelSigner;
 }
 
 interface Entry {
@@ -278,11 +289,50 @@ export function createVersionLoader(options: VersionLoaderOptions): VersionLoade
     return { sha256: record.sha256.toLowerCase(), artifactKey: record.artifactKey };
   };
 
+  /**
+   * The record's signature must verify over its sha256 with the serving signer. The artifact bytes are checked
+   * against that same sha256 when fetched, so a verified signature covers the bytes served. A signer error (KMS
+   * unreachable) is not a refusal: it fails this load, retried after the TTL.
+   */
+  const checkSignature = async (version: string, record: VersionRecord, sha256: string): Promise<void> => {
+    const signer = options.signer;
+    if (signer === undefined) return;
+    if (record.signature === undefined) {
+      return refuse(
+        version,
+        'signature',
+        signer.keyId,
+        undefined,
+        `the ModelVersions record of ${name} ${version} has no signature; register it again with signing enabled`,
+      );
+    }
+    if (record.signingKeyId !== signer.keyId) {
+      return refuse(
+        version,
+        'signature',
+        signer.keyId,
+        record.signingKeyId,
+        `${name} ${version} was signed by ${record.signingKeyId ?? 'an unknown key'}, not by ${signer.keyId}`,
+      );
+    }
+    const valid = await signer.verify(Buffer.from(sha256, 'hex'), Buffer.from(record.signature, 'base64'));
+    if (!valid) {
+      refuse(
+        version,
+        'signature',
+        signer.keyId,
+        undefined,
+        `the signature of ${name} ${version} does not verify over sha256 ${sha256} with ${signer.keyId}`,
+      );
+    }
+  };
+
   const readState = async (version: string): Promise<VersionState> => {
     const key = registeredManifestKey(name, version);
     // Both reads at once: the ledger check adds one GetItem to the first load, not one round trip.
     const [text, record] = await Promise.all([readManifest(key), readRecord(version)]);
     const registered = checkLedger(version, key, text, record);
+    await checkSignature(version, record!, registered.sha256);
     // The registered copy was validated in full by the release pipeline; see runtime-manifest.ts.
     const parsed = parseRuntimeManifest(text);
     if (!parsed.ok) {

@@ -2,6 +2,7 @@
 import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
 import { DynamoVersionStore } from '../adapters/dynamo-version-store';
 import { S3RegistryStore } from '../adapters/s3-registry-store';
+import { modelSignerFromEnv } from '../adapters/signer-from-env';
 import { VersionConflictError } from '../core/errors';
 import { registerRelease } from '../core/registration';
 import { registerVersionEventSchema } from '../core/release-events';
@@ -19,6 +20,8 @@ export const handler = releaseStepHandler({
         registry: new S3RegistryStore(bucket),
         versions: DynamoVersionStore.fromEnv(),
         audit: DynamoAuditLog.fromEnv(),
+        lock: env.modelLock(),
+        signer: modelSignerFromEnv(),
       },
     };
   },

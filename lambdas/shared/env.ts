@@ -22,6 +22,7 @@ import {
   MODEL_VERSIONS_TABLE,
   REGISTRY_BUCKET_ENV,
 } from '../core/tables';
+import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV, type ModelLockMode } from '../core/object-lock';
 
 /** Comma-separated model names from modelops.config.ts; unset or empty accepts every model. */
 export const CONFIGURED_MODELS_ENV = 'CONFIGURED_MODELS';
@@ -107,7 +108,38 @@ export const env = {
   deploymentsTable: (e?: NodeJS.ProcessEnv) => requireEnv(DEPLOYMENTS_TABLE.envVar, e),
   auditLogTable: (e?: NodeJS.ProcessEnv) => requireEnv(AUDIT_LOG_TABLE.envVar, e),
   configuredModels: (e?: NodeJS.ProcessEnv) => listEnv(CONFIGURED_MODELS_ENV, e),
+  modelLock: (e?: NodeJS.ProcessEnv) => modelLockEnv(e),
 };
+
+/**
+ * The Object Lock retention RegisterVersion puts on models/ copies: MODEL_LOCK_MODE and MODEL_LOCK_DAYS, both set or
+ * both unset/empty (no lock requested). One without the other, or a bad value, is a ConfigurationError.
+ */
+export function modelLockEnv(
+  env: NodeJS.ProcessEnv = currentEnvironment(),
+): { readonly mode: ModelLockMode; readonly days: number } | undefined {
+  const mode = env[MODEL_LOCK_MODE_ENV]?.trim();
+  const days = env[MODEL_LOCK_DAYS_ENV]?.trim();
+  if (!mode && !days) return undefined;
+  if (!mode || !days) {
+    const missing = mode ? MODEL_LOCK_DAYS_ENV : MODEL_LOCK_MODE_ENV;
+    throw new ConfigurationError(
+      `environment variable ${missing} is not set but ${mode ? MODEL_LOCK_MODE_ENV : MODEL_LOCK_DAYS_ENV} is; set both (config.registry.objectLock) or neither`,
+    );
+  }
+  if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') {
+    throw new ConfigurationError(
+      `environment variable ${MODEL_LOCK_MODE_ENV} must be "GOVERNANCE" or "COMPLIANCE", got "${mode}"`,
+    );
+  }
+  const n = Number(days);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 36_500) {
+    throw new ConfigurationError(
+      `environment variable ${MODEL_LOCK_DAYS_ENV} must be a whole number of days from 1 to 36500, got "${days}"`,
+    );
+  }
+  return { mode, days: n };
+}
 
 /**
  * An optional number: `fallback` when unset or empty, otherwise a number within [min, max] (a whole number when

@@ -24,6 +24,7 @@ import {
 } from '../workflows/types';
 import type { ArtifactRegistry } from './artifact-registry';
 import type { MetadataTables } from './metadata-tables';
+import type { ModelSigningKey } from './signing-key';
 import {
   ConstructPropsError,
   handlerEntry,
@@ -39,6 +40,11 @@ export const RELEASE_ASL_PATH = path.join(PROJECT_ROOT, 'stepfunctions', RELEASE
 export interface ReleasePipelineProps {
   readonly registry: ArtifactRegistry;
   readonly tables: MetadataTables;
+  /**
+   * The key RegisterVersion signs each registered artifact's digest with (granted kms:Sign here).
+   * @default - no signing: records carry no signature, and serving that verifies refuses them
+   */
+  readonly signingKey?: ModelSigningKey;
   /** Largest artifact ValidateArtifact accepts, in bytes (`config.registry.maxArtifactBytes`). */
   readonly maxArtifactBytes: number;
   /** Names of the configured models; a bundle for any other model is rejected. */
@@ -93,6 +99,11 @@ export class ReleasePipeline extends Construct {
       registryBucket: registry.bucket.bucketName,
       maxArtifactBytes: String(props.maxArtifactBytes),
       configuredModels: props.configuredModels.join(','),
+      // The registry's lock: RegisterVersion puts it on each object it writes under models/.
+      modelLockMode: registry.objectLock.mode,
+      modelLockDays: String(registry.objectLock.days),
+      // Empty without a key: RegisterVersion then signs nothing (modelSignerFromEnv).
+      modelSigningKeyId: props.signingKey?.keyArn ?? '',
     };
     // The row's access names onto the construct's grants; the record types refuse a name with no mapping here.
     const bucketGrants: Record<BucketAccess, BucketGrant> = {
@@ -125,6 +136,7 @@ export class ReleasePipeline extends Construct {
     const functionOf = (id: (typeof RELEASE_WORKFLOW.functions)[number]['id']) => byId.get(id)!;
     this.validateArtifact = functionOf('ValidateArtifact');
     this.registerVersion = functionOf('RegisterVersion');
+    props.signingKey?.grantSign(this.registerVersion.role);
     // The bucket policy denies models/ writes and deletes to every other principal (ArtifactRegistry).
     registry.restrictModelsWritesTo(this.registerVersion.role);
     this.recordRejection = functionOf('RecordRejection');

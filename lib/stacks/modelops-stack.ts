@@ -17,8 +17,6 @@ import { ReleasePipeline } from '../constructs/release-pipeline';
 import { SageMakerEndpoint } from '../constructs/sagemaker-endpoint';
 import { ModelSigningKey } from '../constructs/signing-key';
 import { UploaderAccess } from '../constructs/uploader-access';
-import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV } from '../../lambdas/core/object-lock';
-import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
 import { PREDICTION_LOG_TABLE } from '../../lambdas/core/tables';
 
 export interface ModelOpsStackProps extends StackProps {
@@ -110,8 +108,14 @@ export class ModelOpsStack extends Stack {
     this.tables = new MetadataTables(this, 'Tables', {
       keyDescription: `${config.project}-${config.stage} metadata tables`,
     });
+    this.signingKey = new ModelSigningKey(this, 'ModelSigningKey', {
+      aliasName: `${config.project}-${config.stage}-model-signing`,
+      description: `${config.project}-${config.stage} model signing (RegisterVersion signs, serving verifies)`,
+    });
     this.release = new ReleasePipeline(this, 'Release', {
       registry: this.registry,
+      // RegisterVersion signs with it (setting and kms:Sign grant in ReleasePipeline).
+      signingKey: this.signingKey,
       alarmTopic: this.alarmTopic,
       tables: this.tables,
       maxArtifactBytes: config.registry.maxArtifactBytes,
@@ -121,17 +125,6 @@ export class ModelOpsStack extends Stack {
       logRetention,
       logEncryptionKey: this.logsKey,
     });
-
-    this.signingKey = new ModelSigningKey(this, 'ModelSigningKey', {
-      aliasName: `${config.project}-${config.stage}-model-signing`,
-      description: `${config.project}-${config.stage} model signing (RegisterVersion signs, serving verifies)`,
-    });
-    // CDK-side settings of RegisterVersion: the lock it puts on each models/ copy and the key it signs with.
-    this.release.registerVersion
-      .addEnvironment(MODEL_LOCK_MODE_ENV, this.registry.objectLock.mode)
-      .addEnvironment(MODEL_LOCK_DAYS_ENV, String(this.registry.objectLock.days))
-      .addEnvironment(MODEL_SIGNING_KEY_ENV, this.signingKey.keyArn);
-    this.signingKey.grantSign(this.release.registerVersion.role);
 
     this.uploader = new UploaderAccess(this, 'Uploader', {
       registry: this.registry,

@@ -35,7 +35,7 @@ export const RELEASE_WORKFLOW = {
       onnxRuntime: false,
       tables: { modelVersions: 'write', auditLog: 'append' },
       bucket: ['readIncoming', 'publishModels'],
-      settings: ['registryBucket'],
+      settings: ['registryBucket', 'modelLockMode', 'modelLockDays', 'modelSigningKeyId'],
     },
     {
       // Behind both RecordRejection (validation failed) and RecordFailure (a step failed).

@@ -14,6 +14,8 @@ import {
   REGISTRY_BUCKET_ENV,
   type TableDefinition,
 } from '../../lambdas/core/tables';
+import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV } from '../../lambdas/core/object-lock';
+import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
 import { CONFIGURED_MODELS_ENV } from '../../lambdas/shared/env';
 
 /** The metadata tables a function can be bound to, named as the `MetadataTables` fields that hold them. */
@@ -42,6 +44,12 @@ export const WORKFLOW_SETTINGS = {
   maxArtifactBytes: MAX_ARTIFACT_BYTES_ENV,
   /** The configured model names, comma-separated. */
   configuredModels: CONFIGURED_MODELS_ENV,
+  /** `config.registry.objectLock.mode`: Object Lock mode of each copy into models/. */
+  modelLockMode: MODEL_LOCK_MODE_ENV,
+  /** `config.registry.objectLock.days`: retention of each copy into models/, in days. */
+  modelLockDays: MODEL_LOCK_DAYS_ENV,
+  /** The key RegisterVersion signs with: the ModelSigningKey ARN in AWS, `local-dir:<data dir>` locally. */
+  modelSigningKeyId: MODEL_SIGNING_KEY_ENV,
 } as const;
 export type WorkflowSetting = keyof typeof WORKFLOW_SETTINGS;
 export type WorkflowSettingValues = Readonly<Record<WorkflowSetting, string>>;

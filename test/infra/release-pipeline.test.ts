@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OBJECT_LOCK } from '../../lib/config';
 import { RELEASE_ASL_PATH } from '../../lib/constructs/release-pipeline';
 import { STACK_OUTPUTS } from '../../lib/stacks/modelops-stack';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
@@ -231,13 +232,29 @@ describe('ReleasePipeline functions', () => {
       const bound = Object.keys(props.Environment.Variables)
         .filter((k) => !common.includes(k))
         .sort();
-      // RegisterVersion also gets the CDK-side settings the stack adds (Object Lock retention, signing key); they
-      // are not wiring-row settings (yet), so local mode does not bind them.
-      const stackSide =
-        id === 'RegisterVersion' ? ['MODEL_LOCK_DAYS', 'MODEL_LOCK_MODE', 'MODEL_SIGNING_KEY_ID'] : [];
-      expect(bound).toEqual([...boundVariableNames(row), ...stackSide].sort());
+      expect(bound).toEqual([...boundVariableNames(row)].sort());
     },
   );
+
+  it('sets the Object Lock settings of RegisterVersion from config.registry.objectLock (defaults here)', () => {
+    const env = (
+      resource(logicalIdOf(synth.template, 'AWS::Lambda::Function', 'ReleaseRegisterVersionFunction'))
+        .Properties.Environment as { Variables: Record<string, unknown> }
+    ).Variables;
+    expect(env).toMatchObject({
+      MODEL_LOCK_MODE: DEFAULT_OBJECT_LOCK.mode,
+      MODEL_LOCK_DAYS: String(DEFAULT_OBJECT_LOCK.days),
+    });
+  });
+
+  it('sets MODEL_SIGNING_KEY_ID of RegisterVersion to the model signing key ARN', () => {
+    const env = (
+      resource(logicalIdOf(synth.template, 'AWS::Lambda::Function', 'ReleaseRegisterVersionFunction'))
+        .Properties.Environment as { Variables: Record<string, unknown> }
+    ).Variables;
+    const keyId = logicalIdOf(synth.template, 'AWS::KMS::Key', 'ModelSigningKey');
+    expect(env.MODEL_SIGNING_KEY_ID).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+  });
 
   it('sets the settings of ValidateArtifact from the config', () => {
     const env = (

@@ -136,13 +136,23 @@ describe('release wiring table', () => {
     ]);
     expect(boundVariableNames(register)).toEqual([
       'AUDIT_LOG_TABLE',
+      'MODEL_LOCK_DAYS',
+      'MODEL_LOCK_MODE',
+      'MODEL_SIGNING_KEY_ID',
       'MODEL_VERSIONS_TABLE',
       'REGISTRY_BUCKET',
     ]);
     expect(
       functionEnvironment(
         record,
-        { registryBucket: 'bucket', maxArtifactBytes: '1', configuredModels: 'm' },
+        {
+          registryBucket: 'bucket',
+          maxArtifactBytes: '1',
+          configuredModels: 'm',
+          modelLockMode: 'GOVERNANCE',
+          modelLockDays: '1',
+          modelSigningKeyId: 'k',
+        },
         { modelVersions: 'mv', deployments: 'dep', auditLog: 'audit' },
       ),
     ).toEqual({ REGISTRY_BUCKET: 'bucket', MODEL_VERSIONS_TABLE: 'mv', AUDIT_LOG_TABLE: 'audit' });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalModelSigner } from '../../lambdas/adapters/local-signer';
 import type { AuditEvent } from '../../lambdas/core/ports';
 import { parseConfig } from '../../lib/config';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
@@ -117,6 +118,17 @@ describe('local binding fidelity', () => {
       const reads = [...rt.releaseEnvironments.get(row.id)!.reads()].sort();
       expect(reads, row.id).toEqual(boundVariableNames(row));
     }
+
+    // The signing setting reached RegisterVersion: b-1 is signed by the key pair in the local data directory.
+    const details = (await auditOf('b-1')).find((e) => e.type === 'REGISTERED')!.details as Record<
+      string,
+      string
+    >;
+    const signer = LocalModelSigner.open(emulators.dataDir);
+    expect(details.signingKeyId).toBe(signer.keyId);
+    expect(
+      await signer.verify(Buffer.from(details.sha256!, 'hex'), Buffer.from(details.signature!, 'base64')),
+    ).toBe(true);
   });
 
   it('fails ValidateArtifact with the ConfigurationError naming AUDIT_LOG_TABLE when its row does not bind the AuditLog', async () => {

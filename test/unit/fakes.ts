@@ -11,6 +11,7 @@ import type {
   DeploymentRecord,
   DeploymentStore,
   ObjectHead,
+  ObjectLockRetention,
   RegistryStore,
   VersionRecord,
   VersionStore,
@@ -54,7 +55,14 @@ export class FakeRegistry implements RegistryStore {
     if (!body) throw new SourceChangedError(`${key} missing`);
     return body;
   }
-  async copyIfAbsent(fromKey: string, toKey: string, expectedEtag: string): Promise<'copied' | 'exists'> {
+  /** The Object Lock each copied object was written with, by key. */
+  readonly locks = new Map<string, ObjectLockRetention | undefined>();
+  async copyIfAbsent(
+    fromKey: string,
+    toKey: string,
+    expectedEtag: string,
+    options: { readonly lock?: ObjectLockRetention } = {},
+  ): Promise<'copied' | 'exists'> {
     this.calls.push(`copy ${fromKey} -> ${toKey}`);
     if (this.objects.has(toKey)) return 'exists';
     const body = this.objects.get(fromKey);
@@ -62,6 +70,7 @@ export class FakeRegistry implements RegistryStore {
       throw new SourceChangedError(`${fromKey} changed`);
     }
     this.objects.set(toKey, body);
+    this.locks.set(toKey, options.lock);
     return 'copied';
   }
   async putText(key: string, body: string): Promise<void> {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LocalModelSigner } from '../../lambdas/adapters/local-signer';
 import { VersionConflictError } from '../../lambdas/core/errors';
 import { registerRelease } from '../../lambdas/core/registration';
 import { recordRejection, recordReleaseFailure } from '../../lambdas/core/rejection';
@@ -41,6 +43,70 @@ async function otherBundle(registry: FakeRegistry, ledger: FakeLedger): Promise<
 }
 
 describe('registerRelease', () => {
+  it('locks every object it writes under models/ until now + the configured days', async () => {
+    const registry = new FakeRegistry();
+    const ledger = fakeLedger();
+    const validation = await validated(registry, ledger);
+    const now = new Date('2026-01-01T00:00:00Z');
+    await registerRelease(
+      { registry, ...ledger, now: () => now, lock: { mode: 'COMPLIANCE', days: 10 } },
+      { executionId: 'exec-1', validation },
+    );
+    const models = await registry.list('models/');
+    expect(models.length).toBeGreaterThan(0);
+    for (const key of models) {
+      expect(registry.locks.get(key), key).toEqual({
+        mode: 'COMPLIANCE',
+        retainUntil: new Date('2026-01-11T00:00:00Z'),
+      });
+    }
+  });
+
+  it('signs the 32 sha256 bytes before the record and stores the signature on it and in the REGISTERED audit', async () => {
+    const registry = new FakeRegistry();
+    const ledger = fakeLedger();
+    const validation = await validated(registry, ledger);
+    const signer = LocalModelSigner.open(mkdtempSync(path.join(tmpdir(), 'sign-')));
+    await registerRelease({ registry, ...ledger, signer }, { executionId: 'exec-1', validation });
+    const record = (await ledger.versions.getVersion('tiny-classifier', '1.0.0'))!;
+    expect(record.signingKeyId).toBe(signer.keyId);
+    const signature = Buffer.from(record.signature!, 'base64');
+    expect(await signer.verify(Buffer.from(SHA, 'hex'), signature)).toBe(true);
+    const other = Buffer.from(SHA, 'hex');
+    other[0] = other[0]! ^ 1;
+    expect(await signer.verify(other, signature)).toBe(false);
+    expect(ledger.audit.events.at(-1)!.details).toMatchObject({
+      signature: record.signature,
+      signingKeyId: signer.keyId,
+    });
+  });
+
+  it('writes no record when signing fails (the record is the last write)', async () => {
+    const registry = new FakeRegistry();
+    const ledger = fakeLedger();
+    const validation = await validated(registry, ledger);
+    const signer = {
+      keyId: 'k',
+      sign: async () => {
+        throw new Error('KMS unavailable');
+      },
+      verify: async () => false,
+    };
+    await expect(
+      registerRelease({ registry, ...ledger, signer }, { executionId: 'exec-1', validation }),
+    ).rejects.toThrow('KMS unavailable');
+    expect(await ledger.versions.getVersion('tiny-classifier', '1.0.0')).toBeUndefined();
+  });
+
+  it('requests no lock when none is configured', async () => {
+    const registry = new FakeRegistry();
+    const ledger = fakeLedger();
+    const validation = await validated(registry, ledger);
+    await registerRelease({ registry, ...ledger }, { executionId: 'exec-1', validation });
+    expect(registry.locks.get(CONTENT_KEY)).toBeUndefined();
+    expect(registry.locks.has(CONTENT_KEY)).toBe(true);
+  });
+
   it('copies the artifact to its content address, stores the manifest, writes REGISTERED and audits it', async () => {
     const registry = new FakeRegistry();
     const ledger = fakeLedger();
