@@ -427,7 +427,11 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
         import('../lambdas/inference/from-env'),
       ]);
       const metrics = new InMemoryMetricsSink();
-      const app = createOnnxInferenceAppFromEnv({ models, metrics });
+      // Each model's own latency SLO threshold, as CDK sets SLO_LATENCY_THRESHOLD_MS per function.
+      const latencyThresholdMsByModel = Object.fromEntries(
+        context.runtime.config.models.map((m) => [m.name, m.slo.latency.thresholdMs]),
+      );
+      const app = createOnnxInferenceAppFromEnv({ models, metrics, latencyThresholdMsByModel });
       const running = await startInferenceServer({
         app,
         port:

@@ -15,6 +15,7 @@ import { env as envVars, INFERENCE_ENV, numberEnv, requireEnv } from '../shared/
 import { logger as powertoolsLogger } from './logger';
 import {
   createInferenceApp,
+  DEFAULT_LATENCY_THRESHOLD_MS,
   DEFAULT_ROUTING_CACHE_TTL_MS,
   type InferenceApp,
   type InferenceAppOptions,
@@ -29,6 +30,12 @@ export function inferenceSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): 
       INFERENCE_ENV.routingCacheTtlMs,
       DEFAULT_ROUTING_CACHE_TTL_MS,
       { min: 0, max: 3_600_000, integer: true },
+      env,
+    ),
+    latencyThresholdMs: numberEnv(
+      INFERENCE_ENV.sloLatencyThresholdMs,
+      DEFAULT_LATENCY_THRESHOLD_MS,
+      { min: 1, max: 900_000, integer: true },
       env,
     ),
     limits: {
@@ -82,6 +89,8 @@ export interface InferenceAppFromEnvOptions {
   /** See {@link InferenceAppOptions.warmUp}. @default false */
   readonly warmUp?: boolean;
   readonly env?: NodeJS.ProcessEnv;
+  /** Per-model latency SLO thresholds (ms) for an app serving several models (local mode). @default {} */
+  readonly latencyThresholdMsByModel?: Readonly<Record<string, number>>;
 }
 
 /** Builds the app on the AWS adapters. Throws ConfigurationError naming a missing or malformed variable. */
@@ -92,7 +101,10 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
   const deploymentsTable = envVars.deploymentsTable(env);
   const versions = DynamoVersionStore.fromEnv(env);
   const models = options.models ?? [requireEnv(INFERENCE_ENV.modelName, env)];
-  const settings = inferenceSettingsFromEnv(env);
+  const settings: InferenceSettingsInput = {
+    ...inferenceSettingsFromEnv(env),
+    ...(options.latencyThresholdMsByModel ? { latencyThresholdMsByModel: options.latencyThresholdMsByModel } : {}),
+  };
   const metrics =
     options.metrics ??
     new PowertoolsMetricsSink({ namespace: requireEnv(INFERENCE_ENV.metricsNamespace, env) });

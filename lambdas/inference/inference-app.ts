@@ -25,7 +25,7 @@ import { composeHooks, type AfterResponseHook } from './hooks';
 import { errorResponse, type HttpRequest, type HttpResponse } from './http';
 import { createRequestMetrics, type ModelMetrics } from './request-metrics';
 import { createServingPipeline, type ServedModel, type ServeOutcome } from './serving-pipeline';
-import { resolveInferenceSettings, type InferenceSettingsInput } from './settings';
+import { latencyThresholdFor, resolveInferenceSettings, type InferenceSettingsInput } from './settings';
 import { createShadowHook } from './shadow-hook';
 import { createVersionLoader } from './version-loader';
 import { warmUp } from './warm-up';
@@ -33,6 +33,7 @@ import { warmUp } from './warm-up';
 export {
   DEFAULT_ROUTING_CACHE_TTL_MS,
   DEFAULT_SHADOW_TOLERANCE,
+  DEFAULT_LATENCY_THRESHOLD_MS,
   resolveInferenceSettings,
   type InferenceSettings,
   type InferenceSettingsInput,
@@ -107,7 +108,7 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
 
   const served: ServedModel[] = options.models.map((name) => ({
     name,
-    metrics: accounting.forModel(name),
+    metrics: accounting.forModel(name, latencyThresholdFor(settings, name)),
     loader: createVersionLoader({
       model: name,
       registry,

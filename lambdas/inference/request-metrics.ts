@@ -2,7 +2,8 @@
  * The inference path's metric accounting (docs/inference.md, Metrics). The rule:
  *
  * - `{Model}` counts what the client saw, once per request: `Requests` 1, `Errors` 1 only for a 5xx answer,
- *   `InvalidInput` 1 for a 400/413, `Latency` for answered requests.
+ *   `InvalidInput` 1 for a 400/413, `Latency` for answered requests, and `SlowRequests` 0/1 for answered requests
+ *   (1 when slower than the model's latency SLO threshold; the latency SLI's bad count).
  * - `{Model, Version}` counts each version for what it did. The version that answered carries the same request
  *   group as `{Model}` (one EMF blob for both sets). A version that was tried and could not serve (integrity
  *   refusal, unreadable manifest, load failure) is counted under its own `{Model, Version}` only: `Requests` 1,
@@ -53,12 +54,14 @@ const COLD_START: MetricDatum = { name: M.coldStart, unit: 'Count', value: 1 };
 const FAILED_ARM: readonly MetricDatum[] = [REQUEST, ERROR_1];
 const FELL_BACK: readonly MetricDatum[] = [REQUEST, ERROR_1, { name: M.fallbacks, unit: 'Count', value: 1 }];
 const INTEGRITY_FAILURE: readonly MetricDatum[] = [{ name: M.integrityFailures, unit: 'Count', value: 1 }];
+const SLOW_0: MetricDatum = { name: M.slowRequests, unit: 'Count', value: 0 };
+const SLOW_1: MetricDatum = { name: M.slowRequests, unit: 'Count', value: 1 };
 
 /** One accounting per app: the cold start is counted once per process, on its first request of any model. */
 export function createRequestMetrics(
   sink: MetricsSink,
   logger: StructuredLogger,
-): { forModel(name: string): ModelMetrics; flush(): void } {
+): { forModel(name: string, slowThresholdMs?: number): ModelMetrics; flush(): void } {
   let coldStart = true;
   const emit = (dims: readonly MetricDimensions[], data: readonly MetricDatum[]): void => {
     try {
@@ -68,7 +71,11 @@ export function createRequestMetrics(
     }
   };
 
-  const forModel = (name: string): ModelMetrics => {
+  /**
+   * `slowThresholdMs`: the model's latency SLO threshold; each answered request also counts `SlowRequests` 0/1
+   * against it (the latency SLI's bad count). Without it no `SlowRequests` is emitted.
+   */
+  const forModel = (name: string, slowThresholdMs?: number): ModelMetrics => {
     const modelSet: MetricDimensions = { [METRIC_DIMENSIONS.model]: name };
     const modelDims = [modelSet];
     const versions = new Map<string, VersionDims>();
@@ -93,6 +100,8 @@ export function createRequestMetrics(
         // Latency of successful requests only: the latency SLI must not be flattered by fast refusals.
         if (latencyMs !== undefined) {
           data.push({ name: M.latency, unit: 'Milliseconds', value: latencyMs, highResolution: true });
+          // Shared constant data points, like Errors: the only per-request allocation stays the Latency datum.
+          if (slowThresholdMs !== undefined) data.push(latencyMs > slowThresholdMs ? SLOW_1 : SLOW_0);
         }
         if (coldStart) {
           coldStart = false;

@@ -147,6 +147,8 @@ export const INFERENCE_ENV = {
   captureBatchRecords: 'CAPTURE_BATCH_RECORDS',
   captureMaxAgeMs: 'CAPTURE_MAX_AGE_MS',
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  /** The model's latency SLO threshold (ms): answered requests slower than this count `SlowRequests` 1. */
+  sloLatencyThresholdMs: 'SLO_LATENCY_THRESHOLD_MS',
   /** Router only: the SageMaker endpoint to invoke. */
   sageMakerEndpointName: 'SAGEMAKER_ENDPOINT_NAME',
 } as const;

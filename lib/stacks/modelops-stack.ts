@@ -158,6 +158,7 @@ export class ModelOpsStack extends Stack {
         provisionedConcurrency: model.provisionedConcurrency,
         serving: model.inference,
         signingKey: this.signingKey,
+        latencyThresholdMs: model.slo.latency.thresholdMs,
       };
       const id = `${stem}Endpoint`;
       let endpoint: IModelEndpoint;
