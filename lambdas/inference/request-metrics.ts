@@ -11,11 +11,17 @@
  *   rate to the canary judge while `{Model}` shows the successful fallback as one good request.
  * - `IntegrityFailures` 1 per refusal under both sets (an incident count, not a request outcome).
  *
- * Dimension-set arrays are built once per version and reused: sinks key their series by these objects.
+ * - `{Model, Arm}` (Arm = candidate | stable) is added to the version's sets while a canary routes traffic (the
+ *   caller passes the arm): it counts what `{Model, Version}` counts, under a name that does not change with the
+ *   version, so CloudWatch alarms can watch "the candidate" statically.
+ *
+ * Dimension-set arrays are built once per version (and arm) and reused: sinks key their series by these objects.
  */
 import {
   INFERENCE_METRICS as M,
+  ARM_DIMENSION,
   METRIC_DIMENSIONS,
+  type ArmValue,
   type MetricDatum,
   type MetricDimensions,
   type MetricsSink,
@@ -34,11 +40,12 @@ export interface VersionDims {
 export interface ModelMetrics {
   /** `[{Model}]`. */
   readonly modelDims: readonly MetricDimensions[];
-  version(version: string): VersionDims;
+  /** With `arm`, the sets also carry `{Model, Arm}` (only while routing has a canary candidate). */
+  version(version: string, arm?: ArmValue): VersionDims;
   /** The request's own outcome, counted once (under `dims`: a version's `both`, or `modelDims`). */
   request(dims: readonly MetricDimensions[], outcome: RequestOutcome, latencyMs?: number): void;
   /** A version that was tried and could not serve; see the file header. */
-  failedArm(version: string, fellBack: boolean): void;
+  failedArm(version: string, fellBack: boolean, arm?: ArmValue): void;
   /** An artifact's sha256 did not match: the version was refused. */
   integrityFailure(version: string): void;
   emit(dims: readonly MetricDimensions[], data: readonly MetricDatum[]): void;
@@ -79,12 +86,22 @@ export function createRequestMetrics(
     const modelSet: MetricDimensions = { [METRIC_DIMENSIONS.model]: name };
     const modelDims = [modelSet];
     const versions = new Map<string, VersionDims>();
-    const version = (v: string): VersionDims => {
-      let dims = versions.get(v);
+    // One map per arm, so the lookup key stays the version string (no per-request key concatenation).
+    const armVersions: Record<ArmValue, Map<string, VersionDims>> = { candidate: new Map(), stable: new Map() };
+    const armSets: Record<ArmValue, MetricDimensions> = {
+      candidate: { [METRIC_DIMENSIONS.model]: name, [ARM_DIMENSION]: 'candidate' },
+      stable: { [METRIC_DIMENSIONS.model]: name, [ARM_DIMENSION]: 'stable' },
+    };
+    const version = (v: string, arm?: ArmValue): VersionDims => {
+      const cache = arm === undefined ? versions : armVersions[arm];
+      let dims = cache.get(v);
       if (dims === undefined) {
         const set: MetricDimensions = { [METRIC_DIMENSIONS.model]: name, [METRIC_DIMENSIONS.version]: v };
-        dims = { both: [set, modelSet], versionOnly: [set] };
-        versions.set(v, dims);
+        dims =
+          arm === undefined
+            ? { both: [set, modelSet], versionOnly: [set] }
+            : { both: [set, modelSet, armSets[arm]], versionOnly: [set, armSets[arm]] };
+        cache.set(v, dims);
       }
       return dims;
     };
@@ -109,8 +126,8 @@ export function createRequestMetrics(
         }
         emit(dims, data);
       },
-      failedArm(v, fellBack) {
-        emit(version(v).versionOnly, fellBack ? FELL_BACK : FAILED_ARM);
+      failedArm(v, fellBack, arm) {
+        emit(version(v, arm).versionOnly, fellBack ? FELL_BACK : FAILED_ARM);
       },
       integrityFailure(v) {
         emit(version(v).both, INTEGRITY_FAILURE);
