@@ -8,6 +8,7 @@ import { ArtifactRegistry } from '../constructs/artifact-registry';
 import type { ServingFunctionOptions } from '../constructs/function-entry-point';
 import { InferenceEndpoint } from '../constructs/inference-endpoint';
 import { LogsKey } from '../constructs/logs-key';
+import { ModelAlarms } from '../constructs/model-alarms';
 import { MetadataTables } from '../constructs/metadata-tables';
 import type { IModelEndpoint } from '../constructs/model-endpoint';
 import { ConstructPropsError } from '../constructs/modelops-function';
@@ -174,6 +175,19 @@ export class ModelOpsStack extends Stack {
         endpoint = new InferenceEndpoint(this, id, serving);
       }
       endpoints[model.name] = endpoint;
+      // SLO burn-rate, candidate, feedback and drift alarms of the model (docs/alarms.md).
+      new ModelAlarms(this, `${stem}Alarms`, {
+        model: {
+          name: model.name,
+          slo: model.slo,
+          feedback: model.feedback,
+          drift: model.drift.enabled,
+          driftScheduleMinutes: config.monitoring.driftScheduleMinutes,
+        },
+        namespace: config.monitoring.namespace,
+        topic: this.alarmTopic,
+        alarmNamePrefix: `${config.project}-${config.stage}`,
+      });
       new CfnOutput(this, invokeUrlOutputName(model.name), {
         value: endpoint.url,
         description: `Function URL (AWS_IAM auth): POST <url>models/${model.name}/invoke signed with SigV4, service lambda`,
