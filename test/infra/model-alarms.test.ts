@@ -155,4 +155,12 @@ describe('ModelOpsStack: alarms per model', () => {
     }
     expect(composites).toHaveLength(16);
   });
+
+  it("gives each inference function its model's latency SLO threshold", () => {
+    const fns = Object.values(synth.template.findResources('AWS::Lambda::Function'))
+      .map((f) => ((f.Properties as Json).Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables)
+      .filter((v) => v?.MODEL_NAME !== undefined);
+    expect(fns.length).toBeGreaterThanOrEqual(2);
+    for (const v of fns) expect(v!.SLO_LATENCY_THRESHOLD_MS).toBe('250');
+  });
 });
