@@ -45,7 +45,12 @@ export async function evaluateAlarmRules(
     return { id, value: 'INSUFFICIENT_DATA', reason: why };
   };
   const sum = async (queries: MetricQuery[], windowMs: number): Promise<(number | undefined)[]> => {
-    const series = await reader.read({ queries, startMs: end - windowMs, endMs: end, periodSeconds: READ_PERIOD_S });
+    const series = await reader.read({
+      queries,
+      startMs: end - windowMs,
+      endMs: end,
+      periodSeconds: READ_PERIOD_S,
+    });
     return queries.map((q) => {
       const s = series.find((x) => x.id === q.id);
       let total: number | undefined;
@@ -63,7 +68,8 @@ export async function evaluateAlarmRules(
     } else {
       const children = rule.allOf.map((id) => {
         const s = states.get(id);
-        if (s === undefined) throw new RangeError(`composite ${rule.id}: rule ${id} is not evaluated before it`);
+        if (s === undefined)
+          throw new RangeError(`composite ${rule.id}: rule ${id} is not evaluated before it`);
         return s.value;
       });
       const value: AlarmStateValue = children.every((v) => v === 'ALARM')
@@ -71,7 +77,11 @@ export async function evaluateAlarmRules(
         : children.includes('OK')
           ? 'OK'
           : 'INSUFFICIENT_DATA';
-      state = { id: rule.id, value, reason: `${rule.allOf.map((id, i) => `${id}=${children[i]}`).join(' AND ')}` };
+      state = {
+        id: rule.id,
+        value,
+        reason: `${rule.allOf.map((id, i) => `${id}=${children[i]}`).join(' AND ')}`,
+      };
     }
     states.set(rule.id, state);
   }
@@ -90,7 +100,8 @@ async function evaluateRatio(
     ],
     rule.windowMs,
   );
-  if (total === undefined || total <= 0) return missing(rule.id, rule.treatMissingData, 'no request in the window');
+  if (total === undefined || total <= 0)
+    return missing(rule.id, rule.treatMissingData, 'no request in the window');
   const ratio = (bad ?? 0) / total;
   const value = ratio > rule.threshold ? 'ALARM' : 'OK';
   return {
@@ -117,7 +128,8 @@ async function evaluateMetric(
     periodSeconds: periodS,
   });
   const values = (series?.values ?? []).filter((v): v is number => v !== null);
-  if (values.length === 0) return missing(rule.id, rule.treatMissingData, 'no data point in the evaluation range');
+  if (values.length === 0)
+    return missing(rule.id, rule.treatMissingData, 'no data point in the evaluation range');
   const breaches = (v: number) =>
     rule.comparison === 'LessThanThreshold'
       ? v < rule.threshold
@@ -142,7 +154,11 @@ export interface AlarmStateChangeEvent {
   readonly detail: {
     readonly alarmName: string;
     readonly state: { readonly value: AlarmStateValue; readonly reason: string; readonly timestamp: string };
-    readonly previousState: { readonly value: AlarmStateValue; readonly reason: string; readonly timestamp: string };
+    readonly previousState: {
+      readonly value: AlarmStateValue;
+      readonly reason: string;
+      readonly timestamp: string;
+    };
     readonly configuration: { readonly description: string };
   };
 }

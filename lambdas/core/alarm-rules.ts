@@ -12,12 +12,7 @@ import {
   METRIC_DIMENSIONS,
   type MetricStat,
 } from './ports';
-import {
-  burnRateAlarmRules,
-  cloudWatchWindowIssues,
-  type BurnRateAlarmRule,
-  type SloObjective,
-} from './slo';
+import { burnRateAlarmRules, cloudWatchWindowIssues, type BurnRateAlarmRule, type SloObjective } from './slo';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -129,7 +124,13 @@ export function alarmRules(model: AlarmRulesInput): AlarmRule[] {
   const rules: AlarmRule[] = [];
   const modelDims = { [METRIC_DIMENSIONS.model]: model.name };
   const candidateDims = { [METRIC_DIMENSIONS.model]: model.name, [ARM_DIMENSION]: 'candidate' };
-  const objectives: { objective: SloObjective; burn: AlarmKind; candidate: AlarmKind; bad: string; what: string }[] = [
+  const objectives: {
+    objective: SloObjective;
+    burn: AlarmKind;
+    candidate: AlarmKind;
+    bad: string;
+    what: string;
+  }[] = [
     {
       objective: { sli: 'availability', target: model.slo.availability.target },
       burn: 'availability-burn',
@@ -234,7 +235,8 @@ export function alarmRules(model: AlarmRulesInput): AlarmRule[] {
     const windows = rule.type === 'ratio' ? [rule.windowMs] : rule.type === 'metric' ? [rule.periodMs] : [];
     for (const w of windows) {
       const issues = cloudWatchWindowIssues(w, rule.type === 'metric' ? rule.evaluationPeriods : 1);
-      if (issues.length > 0) throw new RangeError(`model "${model.name}": alarm ${rule.id}: ${issues.join('; ')}`);
+      if (issues.length > 0)
+        throw new RangeError(`model "${model.name}": alarm ${rule.id}: ${issues.join('; ')}`);
     }
   }
   return rules;

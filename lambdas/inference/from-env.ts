@@ -103,7 +103,9 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
   const models = options.models ?? [requireEnv(INFERENCE_ENV.modelName, env)];
   const settings: InferenceSettingsInput = {
     ...inferenceSettingsFromEnv(env),
-    ...(options.latencyThresholdMsByModel ? { latencyThresholdMsByModel: options.latencyThresholdMsByModel } : {}),
+    ...(options.latencyThresholdMsByModel
+      ? { latencyThresholdMsByModel: options.latencyThresholdMsByModel }
+      : {}),
   };
   const metrics =
     options.metrics ??

@@ -87,7 +87,10 @@ export function createRequestMetrics(
     const modelDims = [modelSet];
     const versions = new Map<string, VersionDims>();
     // One map per arm, so the lookup key stays the version string (no per-request key concatenation).
-    const armVersions: Record<ArmValue, Map<string, VersionDims>> = { candidate: new Map(), stable: new Map() };
+    const armVersions: Record<ArmValue, Map<string, VersionDims>> = {
+      candidate: new Map(),
+      stable: new Map(),
+    };
     const armSets: Record<ArmValue, MetricDimensions> = {
       candidate: { [METRIC_DIMENSIONS.model]: name, [ARM_DIMENSION]: 'candidate' },
       stable: { [METRIC_DIMENSIONS.model]: name, [ARM_DIMENSION]: 'stable' },

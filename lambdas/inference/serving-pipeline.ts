@@ -8,7 +8,13 @@ import { BackendError, FeatureEncodingError } from '../core/errors';
 import type { Instance } from '../core/features';
 import type { FieldError } from '../core/inference-request';
 import { ArtifactIntegrityError } from '../core/model-cache';
-import type { ArmValue, DeploymentRecord, InferenceBackend, RoutingSource, StructuredLogger } from '../core/ports';
+import type {
+  ArmValue,
+  DeploymentRecord,
+  InferenceBackend,
+  RoutingSource,
+  StructuredLogger,
+} from '../core/ports';
 import { PredictionFormatError } from '../core/predictions';
 import { chooseVersion, fallbackVersion, ModelNotServableError, type RouteDecision } from '../core/routing';
 import { createTtlCache } from '../core/ttl-cache';
@@ -286,7 +292,8 @@ export function createServingPipeline(options: ServingPipelineOptions): ServingP
  */
 export function armOf(record: DeploymentRecord, version: string): ArmValue | undefined {
   const { stable, candidate } = record;
-  if (candidate === undefined || candidate === null || candidate === '' || candidate === stable) return undefined;
+  if (candidate === undefined || candidate === null || candidate === '' || candidate === stable)
+    return undefined;
   if (record.mode === 'shadow') return undefined;
   return version === candidate ? 'candidate' : 'stable';
 }

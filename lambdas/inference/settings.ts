@@ -63,7 +63,10 @@ export function resolveInferenceSettings(input: InferenceSettingsInput = {}): In
   for (const [name, v] of Object.entries({
     latencyThresholdMs: settings.latencyThresholdMs,
     ...Object.fromEntries(
-      Object.entries(settings.latencyThresholdMsByModel).map(([m, t]) => [`latencyThresholdMsByModel.${m}`, t]),
+      Object.entries(settings.latencyThresholdMsByModel).map(([m, t]) => [
+        `latencyThresholdMsByModel.${m}`,
+        t,
+      ]),
     ),
   })) {
     if (!Number.isFinite(v) || v <= 0) issues.push(`${name} must be > 0 (milliseconds), got ${v}`);

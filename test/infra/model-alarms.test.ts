@@ -17,9 +17,16 @@ type Json = Record<string, unknown>;
 function build() {
   const stack = testStack();
   const topic = new Topic(stack, 'Topic');
-  new ModelAlarms(stack, 'Alarms', { model: MODEL, namespace: 'ModelOps', topic, alarmNamePrefix: 'mo-test' });
+  new ModelAlarms(stack, 'Alarms', {
+    model: MODEL,
+    namespace: 'ModelOps',
+    topic,
+    alarmNamePrefix: 'mo-test',
+  });
   const template = Template.fromStack(stack);
-  const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((r) => r.Properties as Json);
+  const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+    (r) => r.Properties as Json,
+  );
   const composites = Object.values(template.findResources('AWS::CloudWatch::CompositeAlarm')).map(
     (r) => r.Properties as Json,
   );
@@ -47,38 +54,43 @@ describe('ModelAlarms', () => {
     ['candidate-errors-page-1h-short', 0.0144, 300, 'Errors'],
     ['candidate-latency-page-1h-long', 0.144, 3600, 'SlowRequests'],
     ['candidate-latency-page-1h-short', 0.144, 300, 'SlowRequests'],
-  ])('%s: bad/total above %s over one period of %s s (%s), no action of its own', (id, threshold, period, bad) => {
-    const a = byName.get(`mo-test-bc-${id}`)!;
-    expect(a).toBeDefined();
-    expect(a.Threshold).toBeCloseTo(threshold, 12);
-    expect(a.EvaluationPeriods).toBe(1);
-    expect(a.ComparisonOperator).toBe('GreaterThanThreshold');
-    expect(a.TreatMissingData).toBe('notBreaching');
-    expect(a.AlarmActions).toBeUndefined();
-    const metrics = a.Metrics as Json[];
-    const expr = metrics.find((m) => m.Expression !== undefined)!;
-    expect(expr.Expression).toBe('bad / total');
-    const stat = (qid: string) => (metrics.find((m) => m.Id === qid)!.MetricStat as Json);
-    for (const [qid, name] of [
-      ['bad', bad],
-      ['total', 'Requests'],
-    ] as const) {
-      const s = stat(qid);
-      expect(s.Period).toBe(period);
-      expect(s.Stat).toBe('Sum');
-      expect((s.Metric as Json).MetricName).toBe(name);
-      const dims = (s.Metric as Json).Dimensions as { Name: string; Value: string }[];
-      expect(dims).toEqual(
-        id.startsWith('candidate')
-          ? expect.arrayContaining([
-              { Name: 'Model', Value: 'bc' },
-              { Name: 'Arm', Value: 'candidate' },
-            ])
-          : [{ Name: 'Model', Value: 'bc' }],
+  ])(
+    '%s: bad/total above %s over one period of %s s (%s), no action of its own',
+    (id, threshold, period, bad) => {
+      const a = byName.get(`mo-test-bc-${id}`)!;
+      expect(a).toBeDefined();
+      expect(a.Threshold).toBeCloseTo(threshold, 12);
+      expect(a.EvaluationPeriods).toBe(1);
+      expect(a.ComparisonOperator).toBe('GreaterThanThreshold');
+      expect(a.TreatMissingData).toBe('notBreaching');
+      expect(a.AlarmActions).toBeUndefined();
+      const metrics = a.Metrics as Json[];
+      const expr = metrics.find((m) => m.Expression !== undefined)!;
+      expect(expr.Expression).toBe('bad / total');
+      const stat = (qid: string) => metrics.find((m) => m.Id === qid)!.MetricStat as Json;
+      for (const [qid, name] of [
+        ['bad', bad],
+        ['total', 'Requests'],
+      ] as const) {
+        const s = stat(qid);
+        expect(s.Period).toBe(period);
+        expect(s.Stat).toBe('Sum');
+        expect((s.Metric as Json).MetricName).toBe(name);
+        const dims = (s.Metric as Json).Dimensions as { Name: string; Value: string }[];
+        expect(dims).toEqual(
+          id.startsWith('candidate')
+            ? expect.arrayContaining([
+                { Name: 'Model', Value: 'bc' },
+                { Name: 'Arm', Value: 'candidate' },
+              ])
+            : [{ Name: 'Model', Value: 'bc' }],
+        );
+      }
+      expect(a.AlarmDescription).toContain(
+        `Runbook: docs/runbooks/${id.replace(/-(page|ticket)-.*$/, '')}.md`,
       );
-    }
-    expect(a.AlarmDescription).toContain(`Runbook: docs/runbooks/${id.replace(/-(page|ticket)-.*$/, '')}.md`);
-  });
+    },
+  );
 
   it('has a composite per tier: the AND of both windows, notifying the topic on ALARM and OK', () => {
     const names = composites.map((c) => c.AlarmName).sort();
@@ -158,7 +170,11 @@ describe('ModelOpsStack: alarms per model', () => {
 
   it("gives each inference function its model's latency SLO threshold", () => {
     const fns = Object.values(synth.template.findResources('AWS::Lambda::Function'))
-      .map((f) => ((f.Properties as Json).Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables)
+      .map(
+        (f) =>
+          ((f.Properties as Json).Environment as { Variables?: Record<string, unknown> } | undefined)
+            ?.Variables,
+      )
       .filter((v) => v?.MODEL_NAME !== undefined);
     expect(fns.length).toBeGreaterThanOrEqual(2);
     for (const v of fns) expect(v!.SLO_LATENCY_THRESHOLD_MS).toBe('250');

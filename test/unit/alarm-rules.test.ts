@@ -37,7 +37,9 @@ describe('alarmRules', () => {
     const w = (id: string) => (ids.get(id) as RatioAlarmRule).windowMs / 60_000;
     expect([w('availability-burn-page-1h-long'), w('availability-burn-page-1h-short')]).toEqual([60, 5]);
     expect([w('availability-burn-page-6h-long'), w('availability-burn-page-6h-short')]).toEqual([360, 30]);
-    expect([w('availability-burn-ticket-3d-long'), w('availability-burn-ticket-3d-short')]).toEqual([4320, 360]);
+    expect([w('availability-burn-ticket-3d-long'), w('availability-burn-ticket-3d-short')]).toEqual([
+      4320, 360,
+    ]);
   });
 
   it('uses Errors/Requests for availability, SlowRequests/Requests for latency, {Model, Arm} for the candidate', () => {
@@ -63,7 +65,10 @@ describe('alarmRules', () => {
       'latency-burn-ticket-3d:ticket',
       'candidate-latency-page-1h:page',
     ]);
-    expect(composites[0]!.allOf).toEqual(['availability-burn-page-1h-long', 'availability-burn-page-1h-short']);
+    expect(composites[0]!.allOf).toEqual([
+      'availability-burn-page-1h-long',
+      'availability-burn-page-1h-short',
+    ]);
     expect(rules.filter((r) => r.type === 'ratio').every((r) => !r.notify)).toBe(true);
     expect(composites.every((r) => r.notify)).toBe(true);
     for (const r of rules) expect(r.runbook).toBe(`docs/runbooks/${r.kind}.md`);

@@ -9,7 +9,14 @@ import { createVersionLoader } from '../../lambdas/inference/version-loader';
 import type { DeploymentRecord } from '../../lambdas/core/ports';
 import { seededRandom } from '../../lambdas/core/random';
 import { FakeRegistry } from './fakes';
-import { exampleBundle, FakeRouting, ledgerFor, MemoryLogger, publish, smokeInstances } from './inference-helpers';
+import {
+  exampleBundle,
+  FakeRouting,
+  ledgerFor,
+  MemoryLogger,
+  publish,
+  smokeInstances,
+} from './inference-helpers';
 
 const BC = 'breast-cancer';
 const bundle = exampleBundle(BC);

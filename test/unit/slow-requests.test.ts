@@ -60,6 +60,8 @@ describe('latency threshold settings', () => {
     expect(() => resolveInferenceSettings({ latencyThresholdMsByModel: { b: 0 } })).toThrow(
       /latencyThresholdMsByModel\.b must be > 0/,
     );
-    expect(() => inferenceSettingsFromEnv({ SLO_LATENCY_THRESHOLD_MS: '0' })).toThrow(/SLO_LATENCY_THRESHOLD_MS/);
+    expect(() => inferenceSettingsFromEnv({ SLO_LATENCY_THRESHOLD_MS: '0' })).toThrow(
+      /SLO_LATENCY_THRESHOLD_MS/,
+    );
   });
 });
