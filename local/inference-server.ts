@@ -478,11 +478,16 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
         import('../lambdas/inference/from-env'),
       ]);
       const metrics = new InMemoryMetricsSink();
+      // Each model's own latency SLO threshold, as CDK sets SLO_LATENCY_THRESHOLD_MS per function.
+      const latencyThresholdMsByModel = Object.fromEntries(
+        context.runtime.config.models.map((m) => [m.name, m.slo.latency.thresholdMs]),
+      );
       const metricStore = new TimeSeriesMetricsStore();
       const app = createOnnxInferenceAppFromEnv({
         models,
         metrics: new FanOutMetricsSink([metrics, metricStore]),
         feedbackSettings: (model) => feedbackOf.get(model),
+        latencyThresholdMsByModel,
       });
       const running = await startInferenceServer({
         app,

@@ -250,6 +250,14 @@ export const FEEDBACK_METRICS = {
 /** Extra dimension names: `Feature` for per-feature drift metrics. */
 export const FEATURE_DIMENSION = 'Feature';
 
+/**
+ * `{Model, Arm}` with Arm = `candidate` | `stable`: emitted by the inference path only while a canary is routing
+ * traffic (the record has a candidate and is not in shadow mode), so alarms on a static `{Model, Arm=candidate}`
+ * series follow whichever version is the candidate (docs/alarms.md, Candidate rules).
+ */
+export const ARM_DIMENSION = 'Arm';
+export type ArmValue = 'candidate' | 'stable';
+
 /** Dimension names: every metric is emitted per {Model, Version} and per {Model}. */
 export const METRIC_DIMENSIONS = { model: 'Model', version: 'Version' } as const;
 

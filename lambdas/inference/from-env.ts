@@ -19,6 +19,7 @@ import { env as envVars, INFERENCE_ENV, numberEnv, requireEnv } from '../shared/
 import { logger as powertoolsLogger } from './logger';
 import {
   createInferenceApp,
+  DEFAULT_LATENCY_THRESHOLD_MS,
   DEFAULT_ROUTING_CACHE_TTL_MS,
   type InferenceApp,
   type InferenceAppOptions,
@@ -33,6 +34,12 @@ export function inferenceSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): 
       INFERENCE_ENV.routingCacheTtlMs,
       DEFAULT_ROUTING_CACHE_TTL_MS,
       { min: 0, max: 3_600_000, integer: true },
+      env,
+    ),
+    latencyThresholdMs: numberEnv(
+      INFERENCE_ENV.sloLatencyThresholdMs,
+      DEFAULT_LATENCY_THRESHOLD_MS,
+      { min: 1, max: 900_000, integer: true },
       env,
     ),
     limits: {
@@ -91,6 +98,8 @@ export interface InferenceAppFromEnvOptions {
    * @default FEEDBACK_SAMPLE_RATE and FEEDBACK_TTL_DAYS for every model
    */
   readonly feedbackSettings?: (model: string) => FeedbackServingSettings | undefined;
+  /** Per-model latency SLO thresholds (ms) for an app serving several models (local mode). @default {} */
+  readonly latencyThresholdMsByModel?: Readonly<Record<string, number>>;
 }
 
 /** Default feedback settings (config defaults: sampleRate 0, ttlDays 30). */
@@ -122,7 +131,12 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
   const deploymentsTable = envVars.deploymentsTable(env);
   const versions = DynamoVersionStore.fromEnv(env);
   const models = options.models ?? [requireEnv(INFERENCE_ENV.modelName, env)];
-  const settings = inferenceSettingsFromEnv(env);
+  const settings: InferenceSettingsInput = {
+    ...inferenceSettingsFromEnv(env),
+    ...(options.latencyThresholdMsByModel
+      ? { latencyThresholdMsByModel: options.latencyThresholdMsByModel }
+      : {}),
+  };
   const metrics =
     options.metrics ??
     new PowertoolsMetricsSink({ namespace: requireEnv(INFERENCE_ENV.metricsNamespace, env) });

@@ -30,7 +30,7 @@ import { composeHooks, type AfterResponseHook } from './hooks';
 import { errorResponse, type HttpRequest, type HttpResponse } from './http';
 import { createRequestMetrics, type ModelMetrics } from './request-metrics';
 import { createServingPipeline, type ServedModel, type ServeOutcome } from './serving-pipeline';
-import { resolveInferenceSettings, type InferenceSettingsInput } from './settings';
+import { latencyThresholdFor, resolveInferenceSettings, type InferenceSettingsInput } from './settings';
 import { createShadowHook } from './shadow-hook';
 import { createPredictionLogHook, type FeedbackServingSettings } from './prediction-log-hook';
 import { createVersionLoader } from './version-loader';
@@ -39,6 +39,7 @@ import { warmUp } from './warm-up';
 export {
   DEFAULT_ROUTING_CACHE_TTL_MS,
   DEFAULT_SHADOW_TOLERANCE,
+  DEFAULT_LATENCY_THRESHOLD_MS,
   resolveInferenceSettings,
   type InferenceSettings,
   type InferenceSettingsInput,
@@ -125,7 +126,7 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
 
   const served: ServedModel[] = options.models.map((name) => ({
     name,
-    metrics: accounting.forModel(name),
+    metrics: accounting.forModel(name, latencyThresholdFor(settings, name)),
     loader: createVersionLoader({
       model: name,
       registry,

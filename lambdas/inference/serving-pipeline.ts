@@ -8,7 +8,13 @@ import { BackendError, FeatureEncodingError } from '../core/errors';
 import type { Instance } from '../core/features';
 import type { FieldError } from '../core/inference-request';
 import { ArtifactIntegrityError } from '../core/model-cache';
-import type { DeploymentRecord, InferenceBackend, RoutingSource, StructuredLogger } from '../core/ports';
+import type {
+  ArmValue,
+  DeploymentRecord,
+  InferenceBackend,
+  RoutingSource,
+  StructuredLogger,
+} from '../core/ports';
 import { PredictionFormatError } from '../core/predictions';
 import { chooseVersion, fallbackVersion, ModelNotServableError, type RouteDecision } from '../core/routing';
 import { createTtlCache } from '../core/ttl-cache';
@@ -131,7 +137,7 @@ export function createServingPipeline(options: ServingPipelineOptions): ServingP
           if (logged.size > 0) logged.delete(v);
         } else {
           const chosen = failed[0]!;
-          m.metrics.failedArm(chosen, true);
+          m.metrics.failedArm(chosen, true, armOf(record, chosen));
           if (!logged.has(chosen)) {
             logged.add(chosen);
             logger.warn('chosen version cannot serve; serving the other arm', {
@@ -153,8 +159,8 @@ export function createServingPipeline(options: ServingPipelineOptions): ServingP
     }
     // Nothing can serve: the request fails under the chosen version; any other arm tried counts its own failure.
     const chosen = failed[0]!;
-    m.metrics.request(m.metrics.version(chosen).both, 'error');
-    for (const other of failed.slice(1)) m.metrics.failedArm(other, false);
+    m.metrics.request(m.metrics.version(chosen, armOf(record, chosen)).both, 'error');
+    for (const other of failed.slice(1)) m.metrics.failedArm(other, false, armOf(record, other));
     if (failed.length > 1) {
       logger.error('no version of the model can serve', {
         requestId,
@@ -211,7 +217,7 @@ export function createServingPipeline(options: ServingPipelineOptions): ServingP
       }
       const { state, model } = loaded;
       version = state.version;
-      const dims = m.metrics.version(version).both;
+      const dims = m.metrics.version(version, armOf(record!, version)).both;
       // Validate: every field error of every instance; pii values are redacted by the validator.
       const fieldErrors = state.validate(request.instances);
       if (fieldErrors.length > 0) {
@@ -257,7 +263,9 @@ export function createServingPipeline(options: ServingPipelineOptions): ServingP
       };
     } catch (error) {
       m.metrics.request(
-        version === undefined ? m.metrics.modelDims : m.metrics.version(version).both,
+        version === undefined
+          ? m.metrics.modelDims
+          : m.metrics.version(version, record === undefined ? undefined : armOf(record, version)).both,
         'error',
       );
       return { kind: 'failed', error, version };
@@ -277,4 +285,16 @@ export function createServingPipeline(options: ServingPipelineOptions): ServingP
     model: (name) => models.get(name),
     routingRecord: (model) => routingCache.get(model),
   };
+}
+
+/**
+ * The `Arm` a version's metrics also carry: only while a canary routes traffic (a candidate other than stable, not
+ * in shadow mode, where the candidate never answers), so `{Model, Arm=candidate}` exists exactly during a rollout.
+ */
+export function armOf(record: DeploymentRecord, version: string): ArmValue | undefined {
+  const { stable, candidate } = record;
+  if (candidate === undefined || candidate === null || candidate === '' || candidate === stable)
+    return undefined;
+  if (record.mode === 'shadow') return undefined;
+  return version === candidate ? 'candidate' : 'stable';
 }

@@ -9,6 +9,13 @@ export interface InferenceSettings {
   readonly capture: CaptureSettings;
   /** Shadow mode: largest absolute difference of a probability or value that still counts as agreement. @default 1e-6 */
   readonly shadowTolerance: number;
+  /**
+   * Latency SLO threshold (ms) of every served model without its own entry in `latencyThresholdMsByModel`: an
+   * answered request slower than this counts `SlowRequests` 1. @default 250 (DEFAULT_SLO in lib/config.ts)
+   */
+  readonly latencyThresholdMs: number;
+  /** Per-model latency SLO thresholds (ms), for an app serving several models (local mode). @default {} */
+  readonly latencyThresholdMsByModel: Readonly<Record<string, number>>;
 }
 
 export interface InferenceSettingsInput {
@@ -16,10 +23,21 @@ export interface InferenceSettingsInput {
   readonly limits?: Partial<InferenceLimits>;
   readonly capture?: Partial<CaptureSettings>;
   readonly shadowTolerance?: number;
+  readonly latencyThresholdMs?: number;
+  readonly latencyThresholdMsByModel?: Readonly<Record<string, number>>;
 }
 
 export const DEFAULT_ROUTING_CACHE_TTL_MS = 5_000;
 export const DEFAULT_SHADOW_TOLERANCE = 1e-6;
+/** The same as lib/config.ts DEFAULT_SLO.latency.thresholdMs (lambdas/ must not import lib/). */
+export const DEFAULT_LATENCY_THRESHOLD_MS = 250;
+
+/** The latency SLO threshold that applies to `model`. */
+export function latencyThresholdFor(settings: InferenceSettings, model: string): number {
+  return Object.hasOwn(settings.latencyThresholdMsByModel, model)
+    ? settings.latencyThresholdMsByModel[model]!
+    : settings.latencyThresholdMs;
+}
 
 /** Resolves settings with defaults and checks them; throws RangeError naming the bad value. */
 export function resolveInferenceSettings(input: InferenceSettingsInput = {}): InferenceSettings {
@@ -28,6 +46,8 @@ export function resolveInferenceSettings(input: InferenceSettingsInput = {}): In
     limits: { ...DEFAULT_INFERENCE_LIMITS, ...input.limits },
     capture: { ...DEFAULT_CAPTURE_SETTINGS, ...input.capture },
     shadowTolerance: input.shadowTolerance ?? DEFAULT_SHADOW_TOLERANCE,
+    latencyThresholdMs: input.latencyThresholdMs ?? DEFAULT_LATENCY_THRESHOLD_MS,
+    latencyThresholdMsByModel: { ...input.latencyThresholdMsByModel },
   };
   const issues = captureSettingsIssues(settings.capture);
   const { maxBodyBytes, maxBatch, maxErrors } = settings.limits;
@@ -39,6 +59,17 @@ export function resolveInferenceSettings(input: InferenceSettingsInput = {}): In
   }
   if (!Number.isFinite(settings.shadowTolerance) || settings.shadowTolerance < 0) {
     issues.push(`shadowTolerance must be >= 0, got ${settings.shadowTolerance}`);
+  }
+  for (const [name, v] of Object.entries({
+    latencyThresholdMs: settings.latencyThresholdMs,
+    ...Object.fromEntries(
+      Object.entries(settings.latencyThresholdMsByModel).map(([m, t]) => [
+        `latencyThresholdMsByModel.${m}`,
+        t,
+      ]),
+    ),
+  })) {
+    if (!Number.isFinite(v) || v <= 0) issues.push(`${name} must be > 0 (milliseconds), got ${v}`);
   }
   if (issues.length > 0) throw new RangeError(`invalid inference settings: ${issues.join('; ')}`);
   return settings;

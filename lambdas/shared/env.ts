@@ -183,6 +183,8 @@ export const INFERENCE_ENV = {
   feedbackSampleRate: 'FEEDBACK_SAMPLE_RATE',
   /** Feedback: days a logged prediction accepts labels. */
   feedbackTtlDays: 'FEEDBACK_TTL_DAYS',
+  /** The model's latency SLO threshold (ms): answered requests slower than this count `SlowRequests` 1. */
+  sloLatencyThresholdMs: 'SLO_LATENCY_THRESHOLD_MS',
   /** Router only: the SageMaker endpoint to invoke. */
   sageMakerEndpointName: 'SAGEMAKER_ENDPOINT_NAME',
 } as const;

@@ -92,6 +92,12 @@ export interface ServingFunctionOptions extends Pick<
    * @default - no signing key: no variable, no KMS permission
    */
   readonly signingKey?: ModelSigningKey;
+  /**
+   * The model's latency SLO threshold (`slo.latency.thresholdMs`): the handler counts answered requests slower than
+   * this as `SlowRequests` 1 (`SLO_LATENCY_THRESHOLD_MS`).
+   * @default - the handler's default, 250 ms (DEFAULT_SLO)
+   */
+  readonly latencyThresholdMs?: number;
 }
 
 export interface FunctionEntryPointProps
@@ -150,6 +156,9 @@ export class FunctionEntryPoint extends Construct {
         [INFERENCE_ENV.captureBatchRecords]: String(serving.capture.batchRecords),
         [REGISTRY_BUCKET_ENV]: registry.bucket.bucketName,
         ...(props.signingKey ? { [MODEL_SIGNING_KEY_ENV]: props.signingKey.keyArn } : {}),
+        ...(props.latencyThresholdMs === undefined
+          ? {}
+          : { [INFERENCE_ENV.sloLatencyThresholdMs]: String(props.latencyThresholdMs) }),
         ...props.environment,
       },
     });

@@ -95,4 +95,8 @@ export class InferenceEndpoint extends Construct implements IModelEndpoint {
   metricLatency(version?: string, props?: MetricOptions): Metric {
     return this.metrics.latency(version, props);
   }
+
+  metricSlowRequests(version?: string, props?: MetricOptions): Metric {
+    return this.metrics.slowRequests(version, props);
+  }
 }

@@ -64,6 +64,11 @@ export interface IModelEndpoint extends IConstruct {
    * @default statistic p99, period 1 minute
    */
   metricLatency(version?: string, props?: MetricOptions): Metric;
+  /**
+   * 0/1 per answered request: 1 when slower than the model's latency SLO threshold (bad count of the latency SLI).
+   * @default statistic Sum, period 1 minute
+   */
+  metricSlowRequests(version?: string, props?: MetricOptions): Metric;
 }
 
 export interface ModelMetricsProps {
@@ -100,6 +105,11 @@ export class ModelMetrics {
   /** @see IModelEndpoint.metricLatency */
   latency(version?: string, props?: MetricOptions): Metric {
     return this.metric(INFERENCE_METRICS.latency, Stats.p(99), version, props);
+  }
+
+  /** @see IModelEndpoint.metricSlowRequests */
+  slowRequests(version?: string, props?: MetricOptions): Metric {
+    return this.metric(INFERENCE_METRICS.slowRequests, Stats.SUM, version, props);
   }
 
   /**

@@ -285,6 +285,10 @@ export class SageMakerEndpoint extends Construct implements IModelEndpoint {
   metricLatency(version?: string, props?: MetricOptions): Metric {
     return this.metrics.latency(version, props);
   }
+
+  metricSlowRequests(version?: string, props?: MetricOptions): Metric {
+    return this.metrics.slowRequests(version, props);
+  }
 }
 
 function fail(message: string): never {

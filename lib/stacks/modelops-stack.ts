@@ -10,6 +10,7 @@ import { ArtifactRegistry } from '../constructs/artifact-registry';
 import type { ServingFunctionOptions } from '../constructs/function-entry-point';
 import { InferenceEndpoint } from '../constructs/inference-endpoint';
 import { LogsKey } from '../constructs/logs-key';
+import { ModelAlarms } from '../constructs/model-alarms';
 import { MetadataTables } from '../constructs/metadata-tables';
 import type { IModelEndpoint } from '../constructs/model-endpoint';
 import { ConstructPropsError } from '../constructs/modelops-function';
@@ -158,6 +159,7 @@ export class ModelOpsStack extends Stack {
         provisionedConcurrency: model.provisionedConcurrency,
         serving: model.inference,
         signingKey: this.signingKey,
+        latencyThresholdMs: model.slo.latency.thresholdMs,
       };
       const id = `${stem}Endpoint`;
       let endpoint: IModelEndpoint;
@@ -179,6 +181,19 @@ export class ModelOpsStack extends Stack {
         });
       }
       endpoints[model.name] = endpoint;
+      // SLO burn-rate, candidate, feedback and drift alarms of the model (docs/alarms.md).
+      new ModelAlarms(this, `${stem}Alarms`, {
+        model: {
+          name: model.name,
+          slo: model.slo,
+          feedback: model.feedback,
+          drift: model.drift.enabled,
+          driftScheduleMinutes: config.monitoring.driftScheduleMinutes,
+        },
+        namespace: config.monitoring.namespace,
+        topic: this.alarmTopic,
+        alarmNamePrefix: `${config.project}-${config.stage}`,
+      });
       new CfnOutput(this, invokeUrlOutputName(model.name), {
         value: endpoint.url,
         description: `Function URL (AWS_IAM auth): POST <url>models/${model.name}/invoke signed with SigV4, service lambda`,

@@ -74,10 +74,15 @@ describe.each(['lambda', 'sagemaker'] as const)('IModelEndpoint metrics (%s)', (
 
   it('reads the {Model} series without a version, as Sums per minute for the counts', () => {
     // WHEN
-    const metrics = [endpoint().metricRequests(), endpoint().metricErrors(), endpoint().metricInvalidInput()];
+    const metrics = [
+      endpoint().metricRequests(),
+      endpoint().metricErrors(),
+      endpoint().metricInvalidInput(),
+      endpoint().metricSlowRequests(),
+    ];
     // THEN
     expect(metrics.map(shape)).toEqual(
-      ['Requests', 'Errors', 'InvalidInput'].map((metricName) => ({
+      ['Requests', 'Errors', 'InvalidInput', 'SlowRequests'].map((metricName) => ({
         namespace: NAMESPACE,
         metricName,
         dimensions: { Model: 'breast-cancer' },
