@@ -456,6 +456,8 @@ export interface InferenceServiceOptions {
    * before the app is built. The registry bucket and tables come from the local runtime.
    */
   readonly environment?: Readonly<Record<string, string>>;
+  /** The local metric store the app emits into; pass one to share it (e.g. with the alarm runner). @default a new one */
+  readonly metricStore?: TimeSeriesMetricsStore;
 }
 
 /**
@@ -482,7 +484,7 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
       const latencyThresholdMsByModel = Object.fromEntries(
         context.runtime.config.models.map((m) => [m.name, m.slo.latency.thresholdMs]),
       );
-      const metricStore = new TimeSeriesMetricsStore();
+      const metricStore = options.metricStore ?? new TimeSeriesMetricsStore();
       const app = createOnnxInferenceAppFromEnv({
         models,
         metrics: new FanOutMetricsSink([metrics, metricStore]),

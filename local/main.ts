@@ -2,6 +2,8 @@
  * `npm start`: the whole release loop on a laptop, no AWS account. Starts DynamoDB and S3 emulators, binds the real
  * release state machine to the real handlers, and starts a release for every manifest uploaded to `incoming/`.
  */
+import { TimeSeriesMetricsStore } from '../lambdas/adapters/local-metric-store';
+import { alarmService } from './alarm-runner';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -163,6 +165,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     );
   });
 
+  // One metric store: the inference app emits into it, the alarm runner reads it.
+  const metricStore = new TimeSeriesMetricsStore();
   let mode: LocalMode;
   try {
     mode = await startLocalMode({
@@ -171,7 +175,10 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
       fresh: opts.fresh,
       dynamodbPort: opts.dynamodbPort,
       s3Port: opts.s3Port,
-      services: [inferenceService({ port: opts.httpPort })],
+      services: [
+        inferenceService({ port: opts.httpPort, metricStore }),
+        alarmService({ reader: metricStore }),
+      ],
       onExecutionFinished: (e) => {
         const reason = e.result?.error ? ` (${e.result.error})` : '';
         logger.info(`release ${e.name} for ${e.key}: ${e.status}${reason}`);

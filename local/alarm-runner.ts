@@ -1,0 +1,157 @@
+/**
+ * Local mode's CloudWatch alarms: the same rule definitions CDK deploys (lambdas/core/alarm-rules.ts), evaluated on
+ * an interval over the local metric store, with each state change logged and delivered to subscribers as the
+ * EventBridge event CloudWatch would send ("CloudWatch Alarm State Change").
+ */
+import { randomUUID } from 'node:crypto';
+import { alarmRules, type AlarmRule } from '../lambdas/core/alarm-rules';
+import {
+  alarmStateChangeEvent,
+  evaluateAlarmRules,
+  type AlarmState,
+  type AlarmStateChangeEvent,
+  type AlarmStateValue,
+} from '../lambdas/core/alarm-evaluation';
+import type { MetricsReader } from '../lambdas/core/ports';
+import type { ModelOpsConfig } from '../lib/config';
+import type { LocalLogger } from './logger';
+import type { LocalService } from './start';
+
+export const ALARM_SERVICE_NAME = 'alarms';
+/** How often local mode evaluates its alarms. CloudWatch evaluates every minute; locally faster costs nothing. */
+export const DEFAULT_ALARM_INTERVAL_MS = 10_000;
+
+export type AlarmEventSubscriber = (event: AlarmStateChangeEvent) => void;
+
+interface ModelAlarms {
+  readonly model: string;
+  readonly rules: readonly AlarmRule[];
+}
+
+interface Current {
+  readonly value: AlarmStateValue;
+  readonly reason: string;
+  readonly sinceMs: number;
+}
+
+/** Alarm names as CDK creates them: `<project>-<stage>-<model>-<rule id>`. */
+export function localAlarmName(config: ModelOpsConfig, model: string, ruleId: string): string {
+  return `${config.project}-${config.stage}-${model}-${ruleId}`;
+}
+
+export class AlarmRunner {
+  private readonly models: readonly ModelAlarms[];
+  private readonly current = new Map<string, Current>();
+  private readonly subscribers = new Set<AlarmEventSubscriber>();
+
+  constructor(
+    private readonly config: ModelOpsConfig,
+    private readonly reader: MetricsReader,
+    private readonly logger: Pick<LocalLogger, 'info' | 'warn'>,
+  ) {
+    this.models = config.models.map((m) => ({
+      model: m.name,
+      rules: alarmRules({
+        name: m.name,
+        slo: m.slo,
+        feedback: m.feedback,
+        drift: m.drift.enabled,
+        driftScheduleMinutes: config.monitoring.driftScheduleMinutes,
+      }),
+    }));
+  }
+
+  /** Receives every state change; returns the unsubscribe function. */
+  subscribe(subscriber: AlarmEventSubscriber): () => void {
+    this.subscribers.add(subscriber);
+    return () => this.subscribers.delete(subscriber);
+  }
+
+  /** Every alarm's current state, by alarm name (an alarm not evaluated yet is absent). */
+  states(): ReadonlyMap<string, Current> {
+    return this.current;
+  }
+
+  /** One evaluation of every model's rules at `nowMs`; returns the events of the alarms whose state changed. */
+  async tick(nowMs: number): Promise<AlarmStateChangeEvent[]> {
+    const events: AlarmStateChangeEvent[] = [];
+    for (const { model, rules } of this.models) {
+      const previous = new Map<string, AlarmStateValue>();
+      for (const rule of rules) {
+        const known = this.current.get(localAlarmName(this.config, model, rule.id));
+        if (known !== undefined) previous.set(rule.id, known.value);
+      }
+      let states: AlarmState[];
+      try {
+        states = await evaluateAlarmRules(rules, this.reader, nowMs, { previous });
+      } catch (err) {
+        this.logger.warn(`alarms of ${model} could not be evaluated: ${(err as Error).message}`);
+        continue;
+      }
+      for (const state of states) {
+        const rule = rules.find((r) => r.id === state.id)!;
+        const alarmName = localAlarmName(this.config, model, state.id);
+        // CloudWatch starts every alarm in INSUFFICIENT_DATA.
+        const before = this.current.get(alarmName) ?? {
+          value: 'INSUFFICIENT_DATA' as const,
+          reason: 'not evaluated yet',
+          sinceMs: nowMs,
+        };
+        const event = alarmStateChangeEvent({
+          alarmName,
+          description: rule.description,
+          state,
+          previous: { value: before.value, reason: before.reason, timeMs: before.sinceMs },
+          nowMs,
+          eventId: randomUUID(),
+        });
+        if (event === undefined) continue;
+        this.current.set(alarmName, { value: state.value, reason: state.reason, sinceMs: nowMs });
+        const line = `alarm ${alarmName}: ${before.value} -> ${state.value} (${state.reason})`;
+        if (state.value === 'ALARM') this.logger.warn(line);
+        else this.logger.info(line);
+        events.push(event);
+        for (const subscriber of this.subscribers) {
+          try {
+            subscriber(event);
+          } catch (err) {
+            this.logger.warn(`alarm subscriber failed on ${alarmName}: ${(err as Error).message}`);
+          }
+        }
+      }
+    }
+    return events;
+  }
+}
+
+export interface AlarmServiceOptions {
+  /** Where the alarms read metrics: the inference server's local metric store. */
+  readonly reader: MetricsReader;
+  /** @default DEFAULT_ALARM_INTERVAL_MS */
+  readonly intervalMs?: number;
+  /** Receives the runner once it exists, e.g. to subscribe the rollout or the console. */
+  readonly onRunner?: (runner: AlarmRunner) => void;
+}
+
+/** The alarm runner as a `LocalService`: evaluates on an interval until local mode stops. */
+export function alarmService(options: AlarmServiceOptions): LocalService {
+  return {
+    name: ALARM_SERVICE_NAME,
+    async start(context) {
+      const runner = new AlarmRunner(context.runtime.config, options.reader, context.logger);
+      options.onRunner?.(runner);
+      let running: Promise<unknown> = Promise.resolve();
+      const timer = setInterval(() => {
+        // One evaluation at a time: a slow read never stacks ticks.
+        running = running.then(() => runner.tick(Date.now())).catch(() => undefined);
+      }, options.intervalMs ?? DEFAULT_ALARM_INTERVAL_MS);
+      timer.unref();
+      return {
+        stop: async () => {
+          clearInterval(timer);
+          await running;
+        },
+      };
+    },
+  };
+}
