@@ -9,6 +9,18 @@ import { DEFAULT_INFERENCE_URL, invoke } from './invoke';
 import { promote, route } from './promote';
 import { push } from './push';
 import { status } from './status';
+import { metricsReaderFor } from './metrics-reader';
+import { parseConfig, type ModelOpsConfig } from '../lib/config';
+
+/** The project's modelops.config.ts when the CLI runs from a checkout that has one (SLOs of `status`). */
+async function projectConfigIfAny(): Promise<ModelOpsConfig | undefined> {
+  try {
+    const mod = (await import('../modelops.config')) as { default: unknown };
+    return parseConfig(mod.default);
+  } catch {
+    return undefined;
+  }
+}
 import { resolveTarget, type TargetOptions } from './target';
 
 function positiveNumber(flag: string): (value: string) => number {
@@ -176,7 +188,31 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       ),
   ).action(async (model: string | undefined, flags: StatusFlags) => {
     const target = await resolveTarget(flags);
-    await status(model, target, { limit: flags.limit }, io);
+    const config = model === undefined ? undefined : await projectConfigIfAny();
+    const modelConfig = config?.models.find((m) => m.name === model);
+    await status(
+      model,
+      target,
+      {
+        limit: flags.limit,
+        ...(config !== undefined && modelConfig !== undefined
+          ? {
+              slo: {
+                model: {
+                  name: modelConfig.name,
+                  slo: modelConfig.slo,
+                  feedback: modelConfig.feedback,
+                  drift: modelConfig.drift.enabled,
+                  driftScheduleMinutes: config.monitoring.driftScheduleMinutes,
+                },
+                reader: metricsReaderFor(target, { namespace: config.monitoring.namespace }),
+                nowMs: Date.now(),
+              },
+            }
+          : {}),
+      },
+      io,
+    );
     setExitCode(0);
   });
 

@@ -1,5 +1,7 @@
 /** `modelops status [model]`: the registered and rejected versions, and a model's recent audit events. */
-import type { AuditEvent, VersionRecord } from '../lambdas/core/ports';
+import type { AlarmRulesInput } from '../lambdas/core/alarm-rules';
+import type { AuditEvent, MetricsReader, VersionRecord } from '../lambdas/core/ports';
+import { REPORT_WINDOWS_MS, sloReport, type SloReport } from '../lambdas/core/slo-report';
 import { modelNameSchema } from '../lambdas/core/manifest';
 import { CliError, UsageError, type CliIo } from './errors';
 import { createLedgerStores, type LedgerStores } from './metadata';
@@ -8,6 +10,35 @@ import type { Target } from './target';
 export interface StatusOptions {
   /** Audit events to show for a model. @default 20 */
   readonly limit?: number;
+  /** With a model: its SLOs, error budget, burn rates and firing alarms, read from these metrics. */
+  readonly slo?: {
+    readonly model: AlarmRulesInput;
+    readonly reader: MetricsReader;
+    readonly nowMs: number;
+  };
+}
+
+const percent = (share: number): string => `${Number((share * 100).toPrecision(4))} %`;
+
+function sloLines(report: SloReport): string[] {
+  const lines = ['SLOs (error budget over the SLO period; burn rate 1 = spending exactly the budget):'];
+  const rows = report.objectives.map((o) => {
+    const budget =
+      o.budget.status === 'no-data' ? 'no data' : `${percent(o.budget.remaining)} left (${o.budget.status})`;
+    const rates = REPORT_WINDOWS_MS.map((w) => {
+      const rate = o.burnRates.get(w);
+      return rate === undefined ? 'no data' : rate.toFixed(2);
+    });
+    const name = o.sli === 'latency' ? `latency <= ${o.thresholdMs} ms` : 'availability';
+    return [name, percent(o.target), budget, ...rates];
+  });
+  lines.push(...table([['SLI', 'TARGET', 'BUDGET', 'BURN 5m', 'BURN 1h', 'BURN 6h'], ...rows]));
+  lines.push(
+    report.firing.length === 0
+      ? 'No alarm firing.'
+      : `Alarms firing: ${report.firing.map((s) => `${s.id} (${s.reason})`).join('; ')}`,
+  );
+  return lines;
 }
 
 function table(rows: readonly (readonly string[])[]): string[] {
@@ -82,6 +113,16 @@ export async function status(
     if (events.length > 0) {
       const rows = events.map((e) => [e.at, e.type, e.version ?? '-', summary(e)]);
       for (const line of table([['AT', 'EVENT', 'VERSION', 'DETAIL'], ...rows])) io.out(line);
+    }
+  }
+  if (model !== undefined && options.slo !== undefined) {
+    io.out('');
+    try {
+      const report = await sloReport(options.slo.model, options.slo.reader, options.slo.nowMs);
+      for (const line of sloLines(report)) io.out(line);
+    } catch (err) {
+      // The ledger is still shown: metrics may be unreachable (local mode stopped, no CloudWatch permission).
+      io.out(`SLOs: metrics could not be read (${(err as Error).message})`);
     }
   }
   return { versions, events };
