@@ -47,10 +47,10 @@ function setup() {
       model: MODEL,
       stable,
       weight: 0,
-      mode: 'manual',
+      mode: 'canary',
       revision,
       updatedAt: '2026-01-01T00:00:00Z',
-    } as DeploymentRecord);
+    } satisfies DeploymentRecord);
   register('1.0.0');
   route('1.0.0', 1);
   const deps: DriftMonitorDeps = { deployments, versions, registry, counters, monitorState };
