@@ -14,13 +14,16 @@ import {
   type DriftTransition,
   type PersistencePolicy,
 } from './drift-state';
+import { auditEvent } from './audit';
 import { MAX_REGISTERED_MANIFEST_BYTES, parseRuntimeManifest } from './runtime-manifest';
 import {
   DRIFT_METRICS,
   FEATURE_DIMENSION,
   METRIC_DIMENSIONS,
   MonitorStateConflictError,
+  type AuditLogStore,
   type DomainEvent,
+  type EventPublisher,
   type DriftCounterStore,
   type DriftLayout,
   type MonitorStateRecord,
@@ -214,4 +217,63 @@ export async function monitorModel(
     },
   };
   return { ...base, metrics, event, itemsRead: read.itemsRead } as const;
+}
+
+export interface DriftRunDeps extends DriftMonitorDeps {
+  readonly events: EventPublisher;
+  readonly audit: AuditLogStore;
+}
+
+/**
+ * One scheduled run over every model with drift enabled. Each model is isolated: its error is logged and the
+ * others still run. The event and the DRIFT_DETECTED / DRIFT_CLEARED audit entries follow the state write (a run
+ * whose write lost to a twin has `written: false` and emits nothing).
+ */
+export async function runDriftMonitor(
+  deps: DriftRunDeps,
+  input: {
+    readonly models: readonly { readonly name: string; readonly drift: DriftConfig }[];
+    readonly nowMs: number;
+    readonly actor: string;
+    readonly log?: (message: string, fields: Record<string, unknown>) => void;
+  },
+): Promise<MonitorOutcome[]> {
+  const outcomes: MonitorOutcome[] = [];
+  for (const m of input.models) {
+    if (!m.drift.enabled) continue;
+    try {
+      const outcome = await monitorModel(deps, { model: m.name, config: m.drift, nowMs: input.nowMs });
+      outcomes.push(outcome);
+      if (outcome.kind !== 'judged' || !outcome.written) continue;
+      const at = new Date(input.nowMs);
+      if (outcome.event !== undefined) {
+        await deps.events.publish(outcome.event);
+        await deps.audit.appendAudit(
+          auditEvent(
+            { model: m.name, type: 'DRIFT_DETECTED', version: outcome.version, actor: input.actor, details: outcome.event.detail },
+            at,
+          ),
+        );
+      } else if (outcome.transition === 'cleared') {
+        await deps.audit.appendAudit(
+          auditEvent(
+            {
+              model: m.name,
+              type: 'DRIFT_CLEARED',
+              version: outcome.version,
+              actor: input.actor,
+              details: {
+                windowStart: new Date(outcome.windowStartMs).toISOString(),
+                windowEnd: new Date(outcome.windowEndMs).toISOString(),
+              },
+            },
+            at,
+          ),
+        );
+      }
+    } catch (err) {
+      input.log?.('drift monitor failed for a model', { model: m.name, error: String(err) });
+    }
+  }
+  return outcomes;
 }
