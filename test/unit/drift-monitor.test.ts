@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { DriftConfig } from '../../lib/config';
-import { monitorModel, type DriftMonitorDeps } from '../../lambdas/core/drift-monitor';
+import { monitorModel, runDriftMonitor, type DriftMonitorDeps } from '../../lambdas/core/drift-monitor';
 import type { DeploymentRecord, VersionRecord } from '../../lambdas/core/ports';
-import { FakeDeploymentStore, FakeRegistry, FakeVersionStore } from './fakes';
+import { LocalEventBus } from '../../local/event-bus';
+import { FakeAuditLog, FakeDeploymentStore, FakeRegistry, FakeVersionStore } from './fakes';
 import { tinyManifest } from './manifest-fixtures';
 import { MemoryDriftCounters, MemoryMonitorState } from './memory-monitor-ports';
 
@@ -151,5 +152,40 @@ describe('monitorModel', () => {
     const [a, b] = [await small.run(0), await large.run(0)];
     expect(a.kind === 'judged' && b.kind === 'judged' && [a.itemsRead, b.itemsRead]).toEqual([10, 10]);
     expect(b.kind === 'judged' && b.result.liveCount).toBe(100_000);
+  });
+
+  it('runDriftMonitor publishes once on the bus, audits raise and clear, and isolates a failing model', async () => {
+    const { deps, traffic } = setup();
+    const bus = new LocalEventBus();
+    const received: string[] = [];
+    bus.subscribe((e) => void received.push(e.detailType));
+    const audit = new FakeAuditLog();
+    const logged: string[] = [];
+    const models = [
+      { name: 'no-such-model', drift: CONFIG },
+      { name: MODEL, drift: CONFIG },
+    ];
+    // A model whose version store throws must not stop the others.
+    const failing = { ...deps, versions: { ...deps.versions, getVersion: async (model: string, v: string) => {
+      if (model === 'broken') throw new Error('boom');
+      return deps.versions.getVersion(model, v);
+    }, listVersions: deps.versions.listVersions.bind(deps.versions) } } as typeof deps;
+    const pattern = [SHIFTED, SHIFTED, SHIFTED, MATCHING, MATCHING, MATCHING];
+    const times: number[] = [];
+    for (const [k, bins] of pattern.entries()) {
+      await traffic('1.0.0', k, bins);
+      const started = performance.now();
+      await runDriftMonitor(
+        { ...failing, events: bus, audit },
+        { models: [{ name: 'broken', drift: CONFIG }, ...models], nowMs: T0 + (k + 1) * 10 * MIN, actor: 'test', log: (m) => logged.push(m) },
+      );
+      times.push(performance.now() - started);
+    }
+    (deps.deployments as FakeDeploymentStore).records.set('broken', { model: 'broken', stable: '1', weight: 0, mode: 'canary', revision: 1, updatedAt: '' });
+    await runDriftMonitor({ ...failing, events: bus, audit }, { models: [{ name: 'broken', drift: CONFIG }], nowMs: T0, actor: 'test', log: (m) => logged.push(m) });
+    expect(received).toEqual(['ModelDriftDetected']);
+    expect(audit.types()).toEqual(['DRIFT_DETECTED', 'DRIFT_CLEARED']);
+    expect(logged).toEqual(['drift monitor failed for a model']);
+    console.log(`drift monitor ms per window run: ${times.map((t) => t.toFixed(2)).join(', ')}`);
   });
 });
