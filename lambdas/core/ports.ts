@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { WindowCounts as DriftWindowCounts } from './drift';
+import type { LoggedPrediction, RecordLabelResult } from './feedback';
 import type { Instance } from './features';
 import type { Manifest } from './manifest';
 import type { OutputValue } from './model-runtime';
@@ -113,6 +114,10 @@ export const AUDIT_EVENT_TYPES = [
   'ROUTING_CHANGED',
   /** A local-mode execution a crash interrupted was ended, not resumed. Details: execution, input, reason. */
   'RELEASE_INTERRUPTED',
+  /** The drift monitor raised a model's drift alarm. Details: features with scores, window, persistence. */
+  'DRIFT_DETECTED',
+  /** The drift monitor cleared a model's drift alarm (n calm windows in a row). Details: window. */
+  'DRIFT_CLEARED',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -428,16 +433,63 @@ export interface MetricsReader {
  */
 export interface PredictionLogStore {
   /** Writes one logged prediction (a request id is logged once; a retried request overwrites the same item). */
-  putPrediction(item: import('./feedback').LoggedPrediction): Promise<void>;
-  getPrediction(model: string, requestId: string): Promise<import('./feedback').LoggedPrediction | undefined>;
+  putPrediction(item: LoggedPrediction): Promise<void>;
+  getPrediction(model: string, requestId: string): Promise<LoggedPrediction | undefined>;
   /**
    * One conditional write: stores `labels` only if the item exists and has none yet. A lost write reads the standing
    * labels back: the same labels → `duplicate` (idempotent), different ones → `conflict`. Of two concurrent
    * different labels exactly one is `recorded`.
    */
   recordLabel(
-    item: import('./feedback').LoggedPrediction,
+    item: LoggedPrediction,
     labels: readonly (string | number)[],
     labelledAt: string,
-  ): Promise<import('./feedback').RecordLabelResult>;
+  ): Promise<RecordLabelResult>;
+}
+
+// --- Drift monitor state (MonitorState table, kind `drift`) and events ---------------------------------------------
+
+/** One persisted monitor state of a model: `state` is the drift state of `version` (the stable it was judged for). */
+export interface MonitorStateRecord<S = unknown> {
+  readonly model: string;
+  readonly kind: string;
+  readonly version: string;
+  readonly state: S;
+  readonly revision: number;
+  readonly updatedAt: string;
+}
+
+/** Thrown by `putState` when the stored revision is not `expectedRevision`: a twin run wrote first; read again. */
+export class MonitorStateConflictError extends Error {
+  override name = 'MonitorStateConflictError';
+  constructor(
+    readonly model: string,
+    readonly kind: string,
+    readonly expectedRevision: number | undefined,
+  ) {
+    super(
+      `the ${kind} monitor state of ${model} changed while this run was writing it (expected ` +
+        `${expectedRevision === undefined ? 'no record' : `revision ${expectedRevision}`}); another run wrote first, read it again`,
+    );
+  }
+}
+
+export interface MonitorStateStore {
+  getState(model: string, kind: string): Promise<MonitorStateRecord | undefined>;
+  /** One conditional write: succeeds only if the stored revision is `expectedRevision` (undefined: none may exist). */
+  putState(
+    record: MonitorStateRecord,
+    options: { readonly expectedRevision: number | undefined },
+  ): Promise<void>;
+}
+
+/** A domain event for the bus (EventBridge in AWS, an in-process bus locally). */
+export interface DomainEvent {
+  readonly source: string;
+  readonly detailType: string;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export interface EventPublisher {
+  publish(event: DomainEvent): Promise<void>;
 }

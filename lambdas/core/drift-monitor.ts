@@ -1,0 +1,279 @@
+/**
+ * The scheduled drift monitor of one model (DESIGN.md decision 5, docs/drift.md "Monitor"): judges the live window of
+ * the stable version against its registered baseline, steps the persisted drift state, and says which metrics and
+ * which `ModelDriftDetected` event to emit. Pure of AWS: every store is a port, `nowMs` is passed in.
+ */
+import type { DriftConfig } from '../../lib/config';
+import type { Baseline } from './manifest';
+import { datasetDrift, type DatasetDrift, type InsufficientData } from './drift';
+import {
+  INITIAL_DRIFT_STATE,
+  nextDriftState,
+  startCooldown,
+  type DriftState,
+  type DriftTransition,
+  type PersistencePolicy,
+} from './drift-state';
+import { auditEvent } from './audit';
+import { MAX_REGISTERED_MANIFEST_BYTES, parseRuntimeManifest } from './runtime-manifest';
+import {
+  DRIFT_METRICS,
+  FEATURE_DIMENSION,
+  METRIC_DIMENSIONS,
+  MonitorStateConflictError,
+  type AuditLogStore,
+  type DomainEvent,
+  type EventPublisher,
+  type DriftCounterStore,
+  type DriftLayout,
+  type MonitorStateRecord,
+  type MonitorStateStore,
+  type RegistryStore,
+  type RoutingSource,
+  type VersionStore,
+} from './ports';
+
+export const DRIFT_STATE_KIND = 'drift';
+export const DRIFT_EVENT_SOURCE = 'modelops';
+export const DRIFT_DETECTED_DETAIL_TYPE = 'ModelDriftDetected';
+
+export interface DriftMonitorDeps {
+  readonly deployments: RoutingSource;
+  readonly versions: VersionStore;
+  readonly registry: RegistryStore;
+  readonly counters: DriftCounterStore;
+  readonly monitorState: MonitorStateStore;
+}
+
+export interface MonitorMetric {
+  readonly name: string;
+  readonly value: number;
+  readonly dimensions: Readonly<Record<string, string>>;
+}
+
+export type MonitorOutcome =
+  | { readonly kind: 'skipped'; readonly model: string; readonly reason: string }
+  | {
+      readonly kind: 'judged';
+      readonly model: string;
+      readonly version: string;
+      readonly windowStartMs: number;
+      readonly windowEndMs: number;
+      readonly result: DatasetDrift | InsufficientData;
+      readonly state: DriftState;
+      readonly transition: DriftTransition | 'rebaselined';
+      /** False when a twin run wrote this window's state first: this run emits nothing. */
+      readonly written: boolean;
+      readonly metrics: readonly MonitorMetric[];
+      /** Set exactly when this run moved the state into ALARM (and its write succeeded). */
+      readonly event?: DomainEvent;
+      readonly itemsRead: number;
+    };
+
+/** Bins per feature of a baseline, as the counters are laid out (missing bin excluded). */
+export function layoutFromBaseline(baseline: Baseline): DriftLayout {
+  const features: Record<string, number> = {};
+  for (const [name, bins] of Object.entries(baseline.features)) features[name] = bins.counts.length;
+  return { features };
+}
+
+export function persistencePolicy(config: DriftConfig): PersistencePolicy {
+  return {
+    m: config.persistence.m,
+    n: config.persistence.n,
+    threshold: config.datasetDriftShare,
+    cooldownMs: config.cooldownMinutes * 60_000,
+  };
+}
+
+async function loadBaseline(deps: DriftMonitorDeps, model: string, version: string): Promise<Baseline | string> {
+  const record = await deps.versions.getVersion(model, version);
+  if (record?.manifestKey === undefined) return `version ${version} has no registered manifest (manifestKey)`;
+  const text = await deps.registry.readText(record.manifestKey, MAX_REGISTERED_MANIFEST_BYTES);
+  if (text === undefined) return `manifest ${record.manifestKey} is missing from the registry`;
+  const parsed = parseRuntimeManifest(text);
+  if (!parsed.ok) {
+    return `manifest ${record.manifestKey} is invalid: ${parsed.issues.map((i) => i.message).join('; ')}`;
+  }
+  if (parsed.manifest.baseline === undefined) return `version ${version} has no baseline in its manifest`;
+  return parsed.manifest.baseline;
+}
+
+function metricsOf(
+  model: string,
+  result: DatasetDrift | InsufficientData,
+  state: DriftState,
+): MonitorMetric[] {
+  const byModel = { [METRIC_DIMENSIONS.model]: model };
+  const out: MonitorMetric[] = [
+    { name: DRIFT_METRICS.windowCount, value: result.liveCount, dimensions: byModel },
+    {
+      name: DRIFT_METRICS.insufficientData,
+      value: result.status === 'insufficient-data' ? 1 : 0,
+      dimensions: byModel,
+    },
+    { name: DRIFT_METRICS.driftAlarm, value: state.status === 'ALARM' ? 1 : 0, dimensions: byModel },
+  ];
+  // Insufficient data emits no drift score at all: a missing datapoint, never a zero that reads as "no drift".
+  if (result.status !== 'evaluated') return out;
+  out.push({ name: DRIFT_METRICS.datasetDrift, value: result.share, dimensions: byModel });
+  for (const f of result.features) {
+    if (f.status !== 'evaluated') continue;
+    const dims = { [METRIC_DIMENSIONS.model]: model, [FEATURE_DIMENSION]: f.feature };
+    out.push({ name: DRIFT_METRICS.featureJsDistance, value: f.jsDistance, dimensions: dims });
+    out.push({ name: DRIFT_METRICS.featurePsi, value: f.psi, dimensions: dims });
+  }
+  return out;
+}
+
+/**
+ * One monitor run for one model. Reads the stable version's window [now − windowMinutes, now), judges it, and writes
+ * the next drift state with one conditional write. A stable version other than the state's (promote, retrain)
+ * re-baselines: the state restarts in cooldown and this window is not judged against the old version's history.
+ * A twin run that loses the write re-reads and emits nothing (the winner emits).
+ */
+export async function monitorModel(
+  deps: DriftMonitorDeps,
+  input: { readonly model: string; readonly config: DriftConfig; readonly nowMs: number },
+): Promise<MonitorOutcome> {
+  const { model, config, nowMs } = input;
+  if (!config.enabled) return { kind: 'skipped', model, reason: 'drift.enabled is false' };
+  const routing = await deps.deployments.getDeployment(model);
+  const version = routing?.stable;
+  if (version === undefined) return { kind: 'skipped', model, reason: 'no stable version in Deployments' };
+  const baseline = await loadBaseline(deps, model, version);
+  if (typeof baseline === 'string') return { kind: 'skipped', model, reason: baseline };
+
+  const windowEndMs = nowMs;
+  const windowStartMs = nowMs - config.windowMinutes * 60_000;
+  const read = await deps.counters.readWindow(model, version, windowStartMs, windowEndMs, layoutFromBaseline(baseline));
+  const window = read.counts ?? { features: {}, total: 0 };
+  const result = datasetDrift(baseline, window, {
+    thresholds: config.thresholds,
+    minLiveCount: config.minLiveCount,
+    datasetDriftShare: config.datasetDriftShare,
+  });
+
+  const policy = persistencePolicy(config);
+  const now = new Date(nowMs).toISOString();
+  const stored = await deps.monitorState.getState(model, DRIFT_STATE_KIND);
+  let state: DriftState;
+  let transition: DriftTransition | 'rebaselined';
+  let emit = false;
+  if (stored !== undefined && stored.version !== version) {
+    state = startCooldown(policy, now);
+    transition = 'rebaselined';
+  } else {
+    const previous = (stored?.state as DriftState | undefined) ?? INITIAL_DRIFT_STATE;
+    const step = nextDriftState(
+      previous,
+      result.status === 'evaluated' ? { kind: 'scored', score: result.share } : { kind: 'insufficient' },
+      policy,
+      now,
+    );
+    state = step.state;
+    transition = step.transition;
+    emit = step.emitDriftDetected;
+  }
+
+  const record: MonitorStateRecord<DriftState> = {
+    model,
+    kind: DRIFT_STATE_KIND,
+    version,
+    state,
+    revision: (stored?.revision ?? 0) + 1,
+    updatedAt: now,
+  };
+  let written = true;
+  try {
+    await deps.monitorState.putState(record, { expectedRevision: stored?.revision });
+  } catch (err) {
+    if (!(err instanceof MonitorStateConflictError)) throw err;
+    // A twin run judged the same window and wrote first: its state stands, and it alone emits the event.
+    written = false;
+    const winner = await deps.monitorState.getState(model, DRIFT_STATE_KIND);
+    state = (winner?.state as DriftState | undefined) ?? state;
+    emit = false;
+  }
+
+  const base = { kind: 'judged' as const, model, version, windowStartMs, windowEndMs, result, state, transition, written };
+  const metrics = written ? metricsOf(model, result, state) : [];
+  if (!emit || result.status !== 'evaluated') return { ...base, metrics, itemsRead: read.itemsRead } as const;
+  const event: DomainEvent = {
+    source: DRIFT_EVENT_SOURCE,
+    detailType: DRIFT_DETECTED_DETAIL_TYPE,
+    detail: {
+      model,
+      version,
+      windowStart: new Date(windowStartMs).toISOString(),
+      windowEnd: new Date(windowEndMs).toISOString(),
+      liveCount: result.liveCount,
+      share: result.share,
+      driftedFeatures: result.driftedFeatures,
+      features: result.features
+        .filter((f) => f.status === 'evaluated')
+        .map((f) => ({ feature: f.feature, jsDistance: f.jsDistance, psi: f.psi, drifted: f.drifted, liveCount: f.liveCount })),
+      persistence: { m: policy.m, n: policy.n, recent: state.recent },
+    },
+  };
+  return { ...base, metrics, event, itemsRead: read.itemsRead } as const;
+}
+
+export interface DriftRunDeps extends DriftMonitorDeps {
+  readonly events: EventPublisher;
+  readonly audit: AuditLogStore;
+}
+
+/**
+ * One scheduled run over every model with drift enabled. Each model is isolated: its error is logged and the
+ * others still run. The event and the DRIFT_DETECTED / DRIFT_CLEARED audit entries follow the state write (a run
+ * whose write lost to a twin has `written: false` and emits nothing).
+ */
+export async function runDriftMonitor(
+  deps: DriftRunDeps,
+  input: {
+    readonly models: readonly { readonly name: string; readonly drift: DriftConfig }[];
+    readonly nowMs: number;
+    readonly actor: string;
+    readonly log?: (message: string, fields: Record<string, unknown>) => void;
+  },
+): Promise<MonitorOutcome[]> {
+  const outcomes: MonitorOutcome[] = [];
+  for (const m of input.models) {
+    if (!m.drift.enabled) continue;
+    try {
+      const outcome = await monitorModel(deps, { model: m.name, config: m.drift, nowMs: input.nowMs });
+      outcomes.push(outcome);
+      if (outcome.kind !== 'judged' || !outcome.written) continue;
+      const at = new Date(input.nowMs);
+      if (outcome.event !== undefined) {
+        await deps.events.publish(outcome.event);
+        await deps.audit.appendAudit(
+          auditEvent(
+            { model: m.name, type: 'DRIFT_DETECTED', version: outcome.version, actor: input.actor, details: outcome.event.detail },
+            at,
+          ),
+        );
+      } else if (outcome.transition === 'cleared') {
+        await deps.audit.appendAudit(
+          auditEvent(
+            {
+              model: m.name,
+              type: 'DRIFT_CLEARED',
+              version: outcome.version,
+              actor: input.actor,
+              details: {
+                windowStart: new Date(outcome.windowStartMs).toISOString(),
+                windowEnd: new Date(outcome.windowEndMs).toISOString(),
+              },
+            },
+            at,
+          ),
+        );
+      }
+    } catch (err) {
+      input.log?.('drift monitor failed for a model', { model: m.name, error: String(err) });
+    }
+  }
+  return outcomes;
+}

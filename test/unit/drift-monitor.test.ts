@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import type { DriftConfig } from '../../lib/config';
+import { monitorModel, runDriftMonitor, type DriftMonitorDeps } from '../../lambdas/core/drift-monitor';
+import type { DeploymentRecord, VersionRecord } from '../../lambdas/core/ports';
+import { LocalEventBus } from '../../local/event-bus';
+import { FakeAuditLog, FakeDeploymentStore, FakeRegistry, FakeVersionStore } from './fakes';
+import { tinyManifest } from './manifest-fixtures';
+import { MemoryDriftCounters, MemoryMonitorState } from './memory-monitor-ports';
+
+const MODEL = 'tiny-classifier';
+const MIN = 60_000;
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const CONFIG: DriftConfig = {
+  enabled: true,
+  windowMinutes: 10,
+  minLiveCount: 100,
+  thresholds: { jsDistance: 0.1, psi: 0.2 },
+  datasetDriftShare: 0.5,
+  persistence: { m: 2, n: 3 },
+  cooldownMinutes: 30,
+  flushSeconds: 10,
+};
+// Baseline of x1 is [10, 40, 40, 10] (fixture); matching and shifted live bins per 1 000 rows.
+const MATCHING = [100, 400, 400, 100];
+const SHIFTED = [10, 40, 400, 550];
+
+function setup() {
+  const deployments = new FakeDeploymentStore();
+  const versions = new FakeVersionStore();
+  const registry = new FakeRegistry();
+  const counters = new MemoryDriftCounters();
+  const monitorState = new MemoryMonitorState();
+  const register = (version: string) => {
+    const manifest = { ...tinyManifest(), version };
+    const manifestKey = `models/${MODEL}/${version}/manifest.json`;
+    registry.put(manifestKey, JSON.stringify(manifest));
+    versions.records.set(`${MODEL}#${version}`, {
+      model: MODEL,
+      version,
+      status: 'REGISTERED',
+      createdAt: '2026-01-01T00:00:00Z',
+      updatedAt: '2026-01-01T00:00:00Z',
+      manifestKey,
+    } as VersionRecord);
+  };
+  const route = (stable: string, revision: number) =>
+    deployments.records.set(MODEL, {
+      model: MODEL,
+      stable,
+      weight: 0,
+      mode: 'canary',
+      revision,
+      updatedAt: '2026-01-01T00:00:00Z',
+    } satisfies DeploymentRecord);
+  register('1.0.0');
+  route('1.0.0', 1);
+  const deps: DriftMonitorDeps = { deployments, versions, registry, counters, monitorState };
+  /** Counts of window k ([T0 + k·10 min, +10 min)) spread over `buckets` items, `scale` × 1 000 rows. */
+  const traffic = async (version: string, k: number, bins: number[], scale = 1, buckets = 1) => {
+    for (let b = 0; b < buckets; b++) {
+      const counts = bins.map((c) => (c * scale) / buckets);
+      await counters.addCounts(MODEL, version, T0 + k * 10 * MIN + b * MIN, {
+        features: { x1: { counts, missing: 0 } },
+        total: counts.reduce((a, c) => a + c, 0),
+      });
+    }
+  };
+  const run = (k: number) => monitorModel(deps, { model: MODEL, config: CONFIG, nowMs: T0 + (k + 1) * 10 * MIN });
+  return { deps, register, route, traffic, run, monitorState, counters };
+}
+
+describe('monitorModel', () => {
+  it('raises after m drifted windows, emits ModelDriftDetected once, clears after n calm windows', async () => {
+    const { traffic, run } = setup();
+    const pattern = [MATCHING, SHIFTED, SHIFTED, SHIFTED, SHIFTED, MATCHING, MATCHING, MATCHING];
+    const out = [];
+    for (const [k, bins] of pattern.entries()) {
+      await traffic('1.0.0', k, bins);
+      out.push(await run(k));
+    }
+    const states = out.map((o) => (o.kind === 'judged' ? o.state.status : o.kind));
+    expect(states).toEqual(['OK', 'OK', 'ALARM', 'ALARM', 'ALARM', 'ALARM', 'ALARM', 'OK']);
+    const events = out.flatMap((o) => (o.kind === 'judged' && o.event ? [o.event] : []));
+    expect(events).toHaveLength(1);
+    expect(events[0]!.detailType).toBe('ModelDriftDetected');
+    expect(events[0]!.detail).toMatchObject({
+      model: MODEL,
+      version: '1.0.0',
+      driftedFeatures: ['x1'],
+      windowStart: '2026-01-01T00:20:00.000Z',
+      windowEnd: '2026-01-01T00:30:00.000Z',
+      liveCount: 1000,
+      persistence: { m: 2, n: 3 },
+    });
+    const third = out[2]!;
+    expect(third.kind === 'judged' && third.metrics.map((m) => m.name)).toEqual(
+      expect.arrayContaining(['DatasetDriftShare', 'FeatureDriftJsDistance', 'FeatureDriftPsi', 'DriftAlarm']),
+    );
+  });
+
+  it('re-baselines after a stable-version change: cooldown suppresses the alarm', async () => {
+    const { traffic, run, register, route } = setup();
+    await traffic('1.0.0', 0, MATCHING);
+    await run(0);
+    register('2.0.0');
+    route('2.0.0', 2);
+    const outs = [];
+    for (let k = 1; k <= 4; k++) {
+      await traffic('2.0.0', k, SHIFTED);
+      outs.push(await run(k));
+    }
+    expect(outs.map((o) => o.kind === 'judged' && o.transition)).toEqual([
+      'rebaselined',
+      'unchanged',
+      'suppressed-by-cooldown',
+      'raised', // 40 min after the change: cooldown (30 min) over
+    ]);
+    expect(outs.filter((o) => o.kind === 'judged' && o.event)).toHaveLength(1);
+  });
+
+  it('reports insufficient data as its own verdict, never as zero drift', async () => {
+    const { traffic, run } = setup();
+    await traffic('1.0.0', 0, [1, 4, 20, 25]); // 50 rows < minLiveCount 100
+    const out = await run(0);
+    expect(out.kind === 'judged' && out.result.status).toBe('insufficient-data');
+    const metrics = out.kind === 'judged' ? out.metrics : [];
+    expect(metrics.find((m) => m.name === 'DriftInsufficientData')?.value).toBe(1);
+    expect(metrics.some((m) => m.name === 'DatasetDriftShare' || m.name === 'FeatureDriftJsDistance')).toBe(false);
+  });
+
+  it('a twin run that loses the conditional write emits nothing', async () => {
+    const { traffic, run, deps } = setup();
+    await traffic('1.0.0', 0, SHIFTED);
+    await run(0);
+    await traffic('1.0.0', 1, SHIFTED);
+    // Both runs read the state before either writes (their awaits interleave), so exactly one write conflicts.
+    const [a, b] = await Promise.all([
+      monitorModel(deps, { model: MODEL, config: CONFIG, nowMs: T0 + 20 * MIN }),
+      monitorModel(deps, { model: MODEL, config: CONFIG, nowMs: T0 + 20 * MIN }),
+    ]);
+    const judged = [a, b].filter((o) => o.kind === 'judged');
+    expect(judged.filter((o) => o.kind === 'judged' && o.written)).toHaveLength(1);
+    expect(judged.filter((o) => o.kind === 'judged' && o.event)).toHaveLength(1);
+    expect(judged.every((o) => o.kind === 'judged' && o.state.status === 'ALARM')).toBe(true);
+  });
+
+  it('reads as many items for 1k as for 100k requests in the window', async () => {
+    const small = setup();
+    await small.traffic('1.0.0', 0, MATCHING, 1, 10);
+    const large = setup();
+    await large.traffic('1.0.0', 0, MATCHING, 100, 10);
+    const [a, b] = [await small.run(0), await large.run(0)];
+    expect(a.kind === 'judged' && b.kind === 'judged' && [a.itemsRead, b.itemsRead]).toEqual([10, 10]);
+    expect(b.kind === 'judged' && b.result.liveCount).toBe(100_000);
+  });
+
+  it('runDriftMonitor publishes once on the bus, audits raise and clear, and isolates a failing model', async () => {
+    const { deps, traffic } = setup();
+    const bus = new LocalEventBus();
+    const received: string[] = [];
+    bus.subscribe((e) => void received.push(e.detailType));
+    const audit = new FakeAuditLog();
+    const logged: string[] = [];
+    const models = [
+      { name: 'no-such-model', drift: CONFIG },
+      { name: MODEL, drift: CONFIG },
+    ];
+    // A model whose version store throws must not stop the others.
+    const failing = { ...deps, versions: { ...deps.versions, getVersion: async (model: string, v: string) => {
+      if (model === 'broken') throw new Error('boom');
+      return deps.versions.getVersion(model, v);
+    }, listVersions: deps.versions.listVersions.bind(deps.versions) } } as typeof deps;
+    const pattern = [SHIFTED, SHIFTED, SHIFTED, MATCHING, MATCHING, MATCHING];
+    const times: number[] = [];
+    for (const [k, bins] of pattern.entries()) {
+      await traffic('1.0.0', k, bins);
+      const started = performance.now();
+      await runDriftMonitor(
+        { ...failing, events: bus, audit },
+        { models: [{ name: 'broken', drift: CONFIG }, ...models], nowMs: T0 + (k + 1) * 10 * MIN, actor: 'test', log: (m) => logged.push(m) },
+      );
+      times.push(performance.now() - started);
+    }
+    (deps.deployments as FakeDeploymentStore).records.set('broken', { model: 'broken', stable: '1', weight: 0, mode: 'canary', revision: 1, updatedAt: '' });
+    await runDriftMonitor({ ...failing, events: bus, audit }, { models: [{ name: 'broken', drift: CONFIG }], nowMs: T0, actor: 'test', log: (m) => logged.push(m) });
+    expect(received).toEqual(['ModelDriftDetected']);
+    expect(audit.types()).toEqual(['DRIFT_DETECTED', 'DRIFT_CLEARED']);
+    expect(logged).toEqual(['drift monitor failed for a model']);
+    console.log(`drift monitor ms per window run: ${times.map((t) => t.toFixed(2)).join(', ')}`);
+  });
+});
