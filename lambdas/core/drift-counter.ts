@@ -39,6 +39,7 @@ interface Plan {
 }
 
 interface Pending {
+  readonly model: string;
   readonly version: string;
   readonly bucket: number;
   /** Per feature: one slot per bin, then the missing count in the last slot. */
@@ -47,6 +48,7 @@ interface Pending {
 }
 
 export interface DriftDelta {
+  readonly model: string;
   readonly version: string;
   readonly bucketStartMs: number;
   readonly counts: WindowCounts;
@@ -63,26 +65,35 @@ export class DriftCounter {
   }
 
   /**
-   * Counts `instances` (one record of feature values each) into `version`'s bins for the bucket of `nowMs`.
+   * Counts `instances` (one record of feature values each) into the bins of `model`'s `version` for the bucket
+   * of `nowMs`. The version's plan is built from `baseline` on first sight; a version's baseline never changes.
    * Returns true when the pending buckets reached the size bound: the caller should flush now.
    */
   count(
+    model: string,
     version: string,
     baseline: Baseline,
     instances: readonly Readonly<Record<string, unknown>>[],
     nowMs: number,
   ): boolean {
-    let plan = this.plans.get(version);
+    const series = `${model}#${version}`;
+    let plan = this.plans.get(series);
     if (plan === undefined) {
       const names = Object.keys(baseline.features);
       plan = { names, bins: names.map((n) => baseline.features[n]!) };
-      this.plans.set(version, plan);
+      this.plans.set(series, plan);
     }
     const bucket = bucketStart(nowMs);
-    const key = `${version}\u0000${bucket}`;
+    const key = `${series}\u0000${bucket}`;
     let p = this.pending.get(key);
     if (p === undefined) {
-      p = { version, bucket, counts: plan.bins.map((b) => new Float64Array(b.counts.length + 1)), total: 0 };
+      p = {
+        model,
+        version,
+        bucket,
+        counts: plan.bins.map((b) => new Float64Array(b.counts.length + 1)),
+        total: 0,
+      };
       this.pending.set(key, p);
     }
     const { names, bins } = plan;
@@ -108,13 +119,21 @@ export class DriftCounter {
     const out: DriftDelta[] = [];
     for (const p of this.pending.values()) {
       if (p.total === 0) continue;
-      const plan = this.plans.get(p.version)!;
+      const plan = this.plans.get(`${p.model}#${p.version}`)!;
       const features: Record<string, BinCounts> = {};
       plan.names.forEach((name, f) => {
         const arr = p.counts[f]!;
-        features[name] = { counts: Array.from(arr.subarray(0, arr.length - 1)), missing: arr[arr.length - 1]! };
+        features[name] = {
+          counts: Array.from(arr.subarray(0, arr.length - 1)),
+          missing: arr[arr.length - 1]!,
+        };
       });
-      out.push({ version: p.version, bucketStartMs: p.bucket, counts: { features, total: p.total } });
+      out.push({
+        model: p.model,
+        version: p.version,
+        bucketStartMs: p.bucket,
+        counts: { features, total: p.total },
+      });
     }
     this.pending.clear();
     return out.sort((a, b) => a.bucketStartMs - b.bucketStartMs);

@@ -16,6 +16,7 @@ describe('DriftCounter', () => {
     const c = new DriftCounter();
     const t = 3 * DRIFT_BUCKET_MS + 17;
     c.count(
+      'm',
       'v1',
       baseline,
       [
@@ -31,6 +32,7 @@ describe('DriftCounter', () => {
     const [delta, ...rest] = c.drain();
     expect(rest).toEqual([]);
     expect(delta).toEqual({
+      model: 'm',
       version: 'v1',
       bucketStartMs: 3 * DRIFT_BUCKET_MS,
       counts: {
@@ -46,9 +48,9 @@ describe('DriftCounter', () => {
 
   it('keeps versions and buckets apart and reports the size bound', () => {
     const c = new DriftCounter(2);
-    expect(c.count('v1', baseline, [{ x: 0 }], 0)).toBe(false);
-    expect(c.count('v1', baseline, [{ x: 0 }], DRIFT_BUCKET_MS - 1)).toBe(false);
-    expect(c.count('v2', baseline, [{ x: 0 }], 0)).toBe(true);
+    expect(c.count('m', 'v1', baseline, [{ x: 0 }], 0)).toBe(false);
+    expect(c.count('m', 'v1', baseline, [{ x: 0 }], DRIFT_BUCKET_MS - 1)).toBe(false);
+    expect(c.count('m', 'v2', baseline, [{ x: 0 }], 0)).toBe(true);
     const drained = c.drain();
     expect(drained.map((d) => [d.version, d.bucketStartMs, d.counts.total])).toEqual([
       ['v1', 0, 2],
