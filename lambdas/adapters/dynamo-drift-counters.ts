@@ -48,7 +48,12 @@ export class DynamoDriftCounterStore implements DriftCounterStore {
     private readonly tableName: string,
   ) {}
 
-  async addCounts(model: string, version: string, bucketStartMs: number, counts: WindowCounts): Promise<void> {
+  async addCounts(
+    model: string,
+    version: string,
+    bucketStartMs: number,
+    counts: WindowCounts,
+  ): Promise<void> {
     const all = counters(counts);
     if (all.length === 0) return;
     const expiresAt = Math.floor((bucketStartMs + DRIFT_COUNTER_TTL_MS) / 1000);

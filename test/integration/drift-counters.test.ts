@@ -19,7 +19,10 @@ beforeAll(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'modelops-drift-'));
   emulators = await startEmulators({ dataDir, fresh: true, dynamodbPort: 0, s3Port: 0 });
   dynamodb = emulatorClients(emulators).dynamodb;
-  store = new DynamoDriftCounterStore(createDocumentClient(dynamodb), emulators.tables['DRIFT_COUNTERS_TABLE']!);
+  store = new DynamoDriftCounterStore(
+    createDocumentClient(dynamodb),
+    emulators.tables['DRIFT_COUNTERS_TABLE']!,
+  );
 }, 60_000);
 
 afterAll(async () => {
