@@ -26,6 +26,29 @@ import {
   type InferenceSettingsInput,
 } from './inference-app';
 import type { InferenceBackend, MetricsSink, ModelSigner, StructuredLogger } from '../core/ports';
+import { DynamoDriftCounterStore } from '../adapters/dynamo-drift-counters';
+import { dynamoDocumentClient } from '../adapters/clients';
+import { DRIFT_COUNTERS_TABLE } from '../core/tables';
+import { createDriftHook, type DriftHook } from './drift-hook';
+
+/** Set by the endpoint construct when the model's `drift.enabled` is true: config `drift.flushSeconds`. */
+export const DRIFT_FLUSH_SECONDS_ENV = 'DRIFT_FLUSH_SECONDS';
+
+/**
+ * The drift counting hook when DRIFT_FLUSH_SECONDS and DRIFT_COUNTERS_TABLE are set, else undefined (counting off
+ * costs nothing: no hook is installed).
+ */
+export function driftHookFromEnv(env: NodeJS.ProcessEnv, logger: StructuredLogger): DriftHook | undefined {
+  if (env[DRIFT_FLUSH_SECONDS_ENV] === undefined) return undefined;
+  const flushSeconds = numberEnv(DRIFT_FLUSH_SECONDS_ENV, 60, { min: 1, max: 300, integer: true }, env);
+  const table = requireEnv(DRIFT_COUNTERS_TABLE.envVar, env);
+  return createDriftHook({
+    store: new DynamoDriftCounterStore(dynamoDocumentClient, table),
+    logger,
+    now: Date.now,
+    flushSeconds,
+  });
+}
 
 /** Settings from ROUTING_CACHE_TTL_MS, MAX_BODY_BYTES, MAX_BATCH and CAPTURE_*, with the contract's defaults. */
 export function inferenceSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceSettingsInput {
@@ -154,7 +177,7 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
     metrics,
     logger: options.logger ?? powertoolsLogger,
     ...((settings.capture?.sampleRate ?? 0) > 0 ? { capture: new S3CaptureWriter(bucket) } : {}),
-    ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...hooksWithDrift(options.hooks, driftHookFromEnv(env, options.logger ?? powertoolsLogger)),
     warmUp: options.warmUp === true,
     ...(predictionLogTable
       ? {
@@ -172,4 +195,12 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
 function signerOption(env: NodeJS.ProcessEnv): { signer?: ModelSigner } {
   const signer = modelSignerFromEnv(env);
   return signer ? { signer } : {};
+}
+
+function hooksWithDrift(
+  hooks: InferenceAppOptions['hooks'] | undefined,
+  drift: DriftHook | undefined,
+): { hooks?: InferenceAppOptions['hooks'] } {
+  if (drift === undefined) return hooks ? { hooks } : {};
+  return { hooks: [...(hooks ?? []), drift] };
 }

@@ -1,0 +1,141 @@
+/**
+ * Live drift counting for the inference path (DESIGN.md decision 5, docs/drift.md): every served instance's
+ * features are counted into its version's baseline bins (`binIndex`) plus a missing count, per (version, time
+ * bucket), in memory; `drain()` hands the pending deltas to a DriftCounterStore, which ADDs them atomically.
+ *
+ * Pure: no I/O, no clock (callers pass `nowMs`). The hot path allocates nothing per instance: each version gets a
+ * plan (feature name → bins, precomputed once) and each bucket a set of typed arrays that are only incremented.
+ */
+import { binIndex } from './baseline';
+import type { BinCounts, WindowCounts } from './drift';
+import type { Baseline } from './manifest';
+import type { DriftLayout } from './ports';
+
+/**
+ * Width of one counter bucket: 5 minutes. Small enough that the drift monitor's windows (whole hours, or the
+ * configured schedule) align on bucket starts, large enough that one busy instance writes one item per version
+ * every few minutes rather than per request.
+ */
+export const DRIFT_BUCKET_MS = 5 * 60 * 1000;
+
+/** Pending (version, bucket) pairs above which `count` reports that a flush is due. */
+export const DEFAULT_MAX_PENDING_BUCKETS = 64;
+
+/** Bins per feature (missing excluded) of a baseline: how the store reads counters back into arrays. */
+export function layoutOf(baseline: Baseline): DriftLayout {
+  const features: Record<string, number> = {};
+  for (const name of Object.keys(baseline.features)) features[name] = baseline.features[name]!.counts.length;
+  return { features };
+}
+
+/** Start of the bucket holding `ms`. */
+export function bucketStart(ms: number): number {
+  return Math.floor(ms / DRIFT_BUCKET_MS) * DRIFT_BUCKET_MS;
+}
+
+interface Plan {
+  readonly names: readonly string[];
+  readonly bins: readonly Baseline['features'][string][];
+}
+
+interface Pending {
+  readonly model: string;
+  readonly version: string;
+  readonly bucket: number;
+  /** Per feature: one slot per bin, then the missing count in the last slot. */
+  readonly counts: Float64Array[];
+  total: number;
+}
+
+export interface DriftDelta {
+  readonly model: string;
+  readonly version: string;
+  readonly bucketStartMs: number;
+  readonly counts: WindowCounts;
+}
+
+export class DriftCounter {
+  private readonly plans = new Map<string, Plan>();
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private readonly maxPendingBuckets = DEFAULT_MAX_PENDING_BUCKETS) {
+    if (!Number.isSafeInteger(maxPendingBuckets) || maxPendingBuckets < 1) {
+      throw new RangeError(`maxPendingBuckets must be a whole number >= 1, got ${maxPendingBuckets}`);
+    }
+  }
+
+  /**
+   * Counts `instances` (one record of feature values each) into the bins of `model`'s `version` for the bucket
+   * of `nowMs`. The version's plan is built from `baseline` on first sight; a version's baseline never changes.
+   * Returns true when the pending buckets reached the size bound: the caller should flush now.
+   */
+  count(
+    model: string,
+    version: string,
+    baseline: Baseline,
+    instances: readonly Readonly<Record<string, unknown>>[],
+    nowMs: number,
+  ): boolean {
+    const series = `${model}#${version}`;
+    let plan = this.plans.get(series);
+    if (plan === undefined) {
+      const names = Object.keys(baseline.features);
+      plan = { names, bins: names.map((n) => baseline.features[n]!) };
+      this.plans.set(series, plan);
+    }
+    const bucket = bucketStart(nowMs);
+    const key = `${series}\u0000${bucket}`;
+    let p = this.pending.get(key);
+    if (p === undefined) {
+      p = {
+        model,
+        version,
+        bucket,
+        counts: plan.bins.map((b) => new Float64Array(b.counts.length + 1)),
+        total: 0,
+      };
+      this.pending.set(key, p);
+    }
+    const { names, bins } = plan;
+    for (const instance of instances) {
+      for (let f = 0; f < names.length; f++) {
+        const arr = p.counts[f]!;
+        const value = Object.hasOwn(instance, names[f]!) ? instance[names[f]!] : undefined;
+        const i = binIndex(bins[f]!, value);
+        arr[i === 'missing' ? arr.length - 1 : i]! += 1;
+      }
+    }
+    p.total += instances.length;
+    return this.pending.size >= this.maxPendingBuckets;
+  }
+
+  /** Pending (version, bucket) pairs. */
+  get pendingBuckets(): number {
+    return this.pending.size;
+  }
+
+  /** Takes every pending delta out of the counter (oldest bucket first). */
+  drain(): DriftDelta[] {
+    const out: DriftDelta[] = [];
+    for (const p of this.pending.values()) {
+      if (p.total === 0) continue;
+      const plan = this.plans.get(`${p.model}#${p.version}`)!;
+      const features: Record<string, BinCounts> = {};
+      plan.names.forEach((name, f) => {
+        const arr = p.counts[f]!;
+        features[name] = {
+          counts: Array.from(arr.subarray(0, arr.length - 1)),
+          missing: arr[arr.length - 1]!,
+        };
+      });
+      out.push({
+        model: p.model,
+        version: p.version,
+        bucketStartMs: p.bucket,
+        counts: { features, total: p.total },
+      });
+    }
+    this.pending.clear();
+    return out.sort((a, b) => a.bucketStartMs - b.bucketStartMs);
+  }
+}
