@@ -32,7 +32,7 @@ import { DRIFT_COUNTERS_TABLE } from '../core/tables';
 import { createDriftHook, type DriftHook } from './drift-hook';
 
 /** Set by the endpoint construct when the model's `drift.enabled` is true: config `drift.flushSeconds`. */
-export const DRIFT_FLUSH_SECONDS_ENV = 'DRIFT_FLUSH_SECONDS';
+export const DRIFT_FLUSH_SECONDS_ENV = INFERENCE_ENV.driftFlushSeconds;
 
 /**
  * The drift counting hook when DRIFT_FLUSH_SECONDS and DRIFT_COUNTERS_TABLE are set, else undefined (counting off

@@ -185,6 +185,8 @@ export const INFERENCE_ENV = {
   feedbackTtlDays: 'FEEDBACK_TTL_DAYS',
   /** The model's latency SLO threshold (ms): answered requests slower than this count `SlowRequests` 1. */
   sloLatencyThresholdMs: 'SLO_LATENCY_THRESHOLD_MS',
+  /** Drift counting: seconds between flushes to DriftCounters (set only when the model's `drift.enabled`). */
+  driftFlushSeconds: 'DRIFT_FLUSH_SECONDS',
   /** Router only: the SageMaker endpoint to invoke. */
   sageMakerEndpointName: 'SAGEMAKER_ENDPOINT_NAME',
 } as const;

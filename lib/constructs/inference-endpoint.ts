@@ -24,6 +24,14 @@ export interface InferenceEndpointProps extends ServingFunctionOptions {
    * @default - sampleRate 0 (nothing logged; labels for predictions logged earlier still join), ttlDays 30
    */
   readonly feedback?: { readonly sampleRate: number; readonly ttlDays: number };
+  /**
+   * The DriftCounters table (`MetadataTables.tables['DriftCounters']`): with it the function counts each served
+   * instance into its version's baseline bins and adds them to the table every `driftFlushSeconds` (UpdateItem only).
+   * @default - drift counting off (no hook, no table access)
+   */
+  readonly driftCounters?: ITable;
+  /** `drift.flushSeconds` of the model; used only with `driftCounters`. @default 10 */
+  readonly driftFlushSeconds?: number;
 }
 
 /**
@@ -67,6 +75,11 @@ export class InferenceEndpoint extends Construct implements IModelEndpoint {
         .bindTable(props.predictionLog, 'write')
         .addEnvironment(INFERENCE_ENV.feedbackSampleRate, String(props.feedback?.sampleRate ?? 0))
         .addEnvironment(INFERENCE_ENV.feedbackTtlDays, String(props.feedback?.ttlDays ?? 30));
+    }
+    if (props.driftCounters !== undefined) {
+      this.function
+        .bindTable(props.driftCounters, 'count')
+        .addEnvironment(INFERENCE_ENV.driftFlushSeconds, String(props.driftFlushSeconds ?? 10));
     }
   }
 

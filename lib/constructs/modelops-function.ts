@@ -60,6 +60,8 @@ export const TABLE_ACCESS_ACTIONS = {
   append: ['dynamodb:PutItem'],
   /** Atomic counters and in-place changes (`ADD`, `SET`) for later issues. */
   update: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  /** Atomic `ADD` to counters only (the inference path's drift counters): no reads, no replacement. */
+  count: ['dynamodb:UpdateItem'],
 } as const satisfies Record<string, readonly string[]>;
 export type TableAccess = keyof typeof TABLE_ACCESS_ACTIONS;
 

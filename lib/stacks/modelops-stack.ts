@@ -18,7 +18,7 @@ import { ReleasePipeline } from '../constructs/release-pipeline';
 import { SageMakerEndpoint } from '../constructs/sagemaker-endpoint';
 import { ModelSigningKey } from '../constructs/signing-key';
 import { UploaderAccess } from '../constructs/uploader-access';
-import { PREDICTION_LOG_TABLE } from '../../lambdas/core/tables';
+import { DRIFT_COUNTERS_TABLE, PREDICTION_LOG_TABLE } from '../../lambdas/core/tables';
 
 export interface ModelOpsStackProps extends StackProps {
   /** Validated configuration (`parseConfig`). */
@@ -177,6 +177,12 @@ export class ModelOpsStack extends Stack {
           // Feedback: the prediction log only for models that sample predictions (models[].feedback).
           ...(model.feedback.sampleRate > 0
             ? { predictionLog: this.tables.tables[PREDICTION_LOG_TABLE.id]!, feedback: model.feedback }
+            : {}),
+          ...(model.drift.enabled
+            ? {
+                driftCounters: this.tables.tables[DRIFT_COUNTERS_TABLE.id]!,
+                driftFlushSeconds: model.drift.flushSeconds,
+              }
             : {}),
         });
       }
