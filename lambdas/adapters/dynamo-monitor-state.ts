@@ -15,7 +15,9 @@ export class DynamoMonitorStateStore implements MonitorStateStore {
 
   async getState(model: string, kind: string): Promise<MonitorStateRecord | undefined> {
     const r = await storeCall(`GetItem ${this.tableName}`, () =>
-      this.doc.send(new GetCommand({ TableName: this.tableName, Key: { model, kind }, ConsistentRead: true })),
+      this.doc.send(
+        new GetCommand({ TableName: this.tableName, Key: { model, kind }, ConsistentRead: true }),
+      ),
     );
     return r.Item as MonitorStateRecord | undefined;
   }
@@ -43,7 +45,8 @@ export class DynamoMonitorStateStore implements MonitorStateStore {
         }),
       );
     } catch (err) {
-      if (isConditionFailed(err)) throw new MonitorStateConflictError(record.model, record.kind, expectedRevision);
+      if (isConditionFailed(err))
+        throw new MonitorStateConflictError(record.model, record.kind, expectedRevision);
       throw mapStoreError(err, `PutItem ${this.tableName}`);
     }
   }

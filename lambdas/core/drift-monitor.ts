@@ -86,7 +86,11 @@ export function persistencePolicy(config: DriftConfig): PersistencePolicy {
   };
 }
 
-async function loadBaseline(deps: DriftMonitorDeps, model: string, version: string): Promise<Baseline | string> {
+async function loadBaseline(
+  deps: DriftMonitorDeps,
+  model: string,
+  version: string,
+): Promise<Baseline | string> {
   const record = await deps.versions.getVersion(model, version);
   if (record?.manifestKey === undefined) return `version ${version} has no registered manifest (manifestKey)`;
   const text = await deps.registry.readText(record.manifestKey, MAX_REGISTERED_MANIFEST_BYTES);
@@ -146,7 +150,13 @@ export async function monitorModel(
 
   const windowEndMs = nowMs;
   const windowStartMs = nowMs - config.windowMinutes * 60_000;
-  const read = await deps.counters.readWindow(model, version, windowStartMs, windowEndMs, layoutFromBaseline(baseline));
+  const read = await deps.counters.readWindow(
+    model,
+    version,
+    windowStartMs,
+    windowEndMs,
+    layoutFromBaseline(baseline),
+  );
   const window = read.counts ?? { features: {}, total: 0 };
   const result = datasetDrift(baseline, window, {
     thresholds: config.thresholds,
@@ -196,7 +206,17 @@ export async function monitorModel(
     emit = false;
   }
 
-  const base = { kind: 'judged' as const, model, version, windowStartMs, windowEndMs, result, state, transition, written };
+  const base = {
+    kind: 'judged' as const,
+    model,
+    version,
+    windowStartMs,
+    windowEndMs,
+    result,
+    state,
+    transition,
+    written,
+  };
   const metrics = written ? metricsOf(model, result, state) : [];
   if (!emit || result.status !== 'evaluated') return { ...base, metrics, itemsRead: read.itemsRead } as const;
   const event: DomainEvent = {
@@ -212,7 +232,13 @@ export async function monitorModel(
       driftedFeatures: result.driftedFeatures,
       features: result.features
         .filter((f) => f.status === 'evaluated')
-        .map((f) => ({ feature: f.feature, jsDistance: f.jsDistance, psi: f.psi, drifted: f.drifted, liveCount: f.liveCount })),
+        .map((f) => ({
+          feature: f.feature,
+          jsDistance: f.jsDistance,
+          psi: f.psi,
+          drifted: f.drifted,
+          liveCount: f.liveCount,
+        })),
       persistence: { m: policy.m, n: policy.n, recent: state.recent },
     },
   };
@@ -250,7 +276,13 @@ export async function runDriftMonitor(
         await deps.events.publish(outcome.event);
         await deps.audit.appendAudit(
           auditEvent(
-            { model: m.name, type: 'DRIFT_DETECTED', version: outcome.version, actor: input.actor, details: outcome.event.detail },
+            {
+              model: m.name,
+              type: 'DRIFT_DETECTED',
+              version: outcome.version,
+              actor: input.actor,
+              details: outcome.event.detail,
+            },
             at,
           ),
         );

@@ -71,7 +71,7 @@ describe('drift hook', () => {
     expect(store.writes).toEqual([]);
     expect(hook.failedFlushes).toBe(1);
     t = DRIFT_BUCKET_MS;
-    hook.onServed(ctx(true, 5));
+    await hook.onServed(ctx(true, 5));
     await hook.close();
     expect(store.writes).toEqual([
       {

@@ -65,7 +65,8 @@ function setup() {
       });
     }
   };
-  const run = (k: number) => monitorModel(deps, { model: MODEL, config: CONFIG, nowMs: T0 + (k + 1) * 10 * MIN });
+  const run = (k: number) =>
+    monitorModel(deps, { model: MODEL, config: CONFIG, nowMs: T0 + (k + 1) * 10 * MIN });
   return { deps, register, route, traffic, run, monitorState, counters };
 }
 
@@ -94,7 +95,12 @@ describe('monitorModel', () => {
     });
     const third = out[2]!;
     expect(third.kind === 'judged' && third.metrics.map((m) => m.name)).toEqual(
-      expect.arrayContaining(['DatasetDriftShare', 'FeatureDriftJsDistance', 'FeatureDriftPsi', 'DriftAlarm']),
+      expect.arrayContaining([
+        'DatasetDriftShare',
+        'FeatureDriftJsDistance',
+        'FeatureDriftPsi',
+        'DriftAlarm',
+      ]),
     );
   });
 
@@ -125,7 +131,9 @@ describe('monitorModel', () => {
     expect(out.kind === 'judged' && out.result.status).toBe('insufficient-data');
     const metrics = out.kind === 'judged' ? out.metrics : [];
     expect(metrics.find((m) => m.name === 'DriftInsufficientData')?.value).toBe(1);
-    expect(metrics.some((m) => m.name === 'DatasetDriftShare' || m.name === 'FeatureDriftJsDistance')).toBe(false);
+    expect(metrics.some((m) => m.name === 'DatasetDriftShare' || m.name === 'FeatureDriftJsDistance')).toBe(
+      false,
+    );
   });
 
   it('a twin run that loses the conditional write emits nothing', async () => {
@@ -166,10 +174,17 @@ describe('monitorModel', () => {
       { name: MODEL, drift: CONFIG },
     ];
     // A model whose version store throws must not stop the others.
-    const failing = { ...deps, versions: { ...deps.versions, getVersion: async (model: string, v: string) => {
-      if (model === 'broken') throw new Error('boom');
-      return deps.versions.getVersion(model, v);
-    }, listVersions: deps.versions.listVersions.bind(deps.versions) } } as typeof deps;
+    const failing = {
+      ...deps,
+      versions: {
+        ...deps.versions,
+        getVersion: async (model: string, v: string) => {
+          if (model === 'broken') throw new Error('boom');
+          return deps.versions.getVersion(model, v);
+        },
+        listVersions: deps.versions.listVersions.bind(deps.versions),
+      },
+    } as typeof deps;
     const pattern = [SHIFTED, SHIFTED, SHIFTED, MATCHING, MATCHING, MATCHING];
     const times: number[] = [];
     for (const [k, bins] of pattern.entries()) {
@@ -177,12 +192,27 @@ describe('monitorModel', () => {
       const started = performance.now();
       await runDriftMonitor(
         { ...failing, events: bus, audit },
-        { models: [{ name: 'broken', drift: CONFIG }, ...models], nowMs: T0 + (k + 1) * 10 * MIN, actor: 'test', log: (m) => logged.push(m) },
+        {
+          models: [{ name: 'broken', drift: CONFIG }, ...models],
+          nowMs: T0 + (k + 1) * 10 * MIN,
+          actor: 'test',
+          log: (m) => logged.push(m),
+        },
       );
       times.push(performance.now() - started);
     }
-    (deps.deployments as FakeDeploymentStore).records.set('broken', { model: 'broken', stable: '1', weight: 0, mode: 'canary', revision: 1, updatedAt: '' });
-    await runDriftMonitor({ ...failing, events: bus, audit }, { models: [{ name: 'broken', drift: CONFIG }], nowMs: T0, actor: 'test', log: (m) => logged.push(m) });
+    (deps.deployments as FakeDeploymentStore).records.set('broken', {
+      model: 'broken',
+      stable: '1',
+      weight: 0,
+      mode: 'canary',
+      revision: 1,
+      updatedAt: '',
+    });
+    await runDriftMonitor(
+      { ...failing, events: bus, audit },
+      { models: [{ name: 'broken', drift: CONFIG }], nowMs: T0, actor: 'test', log: (m) => logged.push(m) },
+    );
     expect(received).toEqual(['ModelDriftDetected']);
     expect(audit.types()).toEqual(['DRIFT_DETECTED', 'DRIFT_CLEARED']);
     expect(logged).toEqual(['drift monitor failed for a model']);

@@ -10,9 +10,17 @@ import {
 
 /** One item per (model, version, bucket), like DriftCounters: adding to a bucket never adds an item. */
 export class MemoryDriftCounters implements DriftCounterStore {
-  readonly buckets = new Map<string, { model: string; version: string; startMs: number; counts: WindowCounts }>();
+  readonly buckets = new Map<
+    string,
+    { model: string; version: string; startMs: number; counts: WindowCounts }
+  >();
 
-  async addCounts(model: string, version: string, bucketStartMs: number, counts: WindowCounts): Promise<void> {
+  async addCounts(
+    model: string,
+    version: string,
+    bucketStartMs: number,
+    counts: WindowCounts,
+  ): Promise<void> {
     const key = `${model}#${version}#${bucketStartMs}`;
     const current = this.buckets.get(key);
     this.buckets.set(key, {
@@ -27,7 +35,10 @@ export class MemoryDriftCounters implements DriftCounterStore {
     const items = [...this.buckets.values()].filter(
       (b) => b.model === model && b.version === version && b.startMs >= fromMs && b.startMs < toMs,
     );
-    return { counts: items.length ? sumCounts(items.map((b) => b.counts)) : undefined, itemsRead: items.length };
+    return {
+      counts: items.length ? sumCounts(items.map((b) => b.counts)) : undefined,
+      itemsRead: items.length,
+    };
   }
 }
 
