@@ -3,9 +3,8 @@
  * the stable version against its registered baseline, steps the persisted drift state, and says which metrics and
  * which `ModelDriftDetected` event to emit. Pure of AWS: every store is a port, `nowMs` is passed in.
  */
-import type { DriftConfig } from '../../lib/config';
 import type { Baseline } from './manifest';
-import { datasetDrift, type DatasetDrift, type InsufficientData } from './drift';
+import { datasetDrift, type DatasetDrift, type DriftThresholds, type InsufficientData } from './drift';
 import {
   INITIAL_DRIFT_STATE,
   nextDriftState,
@@ -32,6 +31,17 @@ import {
   type RoutingSource,
   type VersionStore,
 } from './ports';
+
+/** The parts of a model's `drift` config (lib/config.ts DriftConfig) the monitor uses; lambdas/ does not import lib/. */
+export interface DriftConfig {
+  readonly enabled: boolean;
+  readonly windowMinutes: number;
+  readonly minLiveCount: number;
+  readonly thresholds: DriftThresholds;
+  readonly datasetDriftShare: number;
+  readonly persistence: { readonly m: number; readonly n: number };
+  readonly cooldownMinutes: number;
+}
 
 export const DRIFT_STATE_KIND = 'drift';
 export const DRIFT_EVENT_SOURCE = 'modelops';

@@ -5,10 +5,9 @@
  * `labels: [label]`. Exactly one of the two. Labels are strings (classification) or numbers (regression; numeric
  * strings are accepted, as a CSV gives them).
  *
- * A module of its own because it loads zod: the route imports it on the first feedback request, so the invoke path's
- * cold start never evaluates zod.
+ * Validated by hand, not with zod: this module is bundled into the inference function, whose cold start must not
+ * parse zod (test/unit/runtime-manifest.test.ts keeps zod off that bundle).
  */
-import { z } from 'zod';
 import type { FeedbackRequest } from './feedback';
 import type { FieldError } from './inference-request';
 import { exceedsUtf8Bytes } from './inference-request';
@@ -17,58 +16,68 @@ import { exceedsUtf8Bytes } from './inference-request';
 export const MAX_REQUEST_ID_LENGTH = 256;
 /** Labels per feedback: one per instance, so the inference limit on instances bounds it too. */
 export const MAX_FEEDBACK_LABELS = 10_000;
+const MAX_LABEL_LENGTH = 256;
+const FIELDS = new Set(['requestId', 'label', 'labels']);
 
-const label = z.union([z.string().min(1, { error: 'must not be empty' }).max(256), z.number().finite()], {
-  error: 'must be a string (class label) or a finite number (regression value)',
-});
+function requestIdError(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'is required: the requestId of the inference response being labelled';
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > MAX_REQUEST_ID_LENGTH) return `must be at most ${MAX_REQUEST_ID_LENGTH} characters`;
+  return undefined;
+}
 
-export const feedbackBodySchema = z.strictObject(
-  {
-    requestId: z
-      .string({ error: 'is required: the requestId of the inference response being labelled' })
-      .min(1, { error: 'must not be empty' })
-      .max(MAX_REQUEST_ID_LENGTH, { error: `must be at most ${MAX_REQUEST_ID_LENGTH} characters` }),
-    label: label.optional(),
-    labels: z
-      .array(label, { error: 'must be an array with one label per instance, in request order' })
-      .min(1, { error: 'must hold at least one label' })
-      .max(MAX_FEEDBACK_LABELS, { error: `must hold at most ${MAX_FEEDBACK_LABELS} labels` })
-      .optional(),
-  },
-  {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys' ? 'unknown field; send requestId and label or labels' : undefined,
-  },
-);
+function labelError(value: unknown): string | undefined {
+  if (typeof value === 'string') {
+    if (value.length === 0) return 'must not be empty';
+    if (value.length > MAX_LABEL_LENGTH) return `must be at most ${MAX_LABEL_LENGTH} characters`;
+    return undefined;
+  }
+  if (typeof value === 'number' && Number.isFinite(value)) return undefined;
+  return 'must be a string (class label) or a finite number (regression value)';
+}
 
-/** Exactly one of `label` and `labels`; judged on the raw object so it is reported alongside the schema's errors. */
-function labelChoiceErrors(json: Record<string, unknown>): FieldError[] {
+/** Every field error of a parsed JSON object, in field order; empty when the body is valid. */
+function bodyErrors(json: Record<string, unknown>): FieldError[] {
+  const errors: FieldError[] = [];
+  const idError = requestIdError(json.requestId);
+  if (idError !== undefined) errors.push({ path: 'requestId', message: idError });
   const hasLabel = json.label !== undefined;
   const hasLabels = json.labels !== undefined;
   if (!hasLabel && !hasLabels) {
-    return [
-      {
-        path: 'labels',
-        message: 'is required: send "labels" (one per instance) or "label" (a single-instance request)',
-      },
-    ];
+    errors.push({
+      path: 'labels',
+      message: 'is required: send "labels" (one per instance) or "label" (a single-instance request)',
+    });
+  } else if (hasLabel && hasLabels) {
+    errors.push({ path: 'label', message: 'must not be sent together with "labels"; send one of them' });
+  } else if (hasLabel) {
+    const error = labelError(json.label);
+    if (error !== undefined) errors.push({ path: 'label', message: error });
+  } else if (!Array.isArray(json.labels)) {
+    errors.push({
+      path: 'labels',
+      message: 'must be an array with one label per instance, in request order',
+    });
+  } else if (json.labels.length === 0) {
+    errors.push({ path: 'labels', message: 'must hold at least one label' });
+  } else if (json.labels.length > MAX_FEEDBACK_LABELS) {
+    errors.push({ path: 'labels', message: `must hold at most ${MAX_FEEDBACK_LABELS} labels` });
+  } else {
+    json.labels.forEach((l: unknown, i) => {
+      const error = labelError(l);
+      if (error !== undefined) errors.push({ path: `labels[${i}]`, message: error });
+    });
   }
-  if (hasLabel && hasLabels) {
-    return [{ path: 'label', message: 'must not be sent together with "labels"; send one of them' }];
+  for (const key of Object.keys(json)) {
+    if (!FIELDS.has(key))
+      errors.push({ path: key, message: 'unknown field; send requestId and label or labels' });
   }
-  return [];
+  return errors;
 }
 
 export type ParseFeedbackResult =
   | { readonly ok: true; readonly request: FeedbackRequest }
   | { readonly ok: false; readonly status: 400 | 413; readonly errors: readonly FieldError[] };
-
-function fieldPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(body)';
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-    .join('');
-}
 
 /** Parses and validates a feedback body; errors name each field and the fix, in the inference error shape. */
 export function parseFeedbackBody(text: string, maxBodyBytes: number): ParseFeedbackResult {
@@ -98,19 +107,9 @@ export function parseFeedbackBody(text: string, maxBodyBytes: number): ParseFeed
       errors: [{ path: '(body)', message: 'must be a JSON object like {"requestId":"…","label":"…"}' }],
     };
   }
-  const parsed = feedbackBodySchema.safeParse(json);
-  const errors = labelChoiceErrors(json as Record<string, unknown>);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys)
-          errors.push({ path: fieldPath([...issue.path, key]), message: issue.message });
-      } else {
-        errors.push({ path: fieldPath(issue.path), message: issue.message });
-      }
-    }
-  }
-  if (!parsed.success || errors.length > 0) return { ok: false, status: 400, errors };
-  const body = parsed.data;
-  return { ok: true, request: { requestId: body.requestId, labels: body.labels ?? [body.label!] } };
+  const body = json as Record<string, unknown>;
+  const errors = bodyErrors(body);
+  if (errors.length > 0) return { ok: false, status: 400, errors };
+  const labels = (body.labels ?? [body.label]) as (string | number)[];
+  return { ok: true, request: { requestId: body.requestId as string, labels } };
 }

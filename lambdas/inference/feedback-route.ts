@@ -9,7 +9,7 @@
  * LabelConflict, 413 PayloadTooLarge. Only `recorded` emits metrics, so a retried label is not counted twice.
  */
 import { joinFeedback, type FeedbackEvaluation } from '../core/feedback';
-import type { ParseFeedbackResult } from '../core/feedback-body';
+import { parseFeedbackBody } from '../core/feedback-body';
 import { FEEDBACK_METRICS as F, type MetricDatum, type PredictionLogStore } from '../core/ports';
 import { errorResponse, type HttpRequest, type HttpResponse } from './http';
 import type { ModelMetrics } from './request-metrics';
@@ -23,11 +23,6 @@ export interface FeedbackRouteOptions {
 
 /** The feedback path of a model name: `/models/<name>/feedback`. */
 export const FEEDBACK_PATH = /^\/models\/([^/]+)\/feedback\/?$/;
-
-// zod loads with the first feedback request, never on the invoke path's cold start.
-let bodyParser: Promise<(text: string, maxBodyBytes: number) => ParseFeedbackResult> | undefined;
-const loadBodyParser = () =>
-  (bodyParser ??= import('../core/feedback-body').then((m) => m.parseFeedbackBody));
 
 /** The data points of one recorded join. */
 export function feedbackData(evaluation: FeedbackEvaluation): MetricDatum[] {
@@ -70,7 +65,7 @@ export function createFeedbackRoute(
       }
       text = Buffer.from(text, 'base64').toString('utf8');
     }
-    const parsed = (await loadBodyParser())(text, maxBodyBytes);
+    const parsed = parseFeedbackBody(text, maxBodyBytes);
     if (!parsed.ok) {
       return parsed.status === 413
         ? errorResponse('PayloadTooLarge', 'the request is too large', requestId, parsed.errors)

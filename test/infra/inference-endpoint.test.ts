@@ -16,7 +16,7 @@ import { MetadataTables } from '../../lib/constructs/metadata-tables';
 import { ConstructPropsError, ManagedPolicyRole } from '../../lib/constructs/modelops-function';
 import { invokeUrlOutputName, modelConstructStem } from '../../lib/stacks/modelops-stack';
 import type { ModelOpsStack } from '../../lib/stacks/modelops-stack';
-import { DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
+import { DEPLOYMENTS_TABLE, DRIFT_COUNTERS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG, testStack } from './helpers';
 import type { PolicyStatementJson, SynthResult, TemplateResource } from './helpers';
 
@@ -198,9 +198,10 @@ describe('InferenceEndpoint runtime role', () => {
     }
   });
 
-  it('reads only the Deployments table (GetItem, Query) and ModelVersions records (GetItem, nothing more)', () => {
+  it('reads only Deployments (GetItem, Query) and ModelVersions records (GetItem), and adds to DriftCounters', () => {
     const deployments = logicalIdOf(template, 'AWS::DynamoDB::Table', `Tables${DEPLOYMENTS_TABLE.id}`);
     const versions = logicalIdOf(template, 'AWS::DynamoDB::Table', `Tables${MODEL_VERSIONS_TABLE.id}`);
+    const counters = logicalIdOf(template, 'AWS::DynamoDB::Table', `Tables${DRIFT_COUNTERS_TABLE.id}`);
     for (const model of ['breast-cancer', 'credit-risk']) {
       const dynamo = statementsOf(model).filter((s) =>
         asArray(s.Action).some((a) => a.startsWith('dynamodb:')),
@@ -209,6 +210,8 @@ describe('InferenceEndpoint runtime role', () => {
         [['dynamodb:GetItem', 'dynamodb:Query'], { 'Fn::GetAtt': [deployments, 'Arn'] }],
         // The ledger: one point read per version; no Query, no status index, no write.
         [['dynamodb:GetItem'], { 'Fn::GetAtt': [versions, 'Arn'] }],
+        // Drift counting (drift.enabled, the default): atomic ADD into bucket counters, nothing else.
+        [['dynamodb:UpdateItem'], { 'Fn::GetAtt': [counters, 'Arn'] }],
       ]);
     }
   });

@@ -245,6 +245,7 @@ describe('inferenceSettingsFromEnv', () => {
   it('uses the contract defaults when nothing is set', () => {
     expect(inferenceSettingsFromEnv({})).toEqual({
       routingCacheTtlMs: 5000,
+      latencyThresholdMs: 250,
       limits: { maxBodyBytes: 1048576, maxBatch: 64 },
       capture: { sampleRate: 0, batchRecords: 100, maxAgeMs: 60000 },
     });
