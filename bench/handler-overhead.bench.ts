@@ -5,8 +5,10 @@
  * parsing, validation, encoding, routing, formatting, JSON serialisation and metrics; the target is a p99 overhead
  * of at most 0.2 ms at batch 1.
  *
- * Two app variants: metrics into the in-memory sink (local mode), and Powertools EMF serialised to a null stream
- * (what Lambda does, minus the write to stdout).
+ * Three app variants: metrics into the in-memory sink (local mode); the same with drift counting on (the drift
+ * hook counts every instance into the baseline bins; its store only tallies the flushed rows, so the figure is the
+ * counting cost, not DynamoDB's); and Powertools EMF serialised to a null stream (what Lambda does, minus the write
+ * to stdout).
  * Run: npx tsx bench/handler-overhead.bench.ts
  */
 import { Console } from 'node:console';
@@ -18,7 +20,14 @@ import { OnnxModelRuntime } from '../lambdas/adapters/onnx-model-runtime';
 import { registeredArtifactKey, registeredManifestKey } from '../lambdas/core/keys';
 import { InMemoryMetricsSink } from '../lambdas/adapters/in-memory-metrics-sink';
 import { createOnnxBackend } from '../lambdas/adapters/onnx-backend';
-import type { DeploymentRecord, MetricsSink, StructuredLogger, VersionRecord } from '../lambdas/core/ports';
+import type {
+  DeploymentRecord,
+  DriftCounterStore,
+  MetricsSink,
+  StructuredLogger,
+  VersionRecord,
+} from '../lambdas/core/ports';
+import { createDriftHook, type DriftHook } from '../lambdas/inference/drift-hook';
 import { sha256OfBytes } from '../lambdas/core/sha256';
 import { createInferenceApp, type InferenceApp } from '../lambdas/inference/inference-app';
 import { FakeRegistry } from '../test/unit/fakes';
@@ -39,7 +48,7 @@ function nullConsole(): Console {
   return new Console({ stdout: sink, stderr: sink });
 }
 
-function buildApp(model: ExampleModel, metrics: MetricsSink): InferenceApp {
+function buildApp(model: ExampleModel, metrics: MetricsSink, drift?: DriftHook): InferenceApp {
   const { manifest } = model;
   // The registry objects the app reads, from memory: the bench measures the handler, not the network.
   const registry = new FakeRegistry();
@@ -77,7 +86,21 @@ function buildApp(model: ExampleModel, metrics: MetricsSink): InferenceApp {
     settings: { routingCacheTtlMs: 3_600_000 },
     metrics,
     logger: silentLogger,
+    ...(drift ? { hooks: [drift] } : {}),
   });
+}
+
+/** A drift hook whose store only tallies the rows it is handed (flushing every 10 s, the config default). */
+function countingHook(): { hook: DriftHook; rows: () => number } {
+  let rows = 0;
+  const store: DriftCounterStore = {
+    addCounts: async (_model, _version, _bucket, counts) => {
+      rows += counts.total;
+    },
+    readWindow: async () => ({ counts: undefined, itemsRead: 0 }),
+  };
+  const hook = createDriftHook({ store, logger: silentLogger, now: Date.now, flushSeconds: 10 });
+  return { hook, rows: () => rows };
 }
 
 interface Series {
@@ -158,8 +181,12 @@ async function main(): Promise<void> {
   const metrics = new Metrics({ namespace: 'ModelOpsBench', serviceName: 'bench', logger: silentLogger });
   // Powertools writes EMF through its own Console; point it at a stream that drops the bytes.
   (metrics as unknown as { console: Console }).console = nullConsole();
+  if (model.manifest.baseline === undefined)
+    throw new Error(`${MODEL} has no baseline: drift would count nothing`);
+  const drift = countingHook();
   const variants: [string, InferenceApp][] = [
     ['app (in-memory metrics)', buildApp(model, new InMemoryMetricsSink())],
+    ['app (in-memory, drift counting)', buildApp(model, new InMemoryMetricsSink(), drift.hook)],
     [
       'app (Powertools EMF metrics)',
       buildApp(model, new PowertoolsMetricsSink({ namespace: 'ModelOpsBench', metrics })),
@@ -187,6 +214,8 @@ async function main(): Promise<void> {
     }
   }
   for (const v of verdicts) console.log(v);
+  await drift.hook.close();
+  console.log(`drift counting: ${drift.rows()} rows flushed to the counter store`);
   await session.release();
 }
 

@@ -19,6 +19,8 @@ export interface ExampleModel {
     readonly version: string;
     readonly artifact: { readonly file: string; readonly sha256: string };
     readonly inputs: { readonly features: readonly { readonly name: string }[] };
+    /** Drift bins (present in the example manifest; the drift-counting variant needs them). */
+    readonly baseline?: unknown;
   };
   readonly manifestText: string;
   readonly artifact: Buffer;
