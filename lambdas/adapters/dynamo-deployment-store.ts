@@ -7,7 +7,7 @@ import { RoutingConflictError } from '../core/promotion';
 import type { DeploymentRecord, DeploymentStore } from '../core/ports';
 import { env } from '../shared/env';
 import { dynamoDocumentClient, mapStoreError } from './clients';
-import { isConditionFailed, storeCall } from './dynamo-helpers';
+import { isConditionFailed, revisionCondition, storeCall } from './dynamo-helpers';
 
 export class DynamoDeploymentStore implements DeploymentStore {
   constructor(
@@ -37,16 +37,7 @@ export class DynamoDeploymentStore implements DeploymentStore {
         new PutCommand({
           TableName: this.tableName,
           Item: record,
-          ...(expectedRevision === undefined
-            ? {
-                ConditionExpression: 'attribute_not_exists(#model)',
-                ExpressionAttributeNames: { '#model': 'model' },
-              }
-            : {
-                ConditionExpression: '#revision = :expected',
-                ExpressionAttributeNames: { '#revision': 'revision' },
-                ExpressionAttributeValues: { ':expected': expectedRevision },
-              }),
+          ...revisionCondition(expectedRevision),
         }),
       );
     } catch (err) {

@@ -5,7 +5,7 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MonitorStateConflictError, type MonitorStateRecord, type MonitorStateStore } from '../core/ports';
 import { dynamoDocumentClient, mapStoreError } from './clients';
-import { isConditionFailed, storeCall } from './dynamo-helpers';
+import { isConditionFailed, revisionCondition, storeCall } from './dynamo-helpers';
 
 export class DynamoMonitorStateStore implements MonitorStateStore {
   constructor(
@@ -32,16 +32,7 @@ export class DynamoMonitorStateStore implements MonitorStateStore {
         new PutCommand({
           TableName: this.tableName,
           Item: record,
-          ...(expectedRevision === undefined
-            ? {
-                ConditionExpression: 'attribute_not_exists(#model)',
-                ExpressionAttributeNames: { '#model': 'model' },
-              }
-            : {
-                ConditionExpression: '#revision = :expected',
-                ExpressionAttributeNames: { '#revision': 'revision' },
-                ExpressionAttributeValues: { ':expected': expectedRevision },
-              }),
+          ...revisionCondition(expectedRevision),
         }),
       );
     } catch (err) {
