@@ -141,12 +141,14 @@ export function alarmService(options: AlarmServiceOptions): LocalService {
       const runner = new AlarmRunner(context.runtime.config, options.reader, context.logger);
       options.onRunner?.(runner);
       let running: Promise<unknown> = Promise.resolve();
+      const intervalMs = options.intervalMs ?? DEFAULT_ALARM_INTERVAL_MS;
       const timer = setInterval(() => {
         // One evaluation at a time: a slow read never stacks ticks.
         running = running.then(() => runner.tick(Date.now())).catch(() => undefined);
-      }, options.intervalMs ?? DEFAULT_ALARM_INTERVAL_MS);
+      }, intervalMs);
       timer.unref();
       return {
+        summary: `rules evaluated every ${intervalMs / 1000} s`,
         stop: async () => {
           clearInterval(timer);
           await running;

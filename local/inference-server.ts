@@ -24,7 +24,7 @@ import { FanOutMetricsSink, TimeSeriesMetricsStore } from '../lambdas/adapters/l
 import { MetricReadError } from '../lambdas/core/metric-read';
 import type { MetricReadRequest, MetricsReader } from '../lambdas/core/ports';
 import { numberEnv } from '../lambdas/shared/env';
-import { PREDICTION_LOG_TABLE } from '../lambdas/core/tables';
+import { DRIFT_COUNTERS_TABLE, PREDICTION_LOG_TABLE } from '../lambdas/core/tables';
 import type { LocalLogger } from './logger';
 import type { LocalService, RunningService } from './start';
 
@@ -458,6 +458,8 @@ export interface InferenceServiceOptions {
   readonly environment?: Readonly<Record<string, string>>;
   /** The local metric store the app emits into; pass one to share it (e.g. with the alarm runner). @default a new one */
   readonly metricStore?: TimeSeriesMetricsStore;
+  /** Clock of the drift counters' time buckets (tests pass a fake one, with the drift runner's). @default Date.now */
+  readonly driftClock?: () => number;
 }
 
 /**
@@ -475,10 +477,36 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
       const feedbackOf = new Map(context.runtime.config.models.map((m) => [m.name, m.feedback] as const));
       const models = options.models ?? context.runtime.config.models.map((m) => m.name);
       // Imported here, not at the top: the module creates its SDK clients from process.env when it loads.
-      const [{ createOnnxInferenceAppFromEnv }, { inferenceSettingsFromEnv }] = await Promise.all([
+      const [
+        { createOnnxInferenceAppFromEnv },
+        { inferenceSettingsFromEnv },
+        { createDriftHook },
+        { DynamoDriftCounterStore },
+        { dynamoDocumentClient },
+        { logger: handlerLogger },
+      ] = await Promise.all([
         import('../lambdas/inference/app'),
         import('../lambdas/inference/from-env'),
+        import('../lambdas/inference/drift-hook'),
+        import('../lambdas/adapters/dynamo-drift-counters'),
+        import('../lambdas/adapters/clients'),
+        import('../lambdas/inference/logger'),
       ]);
+      // Drift counting as CDK enables it per function: on when a served model has drift enabled, flushing at the
+      // shortest `drift.flushSeconds` among them (one local server serves every model).
+      const drifting = context.runtime.config.models.filter(
+        (m) => models.includes(m.name) && m.drift.enabled,
+      );
+      const driftTable = context.emulators.tables[DRIFT_COUNTERS_TABLE.envVar];
+      const driftHook =
+        drifting.length > 0 && driftTable !== undefined
+          ? createDriftHook({
+              store: new DynamoDriftCounterStore(dynamoDocumentClient, driftTable),
+              logger: handlerLogger,
+              now: options.driftClock ?? Date.now,
+              flushSeconds: Math.min(...drifting.map((m) => m.drift.flushSeconds)),
+            })
+          : undefined;
       const metrics = new InMemoryMetricsSink();
       // Each model's own latency SLO threshold, as CDK sets SLO_LATENCY_THRESHOLD_MS per function.
       const latencyThresholdMsByModel = Object.fromEntries(
@@ -490,6 +518,7 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
         metrics: new FanOutMetricsSink([metrics, metricStore]),
         feedbackSettings: (model) => feedbackOf.get(model),
         latencyThresholdMsByModel,
+        ...(driftHook ? { hooks: [driftHook] } : {}),
       });
       const running = await startInferenceServer({
         app,
@@ -508,7 +537,12 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
         port: running.port,
         metrics,
         metricStore,
-        stop: running.stop,
+        ...(driftHook ? { flushDrift: () => driftHook.flush() } : {}),
+        stop: async () => {
+          await running.stop();
+          // After the server stopped taking requests, so the last counts are written.
+          await driftHook?.close();
+        },
       };
       return service;
     },
@@ -523,4 +557,6 @@ export interface RunningInferenceService extends RunningService {
   readonly metrics: InMemoryMetricsSink;
   /** The same metrics as time series: what `POST /metrics/read` answers from. */
   readonly metricStore: TimeSeriesMetricsStore;
+  /** Writes the pending drift counts now (tests; otherwise every `drift.flushSeconds`). Absent when drift is off. */
+  readonly flushDrift?: () => Promise<void>;
 }

@@ -4,6 +4,7 @@
  */
 import { TimeSeriesMetricsStore } from '../lambdas/adapters/local-metric-store';
 import { alarmService } from './alarm-runner';
+import { driftService } from './drift-runner';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -133,7 +134,7 @@ function banner(mode: LocalMode): string {
     `  S3 (s3rver)           ${emulators.s3Endpoint}   bucket ${emulators.bucket}`,
     `  DynamoDB (dynalite)   ${emulators.dynamodbEndpoint}   tables ${Object.values(emulators.tables).join(', ')}`,
     `  data                  ${dataDir}   (npm start -- --fresh wipes it)`,
-    ...mode.services.map((s) => `  ${s.name.padEnd(22)}${s.running.url ?? ''}`),
+    ...mode.services.map((s) => `  ${s.name.padEnd(22)}${s.running.url ?? s.running.summary ?? ''}`),
     '',
     'Push a model (in another terminal):',
     `  npx modelops push examples/breast-cancer ${target}`,
@@ -165,7 +166,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     );
   });
 
-  // One metric store: the inference app emits into it, the alarm runner reads it.
+  // One metric store: the inference app and the drift monitor emit into it, the alarm runner reads it.
   const metricStore = new TimeSeriesMetricsStore();
   let mode: LocalMode;
   try {
@@ -178,6 +179,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
       services: [
         inferenceService({ port: opts.httpPort, metricStore }),
         alarmService({ reader: metricStore }),
+        // Every monitoring.driftScheduleMinutes, as the deployed schedule; its metrics feed the drift alarm rule.
+        driftService({ metrics: metricStore }),
       ],
       onExecutionFinished: (e) => {
         const reason = e.result?.error ? ` (${e.result.error})` : '';

@@ -35,6 +35,8 @@ export interface LocalServiceContext {
 export interface RunningService {
   /** Printed in the startup banner when set. */
   readonly url?: string;
+  /** Printed in the startup banner when there is no `url`, e.g. how often a monitor runs. */
+  readonly summary?: string;
   stop(): Promise<void>;
 }
 

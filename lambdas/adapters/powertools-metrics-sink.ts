@@ -30,6 +30,7 @@ import type { MetricDatum, MetricDimensions, MetricsSink, MetricUnitName } from 
 const UNITS: Record<MetricUnitName, (typeof MetricUnit)[keyof typeof MetricUnit]> = {
   Count: MetricUnit.Count,
   Milliseconds: MetricUnit.Milliseconds,
+  None: MetricUnit.NoUnit,
 };
 
 export interface PowertoolsMetricsSinkOptions {

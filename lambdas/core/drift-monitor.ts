@@ -14,17 +14,23 @@ import {
   type PersistencePolicy,
 } from './drift-state';
 import { auditEvent } from './audit';
+import { DuplicateAuditEventError } from './errors';
 import { MAX_REGISTERED_MANIFEST_BYTES, parseRuntimeManifest } from './runtime-manifest';
 import {
   DRIFT_METRICS,
   FEATURE_DIMENSION,
   METRIC_DIMENSIONS,
   MonitorStateConflictError,
+  type AuditEvent,
   type AuditLogStore,
   type DomainEvent,
   type EventPublisher,
   type DriftCounterStore,
   type DriftLayout,
+  type MetricDatum,
+  type MetricDimensions,
+  type MetricsSink,
+  type MonitorOutbox,
   type MonitorStateRecord,
   type MonitorStateStore,
   type RegistryStore,
@@ -46,6 +52,8 @@ export interface DriftConfig {
 export const DRIFT_STATE_KIND = 'drift';
 export const DRIFT_EVENT_SOURCE = 'modelops';
 export const DRIFT_DETECTED_DETAIL_TYPE = 'ModelDriftDetected';
+/** Audit actor of the scheduled monitor's entries. */
+export const DRIFT_MONITOR_ACTOR = 'drift-monitor';
 
 export interface DriftMonitorDeps {
   readonly deployments: RoutingSource;
@@ -77,6 +85,8 @@ export type MonitorOutcome =
       readonly metrics: readonly MonitorMetric[];
       /** Set exactly when this run moved the state into ALARM (and its write succeeded). */
       readonly event?: DomainEvent;
+      /** The record this run wrote (absent when a twin won): `deliverOutbox` sends its outbox. */
+      readonly record?: MonitorStateRecord<DriftState>;
       readonly itemsRead: number;
     };
 
@@ -148,7 +158,13 @@ function metricsOf(
  */
 export async function monitorModel(
   deps: DriftMonitorDeps,
-  input: { readonly model: string; readonly config: DriftConfig; readonly nowMs: number },
+  input: {
+    readonly model: string;
+    readonly config: DriftConfig;
+    readonly nowMs: number;
+    /** Who the audit entries name. @default DRIFT_MONITOR_ACTOR */
+    readonly actor?: string;
+  },
 ): Promise<MonitorOutcome> {
   const { model, config, nowMs } = input;
   if (!config.enabled) return { kind: 'skipped', model, reason: 'drift.enabled is false' };
@@ -196,6 +212,26 @@ export async function monitorModel(
     emit = step.emitDriftDetected;
   }
 
+  // The event and the audit entries are decided here and stored with the state in one conditional write (outbox),
+  // so a crash after the write cannot lose them: `deliverOutbox` sends them and clears the outbox afterwards.
+  const at = new Date(nowMs);
+  const actor = input.actor ?? DRIFT_MONITOR_ACTOR;
+  const event =
+    emit && result.status === 'evaluated'
+      ? driftDetectedEvent({ model, version, windowStartMs, windowEndMs, result, policy, state })
+      : undefined;
+  const audits: AuditEvent[] = [];
+  if (event !== undefined) {
+    audits.push(auditEvent({ model, type: 'DRIFT_DETECTED', version, actor, details: event.detail }, at));
+  } else if (transition === 'cleared') {
+    const details = {
+      windowStart: new Date(windowStartMs).toISOString(),
+      windowEnd: new Date(windowEndMs).toISOString(),
+    };
+    audits.push(auditEvent({ model, type: 'DRIFT_CLEARED', version, actor, details }, at));
+  }
+  // An outbox a crashed run left behind travels on with the new state, so the next delivery still sends it.
+  const outbox = mergeOutboxes(stored?.outbox, event ? [event] : [], audits);
   const record: MonitorStateRecord<DriftState> = {
     model,
     kind: DRIFT_STATE_KIND,
@@ -203,17 +239,17 @@ export async function monitorModel(
     state,
     revision: (stored?.revision ?? 0) + 1,
     updatedAt: now,
+    ...(outbox ? { outbox } : {}),
   };
   let written = true;
   try {
     await deps.monitorState.putState(record, { expectedRevision: stored?.revision });
   } catch (err) {
     if (!(err instanceof MonitorStateConflictError)) throw err;
-    // A twin run judged the same window and wrote first: its state stands, and it alone emits the event.
+    // A twin run judged the same window and wrote first: its state stands, and it alone delivers the outbox.
     written = false;
     const winner = await deps.monitorState.getState(model, DRIFT_STATE_KIND);
     state = (winner?.state as DriftState | undefined) ?? state;
-    emit = false;
   }
 
   const base = {
@@ -226,17 +262,51 @@ export async function monitorModel(
     state,
     transition,
     written,
+    itemsRead: read.itemsRead,
   };
-  const metrics = written ? metricsOf(model, result, state) : [];
-  if (!emit || result.status !== 'evaluated') return { ...base, metrics, itemsRead: read.itemsRead } as const;
-  const event: DomainEvent = {
+  if (!written) return { ...base, metrics: [] };
+  return {
+    ...base,
+    metrics: metricsOf(model, result, state),
+    record,
+    ...(event ? { event } : {}),
+  };
+}
+
+function mergeOutboxes(
+  pending: MonitorOutbox | undefined,
+  events: readonly DomainEvent[],
+  audits: readonly AuditEvent[],
+): MonitorOutbox | undefined {
+  const merged: MonitorOutbox = {
+    events: [...(pending?.events ?? []), ...events],
+    audits: [...(pending?.audits ?? []), ...audits],
+  };
+  return merged.events.length + merged.audits.length > 0 ? merged : undefined;
+}
+
+/** The `ModelDriftDetected` event: the evidence the retraining pipeline starts from. */
+function driftDetectedEvent(input: {
+  readonly model: string;
+  readonly version: string;
+  readonly windowStartMs: number;
+  readonly windowEndMs: number;
+  readonly result: DatasetDrift;
+  readonly policy: PersistencePolicy;
+  readonly state: DriftState;
+}): DomainEvent {
+  const { model, version, result, policy, state } = input;
+  const windowStart = new Date(input.windowStartMs).toISOString();
+  return {
     source: DRIFT_EVENT_SOURCE,
     detailType: DRIFT_DETECTED_DETAIL_TYPE,
     detail: {
+      // Delivery is at least once (a crash after publishing redelivers): consumers deduplicate on this id.
+      eventId: `${model}#${version}#${windowStart}`,
       model,
       version,
-      windowStart: new Date(windowStartMs).toISOString(),
-      windowEnd: new Date(windowEndMs).toISOString(),
+      windowStart,
+      windowEnd: new Date(input.windowEndMs).toISOString(),
       liveCount: result.liveCount,
       share: result.share,
       driftedFeatures: result.driftedFeatures,
@@ -252,7 +322,39 @@ export async function monitorModel(
       persistence: { m: policy.m, n: policy.n, recent: state.recent },
     },
   };
-  return { ...base, metrics, event, itemsRead: read.itemsRead } as const;
+}
+
+/**
+ * Sends a written record's outbox — events, then audit entries — and clears it with one conditional write. An audit
+ * entry already appended (a redelivery) counts as delivered. Returns false when a twin changed the record first: it
+ * carried the outbox on and delivers it itself (so an event may be published twice; see the event's `eventId`).
+ */
+export async function deliverOutbox(
+  deps: Pick<DriftRunDeps, 'events' | 'audit' | 'monitorState'>,
+  record: MonitorStateRecord,
+  nowMs: number,
+): Promise<boolean> {
+  const { outbox } = record;
+  if (outbox === undefined) return true;
+  for (const event of outbox.events) await deps.events.publish(event);
+  for (const entry of outbox.audits) {
+    try {
+      await deps.audit.appendAudit(entry);
+    } catch (err) {
+      if (!(err instanceof DuplicateAuditEventError)) throw err;
+    }
+  }
+  const { outbox: _delivered, ...rest } = record;
+  try {
+    await deps.monitorState.putState(
+      { ...rest, revision: record.revision + 1, updatedAt: new Date(nowMs).toISOString() },
+      { expectedRevision: record.revision },
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof MonitorStateConflictError) return false;
+    throw err;
+  }
 }
 
 export interface DriftRunDeps extends DriftMonitorDeps {
@@ -262,8 +364,9 @@ export interface DriftRunDeps extends DriftMonitorDeps {
 
 /**
  * One scheduled run over every model with drift enabled. Each model is isolated: its error is logged and the
- * others still run. The event and the DRIFT_DETECTED / DRIFT_CLEARED audit entries follow the state write (a run
- * whose write lost to a twin has `written: false` and emits nothing).
+ * others still run. Each written state's outbox (the `ModelDriftDetected` event, the DRIFT_DETECTED /
+ * DRIFT_CLEARED audit entries, and anything a crashed run left) is delivered after the write; a run whose write lost
+ * to a twin (`written: false`) delivers nothing.
  */
 export async function runDriftMonitor(
   deps: DriftRunDeps,
@@ -278,44 +381,32 @@ export async function runDriftMonitor(
   for (const m of input.models) {
     if (!m.drift.enabled) continue;
     try {
-      const outcome = await monitorModel(deps, { model: m.name, config: m.drift, nowMs: input.nowMs });
+      const outcome = await monitorModel(deps, {
+        model: m.name,
+        config: m.drift,
+        nowMs: input.nowMs,
+        actor: input.actor,
+      });
       outcomes.push(outcome);
-      if (outcome.kind !== 'judged' || !outcome.written) continue;
-      const at = new Date(input.nowMs);
-      if (outcome.event !== undefined) {
-        await deps.events.publish(outcome.event);
-        await deps.audit.appendAudit(
-          auditEvent(
-            {
-              model: m.name,
-              type: 'DRIFT_DETECTED',
-              version: outcome.version,
-              actor: input.actor,
-              details: outcome.event.detail,
-            },
-            at,
-          ),
-        );
-      } else if (outcome.transition === 'cleared') {
-        await deps.audit.appendAudit(
-          auditEvent(
-            {
-              model: m.name,
-              type: 'DRIFT_CLEARED',
-              version: outcome.version,
-              actor: input.actor,
-              details: {
-                windowStart: new Date(outcome.windowStartMs).toISOString(),
-                windowEnd: new Date(outcome.windowEndMs).toISOString(),
-              },
-            },
-            at,
-          ),
-        );
+      if (outcome.kind === 'judged' && outcome.record !== undefined) {
+        await deliverOutbox(deps, outcome.record, input.nowMs);
       }
     } catch (err) {
       input.log?.('drift monitor failed for a model', { model: m.name, error: String(err) });
     }
   }
   return outcomes;
+}
+
+/** Emits a run's metrics, one group per dimension set (one EMF blob each in Lambda). */
+export function emitMonitorMetrics(sink: MetricsSink, metrics: readonly MonitorMetric[]): void {
+  const groups = new Map<string, { dimensions: MetricDimensions; data: MetricDatum[] }>();
+  for (const m of metrics) {
+    const key = JSON.stringify(Object.entries(m.dimensions).sort(([a], [b]) => a.localeCompare(b)));
+    let group = groups.get(key);
+    if (group === undefined) groups.set(key, (group = { dimensions: m.dimensions, data: [] }));
+    group.data.push({ name: m.name, unit: 'None', value: m.value });
+  }
+  for (const { dimensions, data } of groups.values()) sink.emit([dimensions], data);
+  sink.flush();
 }

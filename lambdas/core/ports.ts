@@ -266,7 +266,8 @@ export type ArmValue = 'candidate' | 'stable';
 /** Dimension names: every metric is emitted per {Model, Version} and per {Model}. */
 export const METRIC_DIMENSIONS = { model: 'Model', version: 'Version' } as const;
 
-export type MetricUnitName = 'Count' | 'Milliseconds';
+/** `None`: a dimensionless score (drift distances, shares, 0/1 states). */
+export type MetricUnitName = 'Count' | 'Milliseconds' | 'None';
 
 export interface MetricDatum {
   readonly name: string;
@@ -457,6 +458,19 @@ export interface MonitorStateRecord<S = unknown> {
   readonly state: S;
   readonly revision: number;
   readonly updatedAt: string;
+  /**
+   * Events and audit entries decided by the write that stored this state and not yet delivered (transactional
+   * outbox): written with the state in one conditional put, delivered after it, then cleared. A run that crashes in
+   * between leaves them here and the next run delivers them; absent when nothing is pending.
+   */
+  readonly outbox?: MonitorOutbox;
+}
+
+/** What a monitor state change must still tell the world: bus events first, then the audit entries. */
+export interface MonitorOutbox {
+  readonly events: readonly DomainEvent[];
+  /** Complete entries (their `eventId` fixed when decided), so a redelivery appends the same ids, never new ones. */
+  readonly audits: readonly AuditEvent[];
 }
 
 /** Thrown by `putState` when the stored revision is not `expectedRevision`: a twin run wrote first; read again. */

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { DriftConfig } from '../../lib/config';
-import { monitorModel, runDriftMonitor, type DriftMonitorDeps } from '../../lambdas/core/drift-monitor';
+import {
+  deliverOutbox,
+  monitorModel,
+  runDriftMonitor,
+  type DriftMonitorDeps,
+} from '../../lambdas/core/drift-monitor';
 import type { DeploymentRecord, VersionRecord } from '../../lambdas/core/ports';
 import { LocalEventBus } from '../../local/event-bus';
 import { FakeAuditLog, FakeDeploymentStore, FakeRegistry, FakeVersionStore } from './fakes';
@@ -217,5 +222,66 @@ describe('monitorModel', () => {
     expect(audit.types()).toEqual(['DRIFT_DETECTED', 'DRIFT_CLEARED']);
     expect(logged).toEqual(['drift monitor failed for a model']);
     console.log(`drift monitor ms per window run: ${times.map((t) => t.toFixed(2)).join(', ')}`);
+  });
+
+  it('a crash between the state write and the publish loses nothing: the next run delivers the outbox once', async () => {
+    const { deps, traffic, monitorState } = setup();
+    const audit = new FakeAuditLog();
+    const delivered: string[] = [];
+    let crash = true;
+    const events = {
+      publish: async (e: { detailType: string }) => {
+        if (crash) throw new Error('process killed before PutEvents');
+        delivered.push(e.detailType);
+      },
+    };
+    const runAt = (k: number) =>
+      runDriftMonitor(
+        { ...deps, events, audit },
+        { models: [{ name: MODEL, drift: CONFIG }], nowMs: T0 + (k + 1) * 10 * MIN, actor: 'test' },
+      );
+    await traffic('1.0.0', 0, SHIFTED);
+    await runAt(0);
+    await traffic('1.0.0', 1, SHIFTED);
+    await runAt(1);
+    // The raise was decided and stored, but nothing left the process.
+    const stranded = await monitorState.getState(MODEL, 'drift');
+    expect((stranded?.state as { status: string }).status).toBe('ALARM');
+    expect(stranded?.outbox?.events.map((e) => e.detailType)).toEqual(['ModelDriftDetected']);
+    expect(delivered).toEqual([]);
+    expect(audit.types()).toEqual([]);
+
+    crash = false;
+    await traffic('1.0.0', 2, SHIFTED);
+    await runAt(2);
+    expect(delivered).toEqual(['ModelDriftDetected']);
+    expect(audit.types()).toEqual(['DRIFT_DETECTED']);
+    expect((await monitorState.getState(MODEL, 'drift'))?.outbox).toBeUndefined();
+    await traffic('1.0.0', 3, SHIFTED);
+    await runAt(3);
+    expect(delivered).toEqual(['ModelDriftDetected']);
+  });
+
+  it('redelivering an outbox appends each audit entry once and carries the event id for deduplication', async () => {
+    const { traffic, run, monitorState } = setup();
+    await traffic('1.0.0', 0, SHIFTED);
+    await run(0);
+    await traffic('1.0.0', 1, SHIFTED);
+    const outcome = await run(1);
+    if (outcome.kind !== 'judged' || outcome.record === undefined)
+      throw new Error('expected a written state');
+    const audit = new FakeAuditLog();
+    const published: unknown[] = [];
+    const sinks = { events: { publish: async (e: unknown) => void published.push(e) }, audit, monitorState };
+    // The first delivery appends the audit entry, then "crashes" before clearing the outbox.
+    await audit.appendAudit(outcome.record.outbox!.audits[0]!);
+    expect(await deliverOutbox(sinks, outcome.record, T0)).toBe(true);
+    expect(audit.types()).toEqual(['DRIFT_DETECTED']);
+    expect(published).toHaveLength(1);
+    expect((published[0] as { detail: { eventId: string } }).detail.eventId).toBe(
+      `${MODEL}#1.0.0#${new Date(T0 + 10 * MIN).toISOString()}`,
+    );
+    // A stale record (a twin moved on) is not cleared by this run.
+    expect(await deliverOutbox(sinks, outcome.record, T0)).toBe(false);
   });
 });
