@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import type { ModelOpsConfig } from '../config';
 import { AlarmTopic } from '../constructs/alarm-topic';
 import { ArtifactRegistry } from '../constructs/artifact-registry';
+import { DriftMonitor } from '../constructs/drift-monitor';
 import type { ServingFunctionOptions } from '../constructs/function-entry-point';
 import { InferenceEndpoint } from '../constructs/inference-endpoint';
 import { LogsKey } from '../constructs/logs-key';
@@ -18,7 +19,7 @@ import { ReleasePipeline } from '../constructs/release-pipeline';
 import { SageMakerEndpoint } from '../constructs/sagemaker-endpoint';
 import { ModelSigningKey } from '../constructs/signing-key';
 import { UploaderAccess } from '../constructs/uploader-access';
-import { DRIFT_COUNTERS_TABLE, PREDICTION_LOG_TABLE } from '../../lambdas/core/tables';
+import { DRIFT_COUNTERS_TABLE, MONITOR_STATE_TABLE, PREDICTION_LOG_TABLE } from '../../lambdas/core/tables';
 
 export interface ModelOpsStackProps extends StackProps {
   /** Validated configuration (`parseConfig`). */
@@ -31,6 +32,8 @@ export const STACK_OUTPUTS = {
   modelVersionsTableName: 'ModelVersionsTableName',
   deploymentsTableName: 'DeploymentsTableName',
   auditLogTableName: 'AuditLogTableName',
+  /** Drift state per model (`modelops status`); the uploader policy may read it. */
+  monitorStateTableName: 'MonitorStateTableName',
   releaseStateMachineArn: 'ReleaseStateMachineArn',
   /** Customer-managed policy to attach to whoever runs `modelops push --stack`. */
   uploaderPolicyArn: 'UploaderPolicyArn',
@@ -58,7 +61,8 @@ export function invokeUrlOutputName(model: string): string {
 
 /**
  * One environment of serverless-modelops: registry, metadata tables, release pipeline (issue 2, "Foundation"), and
- * one serving endpoint per configured model (issue 3, "Inference").
+ * one serving endpoint per configured model (issue 3, "Inference"), and the scheduled drift monitor when any model has
+ * drift enabled.
  */
 export class ModelOpsStack extends Stack {
   public readonly registry: ArtifactRegistry;
@@ -81,6 +85,8 @@ export class ModelOpsStack extends Stack {
   public readonly modelDashboards: Readonly<Record<string, ModelDashboard>>;
   /** `<project>-<stage>-fleet`: every model plus the control plane's services. */
   public readonly fleetDashboard: FleetDashboard;
+  /** The scheduled drift monitor; only when at least one model has `drift.enabled`. */
+  public readonly driftMonitor?: DriftMonitor;
 
   constructor(scope: Construct, id: string, props: ModelOpsStackProps) {
     super(scope, id, props);
@@ -129,7 +135,12 @@ export class ModelOpsStack extends Stack {
 
     this.uploader = new UploaderAccess(this, 'Uploader', {
       registry: this.registry,
-      readableTables: [this.tables.modelVersions, this.tables.auditLog],
+      // MonitorState: `modelops status` shows each model's drift state.
+      readableTables: [
+        this.tables.modelVersions,
+        this.tables.auditLog,
+        this.tables.tables[MONITOR_STATE_TABLE.id]!,
+      ],
       assumedBy: config.registry.uploaderRole?.principalArns,
     });
 
@@ -207,6 +218,18 @@ export class ModelOpsStack extends Stack {
     }
     this.endpoints = endpoints;
 
+    if (config.models.some((m) => m.drift.enabled)) {
+      this.driftMonitor = new DriftMonitor(this, 'DriftMonitor', {
+        models: config.models.map((m) => ({ name: m.name, drift: m.drift })),
+        scheduleMinutes: config.monitoring.driftScheduleMinutes,
+        registry: this.registry,
+        tables: this.tables,
+        metricsNamespace: config.monitoring.namespace,
+        logRetention,
+        logEncryptionKey: this.logsKey,
+      });
+    }
+
     const dashboardNamePrefix = `${config.project}-${config.stage}`;
     const dashboards: Record<string, ModelDashboard> = {};
     for (const model of config.models) {
@@ -223,7 +246,7 @@ export class ModelOpsStack extends Stack {
     this.fleetDashboard = new FleetDashboard(this, 'FleetDashboard', {
       dashboardNamePrefix,
       endpoints: Object.values(endpoints),
-      functions: this.release.functions,
+      functions: [...this.release.functions, ...(this.driftMonitor ? [this.driftMonitor.function] : [])],
       stateMachines: [this.release.stateMachine],
       deadLetterQueues: [this.release.deadLetterQueue],
       tables: Object.values(this.tables.tables),
@@ -233,6 +256,9 @@ export class ModelOpsStack extends Stack {
     new CfnOutput(this, STACK_OUTPUTS.modelVersionsTableName, { value: this.tables.modelVersions.tableName });
     new CfnOutput(this, STACK_OUTPUTS.deploymentsTableName, { value: this.tables.deployments.tableName });
     new CfnOutput(this, STACK_OUTPUTS.auditLogTableName, { value: this.tables.auditLog.tableName });
+    new CfnOutput(this, STACK_OUTPUTS.monitorStateTableName, {
+      value: this.tables.tables[MONITOR_STATE_TABLE.id]!.tableName,
+    });
     new CfnOutput(this, STACK_OUTPUTS.releaseStateMachineArn, {
       value: this.release.stateMachine.stateMachineArn,
     });

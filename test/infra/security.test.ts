@@ -21,7 +21,8 @@ import type { PolicyStatementJson, SynthResult } from './helpers';
 
 /**
  * The test config plus every serving feature that adds IAM or cdk-nag surface: capture (S3 writes), provisioned
- * concurrency and scaling, a reservation, and SageMaker models with a real-time and a serverless variant.
+ * concurrency and scaling, a reservation, SageMaker models with a real-time and a serverless variant, and drift
+ * monitoring (the scheduled DriftMonitor function and rule), on for breast-cancer and off for credit-risk.
  */
 const SECURITY_CONFIG: ModelOpsConfigInput = {
   ...TEST_CONFIG,
@@ -32,8 +33,9 @@ const SECURITY_CONFIG: ModelOpsConfigInput = {
       reservedConcurrency: 10,
       provisionedConcurrency: { min: 1, max: 5, targetUtilization: 0.7 },
       inference: { capture: { sampleRate: 0.05 } },
+      drift: { enabled: true },
     },
-    { name: 'credit-risk', owner: 'ml-platform' },
+    { name: 'credit-risk', owner: 'ml-platform', drift: { enabled: false } },
     {
       name: 'fraud-score',
       owner: 'ml-platform',
@@ -126,8 +128,9 @@ describe('bundling', () => {
         (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties
           .Environment?.Variables?.POWERTOOLS_SERVICE_NAME !== undefined,
     ) as { Properties: { Code: { S3Key: string } } }[];
-    // THEN three release functions plus one per model, each with its bundle staged in the cloud assembly
-    expect(functions).toHaveLength(3 + (SECURITY_CONFIG.models?.length ?? 0));
+    // THEN three release functions, one per model and the drift monitor, each with its bundle staged in the cloud
+    // assembly
+    expect(functions).toHaveLength(3 + (SECURITY_CONFIG.models?.length ?? 0) + 1);
     for (const fn of functions) {
       const hash = fn.Properties.Code.S3Key.replace(/\.zip$/, '');
       const dir = path.join(synth.assembly.directory, `asset.${hash}`);
@@ -226,6 +229,35 @@ describe('IAM least privilege', () => {
       const allowed = onCounters ? ['dynamodb:UpdateItem'] : ['dynamodb:GetItem', 'dynamodb:Query'];
       for (const a of actions) expect(allowed, `${s.logicalId} ${a}`).toContain(a);
     }
+  });
+
+  it('lets the drift monitor write only its MonitorState items and the ledger, and publish one event type', () => {
+    const monitor = allows().filter((s) => s.logicalId.startsWith('DriftMonitorFunctionRolePolicy'));
+    expect(monitor.length).toBeGreaterThan(0);
+    const tableWrites = monitor.filter((s) =>
+      asArray(s.statement.Action).some((a) =>
+        /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)/.test(a),
+      ),
+    );
+    expect(tableWrites.map((s) => JSON.stringify(s.statement.Resource)).sort()).toEqual(
+      [
+        JSON.stringify({
+          'Fn::GetAtt': [logicalIdOf(synth.template, 'AWS::DynamoDB::Table', 'TablesAuditLog'), 'Arn'],
+        }),
+        JSON.stringify({
+          'Fn::GetAtt': [logicalIdOf(synth.template, 'AWS::DynamoDB::Table', 'TablesMonitorState'), 'Arn'],
+        }),
+      ].sort(),
+    );
+    expect(monitor.flatMap((s) => asArray(s.statement.Action)).filter((a) => a.startsWith('s3:'))).toEqual([
+      's3:GetObject',
+    ]);
+    const publish = monitor.filter((s) => asArray(s.statement.Action).includes('events:PutEvents'));
+    expect(publish).toHaveLength(1);
+    expect(JSON.stringify(publish[0]?.statement.Resource)).toContain(':event-bus/default');
+    expect(publish[0]?.statement.Condition).toEqual({
+      StringEquals: { 'events:source': ['modelops'], 'events:detail-type': ['ModelDriftDetected'] },
+    });
   });
 
   it('lets the state machine invoke only the three release functions', () => {
