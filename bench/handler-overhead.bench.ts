@@ -5,13 +5,15 @@
  * parsing, validation, encoding, routing, formatting, JSON serialisation and metrics; the target is a p99 overhead
  * of at most 0.2 ms at batch 1.
  *
- * Three app variants: metrics into the in-memory sink (local mode); the same with drift counting on (the drift
+ * Four app variants: metrics into the in-memory sink (local mode); the same with drift counting on (the drift
  * hook counts every instance into the baseline bins; its store only tallies the flushed rows, so the figure is the
- * counting cost, not DynamoDB's); and Powertools EMF serialised to a null stream (what Lambda does, minus the write
- * to stdout).
+ * counting cost, not DynamoDB's); drift counting with a prediction baseline too (computed at start as
+ * `modelops push --reference` does, so every prediction is also counted into the prediction bins); and Powertools
+ * EMF serialised to a null stream (what Lambda does, minus the write to stdout).
  * Run: npx tsx bench/handler-overhead.bench.ts
  */
 import { Console } from 'node:console';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
@@ -27,11 +29,21 @@ import type {
   StructuredLogger,
   VersionRecord,
 } from '../lambdas/core/ports';
+import { prepareBundle } from '../cli/bundle';
 import { createDriftHook, type DriftHook } from '../lambdas/inference/drift-hook';
 import { sha256OfBytes } from '../lambdas/core/sha256';
 import { createInferenceApp, type InferenceApp } from '../lambdas/inference/inference-app';
 import { FakeRegistry } from '../test/unit/fakes';
-import { batchOf, loadExampleModel, median, MODEL, ms, percentile, type ExampleModel } from './support';
+import {
+  batchOf,
+  EXAMPLE_DIR,
+  loadExampleModel,
+  median,
+  MODEL,
+  ms,
+  percentile,
+  type ExampleModel,
+} from './support';
 
 const WARMUP = 500;
 const ROUNDS = 3;
@@ -101,6 +113,14 @@ function countingHook(): { hook: DriftHook; rows: () => number } {
   };
   const hook = createDriftHook({ store, logger: silentLogger, now: Date.now, flushSeconds: 10 });
   return { hook, rows: () => rows };
+}
+
+/** The example with the prediction baseline `modelops push --reference` computes (the committed one has none). */
+async function withPredictionBaseline(model: ExampleModel): Promise<ExampleModel> {
+  const bundle = await prepareBundle(EXAMPLE_DIR, { reference: path.join(EXAMPLE_DIR, 'reference.csv') });
+  if (bundle.manifest.baseline?.predictions === undefined) throw new Error('no prediction baseline computed');
+  const manifestText = bundle.manifestText;
+  return { ...model, manifest: JSON.parse(manifestText) as ExampleModel['manifest'], manifestText };
 }
 
 interface Series {
@@ -184,9 +204,14 @@ async function main(): Promise<void> {
   if (model.manifest.baseline === undefined)
     throw new Error(`${MODEL} has no baseline: drift would count nothing`);
   const drift = countingHook();
+  const predictionDrift = countingHook();
   const variants: [string, InferenceApp][] = [
     ['app (in-memory metrics)', buildApp(model, new InMemoryMetricsSink())],
     ['app (in-memory, drift counting)', buildApp(model, new InMemoryMetricsSink(), drift.hook)],
+    [
+      'app (drift + prediction counting)',
+      buildApp(await withPredictionBaseline(model), new InMemoryMetricsSink(), predictionDrift.hook),
+    ],
     [
       'app (Powertools EMF metrics)',
       buildApp(model, new PowertoolsMetricsSink({ namespace: 'ModelOpsBench', metrics })),
@@ -215,7 +240,11 @@ async function main(): Promise<void> {
   }
   for (const v of verdicts) console.log(v);
   await drift.hook.close();
-  console.log(`drift counting: ${drift.rows()} rows flushed to the counter store`);
+  await predictionDrift.hook.close();
+  console.log(
+    `drift counting: ${drift.rows()} rows flushed to the counter store; ` +
+      `with predictions: ${predictionDrift.rows()} rows`,
+  );
   await session.release();
 }
 

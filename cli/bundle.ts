@@ -1,14 +1,23 @@
 /**
  * Reads a model bundle directory and prepares the manifest to push: fills the artifact's sha256 and size (streamed,
- * a model can be large), optionally computes the baseline profile from reference data, then validates the result
- * with the same `parseManifest` the pipeline uses. Nothing here touches the network.
+ * a model can be large), optionally computes the baseline profile from reference data — the feature bins, and for
+ * an ONNX model the prediction bins of its outputs on the reference rows — then validates the result with the same
+ * `parseManifest` the pipeline uses. Nothing here touches the network.
  */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { computeBaseline, ReferenceDataError } from '../lambdas/core/baseline';
+import { createOnnxBackend } from '../lambdas/adapters/onnx-backend';
+import { computeBaseline, ReferenceDataError, referenceValue } from '../lambdas/core/baseline';
+import { FeatureEncodingError } from '../lambdas/core/errors';
+import type { FeatureValue, Instance } from '../lambdas/core/features';
+import { compileInstanceValidator } from '../lambdas/core/inference-request';
 import { MANIFEST_FILE } from '../lambdas/core/keys';
-import { parseManifest, type Manifest, type ManifestIssue } from '../lambdas/core/manifest';
+import { parseManifest, type FeatureBins, type Manifest, type ManifestIssue } from '../lambdas/core/manifest';
+import { ownValue } from '../lambdas/core/own';
+import { computePredictionBaseline } from '../lambdas/core/prediction-baseline';
+import { createPredictionFormatter, type Prediction } from '../lambdas/core/predictions';
+import type { BackendModel } from '../lambdas/core/ports';
 import { parseReferenceCsv } from '../lambdas/core/reference-csv';
 import { digestStream } from '../lambdas/core/sha256';
 import { decodeUtf8Strict } from '../lambdas/core/utf8';
@@ -143,14 +152,25 @@ export async function prepareBundle(
         csv,
         features.map((f) => f.name),
       );
-      json.baseline = computeBaseline(features, rows);
+      const baseline = computeBaseline(features, rows);
+      json.baseline = baseline;
+      notes.push(`baseline computed from ${path.basename(csvPath)} (${baseline.referenceCount} rows)`);
+      if (parsed.manifest.framework === 'onnx') {
+        const profile = await predictionProfile(parsed.manifest, artifactPath, rows, options.reference);
+        json.baseline = { ...baseline, predictions: profile.predictions };
+        warnings.push(...profile.warnings);
+        notes.push(profile.note);
+      } else {
+        notes.push(
+          `prediction baseline not computed: a ${parsed.manifest.framework} model runs in its container, not in the CLI`,
+        );
+      }
     } catch (err) {
       if (err instanceof ReferenceDataError) {
         throw new CliError(`--reference ${options.reference}: ${err.message}; nothing was uploaded`, 1);
       }
       throw err;
     }
-    notes.push(`baseline computed from ${path.basename(csvPath)} (${rows(json.baseline)} rows)`);
     parsed = parseManifest(json);
     if (!parsed.ok) throw new ManifestRejectedError(manifestPath, parsed.issues);
   }
@@ -167,6 +187,118 @@ export async function prepareBundle(
   };
 }
 
-function rows(baseline: unknown): number {
-  return isRecord(baseline) && typeof baseline.referenceCount === 'number' ? baseline.referenceCount : 0;
+/**
+ * Rows per model run while profiling predictions. A model whose graph fixes the batch dimension fails a larger
+ * batch; then the rows are re-run one at a time (which also finds the row at fault when one fails).
+ */
+const PREDICTION_BATCH = 256;
+/** Skipped rows named in the warning; the rest are counted. */
+const SKIPPED_ROWS_SHOWN = 3;
+
+/**
+ * The prediction baseline of the reference rows: each row parsed by the profile's cell rules, validated by the
+ * serving validator (rows the inference path would refuse are skipped with a warning: live counting never sees
+ * such requests either), run through the ONNX backend the inference function uses and formatted by its formatter,
+ * so the binned outputs are the ones serving returns. Throws `CliError` naming the row when the model fails on one.
+ */
+async function predictionProfile(
+  manifest: Manifest,
+  artifactPath: string,
+  rows: readonly Readonly<Record<string, string>>[],
+  reference: string,
+): Promise<{ predictions: Record<string, FeatureBins>; warnings: string[]; note: string }> {
+  const where = `--reference ${reference}`;
+  const features = manifest.inputs.features;
+  const validate = compileInstanceValidator(manifest, { maxErrors: 3 });
+  const valid: { row: number; instance: Instance }[] = [];
+  const skipped: string[] = [];
+  rows.forEach((cells, i) => {
+    const row = i + 1;
+    const instance: Record<string, FeatureValue> = {};
+    for (const f of features) instance[f.name] = referenceValue(f, ownValue(cells, f.name) ?? '', row);
+    const errors = validate([instance]);
+    if (errors.length === 0) valid.push({ row, instance });
+    else {
+      const why = errors.map((e) => `${e.path.replace(/^instances\[0\]\.?/, '') || 'row'}: ${e.message}`);
+      skipped.push(`row ${row} (${why.join('; ')})`);
+    }
+  });
+  if (valid.length === 0) {
+    throw new CliError(
+      `${where}: no reference row is a valid inference request, so no prediction baseline can be profiled ` +
+        `(${skipped.slice(0, SKIPPED_ROWS_SHOWN).join(', ')}); nothing was uploaded`,
+      1,
+    );
+  }
+
+  let model: BackendModel;
+  try {
+    const backend = createOnnxBackend(
+      async () => new (await import('../lambdas/adapters/onnx-model-runtime')).OnnxModelRuntime(),
+    );
+    model = await backend.load(manifest.version, manifest, await readFile(artifactPath));
+  } catch (err) {
+    throw new CliError(
+      `${where}: ${path.basename(artifactPath)} could not be loaded in ONNX Runtime to profile its predictions ` +
+        `(${(err as Error).message}); nothing was uploaded`,
+      1,
+    );
+  }
+  const format = createPredictionFormatter(manifest.outputs);
+  const run = async (batch: readonly { instance: Instance }[]): Promise<Prediction[]> =>
+    format(await model.predict(batch.map((b) => b.instance)), batch.length);
+  const predictions: Prediction[] = [];
+  let size = PREDICTION_BATCH;
+  let start = 0;
+  while (start < valid.length) {
+    const batch = valid.slice(start, start + size);
+    start += batch.length;
+    try {
+      predictions.push(...(await run(batch)));
+      continue;
+    } catch (err) {
+      if (batch.length === 1) throw rowFailure(where, batch[0]!.row, err);
+    }
+    // One row at a time: either a row is at fault (named below) or the graph fixes the batch size (keep it at one).
+    for (const one of batch) {
+      try {
+        predictions.push(...(await run([one])));
+      } catch (err) {
+        throw rowFailure(where, one.row, err);
+      }
+    }
+    size = 1;
+  }
+
+  const { predictions: bins, skipped: skippedOutputs } = computePredictionBaseline(
+    manifest.outputs,
+    predictions,
+  );
+  const warnings: string[] = [];
+  if (skipped.length > 0) {
+    const more = skipped.length - SKIPPED_ROWS_SHOWN;
+    warnings.push(
+      `prediction baseline: skipped ${skipped.length} reference row(s) the inference path would refuse: ` +
+        `${skipped.slice(0, SKIPPED_ROWS_SHOWN).join(', ')}${more > 0 ? ` and ${more} more` : ''}`,
+    );
+  }
+  for (const s of skippedOutputs)
+    warnings.push(`prediction baseline: output "${s.output}" left out (${s.reason})`);
+  const outputs = Object.keys(bins);
+  return {
+    predictions: bins,
+    warnings,
+    note: `prediction baseline computed from ${predictions.length} reference rows run through ${path.basename(artifactPath)} (outputs: ${outputs.join(', ') || 'none'})`,
+  };
+}
+
+function rowFailure(where: string, row: number, err: unknown): CliError {
+  const reason =
+    err instanceof FeatureEncodingError
+      ? err.issues.map((i) => `${i.feature}: ${i.message}`).join('; ')
+      : (err as Error).message;
+  return new CliError(
+    `${where}, row ${row}: the model could not predict it (${reason}); fix the row or the model; nothing was uploaded`,
+    1,
+  );
 }

@@ -2,7 +2,9 @@
  * DriftCounterStore on the DriftCounters table (lambdas/core/tables.ts): one item per (`<model>#<version>`, bucket
  * start ms) with one flat number attribute per counter — `f.<feature>.<bin>`, `f.<feature>.m` (missing),
  * `p.<output>.<bin>` / `p.<output>.m` and `n` (rows) — so concurrent writers ADD into the same item and the sums are
- * exact (DynamoDB ADD on a number is atomic).
+ * exact (DynamoDB ADD on a number is atomic). The group prefix comes first, so a feature and an output of the same
+ * name never share a counter; the bin is what follows the last `.`, so dots inside names are safe. A layout with
+ * `predictions` (a version with a prediction baseline) reads the `p.` counters back; one without ignores them.
  *
  * DynamoDB caps any expression string at 4 KB, so the counters of one bucket are split into several UpdateItem
  * calls whose expressions stay under EXPRESSION_BUDGET; every part is itself an atomic ADD, so a reader can see a

@@ -11,6 +11,7 @@
  * deliberately narrow: only spaces and tabs are trimmed, numbers must match one plain decimal syntax, and the
  * missing / boolean tokens are matched case-insensitively in ASCII only.
  */
+import type { FeatureValue } from './features';
 import type { Baseline, Feature, FeatureBins } from './manifest';
 import { ownValue } from './own';
 
@@ -113,7 +114,8 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
-function positiveInteger(value: number | undefined, fallback: number, option: string): number {
+/** A baseline option (`bins`, `topK`): a whole number from 1 to 1000, else `fallback` when undefined. */
+export function positiveInteger(value: number | undefined, fallback: number, option: string): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1 || value > 1_000) {
     throw new RangeError(`baseline option ${option} must be a whole number from 1 to 1000, got ${value}`);
@@ -139,23 +141,34 @@ function numericProfile(name: string, cells: readonly Cell[], bins: number): Fea
     }
     values[i] = x;
   });
+  return numericBins(values, bins);
+}
+
+/**
+ * Edges at the quantiles i/bins (i = 0 … bins) of finite `values`, from the minimum to the maximum, duplicates
+ * dropped; `[0, 1]` for no values, `[x, x + max(|x|, 1)·1e-6]` for one distinct value x. The rule of every numeric
+ * profile: features here, prediction outputs in ./prediction-baseline.
+ */
+export function quantileEdges(values: Float64Array, bins: number = DEFAULT_BASELINE_BINS): number[] {
   const sorted = values.slice().sort();
   const n = sorted.length;
-  let edges: number[];
-  if (n === 0) {
-    edges = [0, 1];
-  } else {
-    edges = [];
-    for (let i = 0; i <= bins; i++) {
-      const e = sorted[Math.floor((i * (n - 1)) / bins)]!;
-      if (edges.length === 0 || e !== edges[edges.length - 1]) edges.push(e);
-    }
-    if (edges.length === 1) {
-      // One distinct value still needs one inner bin of positive width to count it in.
-      const x = edges[0]!;
-      edges = [x, x + Math.max(Math.abs(x), 1) * 1e-6];
-    }
+  if (n === 0) return [0, 1];
+  let edges: number[] = [];
+  for (let i = 0; i <= bins; i++) {
+    const e = sorted[Math.floor((i * (n - 1)) / bins)]!;
+    if (edges.length === 0 || e !== edges[edges.length - 1]) edges.push(e);
   }
+  if (edges.length === 1) {
+    // One distinct value still needs one inner bin of positive width to count it in.
+    const x = edges[0]!;
+    edges = [x, x + Math.max(Math.abs(x), 1) * 1e-6];
+  }
+  return edges;
+}
+
+/** Numeric bins of finite `values`: `quantileEdges`, then every value counted by the rule of `binIndex`. */
+export function numericBins(values: Float64Array, bins: number = DEFAULT_BASELINE_BINS): FeatureBins {
+  const edges = quantileEdges(values, bins);
   const counts = new Array<number>(edges.length + 1).fill(0);
   for (const x of values) counts[numericBin(edges, x)]!++;
   return { kind: 'numeric', edges, counts, missing: 0 };
@@ -261,6 +274,30 @@ export function computeBaseline(
     profiles[name] = { ...profile, missing };
   }
   return { referenceCount: rows.length, features: profiles };
+}
+
+/**
+ * A reference cell as the value an inference request would carry for `feature`: a number, a boolean, the category
+ * text (trimmed of spaces and tabs), or null for a missing cell — parsed by the same rules as the profile, so the
+ * rows the CLI runs through the model are the rows it profiled. Throws `ReferenceDataError` for a malformed cell.
+ */
+export function referenceValue(feature: Feature, text: string, row: number): FeatureValue {
+  if (isMissingCell(text)) return null;
+  const fail = (what: string): never => {
+    throw new ReferenceDataError(
+      `column "${feature.name}", row ${row}: "${text}" is not ${what}`,
+      feature.name,
+      row,
+    );
+  };
+  switch (feature.type) {
+    case 'numeric':
+      return parseNumber(text) ?? fail('a finite number');
+    case 'boolean':
+      return parseBoolean(text) ?? fail('a boolean');
+    case 'categorical':
+      return clean(text);
+  }
 }
 
 const categoryIndexes = new WeakMap<FeatureBins, ReadonlyMap<string, number>>();

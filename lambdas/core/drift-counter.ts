@@ -1,15 +1,20 @@
 /**
  * Live drift counting for the inference path (DESIGN.md decision 5, docs/drift.md): every served instance's
- * features are counted into its version's baseline bins (`binIndex`) plus a missing count, per (version, time
+ * features are counted into its version's baseline bins (`binIndex`) plus a missing count, and — when the version
+ * has a prediction baseline — its prediction into the prediction bins (`predictionBinner`), per (version, time
  * bucket), in memory; `drain()` hands the pending deltas to a DriftCounterStore, which ADDs them atomically.
+ * Feature and prediction counts are separate groups (`features`, `predictions` of `WindowCounts`), so an output
+ * and a feature of the same name never share a counter.
  *
  * Pure: no I/O, no clock (callers pass `nowMs`). The hot path allocates nothing per instance: each version gets a
- * plan (feature name → bins, precomputed once) and each bucket a set of typed arrays that are only incremented.
+ * plan (feature name → bins, output name → binner, precomputed once) and each bucket a set of typed arrays that
+ * are only incremented. A version without a prediction baseline has an empty prediction plan: no extra work.
  */
 import { binIndex } from './baseline';
 import type { BinCounts, WindowCounts } from './drift';
 import type { Baseline } from './manifest';
 import type { DriftLayout } from './ports';
+import { predictionBinner, type PredictionBinner } from './prediction-baseline';
 
 /**
  * Width of one counter bucket: 5 minutes. Small enough that the drift monitor's windows (whole hours, or the
@@ -21,11 +26,19 @@ export const DRIFT_BUCKET_MS = 5 * 60 * 1000;
 /** Pending (version, bucket) pairs above which `count` reports that a flush is due. */
 export const DEFAULT_MAX_PENDING_BUCKETS = 64;
 
-/** Bins per feature (missing excluded) of a baseline: how the store reads counters back into arrays. */
+/**
+ * Bins per feature and, with a prediction baseline, per output (missing excluded) of a baseline: how the store
+ * reads counters back into arrays.
+ */
 export function layoutOf(baseline: Baseline): DriftLayout {
   const features: Record<string, number> = {};
   for (const name of Object.keys(baseline.features)) features[name] = baseline.features[name]!.counts.length;
-  return { features };
+  if (baseline.predictions === undefined) return { features };
+  const predictions: Record<string, number> = {};
+  for (const name of Object.keys(baseline.predictions)) {
+    predictions[name] = baseline.predictions[name]!.counts.length;
+  }
+  return { features, predictions };
 }
 
 /** Start of the bucket holding `ms`. */
@@ -36,6 +49,11 @@ export function bucketStart(ms: number): number {
 interface Plan {
   readonly names: readonly string[];
   readonly bins: readonly Baseline['features'][string][];
+  /** Outputs with prediction bins; empty without a prediction baseline. */
+  readonly outputs: readonly string[];
+  readonly binners: readonly PredictionBinner[];
+  /** Bins per output (missing excluded), in `outputs` order. */
+  readonly outputBins: readonly number[];
 }
 
 interface Pending {
@@ -44,7 +62,22 @@ interface Pending {
   readonly bucket: number;
   /** Per feature: one slot per bin, then the missing count in the last slot. */
   readonly counts: Float64Array[];
+  /** Per output of the plan, laid out like `counts`. */
+  readonly predictions: Float64Array[];
   total: number;
+}
+
+function planOf(baseline: Baseline): Plan {
+  const names = Object.keys(baseline.features);
+  const p = baseline.predictions;
+  const outputs = p === undefined ? [] : Object.keys(p);
+  return {
+    names,
+    bins: names.map((n) => baseline.features[n]!),
+    outputs,
+    binners: outputs.map((o) => predictionBinner(p![o]!)),
+    outputBins: outputs.map((o) => p![o]!.counts.length),
+  };
 }
 
 export interface DriftDelta {
@@ -66,8 +99,10 @@ export class DriftCounter {
 
   /**
    * Counts `instances` (one record of feature values each) into the bins of `model`'s `version` for the bucket
-   * of `nowMs`. The version's plan is built from `baseline` on first sight; a version's baseline never changes.
-   * Returns true when the pending buckets reached the size bound: the caller should flush now.
+   * of `nowMs`, and `predictions` (one formatted prediction per instance, as in the response) into the prediction
+   * bins when the baseline has them. The version's plan is built from `baseline` on first sight; a version's
+   * baseline never changes. Returns true when the pending buckets reached the size bound: the caller should flush
+   * now.
    */
   count(
     model: string,
@@ -75,12 +110,12 @@ export class DriftCounter {
     baseline: Baseline,
     instances: readonly Readonly<Record<string, unknown>>[],
     nowMs: number,
+    predictions?: readonly Readonly<Record<string, unknown>>[],
   ): boolean {
     const series = `${model}#${version}`;
     let plan = this.plans.get(series);
     if (plan === undefined) {
-      const names = Object.keys(baseline.features);
-      plan = { names, bins: names.map((n) => baseline.features[n]!) };
+      plan = planOf(baseline);
       this.plans.set(series, plan);
     }
     const bucket = bucketStart(nowMs);
@@ -92,17 +127,34 @@ export class DriftCounter {
         version,
         bucket,
         counts: plan.bins.map((b) => new Float64Array(b.counts.length + 1)),
+        predictions: plan.outputBins.map((n) => new Float64Array(n + 1)),
         total: 0,
       };
       this.pending.set(key, p);
     }
-    const { names, bins } = plan;
+    const { names, bins, outputs, binners } = plan;
     for (const instance of instances) {
       for (let f = 0; f < names.length; f++) {
         const arr = p.counts[f]!;
         const value = Object.hasOwn(instance, names[f]!) ? instance[names[f]!] : undefined;
         const i = binIndex(bins[f]!, value);
         arr[i === 'missing' ? arr.length - 1 : i]! += 1;
+      }
+    }
+    if (outputs.length > 0) {
+      // Every counted instance adds one to each output, in a bin or in missing (a prediction absent too), so
+      // each output's counts sum to `total` like a feature's.
+      for (let r = 0; r < instances.length; r++) {
+        const prediction = predictions?.[r];
+        for (let o = 0; o < outputs.length; o++) {
+          const arr = p.predictions[o]!;
+          const value =
+            prediction !== undefined && Object.hasOwn(prediction, outputs[o]!)
+              ? prediction[outputs[o]!]
+              : undefined;
+          const i = binners[o]!(value);
+          arr[i === 'missing' ? arr.length - 1 : i]! += 1;
+        }
       }
     }
     p.total += instances.length;
@@ -120,19 +172,26 @@ export class DriftCounter {
     for (const p of this.pending.values()) {
       if (p.total === 0) continue;
       const plan = this.plans.get(`${p.model}#${p.version}`)!;
-      const features: Record<string, BinCounts> = {};
-      plan.names.forEach((name, f) => {
-        const arr = p.counts[f]!;
-        features[name] = {
-          counts: Array.from(arr.subarray(0, arr.length - 1)),
-          missing: arr[arr.length - 1]!,
-        };
-      });
+      const group = (
+        names: readonly string[],
+        arrays: readonly Float64Array[],
+      ): Record<string, BinCounts> => {
+        const g: Record<string, BinCounts> = {};
+        names.forEach((name, f) => {
+          const arr = arrays[f]!;
+          g[name] = { counts: Array.from(arr.subarray(0, arr.length - 1)), missing: arr[arr.length - 1]! };
+        });
+        return g;
+      };
+      const features = group(plan.names, p.counts);
       out.push({
         model: p.model,
         version: p.version,
         bucketStartMs: p.bucket,
-        counts: { features, total: p.total },
+        counts:
+          plan.outputs.length === 0
+            ? { features, total: p.total }
+            : { features, predictions: group(plan.outputs, p.predictions), total: p.total },
       });
     }
     this.pending.clear();

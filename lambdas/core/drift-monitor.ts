@@ -20,6 +20,7 @@ import {
   DRIFT_METRICS,
   FEATURE_DIMENSION,
   METRIC_DIMENSIONS,
+  OUTPUT_DIMENSION,
   MonitorStateConflictError,
   type AuditEvent,
   type AuditLogStore,
@@ -35,6 +36,7 @@ import {
   type MonitorStateStore,
   type RegistryStore,
   type RoutingSource,
+  type VersionReader,
   type VersionStore,
 } from './ports';
 
@@ -90,11 +92,16 @@ export type MonitorOutcome =
       readonly itemsRead: number;
     };
 
-/** Bins per feature of a baseline, as the counters are laid out (missing bin excluded). */
+/**
+ * Bins per feature, and per output of a prediction baseline, as the counters are laid out (missing bin excluded).
+ */
 export function layoutFromBaseline(baseline: Baseline): DriftLayout {
   const features: Record<string, number> = {};
   for (const [name, bins] of Object.entries(baseline.features)) features[name] = bins.counts.length;
-  return { features };
+  if (baseline.predictions === undefined) return { features };
+  const predictions: Record<string, number> = {};
+  for (const [name, bins] of Object.entries(baseline.predictions)) predictions[name] = bins.counts.length;
+  return { features, predictions };
 }
 
 export function persistencePolicy(config: DriftConfig): PersistencePolicy {
@@ -106,8 +113,9 @@ export function persistencePolicy(config: DriftConfig): PersistencePolicy {
   };
 }
 
-async function loadBaseline(
-  deps: DriftMonitorDeps,
+/** The baseline of a version's registered manifest, or the reason it cannot be read (the monitor and `status` share it). */
+export async function loadBaseline(
+  deps: { readonly versions: VersionReader; readonly registry: Pick<RegistryStore, 'readText'> },
   model: string,
   version: string,
 ): Promise<Baseline | string> {
@@ -146,6 +154,12 @@ function metricsOf(
     const dims = { [METRIC_DIMENSIONS.model]: model, [FEATURE_DIMENSION]: f.feature };
     out.push({ name: DRIFT_METRICS.featureJsDistance, value: f.jsDistance, dimensions: dims });
     out.push({ name: DRIFT_METRICS.featurePsi, value: f.psi, dimensions: dims });
+  }
+  // Prediction drift per output; an output with too few live predictions emits nothing, like a feature.
+  for (const o of result.predictions ?? []) {
+    if (o.status !== 'evaluated') continue;
+    const dims = { [METRIC_DIMENSIONS.model]: model, [OUTPUT_DIMENSION]: o.output };
+    out.push({ name: DRIFT_METRICS.predictionDrift, value: o.jsDistance, dimensions: dims });
   }
   return out;
 }
@@ -193,6 +207,15 @@ export async function monitorModel(
   const policy = persistencePolicy(config);
   const now = new Date(nowMs).toISOString();
   const stored = await deps.monitorState.getState(model, DRIFT_STATE_KIND);
+  // A run is named by its time (the scheduled event's): a repeated or late delivery of an event already judged must
+  // not count its window twice in the M-of-N history. (Concurrent twins are stopped by the conditional write.)
+  if (stored !== undefined && stored.version === version && Date.parse(stored.updatedAt) >= nowMs) {
+    return {
+      kind: 'skipped',
+      model,
+      reason: `the window ending ${now} is already judged (state written at ${stored.updatedAt}); a repeated run`,
+    };
+  }
   let state: DriftState;
   let transition: DriftTransition | 'rebaselined';
   let emit = false;
@@ -285,6 +308,23 @@ function mergeOutboxes(
   return merged.events.length + merged.audits.length > 0 ? merged : undefined;
 }
 
+/**
+ * The event's `predictions`: JS distance per output whose prediction drift was evaluated; absent when none was (no
+ * prediction baseline, or too few live predictions). Evidence only: the alarm follows the features' share.
+ */
+function predictionEvidence(result: DatasetDrift): { predictions?: Record<string, unknown>[] } {
+  const evaluated = (result.predictions ?? []).filter((o) => o.status === 'evaluated');
+  if (evaluated.length === 0) return {};
+  return {
+    predictions: evaluated.map((o) => ({
+      output: o.output,
+      jsDistance: o.jsDistance,
+      drifted: o.drifted,
+      liveCount: o.liveCount,
+    })),
+  };
+}
+
 /** The `ModelDriftDetected` event: the evidence the retraining pipeline starts from. */
 function driftDetectedEvent(input: {
   readonly model: string;
@@ -319,6 +359,7 @@ function driftDetectedEvent(input: {
           drifted: f.drifted,
           liveCount: f.liveCount,
         })),
+      ...predictionEvidence(result),
       persistence: { m: policy.m, n: policy.n, recent: state.recent },
     },
   };
@@ -405,7 +446,9 @@ export function emitMonitorMetrics(sink: MetricsSink, metrics: readonly MonitorM
     const key = JSON.stringify(Object.entries(m.dimensions).sort(([a], [b]) => a.localeCompare(b)));
     let group = groups.get(key);
     if (group === undefined) groups.set(key, (group = { dimensions: m.dimensions, data: [] }));
-    group.data.push({ name: m.name, unit: 'None', value: m.value });
+    // The window's instance count is a count; distances, shares and 0/1 states have no unit.
+    const unit = m.name === DRIFT_METRICS.windowCount ? 'Count' : 'None';
+    group.data.push({ name: m.name, unit, value: m.value });
   }
   for (const { dimensions, data } of groups.values()) sink.emit([dimensions], data);
   sink.flush();

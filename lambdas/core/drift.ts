@@ -1,7 +1,7 @@
 /**
  * Drift statistics on binned counts (DESIGN.md decision 5, docs/drift.md): the distances between a version's
  * reference bins (manifest `baseline`) and the live values counted into the same bins, per feature and for the
- * whole data set, and the exact sum of count windows.
+ * whole data set, prediction drift per output (`baseline.predictions`), and the exact sum of count windows.
  *
  * Pure: no I/O, no clock. Counting values into bins is `binIndex` in ./baseline; persistence over windows (M of N,
  * hysteresis, cooldown) is ./drift-state.
@@ -111,6 +111,21 @@ export interface FeatureDrift {
 
 export type FeatureDriftResult = FeatureDrift | (InsufficientData & { readonly feature: string });
 
+/** Prediction drift of one output: JS distance of its prediction bins (plus missing) against the baseline's. */
+export interface OutputDrift {
+  readonly status: 'evaluated';
+  readonly output: string;
+  readonly kind: FeatureBins['kind'];
+  /** Jensen–Shannon distance, base 2, over the bins and the missing bin; in [0, 1]. */
+  readonly jsDistance: number;
+  readonly referenceCount: number;
+  readonly liveCount: number;
+  /** `jsDistance` reached the `jsDistance` threshold. Evidence only: it does not vote in the data-set share. */
+  readonly drifted: boolean;
+}
+
+export type OutputDriftResult = OutputDrift | (InsufficientData & { readonly output: string });
+
 export interface DatasetDrift {
   readonly status: 'evaluated';
   /** Drifted features ÷ evaluated features. */
@@ -119,6 +134,8 @@ export interface DatasetDrift {
   readonly driftedFeatures: readonly string[];
   readonly features: readonly FeatureDriftResult[];
   readonly liveCount: number;
+  /** Prediction drift per output; present exactly when the baseline has a prediction baseline. */
+  readonly predictions?: readonly OutputDriftResult[];
 }
 
 /** Counts that cannot be compared or summed: wrong lengths, negative or fractional counts, unsafe sums. */
@@ -377,7 +394,7 @@ export function datasetDrift(
   if (evaluated.length === 0) return { status: 'insufficient-data', liveCount: window.total, minimum };
   const driftedFeatures = evaluated.filter((f) => f.drifted).map((f) => f.feature);
   const driftShare = driftedFeatures.length / evaluated.length;
-  return {
+  const result: DatasetDrift = {
     status: 'evaluated',
     share: driftShare,
     drifted: driftShare >= share,
@@ -385,6 +402,74 @@ export function datasetDrift(
     features,
     liveCount: window.total,
   };
+  // Prediction drift is evidence next to the share, never a vote in it: the share (and so the alarm) is features'.
+  return baseline.predictions === undefined
+    ? result
+    : { ...result, predictions: comparePredictions(baseline.predictions, window, thresholds, minimum) };
+}
+
+/**
+ * Prediction drift of one (summed) window: per output of the prediction baseline, the JS distance (base 2) of the
+ * live prediction bins plus the missing bin against the reference ones — `jsDistance`, the function the golden
+ * cases check against scipy. An output with fewer than `minLiveCount` live predictions (present or missing) is
+ * `insufficient-data`, never a zero drift; an output absent from the window has none. Empty when the baseline has
+ * no prediction baseline. Throws `DriftCountsError` when live counts do not have one entry per reference bin.
+ *
+ * @example
+ * for (const o of predictionDrift(manifest.baseline, sumCounts(items))) if (o.status === 'evaluated') o.jsDistance;
+ */
+export function predictionDrift(
+  baseline: Baseline,
+  window: WindowCounts,
+  options: DriftOptions = {},
+): OutputDriftResult[] {
+  const { thresholds, minimum } = resolveOptions(options);
+  return baseline.predictions === undefined
+    ? []
+    : comparePredictions(baseline.predictions, window, thresholds, minimum);
+}
+
+function comparePredictions(
+  reference: Readonly<Record<string, FeatureBins>>,
+  window: WindowCounts,
+  thresholds: DriftThresholds,
+  minimum: number,
+): OutputDriftResult[] {
+  const live = window.predictions;
+  const out: OutputDriftResult[] = [];
+  for (const output of Object.keys(reference)) {
+    const bins = reference[output]!;
+    const counts =
+      live !== undefined && Object.hasOwn(live, output)
+        ? live[output]!
+        : { counts: new Array<number>(bins.counts.length).fill(0), missing: 0 };
+    if (counts.counts.length !== bins.counts.length) {
+      throw new DriftCountsError(
+        `prediction output "${output}": the reference has ${bins.counts.length} bins and the live counts have ` +
+          `${counts.counts.length}; count live predictions with predictionBinner on this version's baseline`,
+        output,
+      );
+    }
+    const liveCount =
+      checkCounts(counts.counts, `prediction output "${output}" live`) +
+      checkCounts([counts.missing], `prediction output "${output}" live missing`);
+    if (liveCount < minimum) {
+      out.push({ status: 'insufficient-data', output, liveCount, minimum });
+      continue;
+    }
+    const referenceCount = checkCounts(bins.counts, `prediction output "${output}" reference`) + bins.missing;
+    const js = jsDistance([...bins.counts, bins.missing], [...counts.counts, counts.missing]);
+    out.push({
+      status: 'evaluated',
+      output,
+      kind: bins.kind,
+      jsDistance: js,
+      referenceCount,
+      liveCount,
+      drifted: reached(js, thresholds.jsDistance),
+    });
+  }
+  return out;
 }
 
 function sumGroup(

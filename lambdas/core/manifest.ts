@@ -16,6 +16,7 @@ import {
   type TensorElementType,
 } from './names';
 import { PROTOTYPE_KEY } from './own';
+import { PREDICTION_BINS_KIND } from './prediction-baseline';
 
 // Defined in ./names (zod-free, for the inference path); re-exported so this stays the manifest contract's home.
 export { MODEL_NAME_PATTERN, VERSION_PATTERN };
@@ -193,6 +194,12 @@ export const baselineSchema = z.strictObject({
   /** Rows of the reference data set the counts were taken from. */
   referenceCount: countSchema.min(1, { error: 'must be at least 1 row' }),
   features: z.record(identifier, featureBinsSchema),
+  /**
+   * Prediction baseline: per output name, the bins of the model's outputs on the reference rows
+   * (./prediction-baseline.ts): `class` → categorical over the output's labels (class shares), `probability` →
+   * numeric deciles of the predicted class's probability, `regression` → numeric deciles of the value.
+   */
+  predictions: z.record(identifier, featureBinsSchema).optional(),
 });
 export type Baseline = z.infer<typeof baselineSchema>;
 
@@ -460,6 +467,7 @@ export function manifestConsistencyIssues(m: Manifest): ManifestIssue[] {
       if (bins.kind !== expectedKind)
         add(`${path}.kind`, `must be "${expectedKind}" for a ${feature.type} feature`);
     }
+    if (m.baseline.predictions) predictionBaselineIssues(m.baseline.predictions, m.outputs, add);
   }
 
   m.smokeSamples.forEach((s, i) => {
@@ -472,4 +480,46 @@ export function manifestConsistencyIssues(m: Manifest): ManifestIssue[] {
   });
 
   return issues;
+}
+
+/**
+ * `baseline.predictions` against `outputs`: every key a declared output, bins of the kind its output kind implies,
+ * a class output's categories exactly its labels (in order, so class shares line up with the label indexes), and a
+ * probability output's edges within [0, 1].
+ */
+function predictionBaselineIssues(
+  predictions: Readonly<Record<string, FeatureBins>>,
+  outputs: readonly Output[],
+  add: (path: string, message: string) => void,
+): void {
+  const byName = new Map(outputs.map((o, i) => [o.name, { output: o, index: i }]));
+  const recompute = 'recompute it with `modelops push --reference`';
+  for (const [name, bins] of Object.entries(predictions)) {
+    const path = `baseline.predictions.${name}`;
+    const declared = byName.get(name);
+    if (!declared) {
+      add(path, `names unknown output "${name}"; remove it or declare the output in outputs`);
+      continue;
+    }
+    const { output, index } = declared;
+    const expected = PREDICTION_BINS_KIND[output.kind];
+    if (bins.kind !== expected) {
+      add(`${path}.kind`, `must be "${expected}" for a ${output.kind} output (outputs[${index}])`);
+      continue;
+    }
+    if (bins.kind === 'categorical') {
+      const labels = output.labels ?? [];
+      const same =
+        bins.categories.length === labels.length && bins.categories.every((c, i) => c === labels[i]);
+      if (!same) {
+        add(
+          `${path}.categories`,
+          `must equal outputs[${index}].labels in order (${JSON.stringify(labels)}), got ` +
+            `${JSON.stringify(bins.categories)}; ${recompute}`,
+        );
+      }
+    } else if (output.kind === 'probability' && bins.edges.some((e) => e < 0 || e > 1)) {
+      add(`${path}.edges`, `are probabilities of the predicted class and must lie in [0, 1]; ${recompute}`);
+    }
+  }
 }

@@ -254,6 +254,8 @@ export const FEEDBACK_METRICS = {
 
 /** Extra dimension names: `Feature` for per-feature drift metrics. */
 export const FEATURE_DIMENSION = 'Feature';
+/** `Output` (a manifest output name) for per-output prediction drift metrics (`PredictionDriftJsDistance`). */
+export const OUTPUT_DIMENSION = 'Output';
 
 /**
  * `{Model, Arm}` with Arm = `candidate` | `stable`: emitted by the inference path only while a canary is routing

@@ -11,6 +11,7 @@
  * unchanged. Only type imports from manifest.ts are allowed here (a value import would bring zod back).
  */
 import { FRAMEWORKS, OUTPUT_KINDS, TENSOR_ELEMENT_TYPES } from './names';
+import { PREDICTION_BINS_KIND } from './prediction-baseline';
 import type {
   Baseline,
   Feature,
@@ -147,7 +148,8 @@ export function parseRuntimeManifest(text: string): RuntimeManifestResult {
     });
   }
 
-  const baseline = json.baseline === undefined ? undefined : readBaseline(json.baseline, features, add);
+  const baseline =
+    json.baseline === undefined ? undefined : readBaseline(json.baseline, features, outputs, add);
 
   if (issues.length > 0) return { ok: false, issues };
   return {
@@ -181,6 +183,7 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 function readBaseline(
   raw: unknown,
   features: readonly Feature[],
+  outputs: readonly Output[],
   add: (path: string, message: string) => void,
 ): Baseline | undefined {
   if (!isObject(raw) || !isObject(raw.features)) {
@@ -208,7 +211,53 @@ function readBaseline(
     }
     out[name] = read;
   }
-  return { referenceCount: raw.referenceCount as number, features: out };
+  const referenceCount = raw.referenceCount as number;
+  if (raw.predictions === undefined) return { referenceCount, features: out };
+  const predictions = readPredictionBins(raw.predictions, outputs, add);
+  return predictions === undefined
+    ? { referenceCount, features: out }
+    : { referenceCount, features: out, predictions };
+}
+
+/**
+ * `baseline.predictions`, checked as the schema checks it: bins per declared output, of the kind its output kind
+ * implies (class → `categorical` with exactly the output's labels, probability and regression → `numeric`).
+ */
+function readPredictionBins(
+  raw: unknown,
+  outputs: readonly Output[],
+  add: (path: string, message: string) => void,
+): Record<string, FeatureBins> | undefined {
+  if (!isObject(raw)) {
+    add('baseline.predictions', 'must be an object of bins per output name');
+    return undefined;
+  }
+  const byName = new Map(outputs.map((o) => [o.name, o]));
+  const out: Record<string, FeatureBins> = {};
+  for (const [name, bins] of Object.entries(raw)) {
+    const path = `baseline.predictions.${name}`;
+    const output = byName.get(name);
+    if (output === undefined) {
+      add(path, `names undeclared output "${name}"`);
+      continue;
+    }
+    const read = readBins(bins, path, add);
+    if (read === undefined) continue;
+    const expected = PREDICTION_BINS_KIND[output.kind];
+    if (read.kind !== expected) {
+      add(`${path}.kind`, `must be "${expected}" for a ${output.kind} output`);
+      continue;
+    }
+    if (read.kind === 'categorical') {
+      const labels = output.labels ?? [];
+      if (read.categories.length !== labels.length || read.categories.some((c, i) => c !== labels[i])) {
+        add(`${path}.categories`, `must equal the labels of output "${name}", in order`);
+        continue;
+      }
+    }
+    out[name] = read;
+  }
+  return out;
 }
 
 function readBins(

@@ -1,9 +1,11 @@
 /**
  * Drift counting as an after-response hook (DESIGN.md decision 5, docs/drift.md): every served instance is counted
- * into the answering version's baseline bins in memory (lambdas/core/drift-counter.ts) and the deltas are ADDed to
- * the DriftCounters table every `flushSeconds`, when the pending buckets reach the size bound, and on `close()`.
+ * into the answering version's baseline bins in memory (lambdas/core/drift-counter.ts) — its features, and its
+ * prediction (the context's formatted `predictions`, the objects of the response) when the baseline has a
+ * prediction baseline — and the deltas are ADDed to the DriftCounters table every `flushSeconds`, when the pending
+ * buckets reach the size bound, and on `close()`.
  *
- * A version without a baseline costs one property read. A failed flush never fails a request: it is logged, and
+ * A version without a baseline costs one property read; one without a prediction baseline counts features only. A failed flush never fails a request: it is logged, and
  * its deltas are kept for the next flush, up to `maxRetainedDeltas` (beyond that the oldest are dropped and the
  * drop is logged — the monitor then sees fewer rows, never wrong ones).
  *
@@ -94,7 +96,7 @@ export function createDriftHook(options: DriftHookOptions): DriftHook {
       const baseline = ctx.manifest.baseline;
       if (baseline === undefined) return undefined;
       const nowMs = now();
-      const full = counter.count(ctx.model, ctx.version, baseline, ctx.instances, nowMs);
+      const full = counter.count(ctx.model, ctx.version, baseline, ctx.instances, nowMs, ctx.predictions);
       if (full || nowMs - lastFlush >= flushMs) return flush();
       return undefined;
     },

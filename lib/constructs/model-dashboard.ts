@@ -25,6 +25,7 @@ import {
   FEEDBACK_METRICS,
   INFERENCE_METRICS,
   METRIC_DIMENSIONS,
+  OUTPUT_DIMENSION,
 } from '../../lambdas/core/ports';
 import type { SloConfig } from '../config';
 import type { IModelEndpoint } from './model-endpoint';
@@ -73,6 +74,15 @@ export class ModelDashboard extends Construct {
         statistic,
         period: Duration.minutes(5),
         ...options,
+      });
+    // One line per feature or output of the model: a SEARCH, so new names appear without a deploy.
+    const driftSearch = (dimension: string, metricName: string): MathExpression =>
+      new MathExpression({
+        expression:
+          `SEARCH('{${namespace},${METRIC_DIMENSIONS.model},${dimension}} ` +
+          `MetricName="${metricName}" ${METRIC_DIMENSIONS.model}="${model}"', 'Maximum', 600)`,
+        label: '',
+        period: Duration.minutes(10),
       });
     const requests = endpoint.metricRequests(undefined, { period: Duration.minutes(5) });
     const errors = endpoint.metricErrors(undefined, { period: Duration.minutes(5) });
@@ -124,24 +134,19 @@ export class ModelDashboard extends Construct {
       },
       {
         title: 'Drift per feature (Jensen–Shannon distance)',
+        metrics: [driftSearch(FEATURE_DIMENSION, DRIFT_METRICS.featureJsDistance)],
+      },
+      {
+        title: 'Dataset drift share and insufficient windows',
         metrics: [
-          new MathExpression({
-            expression:
-              `SEARCH('{${namespace},${METRIC_DIMENSIONS.model},${FEATURE_DIMENSION}} ` +
-              `MetricName="${DRIFT_METRICS.featureJsDistance}" ${METRIC_DIMENSIONS.model}="${model}"', ` +
-              `'Maximum', 600)`,
-            label: '',
-            period: Duration.minutes(10),
-          }),
+          modelMetric(DRIFT_METRICS.datasetDrift, Stats.MAXIMUM, { period: Duration.minutes(10) }),
+          modelMetric(DRIFT_METRICS.insufficientData, Stats.MAXIMUM, { period: Duration.minutes(10) }),
         ],
       },
       {
-        title: 'Dataset and prediction drift',
-        metrics: [
-          modelMetric(DRIFT_METRICS.datasetDrift, Stats.MAXIMUM, { period: Duration.minutes(10) }),
-          modelMetric(DRIFT_METRICS.predictionDrift, Stats.MAXIMUM, { period: Duration.minutes(10) }),
-          modelMetric(DRIFT_METRICS.insufficientData, Stats.MAXIMUM, { period: Duration.minutes(10) }),
-        ],
+        // Emitted per {Model, Output} only when the version has a prediction baseline.
+        title: 'Prediction drift per output (Jensen–Shannon distance)',
+        metrics: [driftSearch(OUTPUT_DIMENSION, DRIFT_METRICS.predictionDrift)],
       },
       {
         title: 'Accuracy, MAE and label lag (labelled predictions)',

@@ -78,6 +78,11 @@ describe('dashboards', () => {
     expect(body).toContain(
       `MetricName=\\\\\\"${DRIFT_METRICS.featureJsDistance}\\\\\\" Model=\\\\\\"breast-cancer\\\\\\"`,
     );
+    // prediction drift is a SEARCH over the Output dimension of this model only
+    expect(body).toContain(
+      `,Model,Output} MetricName=\\\\\\"${DRIFT_METRICS.predictionDrift}\\\\\\" Model=\\\\\\"breast-cancer\\\\\\"`,
+    );
+    expect(body).toContain('Prediction drift per output');
     // cost: 2048 MB = 2 GB at the documented prices
     expect(body).toContain(`* 2 * ${LAMBDA_PRICE.perGbSecond} + n * ${LAMBDA_PRICE.perRequest}`);
     expect(body).toContain('Error budget remaining');

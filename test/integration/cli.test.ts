@@ -69,7 +69,14 @@ it('pushes a bundle, fills sha256/size and the baseline, and follows it to REGIS
   const stored = JSON.parse((await h.object(record!.manifestKey!)).toString('utf8')) as {
     baseline?: unknown;
   };
-  expect(stored.baseline).toMatchObject({ referenceCount: expect.any(Number) });
+  expect(stored.baseline).toMatchObject({
+    referenceCount: expect.any(Number),
+    // The CLI ran the model on the reference rows: class shares and predicted-class probability bins.
+    predictions: {
+      label: { kind: 'categorical', categories: ['repaid', 'defaulted'] },
+      probabilities: { kind: 'numeric' },
+    },
+  });
 
   const status = io();
   expect(await runCli(['status', 'credit-risk', ...targetFlags()], status.io)).toBe(0);

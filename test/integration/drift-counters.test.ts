@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DynamoDriftCounterStore } from '../../lambdas/adapters/dynamo-drift-counters';
 import { createDocumentClient } from '../../lambdas/adapters/clients';
-import { DRIFT_BUCKET_MS } from '../../lambdas/core/drift-counter';
+import { DRIFT_BUCKET_MS, layoutOf } from '../../lambdas/core/drift-counter';
+import type { Baseline } from '../../lambdas/core/manifest';
 import { emulatorClients, startEmulators, type Emulators } from '../../local/emulators';
 
 let dataDir: string;
@@ -65,5 +66,32 @@ describe('DynamoDriftCounterStore', () => {
     await store.addCounts('wide', 'v1', 0, { total: 5, features });
     const read = await store.readWindow('wide', 'v1', 0, DRIFT_BUCKET_MS, { features: layout });
     expect(read.counts).toEqual({ total: 5, features });
+  });
+
+  it('keeps prediction counters apart from feature counters of the same name, in the baseline layout', async () => {
+    const baseline: Baseline = {
+      referenceCount: 4,
+      features: { x: { kind: 'numeric', edges: [0, 1], counts: [0, 4, 0], missing: 0 } },
+      predictions: {
+        x: { kind: 'categorical', categories: ['a', 'b'], counts: [2, 2, 0], missing: 0 },
+        'p.top': { kind: 'numeric', edges: [0.5, 0.8, 1], counts: [0, 2, 2, 0], missing: 0 },
+      },
+    };
+    const counts = {
+      total: 3,
+      features: { x: { counts: [0, 3, 0], missing: 0 } },
+      predictions: { x: { counts: [1, 1, 0], missing: 1 }, 'p.top': { counts: [0, 0, 2, 0], missing: 1 } },
+    };
+    await store.addCounts('pred', 'v1', 0, counts);
+    await store.addCounts('pred', 'v1', 0, counts);
+    const read = await store.readWindow('pred', 'v1', 0, DRIFT_BUCKET_MS, layoutOf(baseline));
+    expect(read.counts).toEqual({
+      total: 6,
+      features: { x: { counts: [0, 6, 0], missing: 0 } },
+      predictions: { x: { counts: [2, 2, 0], missing: 2 }, 'p.top': { counts: [0, 0, 4, 0], missing: 2 } },
+    });
+    // A layout without prediction bins (a feature-only baseline) reads features only.
+    const featuresOnly = await store.readWindow('pred', 'v1', 0, DRIFT_BUCKET_MS, { features: { x: 3 } });
+    expect(featuresOnly.counts).toEqual({ total: 6, features: { x: { counts: [0, 6, 0], missing: 0 } } });
   });
 });

@@ -62,4 +62,48 @@ describe('DriftCounter', () => {
   it('lays out bins per feature, missing excluded', () => {
     expect(layoutOf(baseline)).toEqual({ features: { x: 4, color: 3 } });
   });
+
+  // Outputs named like features (`x`) are counted in their own group: the two never share a counter.
+  const withPredictions: Baseline = {
+    ...baseline,
+    predictions: {
+      x: { kind: 'categorical', categories: ['no', 'yes'], counts: [5, 5, 0], missing: 0 },
+      p: { kind: 'numeric', edges: [0.5, 0.7, 1], counts: [0, 5, 5, 0], missing: 0 },
+    },
+  };
+
+  it('counts each prediction into the prediction bins, apart from the features', () => {
+    const c = new DriftCounter();
+    c.count('m', 'v1', withPredictions, [{ x: 0.5 }, { x: 1.5 }, { x: 2 }, {}], 0, [
+      { x: 'yes', p: { no: 0.2, yes: 0.8 } },
+      { x: 'no', p: { no: 0.6, yes: 0.4 } },
+      { x: 'maybe', p: { no: Number.NaN, yes: 0.5 } },
+      {},
+    ]);
+    const [delta] = c.drain();
+    expect(delta!.counts).toEqual({
+      total: 4,
+      features: {
+        x: { counts: [0, 1, 2, 0], missing: 1 },
+        color: { counts: [0, 0, 0], missing: 4 },
+      },
+      predictions: {
+        x: { counts: [1, 1, 1], missing: 1 },
+        p: { counts: [0, 1, 1, 0], missing: 2 },
+      },
+    });
+    expect(layoutOf(withPredictions)).toEqual({ features: { x: 4, color: 3 }, predictions: { x: 3, p: 4 } });
+  });
+
+  it('counts instances without predictions as missing predictions, and none without a prediction baseline', () => {
+    const c = new DriftCounter();
+    c.count('m', 'v1', withPredictions, [{ x: 0.5 }], 0);
+    c.count('m', 'v2', baseline, [{ x: 0.5 }], 0, [{ x: 'yes' }]);
+    const [v1, v2] = c.drain();
+    expect(v1!.counts.predictions).toEqual({
+      x: { counts: [0, 0, 0], missing: 1 },
+      p: { counts: [0, 0, 0, 0], missing: 1 },
+    });
+    expect(v2!.counts).not.toHaveProperty('predictions');
+  });
 });

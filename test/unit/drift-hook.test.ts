@@ -89,6 +89,35 @@ describe('drift hook', () => {
     ]);
   });
 
+  it('counts the served predictions when the version has a prediction baseline', async () => {
+    const store = new MemoryStore();
+    const hook = createDriftHook({ store, logger, now: () => 0, flushSeconds: 300 });
+    const predicted: Baseline = {
+      ...baseline,
+      predictions: { y: { kind: 'categorical', categories: ['a', 'b'], counts: [1, 1, 0], missing: 0 } },
+    };
+    const served: ServedContext = {
+      ...ctx(true, 0.5),
+      predictions: [{ y: 'b' }],
+      manifest: { baseline: predicted } as ServedContext['manifest'],
+    };
+    expect(hook.onServed(served)).toBeUndefined();
+    // Without a prediction baseline the same predictions are not counted.
+    expect(hook.onServed({ ...ctx(true, 0.5), version: 'v2', predictions: [{ y: 'b' }] })).toBeUndefined();
+    await hook.close();
+    expect(store.writes.map((w) => [w.version, w.counts])).toEqual([
+      [
+        'v1',
+        {
+          total: 1,
+          features: { x: { counts: [0, 1, 0], missing: 0 } },
+          predictions: { y: { counts: [0, 1, 0], missing: 0 } },
+        },
+      ],
+      ['v2', { total: 1, features: { x: { counts: [0, 1, 0], missing: 0 } } }],
+    ]);
+  });
+
   it('flushes at the size bound', async () => {
     const store = new MemoryStore();
     const hook = createDriftHook({ store, logger, now: () => 0, flushSeconds: 300, maxPendingBuckets: 1 });

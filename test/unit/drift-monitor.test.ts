@@ -284,4 +284,117 @@ describe('monitorModel', () => {
     // A stale record (a twin moved on) is not cleared by this run.
     expect(await deliverOutbox(sinks, outcome.record, T0)).toBe(false);
   });
+
+  it('a repeated delivery of an already judged run skips instead of counting its window twice', async () => {
+    const { traffic, run, monitorState } = setup();
+    await traffic('1.0.0', 0, SHIFTED);
+    expect((await run(0)).kind).toBe('judged');
+    const before = await monitorState.getState(MODEL, 'drift');
+    const again = await run(0);
+    expect(again.kind === 'skipped' && again.reason).toMatch(/already judged/);
+    expect(await monitorState.getState(MODEL, 'drift')).toEqual(before);
+  });
+});
+
+describe('monitorModel: prediction drift', () => {
+  // Prediction baseline of the fixture's outputs: class shares 50/50, predicted-class probability in two bins.
+  const PREDICTIONS = {
+    label: { kind: 'categorical', categories: ['benign', 'malignant'], counts: [50, 50, 0], missing: 0 },
+    probabilities: { kind: 'numeric', edges: [0.5, 0.75, 1], counts: [0, 50, 50, 0], missing: 0 },
+  };
+  const SAME = { label: [500, 500, 0], probabilities: [0, 500, 500, 0] };
+  const SKEWED = { label: [950, 50, 0], probabilities: [0, 500, 500, 0] };
+
+  function predictionSetup() {
+    const base = setup();
+    const manifest = tinyManifest();
+    manifest.baseline.predictions = PREDICTIONS;
+    (base.deps.registry as FakeRegistry).put(`models/${MODEL}/1.0.0/manifest.json`, JSON.stringify(manifest));
+    const traffic = async (k: number, features: number[], predictions?: Record<string, number[]>) =>
+      base.counters.addCounts(MODEL, '1.0.0', T0 + k * 10 * MIN, {
+        features: { x1: { counts: features, missing: 0 } },
+        ...(predictions
+          ? {
+              predictions: Object.fromEntries(
+                Object.entries(predictions).map(([o, counts]) => [o, { counts, missing: 0 }]),
+              ),
+            }
+          : {}),
+        total: features.reduce((a, c) => a + c, 0),
+      });
+    return { ...base, traffic };
+  }
+
+  it('emits PredictionDriftJsDistance per {Model, Output}; it does not vote in the share or the alarm', async () => {
+    const { traffic, run } = predictionSetup();
+    const outs = [];
+    for (let k = 0; k < 3; k++) {
+      await traffic(k, MATCHING, SKEWED);
+      outs.push(await run(k));
+    }
+    const last = outs[2]!;
+    if (last.kind !== 'judged' || last.result.status !== 'evaluated')
+      throw new Error('expected a judged window');
+    expect(last.result.share).toBe(0);
+    expect(last.state.status).toBe('OK');
+    expect(last.event).toBeUndefined();
+    const label = last.result.predictions?.find((o) => o.output === 'label');
+    expect(label).toMatchObject({ status: 'evaluated', kind: 'categorical', liveCount: 1000, drifted: true });
+    const predictionMetrics = last.metrics.filter((m) => m.name === 'PredictionDriftJsDistance');
+    expect(predictionMetrics.map((m) => m.dimensions)).toEqual([
+      { Model: MODEL, Output: 'label' },
+      { Model: MODEL, Output: 'probabilities' },
+    ]);
+    expect(predictionMetrics[0]!.value).toBeCloseTo(
+      label!.status === 'evaluated' ? label!.jsDistance : -1,
+      12,
+    );
+    expect(predictionMetrics[0]!.value).toBeGreaterThan(0.3);
+    expect(predictionMetrics[1]!.value).toBe(0);
+  });
+
+  it('puts evaluated prediction drift into the ModelDriftDetected evidence', async () => {
+    const { traffic, run } = predictionSetup();
+    const outs = [];
+    for (let k = 0; k < 2; k++) {
+      await traffic(k, SHIFTED, k === 0 ? SAME : SKEWED);
+      outs.push(await run(k));
+    }
+    const event = outs[1]!.kind === 'judged' ? outs[1]!.event : undefined;
+    expect(event?.detail).toMatchObject({
+      driftedFeatures: ['x1'],
+      predictions: [
+        { output: 'label', drifted: true, liveCount: 1000, jsDistance: expect.any(Number) },
+        { output: 'probabilities', drifted: false, liveCount: 1000, jsDistance: 0 },
+      ],
+    });
+  });
+
+  it('reports too few live predictions as insufficient, never as zero drift', async () => {
+    const { traffic, run } = predictionSetup();
+    // Feature counters without prediction counters (e.g. written by an instance that predates the baseline).
+    await traffic(0, SHIFTED);
+    await traffic(1, SHIFTED, { label: [10, 10, 0], probabilities: [0, 10, 10, 0] });
+    await run(0);
+    const out = await run(1);
+    if (out.kind !== 'judged' || out.result.status !== 'evaluated')
+      throw new Error('expected a judged window');
+    expect(out.result.predictions).toEqual([
+      { status: 'insufficient-data', output: 'label', liveCount: 20, minimum: 100 },
+      { status: 'insufficient-data', output: 'probabilities', liveCount: 20, minimum: 100 },
+    ]);
+    expect(out.metrics.some((m) => m.name === 'PredictionDriftJsDistance')).toBe(false);
+    expect(out.event?.detail).not.toHaveProperty('predictions');
+    expect(out.event?.detail).toMatchObject({ driftedFeatures: ['x1'] });
+  });
+
+  it('reads the window in the prediction layout', async () => {
+    const { layoutFromBaseline } = await import('../../lambdas/core/drift-monitor');
+    const manifest = tinyManifest();
+    manifest.baseline.predictions = PREDICTIONS;
+    expect(layoutFromBaseline(manifest.baseline)).toEqual({
+      features: { x1: 4 },
+      predictions: { label: 3, probabilities: 4 },
+    });
+  });
 });
