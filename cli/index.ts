@@ -3,6 +3,7 @@
  * `npm run cli` run it as a program and exit with its code: 0 success, 1 rejected/failed, 2 bad usage.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { S3RegistryStore } from '../lambdas/adapters/s3-registry-store';
 import { CliError, consoleIo, type CliIo } from './errors';
 import { feedback } from './feedback';
 import { DEFAULT_INFERENCE_URL, invoke } from './invoke';
@@ -21,7 +22,7 @@ async function projectConfigIfAny(): Promise<ModelOpsConfig | undefined> {
     return undefined;
   }
 }
-import { resolveTarget, type TargetOptions } from './target';
+import { resolveTarget, s3Client, type TargetOptions } from './target';
 
 function positiveNumber(flag: string): (value: string) => number {
   return (value) => {
@@ -92,7 +93,13 @@ function addTargetOptions(cmd: Command): Command {
       new Option('--model-versions-table <name>', 'ModelVersions table name (local default ModelVersions)'),
     )
     .addOption(new Option('--deployments-table <name>', 'Deployments table name (local default Deployments)'))
-    .addOption(new Option('--audit-log-table <name>', 'AuditLog table name (local default AuditLog)'));
+    .addOption(new Option('--audit-log-table <name>', 'AuditLog table name (local default AuditLog)'))
+    .addOption(
+      new Option(
+        '--monitor-state-table <name>',
+        'MonitorState table name, read by `status` for drift (local default MonitorState)',
+      ),
+    );
 }
 
 interface PushFlags extends TargetOptions {
@@ -180,7 +187,8 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     program
       .command('status')
       .description(
-        'List model versions with status, sha256 and creation time; with a model, also its recent audit events.',
+        'List model versions with status, sha256 and creation time; with a model, also its recent audit events ' +
+          'and, when modelops.config.ts configures it, its SLOs and its drift (state, latest window, per feature).',
       )
       .argument('[model]', 'model name; omit to list every model')
       .addOption(
@@ -190,12 +198,15 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     const target = await resolveTarget(flags);
     const config = model === undefined ? undefined : await projectConfigIfAny();
     const modelConfig = config?.models.find((m) => m.name === model);
+    const reader =
+      config === undefined ? undefined : metricsReaderFor(target, { namespace: config.monitoring.namespace });
+    const nowMs = Date.now();
     await status(
       model,
       target,
       {
         limit: flags.limit,
-        ...(config !== undefined && modelConfig !== undefined
+        ...(config !== undefined && modelConfig !== undefined && reader !== undefined
           ? {
               slo: {
                 model: {
@@ -205,8 +216,21 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
                   drift: modelConfig.drift.enabled,
                   driftScheduleMinutes: config.monitoring.driftScheduleMinutes,
                 },
-                reader: metricsReaderFor(target, { namespace: config.monitoring.namespace }),
-                nowMs: Date.now(),
+                reader,
+                nowMs,
+              },
+              drift: {
+                config: {
+                  enabled: modelConfig.drift.enabled,
+                  windowMinutes: modelConfig.drift.windowMinutes,
+                  scheduleMinutes: config.monitoring.driftScheduleMinutes,
+                  thresholds: modelConfig.drift.thresholds,
+                  persistence: modelConfig.drift.persistence,
+                  minLiveCount: modelConfig.drift.minLiveCount,
+                },
+                reader,
+                nowMs,
+                registry: new S3RegistryStore(target.bucket, s3Client(target)),
               },
             }
           : {}),

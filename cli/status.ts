@@ -1,6 +1,25 @@
-/** `modelops status [model]`: the registered and rejected versions, and a model's recent audit events. */
+/**
+ * `modelops status [model]`: the registered and rejected versions, and a model's recent audit events; with a model
+ * and its config, also its SLOs and its drift.
+ */
 import type { AlarmRulesInput } from '../lambdas/core/alarm-rules';
-import type { AuditEvent, MetricsReader, VersionRecord } from '../lambdas/core/ports';
+import { DRIFT_STATE_KIND } from '../lambdas/core/drift-monitor';
+import {
+  baselineNames,
+  driftReport,
+  type DriftReport,
+  type DriftReportConfig,
+  type Score,
+} from '../lambdas/core/drift-report';
+import type {
+  AuditEvent,
+  MetricReadRequest,
+  MetricsReader,
+  MonitorStateStore,
+  RegistryStore,
+  VersionReader,
+  VersionRecord,
+} from '../lambdas/core/ports';
 import { REPORT_WINDOWS_MS, sloReport, type SloReport } from '../lambdas/core/slo-report';
 import { modelNameSchema } from '../lambdas/core/manifest';
 import { CliError, UsageError, type CliIo } from './errors';
@@ -15,6 +34,16 @@ export interface StatusOptions {
     readonly model: AlarmRulesInput;
     readonly reader: MetricsReader;
     readonly nowMs: number;
+  };
+  /**
+   * With a model: its drift state (MonitorState) and the latest window's scores, read from these metrics; the feature
+   * names come from the judged version's baseline in the registry.
+   */
+  readonly drift?: {
+    readonly config: DriftReportConfig;
+    readonly reader: MetricsReader;
+    readonly nowMs: number;
+    readonly registry: Pick<RegistryStore, 'readText'>;
   };
 }
 
@@ -39,6 +68,153 @@ function sloLines(report: SloReport): string[] {
       : `Alarms firing: ${report.firing.map((s) => `${s.id} (${s.reason})`).join('; ')}`,
   );
   return lines;
+}
+
+const threeDigits = (v: number): string => v.toFixed(3);
+
+function scoreCell(s: Score): string {
+  return s.kind === 'missing' ? 'no data' : threeDigits(s.value);
+}
+
+function driftedCell(drifted: boolean | undefined, over: readonly [string, Score][]): string {
+  if (drifted === undefined) return 'unknown';
+  if (!drifted) return 'no';
+  return `yes (${over
+    .filter(([, s]) => s.kind === 'value' && s.over === true)
+    .map(([name]) => name)
+    .join(', ')})`;
+}
+
+/** Drift section lines of a report. `metricsError`: the metrics read failed (the state is still shown). */
+function driftLines(
+  report: DriftReport,
+  context: { readonly nowMs: number; readonly featuresUnknown?: string; readonly metricsError?: Error },
+): string[] {
+  if (report.kind === 'disabled') return ['Drift: drift off (drift.enabled is false for this model).'];
+  if (report.kind === 'no-state') {
+    return [`Drift: no drift state yet (the monitor runs every ${report.scheduleMinutes} minutes).`];
+  }
+  const { state, latest, thresholds } = report;
+  const stale = context.nowMs - Date.parse(report.updatedAt) > 2 * report.scheduleMinutes * 60_000;
+  const lines = [
+    `Drift (version ${report.version}; window ${report.windowMinutes} min, judged every ${report.scheduleMinutes} min; ` +
+      `last run ${report.updatedAt}${stale ? ', overdue: is the monitor running?' : ''}):`,
+  ];
+  const status =
+    state.status === 'ALARM'
+      ? `ALARM${state.since ? ` since ${state.since}` : ''}`
+      : state.cooldownUntil
+        ? `OK, cooldown until ${state.cooldownUntil} (no alarm before then)`
+        : `OK${state.since ? ` since ${state.since}` : ''}`;
+  const windows =
+    state.recent.length === 0
+      ? 'no window scored yet'
+      : `${state.drifted} of the last ${state.recent.length} scored windows drifted ` +
+        `(alarm at ${state.m} of ${state.n}; oldest first: ${state.recent.map((d) => (d ? 'drifted' : 'ok')).join(' ')})`;
+  lines.push(`State: ${status}; ${windows}.`);
+
+  const judged = [
+    thresholds.jsDistance !== undefined ? `JS distance >= ${thresholds.jsDistance}` : undefined,
+    thresholds.psi !== undefined ? `PSI >= ${thresholds.psi}` : undefined,
+  ].filter((t) => t !== undefined);
+  if (context.metricsError !== undefined) {
+    lines.push(`Latest window: metrics could not be read (${context.metricsError.message}).`);
+    return lines;
+  }
+  if (latest.kind === 'no-metrics') {
+    lines.push(`Latest window: no drift metrics in the last ${latest.lookbackMinutes} minutes.`);
+    return lines;
+  }
+  const when = new Date(latest.atMs).toISOString();
+  const rows = latest.liveCount === undefined ? 'rows unknown' : `${latest.liveCount} rows`;
+  if (latest.kind === 'insufficient-data') {
+    const need = latest.minimum === undefined ? '' : `, fewer than the ${latest.minimum} needed`;
+    lines.push(
+      `Latest window (${when}): insufficient data (${rows}${need}): not scored, which does not mean no drift.`,
+    );
+    return lines;
+  }
+  const share =
+    latest.share === undefined
+      ? 'dataset drift share: no data'
+      : `dataset drift share ${percent(latest.share)}`;
+  lines.push(
+    `Latest window (${when}): ${rows}, ${share}; a feature drifts at ${judged.join(' or ') || 'no threshold'}.`,
+  );
+  if (context.featuresUnknown !== undefined) {
+    lines.push(`Features: unknown (${context.featuresUnknown}).`);
+  } else {
+    const featureRows = report.features.map((f) => [
+      f.feature,
+      scoreCell(f.jsDistance),
+      scoreCell(f.psi),
+      driftedCell(f.drifted, [
+        ['JS', f.jsDistance],
+        ['PSI', f.psi],
+      ]),
+    ]);
+    lines.push(...table([['FEATURE', 'JS DISTANCE', 'PSI', 'DRIFTED'], ...featureRows]));
+  }
+  if (report.outputs.length > 0) {
+    const outputRows = report.outputs.map((o) => [
+      o.output,
+      scoreCell(o.jsDistance),
+      driftedCell(o.drifted, [['JS', o.jsDistance]]),
+    ]);
+    lines.push(...table([['PREDICTION', 'JS DISTANCE', 'DRIFTED'], ...outputRows]));
+  }
+  if (report.unreported.length > 0) {
+    lines.push(
+      `(The monitor also votes with ${report.unreported.join(' and ')}, which emit no metric: DRIFTED judges JS ` +
+        'distance and PSI only.)',
+    );
+  }
+  return lines;
+}
+
+/** Reads the state, the baseline's names and the metrics; a failing metrics read still shows the state. */
+async function driftSection(
+  model: string,
+  drift: NonNullable<StatusOptions['drift']>,
+  stores: { readonly monitorState: MonitorStateStore | undefined; readonly versions: VersionReader },
+): Promise<string[]> {
+  if (!drift.config.enabled) return driftLines({ kind: 'disabled' }, { nowMs: drift.nowMs });
+  if (stores.monitorState === undefined) {
+    return [
+      'Drift: this target names no MonitorState table (a stack without the MonitorStateTableName output: deploy ' +
+        'the current stack, or pass --monitor-state-table).',
+    ];
+  }
+  const record = await stores.monitorState.getState(model, DRIFT_STATE_KIND);
+  const names =
+    record === undefined
+      ? undefined
+      : await baselineNames({ versions: stores.versions, registry: drift.registry }, model, record.version);
+  let metricsError: Error | undefined;
+  const reader: MetricsReader = {
+    read: async (request: MetricReadRequest) => {
+      try {
+        return await drift.reader.read(request);
+      } catch (err) {
+        metricsError ??= err as Error;
+        return [];
+      }
+    },
+  };
+  const report = await driftReport({
+    model,
+    config: drift.config,
+    record,
+    features: typeof names === 'object' ? names.features : [],
+    ...(typeof names === 'object' ? { outputs: names.outputs } : {}),
+    reader,
+    nowMs: drift.nowMs,
+  });
+  return driftLines(report, {
+    nowMs: drift.nowMs,
+    ...(typeof names === 'string' ? { featuresUnknown: names } : {}),
+    ...(metricsError !== undefined ? { metricsError } : {}),
+  });
 }
 
 function table(rows: readonly (readonly string[])[]): string[] {
@@ -66,7 +242,7 @@ export async function status(
   target: Target,
   options: StatusOptions,
   io: CliIo,
-  stores?: Pick<LedgerStores, 'versions' | 'audit'>,
+  stores?: Pick<LedgerStores, 'versions' | 'audit'> & Partial<Pick<LedgerStores, 'monitorState'>>,
 ): Promise<{ versions: readonly VersionRecord[]; events: readonly AuditEvent[] }> {
   if (model !== undefined && !modelNameSchema.safeParse(model).success) {
     throw new UsageError(
@@ -76,7 +252,7 @@ export async function status(
   const limit = options.limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1)
     throw new UsageError(`--limit must be a whole number >= 1, got ${limit}`);
-  const { versions: versionStore, audit } = stores ?? createLedgerStores(target);
+  const { versions: versionStore, audit, monitorState } = stores ?? createLedgerStores(target);
   let versions: readonly VersionRecord[];
   let events: readonly AuditEvent[] = [];
   try {
@@ -123,6 +299,16 @@ export async function status(
     } catch (err) {
       // The ledger is still shown: metrics may be unreachable (local mode stopped, no CloudWatch permission).
       io.out(`SLOs: metrics could not be read (${(err as Error).message})`);
+    }
+  }
+  if (model !== undefined && options.drift !== undefined) {
+    io.out('');
+    try {
+      const lines = await driftSection(model, options.drift, { monitorState, versions: versionStore });
+      for (const line of lines) io.out(line);
+    } catch (err) {
+      // Like the SLOs: the ledger is still shown when the drift state or the baseline cannot be read.
+      io.out(`Drift: could not be read (${(err as Error).message})`);
     }
   }
   return { versions, events };

@@ -5,7 +5,12 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../lambdas/core/tables';
+import {
+  AUDIT_LOG_TABLE,
+  DEPLOYMENTS_TABLE,
+  MODEL_VERSIONS_TABLE,
+  MONITOR_STATE_TABLE,
+} from '../lambdas/core/tables';
 import { UsageError } from './errors';
 
 /** Mirrors local/emulators.ts; duplicated as literals so the CLI does not load the emulator packages. */
@@ -19,6 +24,7 @@ export const LOCAL_DEFAULTS = {
     [MODEL_VERSIONS_TABLE.envVar]: MODEL_VERSIONS_TABLE.id,
     [DEPLOYMENTS_TABLE.envVar]: DEPLOYMENTS_TABLE.id,
     [AUDIT_LOG_TABLE.envVar]: AUDIT_LOG_TABLE.id,
+    [MONITOR_STATE_TABLE.envVar]: MONITOR_STATE_TABLE.id,
   },
 } as const;
 
@@ -28,6 +34,8 @@ export const STACK_OUTPUTS = {
   [MODEL_VERSIONS_TABLE.envVar]: 'ModelVersionsTableName',
   [DEPLOYMENTS_TABLE.envVar]: 'DeploymentsTableName',
   [AUDIT_LOG_TABLE.envVar]: 'AuditLogTableName',
+  /** Optional: a stack deployed before the drift monitor has none, and only `status`'s drift section needs it. */
+  [MONITOR_STATE_TABLE.envVar]: 'MonitorStateTableName',
 } as const;
 
 /** Target flags common to every command (see `addTargetOptions` in cli/index.ts for their help). */
@@ -42,13 +50,17 @@ export interface TargetOptions {
   readonly modelVersionsTable?: string;
   readonly deploymentsTable?: string;
   readonly auditLogTable?: string;
+  readonly monitorStateTable?: string;
 }
 
 export interface Target {
   readonly description: string;
   readonly region: string;
   readonly bucket: string;
-  /** Physical table names by env var name (`MODEL_VERSIONS_TABLE`, …). */
+  /**
+   * Physical table names by env var name (`MODEL_VERSIONS_TABLE`, …). `MONITOR_STATE_TABLE` is absent for a stack
+   * without its output.
+   */
   readonly tables: Readonly<Record<string, string>>;
   readonly s3Endpoint?: string;
   readonly dynamodbEndpoint?: string;
@@ -71,6 +83,7 @@ function tableOverrides(o: TargetOptions): Record<string, string> {
   if (o.modelVersionsTable) out[MODEL_VERSIONS_TABLE.envVar] = o.modelVersionsTable;
   if (o.deploymentsTable) out[DEPLOYMENTS_TABLE.envVar] = o.deploymentsTable;
   if (o.auditLogTable) out[AUDIT_LOG_TABLE.envVar] = o.auditLogTable;
+  if (o.monitorStateTable) out[MONITOR_STATE_TABLE.envVar] = o.monitorStateTable;
   return out;
 }
 
@@ -120,6 +133,10 @@ export async function resolveTarget(o: TargetOptions): Promise<Target> {
       if (value) tables[def.envVar] = value;
       else missing.push(outputName);
     }
+    const monitorState =
+      tableOverrides(o)[MONITOR_STATE_TABLE.envVar] ??
+      findOutput(outputs, STACK_OUTPUTS[MONITOR_STATE_TABLE.envVar]);
+    if (monitorState) tables[MONITOR_STATE_TABLE.envVar] = monitorState;
     if (!bucket) missing.unshift(STACK_OUTPUTS.bucket);
     if (missing.length > 0) {
       throw new UsageError(
