@@ -61,6 +61,10 @@ export interface MetricReadPlan {
  * CloudWatch, so it is refused here instead of silently reading as missing).
  */
 export function planMetricRead(request: MetricReadRequest, nowMs: number): MetricReadPlan {
+  // The request may come straight from a JSON body (the local POST /metrics/read), so its shape is not trusted.
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+    throw new MetricReadError('the request must be an object { queries, startMs, endMs, periodSeconds }');
+  }
   const { queries, startMs, endMs, periodSeconds } = request;
   if (!Array.isArray(queries) || queries.length === 0) {
     throw new MetricReadError('queries is empty; pass at least one { id, metricName, dimensions, stat }');

@@ -217,6 +217,22 @@ describe('POST /metrics/read and the CLI reader', () => {
     ).rejects.toThrow(/periodSeconds 7 is not a CloudWatch period/);
   });
 
+  it.each(['null', '[]', '42', '"queries"'])(
+    'answers a JSON body %s that is not an object 400',
+    async (body) => {
+      const running = await start();
+      const res = await fetch(`${running.url}/metrics/read`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toMatch(
+        /the request must be an object \{ queries, startMs, endMs, periodSeconds \}/,
+      );
+    },
+  );
+
   it('keeps the local guards: POST only, JSON only, no browser origins, 404 without a store', async () => {
     const running = await start();
     const url = `${running.url}/metrics/read`;
