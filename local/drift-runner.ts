@@ -18,6 +18,7 @@ import {
   type DriftRunDeps,
   type MonitorOutcome,
 } from '../lambdas/core/drift-monitor';
+import { runErrorMetrics } from '../lambdas/core/drift-schedule';
 import type { MetricsSink } from '../lambdas/core/ports';
 import {
   AUDIT_LOG_TABLE,
@@ -44,12 +45,20 @@ export class DriftRunner {
 
   /** One monitor run over every model at `nowMs`, as one scheduled invocation of the deployed function. */
   async tick(nowMs: number): Promise<MonitorOutcome[]> {
+    const models = this.config.models.map((m) => ({ name: m.name, drift: m.drift }));
+    const failed = new Set<string>();
     const outcomes = await runDriftMonitor(this.deps, {
-      models: this.config.models.map((m) => ({ name: m.name, drift: m.drift })),
+      models,
       nowMs,
       actor: DRIFT_MONITOR_ACTOR,
-      log: (message, fields) => this.logger.warn(`${message}: ${JSON.stringify(fields)}`),
+      log: (message, fields) => {
+        // Called only for a model whose run threw, as in the deployed handler.
+        if (typeof fields.model === 'string') failed.add(fields.model);
+        this.logger.warn(`${message}: ${JSON.stringify(fields)}`);
+      },
     });
+    // The same DriftMonitorErrors series the deployed function emits, so the drift-monitor-errors rule sees it.
+    for (const group of runErrorMetrics(models, failed)) this.metrics.emit([group.dimensions], group.data);
     for (const outcome of outcomes) {
       if (outcome.kind !== 'judged') continue;
       emitMonitorMetrics(this.metrics, outcome.metrics);

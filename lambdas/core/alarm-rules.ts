@@ -28,6 +28,7 @@ export const ALARM_KINDS = [
   'candidate-latency',
   'accuracy',
   'drift',
+  'drift-monitor-errors',
 ] as const;
 export type AlarmKind = (typeof ALARM_KINDS)[number];
 
@@ -229,6 +230,23 @@ export function alarmRules(model: AlarmRulesInput): AlarmRule[] {
       threshold: 1,
       // The monitor writes DriftAlarm once per run; between runs the last state holds.
       treatMissingData: 'ignore',
+    });
+    // A model whose monitor run keeps failing is never judged: without this, drift would go unseen silently.
+    rules.push({
+      type: 'metric',
+      id: 'drift-monitor-errors',
+      kind: 'drift-monitor-errors',
+      severity: 'ticket',
+      description: `${model.name}: the drift monitor's runs for the model failed (no drift verdict)`,
+      runbook: runbookPath('drift-monitor-errors'),
+      notify: true,
+      metric: { metricName: DRIFT_METRICS.monitorErrors, dimensions: modelDims, stat: 'Sum' },
+      periodMs: periodMsDrift,
+      evaluationPeriods: 1,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      threshold: 1,
+      // Every run emits 0 or 1 per model; no datapoint means no run, which the monitor function's own alarm covers.
+      treatMissingData: 'notBreaching',
     });
   }
   for (const rule of rules) {

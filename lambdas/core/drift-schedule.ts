@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { DriftConfig, MonitorOutcome } from './drift-monitor';
 import { ConfigurationError, InvalidEventError } from './errors';
 import { formatPath, modelNameSchema, requiredFieldMessage } from './manifest';
-import { METRIC_DIMENSIONS, type MetricDatum, type MetricDimensions } from './ports';
+import { DRIFT_METRICS, METRIC_DIMENSIONS, type MetricDatum, type MetricDimensions } from './ports';
 
 export const DRIFT_MODELS_ENV = 'DRIFT_MODELS';
 
@@ -154,9 +154,6 @@ export function runTimeOf(event: unknown, nowMs: number): number {
   return ms;
 }
 
-/** Counted per {Model} on every run: 1 when the model's run failed (logged with its error), 0 otherwise. */
-export const DRIFT_MONITOR_ERRORS_METRIC = 'DriftMonitorErrors';
-
 /**
  * The error metric of one run: one group per judged-or-failed model. `failed` are the models whose run threw
  * (runDriftMonitor logs them and goes on), so an alarm on the metric sees a failing model although the invocation
@@ -170,7 +167,7 @@ export function runErrorMetrics(
     .filter((m) => m.drift.enabled)
     .map((m) => ({
       dimensions: { [METRIC_DIMENSIONS.model]: m.name },
-      data: [{ name: DRIFT_MONITOR_ERRORS_METRIC, unit: 'Count', value: failed.has(m.name) ? 1 : 0 }],
+      data: [{ name: DRIFT_METRICS.monitorErrors, unit: 'Count', value: failed.has(m.name) ? 1 : 0 }],
     }));
 }
 

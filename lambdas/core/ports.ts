@@ -239,6 +239,8 @@ export const DRIFT_METRICS = {
   insufficientData: 'DriftInsufficientData',
   /** 1 while the model's drift state is ALARM, else 0. */
   driftAlarm: 'DriftAlarm',
+  /** Per {Model} on every run: 1 when the model's run failed (logged with its error), 0 otherwise. */
+  monitorErrors: 'DriftMonitorErrors',
 } as const;
 
 /** Metric names of label feedback, per {Model, Version} and {Model}. */

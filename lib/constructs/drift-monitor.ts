@@ -1,11 +1,15 @@
 import { Duration, Token, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { runbookPath } from '../../lambdas/core/alarm-rules';
 import { DRIFT_DETECTED_DETAIL_TYPE, DRIFT_EVENT_SOURCE } from '../../lambdas/core/drift-monitor';
 import { DRIFT_MODELS_ENV, driftModelsEnvValue, type DriftModel } from '../../lambdas/core/drift-schedule';
 import { DRIFT_COUNTERS_TABLE, MONITOR_STATE_TABLE, REGISTRY_BUCKET_ENV } from '../../lambdas/core/tables';
@@ -47,6 +51,16 @@ export interface DriftMonitorProps {
    * @default Duration.minutes(2)
    */
   readonly timeout?: Duration;
+  /**
+   * Topic notified when the function itself fails (a crash, a timeout or bad DRIFT_MODELS: runs that write no
+   * per-model `DriftMonitorErrors`, which the models' `drift-monitor-errors` alarms watch).
+   * @default - no alarm on the function
+   */
+  readonly alarmTopic?: ITopic;
+  /** Alarm name prefix, e.g. `modelops-prod`; the alarm is `<prefix>-drift-monitor-failed`. @default 'modelops' */
+  readonly alarmNamePrefix?: string;
+  /** Prepended to the runbook path in the alarm description. @default '' */
+  readonly runbookBaseUrl?: string;
 }
 
 /**
@@ -66,6 +80,8 @@ export class DriftMonitor extends Construct {
   public readonly eventBus: IEventBus;
   /** The models the function monitors (those with `drift.enabled`), as written to DRIFT_MODELS. */
   public readonly models: readonly DriftModel[];
+  /** Errors of the function itself (only with `alarmTopic`). */
+  public readonly failureAlarm?: Alarm;
 
   constructor(scope: Construct, id: string, props: DriftMonitorProps) {
     super(scope, id);
@@ -130,13 +146,33 @@ export class DriftMonitor extends Construct {
       }),
     );
 
+    if (props.alarmTopic !== undefined) {
+      this.failureAlarm = new Alarm(this, 'FailedAlarm', {
+        alarmName: `${props.alarmNamePrefix ?? 'modelops'}-drift-monitor-failed`,
+        alarmDescription:
+          'The drift monitor function failed (crash, timeout or bad configuration): no model was judged. ' +
+          `Severity: ticket. Runbook: ${props.runbookBaseUrl ?? ''}${runbookPath('drift-monitor-errors')}`,
+        // Two periods so one failed run among healthy ones is enough, and the alarm clears after a good run.
+        metric: this.function.function.metricErrors({
+          period: Duration.minutes(Math.max(scheduleMinutes, 5) * 2),
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      const action = new SnsAction(props.alarmTopic);
+      this.failureAlarm.addAlarmAction(action);
+      this.failureAlarm.addOkAction(action);
+    }
+
     Validations.of(this.function.function).acknowledge({
       id: 'NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ',
       reason:
         'Invoked only by its EventBridge schedule, with async retries off and events expiring after one period: ' +
         'a failed run is superseded by the next scheduled run (which also delivers any pending outbox), so a ' +
-        'dead-letter queue would only hold stale schedule ticks. Failures are logged and counted per model ' +
-        '(DriftMonitorErrors).',
+        'dead-letter queue would only hold stale schedule ticks. Failures are logged, counted per model ' +
+        '(DriftMonitorErrors, alarmed per model) and, for the function itself, alarmed on its Errors metric.',
     });
   }
 }

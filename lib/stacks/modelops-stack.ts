@@ -227,6 +227,8 @@ export class ModelOpsStack extends Stack {
         metricsNamespace: config.monitoring.namespace,
         logRetention,
         logEncryptionKey: this.logsKey,
+        alarmTopic: this.alarmTopic,
+        alarmNamePrefix: `${config.project}-${config.stage}`,
       });
     }
 

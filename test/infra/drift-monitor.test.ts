@@ -222,6 +222,10 @@ describe('DriftMonitor construct', () => {
     });
   });
 
+  it('creates no alarm without an alarm topic', () => {
+    monitor().resourceCountIs('AWS::CloudWatch::Alarm', 0);
+  });
+
   it('defaults to a 10-minute schedule', () => {
     monitor().hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
   });
@@ -269,6 +273,39 @@ describe('ModelOpsStack drift monitor', () => {
       (d) => (d.Properties as Json).DashboardName === 'modelops-test-fleet',
     );
     expect(JSON.stringify(fleet)).toContain(`{"Ref":"${fnId}"}`);
+  });
+
+  it("alarms on the function's own errors to the alarm topic, ALARM and OK, with the runbook", () => {
+    const fnId = logicalIdOf(defaults.template, 'AWS::Lambda::Function', 'DriftMonitorFunction');
+    const topicId = logicalIdOf(defaults.template, 'AWS::SNS::Topic', 'AlarmTopic');
+    defaults.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'modelops-test-drift-monitor-failed',
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }],
+      Statistic: 'Sum',
+      Period: 1200,
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: topicId }],
+      OKActions: [{ Ref: topicId }],
+      AlarmDescription: Match.stringLikeRegexp('Runbook: docs/runbooks/drift-monitor-errors\\.md$'),
+    });
+  });
+
+  it('alarms per drift-enabled model on DriftMonitorErrors', () => {
+    for (const model of ['breast-cancer', 'credit-risk']) {
+      defaults.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `modelops-test-${model}-drift-monitor-errors`,
+        MetricName: 'DriftMonitorErrors',
+        Dimensions: [{ Name: 'Model', Value: model }],
+        Statistic: 'Sum',
+        Threshold: 1,
+        TreatMissingData: 'notBreaching',
+      });
+    }
   });
 
   it('outputs the MonitorState table and lets the uploader policy read it', () => {

@@ -122,7 +122,7 @@ describe('ModelAlarms', () => {
     expect(ticket.AlarmDescription).toContain('Severity: ticket');
   });
 
-  it('alarms on accuracy below the floor, MAE above the ceiling and DriftAlarm >= 1, notifying the topic', () => {
+  it('alarms on accuracy below the floor, MAE above the ceiling, DriftAlarm >= 1 and failed monitor runs, notifying the topic', () => {
     expect(byName.get('mo-test-bc-accuracy-floor')).toMatchObject({
       MetricName: 'PredictionCorrect',
       Statistic: 'Average',
@@ -145,10 +145,18 @@ describe('ModelAlarms', () => {
       Threshold: 1,
       TreatMissingData: 'ignore',
     });
-    for (const n of ['accuracy-floor', 'mae-ceiling', 'drift']) {
+    expect(byName.get('mo-test-bc-drift-monitor-errors')).toMatchObject({
+      MetricName: 'DriftMonitorErrors',
+      Statistic: 'Sum',
+      Period: 3600,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    for (const n of ['accuracy-floor', 'mae-ceiling', 'drift', 'drift-monitor-errors']) {
       expect((byName.get(`mo-test-bc-${n}`)!.AlarmActions as unknown[]).length).toBe(1);
     }
-    expect(alarms).toHaveLength(16 + 3);
+    expect(alarms).toHaveLength(16 + 4);
   });
 });
 

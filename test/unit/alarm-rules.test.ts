@@ -93,8 +93,18 @@ describe('alarmRules', () => {
       threshold: 1,
       periodMs: 2 * 3_600_000,
     });
+    expect(ids.get('drift-monitor-errors')).toMatchObject({
+      metric: { metricName: 'DriftMonitorErrors', stat: 'Sum' },
+      comparison: 'GreaterThanOrEqualToThreshold',
+      threshold: 1,
+      periodMs: 2 * 3_600_000,
+      treatMissingData: 'notBreaching',
+      notify: true,
+    });
     const plain = byId(alarmRules({ ...MODEL, feedback: {}, drift: false }));
-    expect(plain.has('accuracy-floor') || plain.has('mae-ceiling') || plain.has('drift')).toBe(false);
+    for (const id of ['accuracy-floor', 'mae-ceiling', 'drift', 'drift-monitor-errors']) {
+      expect(plain.has(id)).toBe(false);
+    }
   });
 
   it('keeps the budget shares for a shorter SLO period and refuses an unusable one, naming the field', () => {

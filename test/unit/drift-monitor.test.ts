@@ -7,6 +7,11 @@ import {
   type DriftMonitorDeps,
 } from '../../lambdas/core/drift-monitor';
 import type { DeploymentRecord, VersionRecord } from '../../lambdas/core/ports';
+import { TimeSeriesMetricsStore } from '../../lambdas/adapters/local-metric-store';
+import { evaluateAlarmRules } from '../../lambdas/core/alarm-evaluation';
+import { alarmRules } from '../../lambdas/core/alarm-rules';
+import type { ModelOpsConfig } from '../../lib/config';
+import { DriftRunner } from '../../local/drift-runner';
 import { LocalEventBus } from '../../local/event-bus';
 import { FakeAuditLog, FakeDeploymentStore, FakeRegistry, FakeVersionStore } from './fakes';
 import { tinyManifest } from './manifest-fixtures';
@@ -396,5 +401,68 @@ describe('monitorModel: prediction drift', () => {
       features: { x1: 4 },
       predictions: { label: 3, probabilities: 4 },
     });
+  });
+});
+
+describe('DriftRunner (local mode)', () => {
+  it('a model whose run fails gets DriftMonitorErrors 1 and its alarm rule fires; a healthy one 0', async () => {
+    const { deps, traffic } = setup();
+    (deps.deployments as FakeDeploymentStore).records.set('broken', {
+      model: 'broken',
+      stable: '9.9.9',
+      weight: 0,
+      mode: 'canary',
+      revision: 1,
+      updatedAt: '',
+    });
+    const failing = {
+      ...deps,
+      versions: {
+        ...deps.versions,
+        getVersion: async (model: string, v: string) => {
+          if (model === 'broken') throw new Error('table unavailable');
+          return deps.versions.getVersion(model, v);
+        },
+        listVersions: deps.versions.listVersions.bind(deps.versions),
+      },
+    } as typeof deps;
+    let now = T0 + 10 * MIN;
+    const store = new TimeSeriesMetricsStore({ now: () => now });
+    const models = [
+      { name: 'broken', drift: CONFIG },
+      { name: MODEL, drift: CONFIG },
+    ];
+    const warned: string[] = [];
+    const runner = new DriftRunner(
+      { models } as unknown as ModelOpsConfig,
+      { ...failing, events: new LocalEventBus(), audit: new FakeAuditLog() },
+      store,
+      { info: () => undefined, warn: (m: string) => void warned.push(m) },
+    );
+    await traffic('1.0.0', 0, MATCHING);
+    await runner.tick(now);
+    now += 2 * MIN;
+    const read = (model: string) =>
+      store.read({
+        queries: [{ id: 'e', metricName: 'DriftMonitorErrors', dimensions: { Model: model }, stat: 'Sum' }],
+        startMs: T0,
+        endMs: now,
+        periodSeconds: 60,
+      });
+    const values = async (model: string) => (await read(model))[0]!.values.filter((v) => v !== null);
+    expect(await values('broken')).toEqual([1]);
+    expect(await values(MODEL)).toEqual([0]);
+    expect(warned.some((w) => w.startsWith('drift monitor failed for a model'))).toBe(true);
+    const rules = (model: string) =>
+      alarmRules({
+        name: model,
+        slo: { periodDays: 30, availability: { target: 0.999 }, latency: { target: 0.99, thresholdMs: 100 } },
+        driftScheduleMinutes: 10,
+      }).filter((r) => r.id === 'drift-monitor-errors');
+    // Metric rules judge the latest complete period (here 1 h), as CloudWatch does.
+    now = T0 + 61 * MIN;
+    const stateOf = async (model: string) => (await evaluateAlarmRules(rules(model), store, now))[0]!.value;
+    expect(await stateOf('broken')).toBe('ALARM');
+    expect(await stateOf(MODEL)).toBe('OK');
   });
 });
