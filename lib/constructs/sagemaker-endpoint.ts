@@ -1,8 +1,8 @@
-import { Aws, Names, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Aws, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { ScalableTarget } from 'aws-cdk-lib/aws-applicationautoscaling';
 import type { Metric, MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Grant, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Alias, FunctionUrl } from 'aws-cdk-lib/aws-lambda';
@@ -11,6 +11,12 @@ import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagema
 import { Construct } from 'constructs';
 import { ECR_IMAGE_URI_PATTERN, SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config';
 import { variantNameFor } from '../../lambdas/core/keys';
+import {
+  endpointConfigNamePrefix,
+  modelNamePrefix,
+  SAGEMAKER_NAME_PATTERN,
+  type SageMakerTargetSettings,
+} from '../../lambdas/core/rollout-target';
 import { VERSION_PATTERN } from '../../lambdas/core/manifest';
 import { PREFIX } from '../../lambdas/core/tables';
 import { INFERENCE_ENV } from '../../lambdas/shared/env';
@@ -50,7 +56,14 @@ export interface SageMakerEndpointProps extends ServingFunctionOptions {
   readonly image: string;
   /** Registry key of the served version's registered `model.tar.gz`, under `models/<name>/<version>/`. */
   readonly modelDataKey: string;
-  /** The stable version the endpoint serves; its variant is named `variantNameFor(version)`. */
+  /**
+   * The initial version: CloudFormation creates the endpoint serving it, in variant `variantNameFor(version)`.
+   * After that the release pipeline owns the endpoint's config (`grantRollout`): it adds the candidate's variant
+   * and, after promote or rollback, switches to a config with only the kept version. Leave this at the version the
+   * stack was first deployed with: CloudFormation updates the endpoint only when its template changes, so an
+   * unchanged `version` (and image, model data, variant) never undoes a rollout, while a changed one switches the
+   * endpoint back to a single variant of this version on the next deploy.
+   */
   readonly version: string;
   readonly variant: SageMakerVariant;
   /**
@@ -92,10 +105,15 @@ export class SageMakerEndpoint extends Construct implements IModelEndpoint {
   public readonly endpoint: CfnEndpoint;
   /** SageMaker's log group for the endpoint, `/aws/sagemaker/Endpoints/<endpointName>`. */
   public readonly logGroup: LogGroup;
-  /** Production variant name: `variantNameFor(props.version)`. */
+  /** Production variant name of the initial version: `variantNameFor(props.version)`. */
   public readonly variantName: string;
   /** The endpoint's name (deterministic, derived from the construct path). */
   public readonly endpointName: string;
+  /**
+   * What the rollout's SageMaker target needs (lambdas/adapters/sagemaker-rollout-target.ts): endpoint name,
+   * execution role ARN, image, registry bucket, variant shape and volume key, the same the initial config uses.
+   */
+  public readonly rolloutSettings: SageMakerTargetSettings;
   /** Only for real-time variants whose instance type accepts a volume key. */
   public readonly volumeEncryptionKey?: IKey;
   public readonly function: ModelOpsFunction;
@@ -232,11 +250,22 @@ export class SageMakerEndpoint extends Construct implements IModelEndpoint {
       });
     }
 
+    // The initial config only: from the first rollout on, the endpoint runs configs the rollout creates (named
+    // `endpointConfigNamePrefix(endpointName)…`); CloudFormation keeps this one, so a stack delete still finds it.
     this.endpoint = new CfnEndpoint(this, 'Endpoint', {
       endpointName: this.endpointName,
       endpointConfigName: this.endpointConfig.attrEndpointConfigName,
     });
     this.endpoint.node.addDependency(this.logGroup);
+    this.rolloutSettings = {
+      endpointName: this.endpointName,
+      executionRoleArn: this.role.roleArn,
+      image: props.image,
+      registryBucketName: registry.bucket.bucketName,
+      variant,
+      ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
+      networkIsolation: props.networkIsolation ?? true,
+    };
 
     this.entryPoint = new FunctionEntryPoint(this, 'Router', {
       ...props,
@@ -262,6 +291,76 @@ export class SageMakerEndpoint extends Construct implements IModelEndpoint {
   /** The HTTPS URL of the router's entry point (ends in `/`); requests go to `<url>models/<name>/invoke`. */
   get url(): string {
     return this.functionUrl.url;
+  }
+
+  /**
+   * What the rollout's SageMaker target calls, on this endpoint only: `DescribeEndpoint` and `UpdateEndpoint` on the
+   * endpoint; `CreateModel` on models named `modelNamePrefix(endpointName)*`; `CreateEndpointConfig`,
+   * `DeleteEndpointConfig` (and `UpdateEndpoint`'s config side) on configs named
+   * `endpointConfigNamePrefix(endpointName)*` — so it can neither touch another endpoint's resources nor delete the
+   * stack's initial config; `iam:PassRole` for the execution role only, passed to SageMaker only; and, with a volume
+   * key, `kms:CreateGrant`/`kms:DescribeKey` on it for AWS resources only (SageMaker grants itself the key for the
+   * new instances' volumes with the caller's permissions).
+   */
+  grantRollout(grantee: IGrantable): Grant {
+    const stack = Stack.of(this);
+    const arn = (resource: string, resourceName: string) =>
+      stack.formatArn({ service: 'sagemaker', resource, resourceName });
+    // SageMaker lower-cases names in ARNs; the prefixes are lower-case already (rolloutNamePrefix).
+    const configs = arn('endpoint-config', `${endpointConfigNamePrefix(this.endpointName)}*`);
+    const models = arn('model', `${modelNamePrefix(this.endpointName)}*`);
+    let grant = Grant.addToPrincipal({
+      grantee,
+      actions: ['sagemaker:DescribeEndpoint'],
+      resourceArns: [this.endpoint.ref],
+    })
+      .combine(
+        Grant.addToPrincipal({
+          grantee,
+          actions: ['sagemaker:UpdateEndpoint'],
+          resourceArns: [this.endpoint.ref, configs],
+        }),
+      )
+      .combine(
+        Grant.addToPrincipal({
+          grantee,
+          actions: ['sagemaker:CreateEndpointConfig', 'sagemaker:DeleteEndpointConfig'],
+          resourceArns: [configs],
+        }),
+      )
+      .combine(Grant.addToPrincipal({ grantee, actions: ['sagemaker:CreateModel'], resourceArns: [models] }));
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [this.role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+      }),
+    );
+    if (this.volumeEncryptionKey !== undefined) {
+      grant = grant.combine(
+        Grant.addToPrincipal({
+          grantee,
+          actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+          resourceArns: [this.volumeEncryptionKey.keyArn],
+        }),
+      );
+    }
+    const principal = grantee.grantPrincipal;
+    if (Construct.isConstruct(principal)) {
+      for (const [resource, name, what] of [
+        ['endpoint-config', endpointConfigNamePrefix(this.endpointName), 'endpoint configs'],
+        ['model', modelNamePrefix(this.endpointName), 'models'],
+      ] as const) {
+        Validations.of(principal).acknowledge({
+          // cdk-nag prints the formatArn pseudo parameters as <AWS::…>.
+          id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:${resource}/${name}*]`,
+          reason:
+            `The rollout creates ${what} named by content hash at run time; the grant is limited to this ` +
+            `endpoint's name prefix (${name}*), so no other endpoint's ${what} are reachable.`,
+        });
+      }
+    }
+    return grant;
   }
 
   /** Lets `grantee` call the router's Function URL (alias `live` only). */
@@ -312,6 +411,11 @@ function validateProps(props: SageMakerEndpointProps): void {
   if (!VERSION_PATTERN.test(props.version)) {
     fail(
       `version must be a registered version (A-Z, a-z, 0-9, ".", "_", "-"), got ${JSON.stringify(props.version)}`,
+    );
+  }
+  if (!SAGEMAKER_NAME_PATTERN.test(variantNameFor(props.version))) {
+    fail(
+      `version ${JSON.stringify(props.version)} maps to variant "${variantNameFor(props.version)}", which SageMaker refuses; use a version that ends in a letter or digit`,
     );
   }
   const versionDir = `${PREFIX.models}${props.modelName}/${props.version}/`;

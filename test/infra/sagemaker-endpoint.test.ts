@@ -1,20 +1,27 @@
 /**
  * SageMakerEndpoint on the real app: model, endpoint config and endpoint for a real-time and a serverless variant,
- * the variant named after the served version, a least-privilege execution role, and a router that can invoke only
- * its own endpoint behind an IAM-authenticated Function URL.
+ * the variant named after the served version, a least-privilege execution role, a router that can invoke only
+ * its own endpoint behind an IAM-authenticated Function URL, and the rollout grant (`grantRollout`) limited to the
+ * endpoint and its name prefix, with the settings the rollout target reads (`rolloutSettings`).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelOpsConfigInput } from '../../lib/config';
 import { ArtifactRegistry } from '../../lib/constructs/artifact-registry';
 import { LIVE_ALIAS_NAME } from '../../lib/constructs/function-entry-point';
 import { MetadataTables } from '../../lib/constructs/metadata-tables';
-import { ConstructPropsError } from '../../lib/constructs/modelops-function';
+import { ConstructPropsError, ManagedPolicyRole } from '../../lib/constructs/modelops-function';
 import { hasLocalInstanceStorage, SageMakerEndpoint } from '../../lib/constructs/sagemaker-endpoint';
 import type { SageMakerEndpointProps } from '../../lib/constructs/sagemaker-endpoint';
 import { variantNameFor } from '../../lambdas/core/keys';
+import {
+  endpointConfigNamePrefix,
+  modelNamePrefix,
+  SAGEMAKER_NAME_PATTERN,
+} from '../../lambdas/core/rollout-target';
 import { DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG, testStack } from './helpers';
 import type { PolicyStatementJson, SynthResult, TemplateResource } from './helpers';
@@ -66,8 +73,19 @@ type Resource = TemplateResource;
 
 let synth: SynthResult;
 let resources: Record<string, Resource>;
+const endpoints: Partial<Record<Model, SageMakerEndpoint>> = {};
 beforeAll(() => {
-  synth = synthApp(CONFIG);
+  // A deployer's rollout role, granted on a real-time endpoint with a volume key and on a serverless one.
+  synth = synthApp(CONFIG, (stack) => {
+    const role = new ManagedPolicyRole(stack, 'RolloutTestRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    });
+    for (const c of stack.node.findAll()) {
+      if (c instanceof SageMakerEndpoint) endpoints[c.modelName as Model] = c;
+    }
+    endpoints['fraud-score']!.grantRollout(role);
+    endpoints.churn!.grantRollout(role);
+  });
   resources = synth.template.toJSON().Resources as Record<string, Resource>;
 });
 afterAll(() => synth.cleanup());
@@ -293,6 +311,126 @@ describe('SageMakerEndpoint router', () => {
   });
 });
 
+describe('SageMakerEndpoint rollout', () => {
+  const rolloutRole = () => logicalIdOf(synth.template, 'AWS::IAM::Role', 'RolloutTestRole');
+  const arnOf = (resource: string, name: string) => ({
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':sagemaker:',
+        { Ref: 'AWS::Region' },
+        ':',
+        { Ref: 'AWS::AccountId' },
+        `:${resource}/${name}*`,
+      ],
+    ],
+  });
+
+  it('exposes what the rollout target needs: endpoint name, execution role, image, bucket, variant, key', () => {
+    const fraud = synth.stack.resolve(endpoints['fraud-score']!.rolloutSettings) as Record<string, unknown>;
+    expect(fraud).toEqual({
+      endpointName: endpoints['fraud-score']!.endpointName,
+      executionRoleArn: { 'Fn::GetAtt': [id('AWS::IAM::Role', 'fraud-score', 'ExecutionRole'), 'Arn'] },
+      image: IMAGE,
+      registryBucketName: { Ref: expect.stringMatching(/^RegistryBucket/) },
+      variant: { kind: 'realtime', instanceType: 'ml.m5.xlarge', initialInstanceCount: 2 },
+      kmsKeyId: { 'Fn::GetAtt': [id('AWS::KMS::Key', 'fraud-score', 'VolumeKey'), 'Arn'] },
+      networkIsolation: true,
+    });
+    const churn = synth.stack.resolve(endpoints.churn!.rolloutSettings) as Record<string, unknown>;
+    expect(churn.kmsKeyId).toBeUndefined();
+    expect(churn.variant).toEqual({
+      kind: 'serverless',
+      memorySizeInMb: 2048,
+      maxConcurrency: 20,
+      provisionedConcurrency: 5,
+    });
+  });
+
+  it('derives lower-case name prefixes that leave room for a content hash', () => {
+    for (const endpoint of Object.values(endpoints)) {
+      for (const prefix of [
+        endpointConfigNamePrefix(endpoint.endpointName),
+        modelNamePrefix(endpoint.endpointName),
+      ]) {
+        expect(prefix).toBe(prefix.toLowerCase());
+        expect(prefix.length + 16).toBeLessThanOrEqual(63);
+        expect(`${prefix}0123456789abcdef`).toMatch(SAGEMAKER_NAME_PATTERN);
+      }
+    }
+    expect(endpointConfigNamePrefix(endpoints['fraud-score']!.endpointName)).not.toBe(
+      endpointConfigNamePrefix(endpoints.churn!.endpointName),
+    );
+  });
+
+  it('grants the rollout role SageMaker calls on its endpoint and name prefix only, and PassRole for the execution role', () => {
+    const statements = allowsOf(rolloutRole());
+    const fraud = endpoints['fraud-score']!.endpointName;
+    const byAction = (action: string) =>
+      statements.filter((s) => asArray(s.Action).includes(action)).map((s) => s.Resource);
+    const onBoth = (fn: (model: Model) => unknown) => [fn('fraud-score'), fn('churn')];
+    const endpointName = (model: Model) => endpoints[model]!.endpointName;
+    expect(byAction('sagemaker:DescribeEndpoint')).toEqual(onBoth((m) => ({ Ref: endpointId(m) })));
+    expect(byAction('sagemaker:UpdateEndpoint')).toEqual(
+      onBoth((m) => [
+        { Ref: endpointId(m) },
+        arnOf('endpoint-config', endpointConfigNamePrefix(endpointName(m))),
+      ]),
+    );
+    for (const action of ['sagemaker:CreateEndpointConfig', 'sagemaker:DeleteEndpointConfig']) {
+      expect(byAction(action)).toEqual(
+        onBoth((m) => arnOf('endpoint-config', endpointConfigNamePrefix(endpointName(m)))),
+      );
+    }
+    expect(byAction('sagemaker:CreateModel')).toEqual(
+      onBoth((m) => arnOf('model', modelNamePrefix(endpointName(m)))),
+    );
+    const passRole = statements.filter((s) => asArray(s.Action).includes('iam:PassRole'));
+    expect(passRole).toEqual(
+      onBoth((m) =>
+        expect.objectContaining({
+          Resource: { 'Fn::GetAtt': [id('AWS::IAM::Role', m, 'ExecutionRole'), 'Arn'] },
+          Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+        }),
+      ),
+    );
+    // Only the real-time endpoint has a volume key to grant.
+    expect(byAction('kms:CreateGrant')).toEqual([
+      { 'Fn::GetAtt': [id('AWS::KMS::Key', 'fraud-score', 'VolumeKey'), 'Arn'] },
+    ]);
+    const actions = new Set(statements.flatMap((s) => asArray(s.Action)));
+    expect(actions).toEqual(
+      new Set([
+        'sagemaker:DescribeEndpoint',
+        'sagemaker:UpdateEndpoint',
+        'sagemaker:CreateEndpointConfig',
+        'sagemaker:DeleteEndpointConfig',
+        'sagemaker:CreateModel',
+        'iam:PassRole',
+        'kms:CreateGrant',
+        'kms:DescribeKey',
+      ]),
+    );
+    expect(JSON.stringify(statements)).not.toMatch(/"\*"|sagemaker:\*|DeleteEndpoint"|DeleteModel/);
+    expect(fraud).toMatch(SAGEMAKER_NAME_PATTERN);
+  });
+
+  it('keeps the CloudFormation endpoint on its initial config (the rollout owns later ones)', () => {
+    expect(resources[endpointId('fraud-score')]?.Properties.EndpointConfigName).toEqual({
+      'Fn::GetAtt': [
+        id('AWS::SageMaker::EndpointConfig', 'fraud-score', 'EndpointConfig'),
+        'EndpointConfigName',
+      ],
+    });
+    // The stack's own config has a CloudFormation-generated name, outside the prefix the rollout may delete.
+    expect(
+      props(id('AWS::SageMaker::EndpointConfig', 'fraud-score', 'EndpointConfig')).EndpointConfigName,
+    ).toBeUndefined();
+  });
+});
+
 describe('SageMakerEndpoint with cdk-nag', () => {
   it('leaves no unacknowledged finding', () => {
     const report = JSON.parse(
@@ -334,6 +472,12 @@ describe('SageMakerEndpoint props validation', () => {
     expect(endpointWith({ image: 'nginx:latest' })).toThrow(ConstructPropsError);
     expect(endpointWith({ image: 'nginx:latest' })).toThrow(
       /image must be a literal ECR image URI.*"nginx:latest"/,
+    );
+  });
+
+  it('rejects a version whose variant name SageMaker refuses', () => {
+    expect(endpointWith({ version: '1.', modelDataKey: 'models/fraud-score/1./x.tar.gz' })).toThrow(
+      /version "1\." maps to variant "v-1-", which SageMaker refuses; use a version that ends in a letter or digit/,
     );
   });
 
