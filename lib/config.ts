@@ -256,6 +256,69 @@ const feedbackSchema = z
   .prefault({});
 export type FeedbackConfig = z.infer<typeof feedbackSchema>;
 
+export const DEFAULT_CANARY = {
+  enabled: false,
+  steps: [0.05, 0.25, 0.5],
+  bakeSeconds: 600,
+  lock: { ttlMinutes: 360, onLocked: 'wait', waitSeconds: 60, maxWaits: 60 },
+  dryRun: false,
+} as const;
+
+/**
+ * The canary rollout after registration (docs/rollout.md): take the model's rollout lock, route `steps` in turn to
+ * the candidate with a bake and a statistical analysis after each, then promote or roll back. Off by default: a
+ * registered version then waits for `modelops promote`.
+ */
+const canarySchema = z
+  .strictObject({
+    enabled: z.boolean().default(DEFAULT_CANARY.enabled),
+    /** Candidate weights in turn, strictly increasing, each in (0, 1); promoted after the last step passes. */
+    steps: z
+      .array(
+        z
+          .number()
+          .gt(0, { error: 'must be > 0' })
+          .lt(1, { error: 'must be < 1 (promotion is the 100 % step)' }),
+      )
+      .min(1, { error: 'must list at least one weight, e.g. [0.05, 0.25, 0.5]' })
+      .max(20, { error: 'at most 20 steps' })
+      .refine((w) => w.every((x, i) => i === 0 || x > w[i - 1]!), { error: 'weights must strictly increase' })
+      .default([...DEFAULT_CANARY.steps]),
+    /** Bake before each analysis (also each extension of an inconclusive step); 0 analyses at once. */
+    bakeSeconds: wholeNumber(0, 86_400, 'seconds').default(DEFAULT_CANARY.bakeSeconds),
+    lock: z
+      .strictObject({
+        /** A lock older than this may be taken over: a dead execution cannot hold the model forever. */
+        ttlMinutes: wholeNumber(1, 10_080, 'minutes').default(DEFAULT_CANARY.lock.ttlMinutes),
+        /** A release while another runs for the model: wait for it, or fail at once. */
+        onLocked: z
+          .enum(['wait', 'fail'], { error: 'must be "wait" or "fail"' })
+          .default(DEFAULT_CANARY.lock.onLocked),
+        waitSeconds: wholeNumber(1, 3_600, 'seconds').default(DEFAULT_CANARY.lock.waitSeconds),
+        maxWaits: wholeNumber(0, 10_000, 'waits').default(DEFAULT_CANARY.lock.maxWaits),
+      })
+      .prefault({}),
+    /** Judge and record every verdict but never act: the candidate is cleared at the end, stable stays. */
+    dryRun: z.boolean().default(DEFAULT_CANARY.dryRun),
+    /** The judge's policy (docs/rollout-judge.md); every field has a default. */
+    judge: z
+      .strictObject({
+        alpha: z.number().gt(0).lte(0.5, { error: 'must be in (0, 0.5]' }).optional(),
+        minDetectableEffect: z.number().gt(0).lte(10, { error: 'must be in (0, 10]' }).optional(),
+        power: z.number().gte(0.5).lt(1, { error: 'must be in [0.5, 1)' }).optional(),
+        baselineRateFloor: share(0.000001, 0.999999).optional(),
+        maxExtensionsPerStep: wholeNumber(0, 1_000, 'extensions').optional(),
+        maxP99Ratio: z.number().gte(1, { error: 'must be >= 1' }).optional(),
+        p99CeilingMs: z.number().positive({ error: 'must be > 0' }).optional(),
+        minRequestsForP99: wholeNumber(100, 10_000_000, 'requests').optional(),
+        maxInvalidInputRatio: z.number().gte(1, { error: 'must be >= 1' }).optional(),
+        maxPredictionShift: share(0.000001, 1).optional(),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+export type CanaryConfig = z.infer<typeof canarySchema>;
+
 export const OBJECT_LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
 export const DEFAULT_OBJECT_LOCK = { mode: 'GOVERNANCE', days: 365 } as const;
 
@@ -300,7 +363,8 @@ export const modelConfigSchema = z
     slo: sloSchema,
     drift: driftSchema,
     feedback: feedbackSchema,
-    // Room for later issues: canary, retrain.
+    canary: canarySchema,
+    // Room for later issues: retrain.
   })
   .superRefine((m, ctx) => {
     if (m.reservedConcurrency !== undefined && m.provisionedConcurrency.max > m.reservedConcurrency) {

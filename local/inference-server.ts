@@ -531,6 +531,8 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
         metricsReader: metricStore,
         logger: context.logger,
       });
+      // The canary judge (AnalyzeCanary) reads this server's metric store, as it reads CloudWatch in AWS.
+      context.runtime.provideSetting('metricsReadUrl', running.url);
       const service: RunningInferenceService = {
         url: `${running.url}/models/{name}/invoke`,
         baseUrl: running.url,

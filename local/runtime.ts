@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { LOCAL_SIGNING_KEY_DIR_PREFIX } from '../lambdas/adapters/signer-from-env';
+import { rolloutPoliciesEnvValue } from '../lambdas/core/rollout-events';
 import { TaskEnvironment } from '../lambdas/shared/env';
 import { parseConfig, type ModelOpsConfig } from '../lib/config';
 import { RELEASE_WORKFLOW } from '../lib/workflows/release';
@@ -20,6 +21,7 @@ import {
   WORKFLOW_TABLES,
   type Workflow,
   type WorkflowFunction,
+  type WorkflowSetting,
   type WorkflowSettingValues,
   type WorkflowTable,
 } from '../lib/workflows/types';
@@ -83,6 +85,9 @@ export function localSettings(emulators: Emulators, config: ModelOpsConfig): Wor
     modelLockDays: String(config.registry.objectLock.days),
     // The local key pair in the data directory (LocalModelSigner); the inference server verifies with the same one.
     modelSigningKeyId: `${LOCAL_SIGNING_KEY_DIR_PREFIX}${emulators.dataDir}`,
+    rolloutPolicies: rolloutPoliciesEnvValue(config.models),
+    // Known once the inference server listens: it calls provideSetting('metricsReadUrl', its URL).
+    metricsReadUrl: '',
   };
 }
 
@@ -152,6 +157,11 @@ export interface LocalRuntime {
   startRelease(input: { bucket: string; key: string }, name?: string): Promise<ExecutionResult>;
   /** Starts a journaled release again from the start, under the same name (recovery after a crash). */
   resumeRelease(entry: JournalEntry): Promise<ExecutionResult>;
+  /**
+   * Gives every release function bound to `setting` a value known only once a service runs: the inference server
+   * provides `metricsReadUrl` (its own URL) for AnalyzeCanary.
+   */
+  provideSetting(setting: WorkflowSetting, value: string): void;
 }
 
 /**
@@ -223,5 +233,12 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     releaseEnvironments: environments,
     startRelease: (input, name) => run(input, name ?? randomUUID(), undefined),
     resumeRelease: (entry) => run(entry.input, entry.name, entry),
+    provideSetting: (setting, value) => {
+      for (const fn of workflow.functions) {
+        if ((fn.settings as readonly WorkflowSetting[]).includes(setting)) {
+          environments.get(fn.id)!.provide(WORKFLOW_SETTINGS[setting], value);
+        }
+      }
+    },
   };
 }

@@ -99,6 +99,21 @@ export interface DeploymentRecord {
   readonly mode: DeploymentMode;
   readonly revision: number;
   readonly updatedAt: string;
+  /**
+   * The rollout lock (lambdas/core/rollout.ts): the release execution that owns the model's canary. In the routing
+   * record itself, so taking the lock, every weight change and the final promote or rollback (which clears it) are
+   * each one conditional write of one item.
+   */
+  readonly rollout?: RolloutLock;
+}
+
+export interface RolloutLock {
+  /** The release execution that holds the lock; only it may change the weight or finish the rollout. */
+  readonly executionId: string;
+  readonly candidate: string;
+  readonly startedAt: string;
+  /** After this instant another release may take the lock over (a dead execution cannot hold a model forever). */
+  readonly expiresAt: string;
 }
 
 export const AUDIT_EVENT_TYPES = [
@@ -118,6 +133,16 @@ export const AUDIT_EVENT_TYPES = [
   'DRIFT_DETECTED',
   /** The drift monitor cleared a model's drift alarm (n calm windows in a row). Details: window. */
   'DRIFT_CLEARED',
+  /** A release took the model's rollout lock and routed the first canary step. Details: stable, weight, steps. */
+  'ROLLOUT_STARTED',
+  /** One canary analysis: the judge's decision with every check's numbers. */
+  'CANARY_VERDICT',
+  /** The rollout moved the candidate to its next weight. */
+  'TRAFFIC_SHIFTED',
+  /** The rollout cleared the candidate (stable serves 100 %). Details: reason code, verdict. */
+  'ROLLED_BACK',
+  /** A rollout step failed; the candidate was cleared and the lock released. Details: the error. */
+  'ROLLOUT_ABORTED',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

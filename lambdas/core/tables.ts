@@ -108,6 +108,10 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
 
 /** Environment variable holding the artifact registry bucket's name. */
 export const REGISTRY_BUCKET_ENV = 'REGISTRY_BUCKET';
+/** JSON object: model name → canary policy (lambdas/core/rollout-events.ts), for the models with `canary.enabled`. */
+export const ROLLOUT_POLICIES_ENV = 'ROLLOUT_POLICIES';
+/** Set by local mode only: the local inference server whose metric store AnalyzeCanary reads (else CloudWatch). */
+export const METRICS_READ_URL_ENV = 'METRICS_READ_URL';
 /** Environment variable holding the largest artifact, in bytes, that validation accepts. */
 export const MAX_ARTIFACT_BYTES_ENV = 'MAX_ARTIFACT_BYTES';
 

@@ -36,8 +36,12 @@ export class TaskEnvironment {
   readonly env: NodeJS.ProcessEnv;
   private readonly readNames = new Set<string>();
 
+  /** Values known only once local mode runs (e.g. the inference server's URL); see `provide`. */
+  private readonly values: Record<string, string>;
+
   constructor(readonly variables: Readonly<Record<string, string>>) {
-    const values: Readonly<Record<string, string>> = { ...variables };
+    const values: Record<string, string> = { ...variables };
+    this.values = values;
     const reads = this.readNames;
     this.env = new Proxy({} as NodeJS.ProcessEnv, {
       get: (_target, name) => {
@@ -53,6 +57,13 @@ export class TaskEnvironment {
           : undefined,
       set: () => false,
     });
+  }
+
+  /** Sets a variable this environment already binds, to a value known only after local mode started. */
+  provide(name: string, value: string): void {
+    if (!Object.hasOwn(this.values, name))
+      throw new ConfigurationError(`${name} is not bound to this function`);
+    this.values[name] = value;
   }
 
   /** Every variable name read through the env helpers in this environment so far, set or not. */

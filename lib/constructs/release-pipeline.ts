@@ -49,8 +49,13 @@ export interface ReleasePipelineProps {
   readonly maxArtifactBytes: number;
   /** Names of the configured models; a bundle for any other model is rejected. */
   readonly configuredModels: readonly string[];
-  /** Powertools metrics namespace of the functions, usually the project name. */
+  /** Powertools metrics namespace of the functions, usually the project name; AnalyzeCanary reads it back. */
   readonly metricsNamespace: string;
+  /**
+   * The canary policies of the models with `canary.enabled` (`rolloutPoliciesEnvValue(config.models)`).
+   * @default '{}' - no model is rolled out: registered versions wait for `modelops promote`
+   */
+  readonly rolloutPolicies?: string;
   /** Retention of the functions' and the state machine's log groups (`config.retention.logDays`). */
   readonly logRetention: RetentionDays;
   /**
@@ -80,6 +85,8 @@ export class ReleasePipeline extends Construct {
   public readonly validateArtifact: ModelOpsFunction;
   public readonly registerVersion: ModelOpsFunction;
   public readonly recordRejection: ModelOpsFunction;
+  /** Reads metrics (cloudwatch:GetMetricData) for the canary judge. */
+  public readonly analyzeCanary: ModelOpsFunction;
   /** Every function of the wiring table (lib/workflows/release.ts), in row order. */
   public readonly functions: readonly ModelOpsFunction[];
   public readonly stateMachine: StateMachine;
@@ -104,6 +111,9 @@ export class ReleasePipeline extends Construct {
       modelLockDays: String(registry.objectLock.days),
       // Empty without a key: RegisterVersion then signs nothing (modelSignerFromEnv).
       modelSigningKeyId: props.signingKey?.keyArn ?? '',
+      rolloutPolicies: props.rolloutPolicies ?? '{}',
+      // Local mode only; empty in AWS, where AnalyzeCanary reads CloudWatch.
+      metricsReadUrl: '',
     };
     // The row's access names onto the construct's grants; the record types refuse a name with no mapping here.
     const bucketGrants: Record<BucketAccess, BucketGrant> = {
@@ -140,6 +150,21 @@ export class ReleasePipeline extends Construct {
     // The bucket policy denies models/ writes and deletes to every other principal (ArtifactRegistry).
     registry.restrictModelsWritesTo(this.registerVersion.role);
     this.recordRejection = functionOf('RecordRejection');
+    this.analyzeCanary = functionOf('AnalyzeCanary');
+    this.analyzeCanary.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'ReadCanaryMetrics',
+        actions: ['cloudwatch:GetMetricData'],
+        resources: ['*'],
+      }),
+    );
+    Validations.of(this.analyzeCanary.role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        "cloudwatch:GetMetricData (the canary judge reads the candidate and stable versions' metrics) and the X-Ray " +
+        'statement support no resource-level permissions; GetMetricData only reads. Every other statement names ' +
+        'its resources.',
+    });
     this.functions = [...byId.values()];
 
     for (const fn of this.functions) {

@@ -5,6 +5,7 @@ import type { StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { ModelOpsConfig } from '../config';
+import { rolloutPoliciesEnvValue } from '../../lambdas/core/rollout-events';
 import { AlarmTopic } from '../constructs/alarm-topic';
 import { ArtifactRegistry } from '../constructs/artifact-registry';
 import { DriftMonitor } from '../constructs/drift-monitor';
@@ -128,6 +129,7 @@ export class ModelOpsStack extends Stack {
       maxArtifactBytes: config.registry.maxArtifactBytes,
       reservedConcurrency: config.release.reservedConcurrency,
       configuredModels: config.models.map((m) => m.name),
+      rolloutPolicies: rolloutPoliciesEnvValue(config.models),
       metricsNamespace: config.monitoring.namespace,
       logRetention,
       logEncryptionKey: this.logsKey,

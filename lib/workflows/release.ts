@@ -52,5 +52,47 @@ export const RELEASE_WORKFLOW = {
       // The bucket name only checks that the event names the registry; no object is read.
       settings: ['registryBucket'],
     },
+    {
+      // Behind StartRollout only: takes the rollout lock and routes the first canary step.
+      id: 'StartRollout',
+      handler: 'start-rollout',
+      import: () => import('../../lambdas/start-rollout/handler'),
+      serviceName: 'start-rollout',
+      description: 'Takes the rollout lock and routes the first canary step (or promotes a first version)',
+      timeoutSeconds: 30,
+      memoryMb: 256,
+      onnxRuntime: false,
+      tables: { modelVersions: 'read', deployments: 'write', auditLog: 'append' },
+      bucket: [],
+      settings: ['rolloutPolicies'],
+    },
+    {
+      id: 'AnalyzeCanary',
+      handler: 'analyze-canary',
+      import: () => import('../../lambdas/analyze-canary/handler'),
+      serviceName: 'analyze-canary',
+      description: 'Judges one canary look: candidate vs stable metrics over the same window',
+      timeoutSeconds: 60,
+      memoryMb: 512,
+      onnxRuntime: false,
+      // Reads the routing record to check the lock is still this execution's; metrics via GetMetricData.
+      tables: { deployments: 'read', auditLog: 'append' },
+      bucket: [],
+      settings: ['metricsReadUrl'],
+    },
+    {
+      // Behind NextStep, Promote, Rollback, FinishDryRun and AbortRollout: one conditional routing write each.
+      id: 'AdvanceRollout',
+      handler: 'advance-rollout',
+      import: () => import('../../lambdas/advance-rollout/handler'),
+      serviceName: 'advance-rollout',
+      description: 'Shifts the canary weight, promotes, rolls back or aborts a rollout',
+      timeoutSeconds: 30,
+      memoryMb: 256,
+      onnxRuntime: false,
+      tables: { deployments: 'write', auditLog: 'append' },
+      bucket: [],
+      settings: [],
+    },
   ],
 } as const satisfies Workflow;

@@ -10,8 +10,10 @@ import {
   AUDIT_LOG_TABLE,
   DEPLOYMENTS_TABLE,
   MAX_ARTIFACT_BYTES_ENV,
+  METRICS_READ_URL_ENV,
   MODEL_VERSIONS_TABLE,
   REGISTRY_BUCKET_ENV,
+  ROLLOUT_POLICIES_ENV,
   type TableDefinition,
 } from '../../lambdas/core/tables';
 import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV } from '../../lambdas/core/object-lock';
@@ -50,6 +52,8 @@ export const WORKFLOW_SETTINGS = {
   modelLockDays: MODEL_LOCK_DAYS_ENV,
   /** The key RegisterVersion signs with: the ModelSigningKey ARN in AWS, `local-dir:<data dir>` locally. */
   modelSigningKeyId: MODEL_SIGNING_KEY_ENV,
+  rolloutPolicies: ROLLOUT_POLICIES_ENV,
+  metricsReadUrl: METRICS_READ_URL_ENV,
 } as const;
 export type WorkflowSetting = keyof typeof WORKFLOW_SETTINGS;
 export type WorkflowSettingValues = Readonly<Record<WorkflowSetting, string>>;

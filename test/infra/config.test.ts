@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_DRIFT, DEFAULT_FEEDBACK, DEFAULT_SLO, parseConfig } from '../../lib/config';
+import {
+  ConfigError,
+  DEFAULT_CANARY,
+  DEFAULT_DRIFT,
+  DEFAULT_FEEDBACK,
+  DEFAULT_SLO,
+  parseConfig,
+} from '../../lib/config';
 
 const minimal = { models: [{ name: 'breast-cancer', owner: 'ml-platform' }] };
 
@@ -48,6 +55,7 @@ describe('parseConfig', () => {
           slo: DEFAULT_SLO,
           drift: DEFAULT_DRIFT,
           feedback: DEFAULT_FEEDBACK,
+          canary: { ...DEFAULT_CANARY, steps: [...DEFAULT_CANARY.steps], judge: {} },
         },
       ],
     });

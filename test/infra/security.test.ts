@@ -128,9 +128,9 @@ describe('bundling', () => {
         (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties
           .Environment?.Variables?.POWERTOOLS_SERVICE_NAME !== undefined,
     ) as { Properties: { Code: { S3Key: string } } }[];
-    // THEN three release functions, one per model and the drift monitor, each with its bundle staged in the cloud
+    // THEN six release functions, one per model and the drift monitor, each with its bundle staged in the cloud
     // assembly
-    expect(functions).toHaveLength(3 + (SECURITY_CONFIG.models?.length ?? 0) + 1);
+    expect(functions).toHaveLength(6 + (SECURITY_CONFIG.models?.length ?? 0) + 1);
     for (const fn of functions) {
       const hash = fn.Properties.Code.S3Key.replace(/\.zip$/, '');
       const dir = path.join(synth.assembly.directory, `asset.${hash}`);
@@ -260,13 +260,20 @@ describe('IAM least privilege', () => {
     });
   });
 
-  it('lets the state machine invoke only the three release functions', () => {
+  it('lets the state machine invoke only the release functions', () => {
     const sm = allows().filter((s) => s.logicalId.startsWith('ReleaseStateMachineRole'));
     const invoke = sm.filter((s) => asArray(s.statement.Action).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
     const resources = asArray(invoke[0]?.statement.Resource as unknown[]).map((r) => JSON.stringify(r));
-    expect(resources).toHaveLength(3);
-    for (const fn of ['ValidateArtifact', 'RegisterVersion', 'RecordRejection']) {
+    expect(resources).toHaveLength(6);
+    for (const fn of [
+      'ValidateArtifact',
+      'RegisterVersion',
+      'RecordRejection',
+      'StartRollout',
+      'AnalyzeCanary',
+      'AdvanceRollout',
+    ]) {
       expect(resources.some((r) => r.includes(`Release${fn}Function`))).toBe(true);
     }
   });

@@ -83,12 +83,12 @@ describe('release wiring table', () => {
       ...RELEASE_WORKFLOW,
       functions: [
         ...RELEASE_WORKFLOW.functions,
-        { ...RELEASE_WORKFLOW.functions[2], id: 'AnalyzeCanary', handler: 'analyze-canary' },
+        { ...RELEASE_WORKFLOW.functions[2], id: 'Unwired', handler: 'unwired' },
       ],
     };
     expect(wiringProblems(workflow, releaseAsl)).toEqual([
-      'release wiring table: row AnalyzeCanary is not wired: no Task in release.asl.json uses it ' +
-        '(${AnalyzeCanaryFunctionArn}); remove the row or add the Task',
+      'release wiring table: row Unwired is not wired: no Task in release.asl.json uses it ' +
+        '(${UnwiredFunctionArn}); remove the row or add the Task',
     ]);
   });
 
@@ -150,6 +150,8 @@ describe('release wiring table', () => {
           maxArtifactBytes: '1',
           configuredModels: 'm',
           modelLockMode: 'GOVERNANCE',
+          rolloutPolicies: '{}',
+          metricsReadUrl: '',
           modelLockDays: '1',
           modelSigningKeyId: 'k',
         },

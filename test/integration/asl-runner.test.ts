@@ -21,6 +21,15 @@ const ARNS = {
   ValidateArtifactFunctionArn: localFunctionArn('validate'),
   RegisterVersionFunctionArn: localFunctionArn('register'),
   RecordRejectionFunctionArn: localFunctionArn('record'),
+  StartRolloutFunctionArn: localFunctionArn('start'),
+  AnalyzeCanaryFunctionArn: localFunctionArn('analyze'),
+  AdvanceRolloutFunctionArn: localFunctionArn('advance'),
+};
+
+/** The rollout Tasks after RegisterVersion: these tests stop at registration (the model's canary is off). */
+const ROLLOUT_OFF: LambdaHandler = async () => ({ next: 'skipped' });
+const NOT_REACHED: LambdaHandler = async () => {
+  throw new Error('a rollout Task ran although the canary is off');
 };
 
 function runner(handlers: { validate: LambdaHandler; register: LambdaHandler; record: LambdaHandler }) {
@@ -30,6 +39,9 @@ function runner(handlers: { validate: LambdaHandler; register: LambdaHandler; re
     [ARNS.ValidateArtifactFunctionArn, fn('validate')],
     [ARNS.RegisterVersionFunctionArn, fn('register')],
     [ARNS.RecordRejectionFunctionArn, fn('record')],
+    [ARNS.StartRolloutFunctionArn, { name: 'start', load: async () => ROLLOUT_OFF }],
+    [ARNS.AnalyzeCanaryFunctionArn, { name: 'analyze', load: async () => NOT_REACHED }],
+    [ARNS.AdvanceRolloutFunctionArn, { name: 'advance', load: async () => NOT_REACHED }],
   ]);
   const r = new AslRunner({
     definition: loadDefinition(RELEASE, ARNS),

@@ -86,6 +86,8 @@ async function auditOf(version: string): Promise<AuditEvent[]> {
   return (await (await stores()).audit.listAudit('credit-risk')).filter((e) => e.version === version);
 }
 
+const ROLLOUT_ROWS: readonly string[] = ['StartRollout', 'AnalyzeCanary', 'AdvanceRollout'];
+
 describe('local binding fidelity', () => {
   it('runs each real row green with only its own bindings, and each handler reads exactly what its row binds', async () => {
     const rt = await runtime();
@@ -114,7 +116,8 @@ describe('local binding fidelity', () => {
     );
     expect(rejected.error).toBe('ArtifactRejected');
 
-    for (const row of RELEASE_WORKFLOW.functions) {
+    // The rollout rows run (with the canary on and live traffic) in rollout.test.ts, which checks them the same way.
+    for (const row of RELEASE_WORKFLOW.functions.filter((r) => !ROLLOUT_ROWS.includes(r.id))) {
       const reads = [...rt.releaseEnvironments.get(row.id)!.reads()].sort();
       expect(reads, row.id).toEqual(boundVariableNames(row));
     }

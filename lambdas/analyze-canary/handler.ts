@@ -1,0 +1,52 @@
+/**
+ * AnalyzeCanary (release state machine): one look of the canary judge over the candidate's and the stable version's
+ * metrics; see core/rollout.ts `analyzeCanary`. Metrics come from CloudWatch GetMetricData in AWS and, when local
+ * mode sets METRICS_READ_URL, from the local inference server's metric store (the same MetricsReader port).
+ */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchMetricsReader } from '../adapters/cloudwatch-metrics-reader';
+import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
+import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
+import { HttpMetricsReader } from '../adapters/http-metrics-reader';
+import type { MetricsReader } from '../core/ports';
+import { analyzeCanary } from '../core/rollout';
+import { analyzeCanaryEventSchema, asRolloutState, METRICS_READ_URL_ENV } from '../core/rollout-events';
+import { currentEnvironment, requireEnv } from '../shared/env';
+import { logger, metrics, MetricUnit } from '../shared/powertools';
+import { releaseStepHandler } from '../shared/release-step';
+
+function metricsReader(): MetricsReader {
+  const url = currentEnvironment()[METRICS_READ_URL_ENV];
+  if (url !== undefined && url !== '') return new HttpMetricsReader({ baseUrl: url });
+  return new CloudWatchMetricsReader({
+    namespace: requireEnv('POWERTOOLS_METRICS_NAMESPACE'),
+    client: new CloudWatchClient({}),
+  });
+}
+
+export const handler = releaseStepHandler({
+  name: 'AnalyzeCanary',
+  wire: () => ({
+    schema: analyzeCanaryEventSchema,
+    deps: {
+      deployments: DynamoDeploymentStore.fromEnv(),
+      audit: DynamoAuditLog.fromEnv(),
+      metrics: metricsReader(),
+    },
+  }),
+  run: async (deps, input) => {
+    const state = await analyzeCanary(deps, asRolloutState(input.rollout), Date.now());
+    const verdict = state.verdicts.at(-1);
+    logger.info('canary verdict', {
+      model: state.model,
+      version: state.version,
+      step: state.step,
+      weight: state.weight,
+      decision: verdict?.decision,
+      reasonCode: verdict?.reasonCode,
+      next: state.next,
+    });
+    metrics.addMetric('CanaryAnalyses', MetricUnit.Count, 1);
+    return state;
+  },
+});

@@ -1,0 +1,124 @@
+/**
+ * Inputs of the rollout Tasks of release.asl.json (StartRollout, AnalyzeCanary, NextStep, Promote, Rollback,
+ * AbortRollout) and the per-model canary policies the functions receive in ROLLOUT_POLICIES. A malformed input is
+ * refused with every bad field named (InvalidEventError) before anything is read or written.
+ */
+import { z } from 'zod';
+import { ConfigurationError } from './errors';
+import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
+import { checkRolloutPolicy, type RolloutPolicy, type RolloutState } from './rollout';
+import { ROLLOUT_POLICIES_ENV } from './tables';
+
+export { METRICS_READ_URL_ENV, ROLLOUT_POLICIES_ENV } from './tables';
+
+const model = z.string().regex(MODEL_NAME_PATTERN, { error: 'must be a model name (a-z, 0-9, "-")' });
+const version = z
+  .string()
+  .regex(VERSION_PATTERN, { error: 'must be a version (A-Z, a-z, 0-9, ".", "_", "-")' });
+const executionId = z
+  .string({ error: 'is required: pass $$.Execution.Id from the state machine' })
+  .min(1)
+  .max(2048);
+const count = z.number().int().nonnegative();
+const ms = z.number().finite().nonnegative();
+
+const policySchema = z.object({
+  steps: z.array(z.number().gt(0).lt(1)).min(1),
+  bakeSeconds: count,
+  lock: z.object({
+    ttlMinutes: z.number().int().positive(),
+    onLocked: z.enum(['wait', 'fail']),
+    waitSeconds: z.number().int().positive(),
+    maxWaits: count,
+  }),
+  dryRun: z.boolean(),
+  judge: z.record(z.string(), z.unknown()),
+});
+
+const armCounts = z.object({ requests: count, bad: count });
+const look = z.object({ candidate: armCounts, stable: armCounts });
+
+const stateSchema = z.object({
+  model,
+  version,
+  executionId,
+  next: z.string(),
+  reason: z.string().optional(),
+  stable: version.optional(),
+  policy: policySchema.optional(),
+  step: count,
+  weight: z.number().min(0).max(1),
+  startedAtMs: ms,
+  stepStartedAtMs: ms,
+  extensions: count,
+  waits: count,
+  looks: z.object({ errors: z.array(look), slow: z.array(look), invalidInput: z.array(look) }),
+  verdicts: z.array(z.record(z.string(), z.unknown())),
+});
+
+export const startRolloutEventSchema = z.object({
+  executionId,
+  registration: z.object({ model, version }),
+  /** What the last `locked` attempt returned, when the state machine loops back after a lock wait. */
+  rollout: z.object({ waits: count }).optional(),
+});
+export type StartRolloutEvent = z.infer<typeof startRolloutEventSchema>;
+
+export const ROLLOUT_ACTIONS = ['step', 'promote', 'rollback', 'abort', 'finish-dry-run'] as const;
+
+export const advanceRolloutEventSchema = z.object({
+  action: z.enum(ROLLOUT_ACTIONS, { error: `must be one of ${ROLLOUT_ACTIONS.join(', ')}` }),
+  rollout: stateSchema,
+  // AbortRollout passes the Catch output {Error, Cause}.
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
+});
+
+export const analyzeCanaryEventSchema = z.object({ rollout: stateSchema });
+
+/** The state as the handlers use it (the schema checks shape; the judge re-checks the policy). */
+export function asRolloutState(parsed: z.infer<typeof stateSchema>): RolloutState {
+  return parsed as unknown as RolloutState;
+}
+
+/** Parses ROLLOUT_POLICIES; throws ConfigurationError naming the model and field. */
+export function parseRolloutPolicies(text: string | undefined): ReadonlyMap<string, RolloutPolicy> {
+  if (text === undefined || text.trim() === '') return new Map();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigurationError(`${ROLLOUT_POLICIES_ENV} is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = z.record(model, policySchema).safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigurationError(
+      `${ROLLOUT_POLICIES_ENV}.${issue.path.map(String).join('.')}: ${issue.message}; redeploy from modelops.config.ts`,
+    );
+  }
+  const out = new Map<string, RolloutPolicy>();
+  for (const [name, policy] of Object.entries(parsed.data)) {
+    try {
+      out.set(name, checkRolloutPolicy(policy as RolloutPolicy));
+    } catch (err) {
+      throw new ConfigurationError(`${ROLLOUT_POLICIES_ENV}.${name}: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/** The ROLLOUT_POLICIES value for the configured models (`models[].canary`); only enabled ones are listed. */
+export function rolloutPoliciesEnvValue(
+  models: readonly {
+    readonly name: string;
+    readonly canary: RolloutPolicy & { readonly enabled: boolean };
+  }[],
+): string {
+  const policies: Record<string, RolloutPolicy> = {};
+  for (const m of models) {
+    if (!m.canary.enabled) continue;
+    const { enabled: _enabled, ...policy } = m.canary;
+    policies[m.name] = policy;
+  }
+  return JSON.stringify(policies);
+}

@@ -1,0 +1,644 @@
+/**
+ * The canary rollout after RegisterVersion (stepfunctions/release.asl.json; docs/rollout.md): take the model's
+ * rollout lock and route the first step, judge each bake (lambdas/core/canary-judge.ts) on metrics read through the
+ * MetricsReader port, then shift, promote or roll back. Pure of AWS: every store is a port and the clock is passed in.
+ *
+ * Every decision is one conditional write of the model's routing record (DESIGN.md decisions 1 and 7): the lock lives
+ * in the record, so a rollback is one write that clears the candidate and releases the lock together. Every step is
+ * safe to retry after a crash: a write that already landed is recognised from the record, and the audit events have
+ * ids derived from the execution and the step, so a repeat append is refused as a duplicate and ignored.
+ */
+import { createHash } from 'node:crypto';
+import {
+  judgeCanary,
+  resolveCanaryPolicy,
+  type CanaryPolicy,
+  type CanaryVerdict,
+  type CheckResult,
+  type CountLook,
+} from './canary-judge';
+import { DuplicateAuditEventError } from './errors';
+import { RoutingChangeRefusedError } from './promotion';
+import {
+  INFERENCE_METRICS,
+  METRIC_DIMENSIONS,
+  type AuditEvent,
+  type AuditEventType,
+  type AuditLogStore,
+  type DeploymentRecord,
+  type DeploymentStore,
+  type MetricQuery,
+  type MetricsReader,
+  type VersionStore,
+} from './ports';
+
+/** A model's canary policy (config `models[].canary`, resolved with defaults; docs/config.md). */
+export interface RolloutPolicy {
+  /** Candidate weights of the steps, strictly increasing, each in (0, 1); the candidate is promoted after the last. */
+  readonly steps: readonly number[];
+  /** Bake after each step (and each extension) before the analysis. */
+  readonly bakeSeconds: number;
+  readonly lock: {
+    /** A lock older than this may be taken over by another release (its execution is presumed dead). */
+    readonly ttlMinutes: number;
+    /** A second release while one runs: wait for the lock or fail at once. */
+    readonly onLocked: 'wait' | 'fail';
+    readonly waitSeconds: number;
+    /** Waits before a waiting release gives up (fails with LockTimeout). */
+    readonly maxWaits: number;
+  };
+  /** Judge and record every verdict, but never roll back or promote: the candidate is cleared at the end. */
+  readonly dryRun: boolean;
+  /** Overrides of the judge's policy (lambdas/core/canary-judge.ts DEFAULT_CANARY_POLICY). */
+  readonly judge: Partial<CanaryPolicy>;
+}
+
+/** What the state machine's next state is; the Choice states of release.asl.json branch on it. */
+export type RolloutNext =
+  | 'skipped'
+  | 'promoted'
+  | 'locked'
+  | 'lock-timeout'
+  | 'bake'
+  | 'step'
+  | 'promote'
+  | 'rollback'
+  | 'rolled-back'
+  | 'dry-run-done'
+  | 'superseded';
+
+/** One verdict as the execution output and the audit log carry it. */
+export interface VerdictRecord {
+  readonly look: number;
+  readonly step: number;
+  readonly weight: number;
+  readonly decision: CanaryVerdict['decision'];
+  readonly reasonCode: CanaryVerdict['reasonCode'];
+  readonly checks: readonly CheckResult[];
+}
+
+/** The rollout's state, carried by the execution (`$.rollout`) from Task to Task. */
+export interface RolloutState {
+  readonly model: string;
+  readonly version: string;
+  readonly executionId: string;
+  readonly next: RolloutNext;
+  /** Why the rollout ended where it did (`skipped`, `superseded`, `rolled-back`, …). */
+  readonly reason?: string;
+  readonly stable?: string;
+  readonly policy?: RolloutPolicy;
+  /** Index into policy.steps of the weight now routed. */
+  readonly step: number;
+  readonly weight: number;
+  readonly startedAtMs: number;
+  readonly stepStartedAtMs: number;
+  /** Bakes the current step has been extended by (inconclusive verdicts). */
+  readonly extensions: number;
+  /** Lock waits so far (a second release waiting for the first). */
+  readonly waits: number;
+  /** Cumulative counts per look, oldest first: the sequential tests need every look. */
+  readonly looks: {
+    readonly errors: CountLook[];
+    readonly slow: CountLook[];
+    readonly invalidInput: CountLook[];
+  };
+  readonly verdicts: readonly VerdictRecord[];
+}
+
+/** The lock is held by another execution, or was taken from this one (a manual promote, `modelops unlock`). */
+export class RolloutSupersededError extends Error {
+  override name = 'RolloutSupersededError';
+}
+
+/** The policy cannot run: the message names the field. */
+export class RolloutPolicyError extends Error {
+  override name = 'RolloutPolicyError';
+}
+
+export interface RolloutStores {
+  readonly deployments: DeploymentStore;
+  readonly versions: Pick<VersionStore, 'getVersion'>;
+  readonly audit: AuditLogStore;
+}
+
+/** Checks a policy; throws RolloutPolicyError naming the first bad field (also checks the judge's overrides). */
+export function checkRolloutPolicy(policy: RolloutPolicy): RolloutPolicy {
+  const { steps } = policy;
+  if (!Array.isArray(steps) || steps.length === 0) {
+    throw new RolloutPolicyError('canary.steps must list at least one weight, e.g. [0.05, 0.25, 0.5]');
+  }
+  steps.forEach((w, i) => {
+    if (typeof w !== 'number' || !(w > 0 && w < 1) || (i > 0 && w <= steps[i - 1]!)) {
+      throw new RolloutPolicyError(
+        `canary.steps[${i}] must be a weight in (0, 1) above the step before it, got ${JSON.stringify(w)}`,
+      );
+    }
+  });
+  if (!Number.isInteger(policy.bakeSeconds) || policy.bakeSeconds < 0) {
+    throw new RolloutPolicyError(`canary.bakeSeconds must be a whole number >= 0, got ${policy.bakeSeconds}`);
+  }
+  resolveCanaryPolicy(policy.judge);
+  return policy;
+}
+
+const emptyLooks = (): RolloutState['looks'] => ({ errors: [], slow: [], invalidInput: [] });
+
+function ended(
+  base: Pick<RolloutState, 'model' | 'version' | 'executionId'>,
+  next: RolloutNext,
+  reason: string,
+  extra: Partial<RolloutState> = {},
+): RolloutState {
+  return {
+    ...base,
+    next,
+    reason,
+    step: 0,
+    weight: 0,
+    startedAtMs: 0,
+    stepStartedAtMs: 0,
+    extensions: 0,
+    waits: 0,
+    looks: emptyLooks(),
+    verdicts: [],
+    ...extra,
+  };
+}
+
+/** Audit ids derived from the execution and what it did, so a retried Task appends nothing twice. */
+function rolloutEvent(
+  state: Pick<RolloutState, 'model' | 'version' | 'executionId'>,
+  type: AuditEventType,
+  key: string,
+  nowMs: number,
+  details: Readonly<Record<string, unknown>>,
+): AuditEvent {
+  const suffix = createHash('sha256')
+    .update(`${state.executionId}\n${type}\n${key}`)
+    .digest('hex')
+    .slice(0, 8);
+  const at = new Date(nowMs).toISOString();
+  return {
+    model: state.model,
+    eventId: `${at}#${suffix}`,
+    at,
+    type,
+    version: state.version,
+    actor: state.executionId,
+    details,
+  };
+}
+
+async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void> {
+  try {
+    await audit.appendAudit(event);
+  } catch (err) {
+    if (!(err instanceof DuplicateAuditEventError)) throw err;
+  }
+}
+
+/**
+ * StartRollout: decides how the registered `version` goes live.
+ *
+ * - No policy (canary off for the model): `skipped`, the version stays REGISTERED (promote it by hand).
+ * - The model has no stable version: the version is promoted at once (`promoted`); there is nothing to compare with.
+ * - Another execution holds an unexpired lock: `locked` (wait and retry) or `lock-timeout`, per `policy.lock`.
+ * - Otherwise one conditional write takes the lock and routes `steps[0]` to the candidate: `bake`.
+ *
+ * A retry of this execution after its write landed finds its own lock and resumes from the record.
+ */
+export async function startRollout(
+  stores: RolloutStores,
+  input: {
+    readonly model: string;
+    readonly version: string;
+    readonly executionId: string;
+    readonly policy: RolloutPolicy | undefined;
+    readonly nowMs: number;
+    /** Lock waits so far (the state machine passes back what the last `locked` returned). */
+    readonly waits?: number;
+  },
+): Promise<RolloutState> {
+  const { model, version, executionId, policy, nowMs } = input;
+  const base = { model, version, executionId };
+  if (policy === undefined) {
+    return ended(
+      base,
+      'skipped',
+      'canary is off for this model (models[].canary.enabled); promote it by hand',
+    );
+  }
+  checkRolloutPolicy(policy);
+  const [record, versionRecord] = await Promise.all([
+    stores.deployments.getDeployment(model),
+    stores.versions.getVersion(model, version),
+  ]);
+  if (versionRecord?.status !== 'REGISTERED') {
+    throw new RoutingChangeRefusedError(
+      `${model} ${version} is not REGISTERED; nothing to roll out`,
+      'version',
+    );
+  }
+  const now = new Date(nowMs).toISOString();
+  if (record?.rollout?.executionId === executionId) return resumed(base, policy, record);
+  if (record?.stable === undefined) {
+    const revision = (record?.revision ?? 0) + 1;
+    await stores.deployments.putDeployment(
+      { model, stable: version, weight: 0, mode: 'canary', revision, updatedAt: now },
+      { expectedRevision: record?.revision },
+    );
+    await appendOnce(
+      stores.audit,
+      rolloutEvent(base, 'PROMOTED', 'first', nowMs, {
+        previousStable: null,
+        stable: version,
+        reason: 'FIRST_VERSION',
+        revision,
+      }),
+    );
+    return ended(base, 'promoted', 'first version of the model: promoted without a canary', {
+      stable: version,
+      policy,
+    });
+  }
+  if (record.stable === version) {
+    return ended(base, 'skipped', `${version} is already the stable version`, { stable: version });
+  }
+  const holder = record.rollout;
+  if (holder !== undefined && Date.parse(holder.expiresAt) > nowMs) {
+    const waits = (input.waits ?? 0) + 1;
+    const timedOut = policy.lock.onLocked === 'fail' || waits > policy.lock.maxWaits;
+    return ended(
+      base,
+      timedOut ? 'lock-timeout' : 'locked',
+      `${model} is being rolled out by ${holder.executionId} (candidate ${holder.candidate}) until ` +
+        `${holder.expiresAt}; ${timedOut ? 'this release gives up' : 'waiting'}`,
+      { waits, policy, stable: record.stable },
+    );
+  }
+  const weight = policy.steps[0]!;
+  const revision = record.revision + 1;
+  const lock = {
+    executionId,
+    candidate: version,
+    startedAt: now,
+    expiresAt: new Date(nowMs + policy.lock.ttlMinutes * 60_000).toISOString(),
+  };
+  await stores.deployments.putDeployment(
+    {
+      model,
+      stable: record.stable,
+      candidate: version,
+      weight,
+      mode: 'canary',
+      revision,
+      updatedAt: now,
+      rollout: lock,
+    },
+    { expectedRevision: record.revision },
+  );
+  await appendOnce(
+    stores.audit,
+    rolloutEvent(base, 'ROLLOUT_STARTED', 'start', nowMs, {
+      stable: record.stable,
+      weight,
+      steps: policy.steps,
+      bakeSeconds: policy.bakeSeconds,
+      dryRun: policy.dryRun,
+      revision,
+      ...(holder !== undefined ? { tookOverExpiredLock: holder } : {}),
+    }),
+  );
+  return {
+    ...base,
+    next: 'bake',
+    stable: record.stable,
+    policy,
+    step: 0,
+    weight,
+    startedAtMs: nowMs,
+    stepStartedAtMs: nowMs,
+    extensions: 0,
+    waits: input.waits ?? 0,
+    looks: emptyLooks(),
+    verdicts: [],
+  };
+}
+
+function resumed(
+  base: Pick<RolloutState, 'model' | 'version' | 'executionId'>,
+  policy: RolloutPolicy,
+  record: DeploymentRecord,
+): RolloutState {
+  const startedAtMs = Date.parse(record.rollout!.startedAt);
+  const step = Math.max(0, policy.steps.indexOf(record.weight));
+  return {
+    ...base,
+    next: 'bake',
+    stable: record.stable,
+    policy,
+    step,
+    weight: record.weight,
+    startedAtMs,
+    stepStartedAtMs: startedAtMs,
+    extensions: 0,
+    waits: 0,
+    looks: emptyLooks(),
+    verdicts: [],
+  };
+}
+
+function ownsLock(record: DeploymentRecord | undefined, state: RolloutState): boolean {
+  return record?.rollout?.executionId === state.executionId && record.candidate === state.version;
+}
+
+const MINUTE_MS = 60_000;
+/** Verdicts kept in the execution state (each ~2 KB); every verdict is in the audit log. */
+export const MAX_VERDICTS_IN_STATE = 5;
+
+/** The queries of one analysis: per version, cumulative since the rollout started (and p99 over the step). */
+export function canaryQueries(model: string, stable: string, candidate: string): MetricQuery[] {
+  const dims = (version: string) => ({
+    [METRIC_DIMENSIONS.model]: model,
+    [METRIC_DIMENSIONS.version]: version,
+  });
+  const arms = [
+    ['c', candidate],
+    ['s', stable],
+  ] as const;
+  return arms.flatMap(([id, version]) => [
+    {
+      id: `${id}req`,
+      metricName: INFERENCE_METRICS.requests,
+      dimensions: dims(version),
+      stat: 'Sum' as const,
+    },
+    { id: `${id}err`, metricName: INFERENCE_METRICS.errors, dimensions: dims(version), stat: 'Sum' as const },
+    {
+      id: `${id}inv`,
+      metricName: INFERENCE_METRICS.invalidInput,
+      dimensions: dims(version),
+      stat: 'Sum' as const,
+    },
+    // One SlowRequests datum per answered request: SampleCount is the answered count, Sum the slow ones.
+    {
+      id: `${id}ans`,
+      metricName: INFERENCE_METRICS.slowRequests,
+      dimensions: dims(version),
+      stat: 'SampleCount' as const,
+    },
+    {
+      id: `${id}slow`,
+      metricName: INFERENCE_METRICS.slowRequests,
+      dimensions: dims(version),
+      stat: 'Sum' as const,
+    },
+    {
+      id: `${id}p99`,
+      metricName: INFERENCE_METRICS.latency,
+      dimensions: dims(version),
+      stat: 'p99' as const,
+    },
+    {
+      id: `${id}fb`,
+      metricName: INFERENCE_METRICS.fallbacks,
+      dimensions: dims(version),
+      stat: 'Sum' as const,
+    },
+  ]);
+}
+
+/**
+ * AnalyzeCanary: one look. Reads the candidate's and the stable version's counts over the same window (since the
+ * rollout started; p99 over the current step), appends the look, judges it and records the verdict. `next`:
+ * `rollback` on a failed check (or exhausted extensions), `step` / `promote` when the step passed, `bake` when the
+ * judge needs more samples (the step's bake is extended), `superseded` when the lock is no longer this execution's.
+ * In a dry run every verdict is recorded and the rollout moves on as if it passed; it never promotes.
+ */
+export async function analyzeCanary(
+  deps: {
+    readonly deployments: DeploymentStore;
+    readonly audit: AuditLogStore;
+    readonly metrics: MetricsReader;
+  },
+  state: RolloutState,
+  nowMs: number,
+): Promise<RolloutState> {
+  const policy = state.policy;
+  if (policy === undefined || state.stable === undefined) {
+    throw new RolloutPolicyError('rollout state has no policy or stable version; start it with StartRollout');
+  }
+  const record = await deps.deployments.getDeployment(state.model);
+  if (!ownsLock(record, state)) {
+    return { ...state, next: 'superseded', reason: supersededReason(record, state) };
+  }
+  const startMs = Math.floor(state.startedAtMs / MINUTE_MS) * MINUTE_MS;
+  const endMs = Math.max(nowMs, startMs + MINUTE_MS);
+  const series = await deps.metrics.read({
+    queries: canaryQueries(state.model, state.stable, state.version),
+    startMs,
+    endMs,
+    periodSeconds: 60,
+  });
+  const byId = new Map(series.map((s) => [s.id, s]));
+  const sum = (id: string) => (byId.get(id)?.values ?? []).reduce<number>((a, v) => a + (v ?? 0), 0);
+  const stepStart = Math.floor(state.stepStartedAtMs / MINUTE_MS) * MINUTE_MS;
+  // p99 does not add up across periods: the request-weighted mean of the step's per-minute p99s approximates it.
+  const p99 = (arm: 'c' | 's'): number | null => {
+    const latency = byId.get(`${arm}p99`);
+    const answered = byId.get(`${arm}ans`);
+    if (latency === undefined || answered === undefined) return null;
+    let weighted = 0;
+    let total = 0;
+    latency.values.forEach((v, i) => {
+      const n = answered.values[i] ?? 0;
+      if (v === null || latency.timestamps[i]! < stepStart || n === 0) return;
+      weighted += v * n;
+      total += n;
+    });
+    return total === 0 ? null : weighted / total;
+  };
+  const stepAnswered = (arm: 'c' | 's') => {
+    const answered = byId.get(`${arm}ans`);
+    return (answered?.values ?? []).reduce<number>(
+      (a, v, i) => a + (answered!.timestamps[i]! >= stepStart ? (v ?? 0) : 0),
+      0,
+    );
+  };
+  const look = (bad: string, total: string): CountLook => ({
+    candidate: { requests: sum(`c${total}`), bad: sum(`c${bad}`) },
+    stable: { requests: sum(`s${total}`), bad: sum(`s${bad}`) },
+  });
+  const looks = {
+    errors: [...state.looks.errors, look('err', 'req')],
+    slow: [...state.looks.slow, look('slow', 'ans')],
+    invalidInput: [...state.looks.invalidInput, look('inv', 'req')],
+  };
+  const verdict = judgeCanary(resolveCanaryPolicy(policy.judge), {
+    ...looks,
+    latency: { candidateP99Ms: p99('c'), stableP99Ms: p99('s'), candidateRequests: stepAnswered('c') },
+    candidateFallbacks: sum('cfb'),
+    candidateWeight: state.weight,
+    bakeComplete: true,
+    extensions: state.extensions,
+  });
+  const record_: VerdictRecord = {
+    look: looks.errors.length,
+    step: state.step,
+    weight: state.weight,
+    decision: verdict.decision,
+    reasonCode: verdict.reasonCode,
+    checks: jsonSafe(verdict.checks),
+  };
+  await appendOnce(
+    deps.audit,
+    rolloutEvent(state, 'CANARY_VERDICT', `look-${record_.look}`, nowMs, {
+      ...record_,
+      dryRun: policy.dryRun,
+    }),
+  );
+  const last = state.step === policy.steps.length - 1;
+  const passed = verdict.decision === 'promote-step';
+  const failed = verdict.decision === 'rollback' || verdict.decision === 'exhausted';
+  let next: RolloutNext;
+  if (policy.dryRun) next = passed || failed ? (last ? 'dry-run-done' : 'step') : 'bake';
+  else if (failed) next = 'rollback';
+  else if (passed) next = last ? 'promote' : 'step';
+  else next = 'bake';
+  return {
+    ...state,
+    next,
+    reason: verdict.reasonCode,
+    looks,
+    // The latest verdicts only: the execution state must stay far below Step Functions' 256 KB; the audit log has all.
+    verdicts: [...state.verdicts, record_].slice(-MAX_VERDICTS_IN_STATE),
+    extensions: verdict.decision === 'inconclusive' ? state.extensions + 1 : state.extensions,
+  };
+}
+
+function supersededReason(record: DeploymentRecord | undefined, state: RolloutState): string {
+  const holder = record?.rollout?.executionId;
+  return holder === undefined
+    ? `the rollout lock of ${state.model} was released by someone else (a manual promote, route or unlock)`
+    : `the rollout lock of ${state.model} is now held by ${holder}`;
+}
+
+/**
+ * NextStep, Promote, Rollback and AbortRollout: one conditional write of the routing record, then one audit event.
+ *
+ * - `step`: the candidate's weight moves to the next step; the bake starts again.
+ * - `promote`: stable := candidate, no candidate, lock released (PROMOTED).
+ * - `rollback`: the candidate is cleared, lock released, stable serves 100 % (ROLLED_BACK with the verdict's reason).
+ * - `abort`: like rollback, after a failed step (ROLLOUT_ABORTED with the error); a no-op when the lock is not ours.
+ * - `finish-dry-run`: like rollback, audited as the end of a dry run (the verdicts are the result).
+ *
+ * A write that already landed (a retry after a crash) is recognised from the record and not repeated.
+ */
+export async function advanceRollout(
+  stores: Pick<RolloutStores, 'deployments' | 'audit'>,
+  state: RolloutState,
+  action: 'step' | 'promote' | 'rollback' | 'abort' | 'finish-dry-run',
+  nowMs: number,
+  error?: unknown,
+): Promise<RolloutState> {
+  const record = await stores.deployments.getDeployment(state.model);
+  const now = new Date(nowMs).toISOString();
+  if (!ownsLock(record, state)) {
+    const done =
+      action === 'promote' ? record?.stable === state.version : record?.candidate !== state.version;
+    if (action === 'abort' || (done && action !== 'step')) {
+      return { ...state, next: action === 'promote' ? 'promoted' : 'rolled-back', reason: state.reason };
+    }
+    throw new RolloutSupersededError(supersededReason(record, state));
+  }
+  const owned = record!;
+  const revision = owned.revision + 1;
+  const policy = state.policy!;
+  if (action === 'step') {
+    const step = state.step + 1;
+    const weight = policy.steps[step]!;
+    await stores.deployments.putDeployment(
+      { ...owned, weight, revision, updatedAt: now },
+      { expectedRevision: owned.revision },
+    );
+    await appendOnce(
+      stores.audit,
+      rolloutEvent(state, 'TRAFFIC_SHIFTED', `step-${step}`, nowMs, {
+        from: state.weight,
+        weight,
+        step,
+        revision,
+      }),
+    );
+    return { ...state, next: 'bake', step, weight, stepStartedAtMs: nowMs, extensions: 0 };
+  }
+  const { rollout: _released, candidate: _cleared, ...rest } = owned;
+  if (action === 'promote') {
+    await stores.deployments.putDeployment(
+      { ...rest, stable: state.version, weight: 0, mode: 'canary', revision, updatedAt: now },
+      { expectedRevision: owned.revision },
+    );
+    await appendOnce(
+      stores.audit,
+      rolloutEvent(state, 'PROMOTED', 'promote', nowMs, {
+        previousStable: owned.stable ?? null,
+        stable: state.version,
+        reason: 'CANARY_PASSED',
+        looks: state.looks.errors.length,
+        revision,
+      }),
+    );
+    return { ...state, next: 'promoted', reason: 'CANARY_PASSED', stable: state.version, weight: 0 };
+  }
+  await stores.deployments.putDeployment(
+    { ...rest, weight: 0, revision, updatedAt: now },
+    { expectedRevision: owned.revision },
+  );
+  const type: AuditEventType =
+    action === 'rollback' ? 'ROLLED_BACK' : action === 'abort' ? 'ROLLOUT_ABORTED' : 'TRAFFIC_SHIFTED';
+  const lastVerdict = state.verdicts.at(-1);
+  await appendOnce(
+    stores.audit,
+    rolloutEvent(state, type, action, nowMs, {
+      stable: owned.stable ?? null,
+      clearedCandidate: state.version,
+      weight: 0,
+      revision,
+      ...(action === 'rollback'
+        ? { reason: state.reason ?? null, verdict: lastVerdict ?? null }
+        : action === 'abort'
+          ? { error: errorSummary(error) }
+          : { reason: 'DRY_RUN_COMPLETE', looks: state.looks.errors.length }),
+    }),
+  );
+  return {
+    ...state,
+    next: action === 'finish-dry-run' ? 'dry-run-done' : 'rolled-back',
+    reason: action === 'abort' ? 'ABORTED' : state.reason,
+    weight: 0,
+  };
+}
+
+/**
+ * The checks as JSON and DynamoDB can hold them: an infinite e-value or ratio (a candidate failing where stable never
+ * did) becomes the string "Infinity" instead of breaking the ledger write or the execution state.
+ */
+function jsonSafe(checks: readonly CheckResult[]): CheckResult[] {
+  return JSON.parse(
+    JSON.stringify(checks, (_key, value: unknown) =>
+      typeof value === 'number' && !Number.isFinite(value) ? String(value) : value,
+    ),
+  ) as CheckResult[];
+}
+
+/** Step Functions' Catch output `{ Error, Cause }`, shortened for the ledger. */
+function errorSummary(error: unknown): Record<string, string> {
+  if (typeof error === 'object' && error !== null) {
+    const e = error as { Error?: unknown; Cause?: unknown };
+    return {
+      error: typeof e.Error === 'string' ? e.Error : 'unknown',
+      cause: typeof e.Cause === 'string' ? e.Cause.slice(0, 1000) : '',
+    };
+  }
+  return { error: String(error) };
+}

@@ -1,0 +1,184 @@
+/**
+ * The canary rollout after registration: the real release ASL with the real handlers against the emulators, traffic
+ * through the local inference server, and AnalyzeCanary reading the server's metric store through the same
+ * MetricsReader port as CloudWatch. Outcomes do not depend on timing: the judge extends a bake until it has the
+ * samples it needs (maxExtensionsPerStep is large here), so slower traffic only makes a test take longer.
+ */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../lambdas/core/ports';
+import type { RolloutState } from '../../lambdas/core/rollout';
+import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
+import { boundVariableNames } from '../../lib/workflows/types';
+import { inferenceService } from '../../local/inference-server';
+import { invokeModel, loadExample, startHarness, type Harness } from './harness';
+
+const MODEL = 'breast-cancer';
+let h: Harness;
+let instance: Record<string, unknown>;
+
+beforeAll(async () => {
+  h = await startHarness({
+    config: {
+      models: [
+        {
+          name: MODEL,
+          owner: 'ml-platform',
+          canary: {
+            enabled: true,
+            steps: [0.5],
+            bakeSeconds: 1,
+            // Small samples suffice for the effects here; extensions let the judge wait for them.
+            judge: {
+              minDetectableEffect: 10,
+              baselineRateFloor: 0.05,
+              maxExtensionsPerStep: 1000,
+              minRequestsForP99: 100,
+              maxP99Ratio: 1000,
+            },
+          },
+        },
+        { name: 'credit-risk', owner: 'ml-platform' },
+      ],
+    },
+    services: [inferenceService({ port: 0 })],
+  });
+  const { manifest } = await loadExample(MODEL);
+  instance = (manifest as unknown as { smokeSamples: { inputs: Record<string, unknown> }[] }).smokeSamples[0]!
+    .inputs;
+}, 120_000);
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+/** Sends requests until `until` resolves; every answer must be 2xx (stable covers a failing candidate). */
+function trafficUntil<T>(
+  until: Promise<T>,
+  onEach?: () => Promise<void>,
+): Promise<{ sent: number; bad: number }> {
+  let done = false;
+  void until.finally(() => {
+    done = true;
+  });
+  return (async () => {
+    let sent = 0;
+    let bad = 0;
+    while (!done) {
+      await onEach?.();
+      const r = await invokeModel(h.inference()!.baseUrl, MODEL, { instances: [instance] });
+      sent += 1;
+      if (r.status !== 200) bad += 1;
+    }
+    return { sent, bad };
+  })();
+}
+
+async function release(version: string) {
+  const { manifest, artifact } = await loadExample(MODEL);
+  return h.release(await h.stage(MODEL, version, { ...manifest, version }, artifact));
+}
+
+const types = (events: readonly AuditEvent[]) => events.map((e) => e.type);
+
+describe('canary rollout', () => {
+  it('promotes the first version of a model at once: there is nothing to compare it with', async () => {
+    const result = await release('1.0.0');
+    expect(result.status, JSON.stringify(result)).toBe('SUCCEEDED');
+    expect((result.output as { rollout: RolloutState }).rollout.next).toBe('promoted');
+    expect(await h.metadata.deployments.getDeployment(MODEL)).toMatchObject({ stable: '1.0.0', weight: 0 });
+    expect(types(await h.audit(MODEL, '1.0.0'))).toEqual(['VALIDATION_PASSED', 'REGISTERED', 'PROMOTED']);
+  }, 60_000);
+
+  it('routes a healthy candidate, judges it on live traffic and promotes it; the lock is released', async () => {
+    const run = release('1.1.0');
+    const traffic = await trafficUntil(run);
+    const result = await run;
+    expect(result.status, JSON.stringify(result)).toBe('SUCCEEDED');
+    expect(traffic.bad).toBe(0);
+    const record = await h.metadata.deployments.getDeployment(MODEL);
+    expect(record).toMatchObject({ stable: '1.1.0', weight: 0 });
+    expect(record?.candidate).toBeUndefined();
+    expect(record?.rollout).toBeUndefined();
+    const events = await h.audit(MODEL, '1.1.0');
+    expect(types(events).slice(0, 3)).toEqual(['VALIDATION_PASSED', 'REGISTERED', 'ROLLOUT_STARTED']);
+    expect(types(events).at(-1)).toBe('PROMOTED');
+    const verdicts = events.filter((e) => e.type === 'CANARY_VERDICT');
+    expect(verdicts.at(-1)?.details).toMatchObject({ decision: 'promote-step', reasonCode: 'HEALTHY' });
+    // Never promoted on no data: the last look saw candidate traffic.
+    const errors = (
+      verdicts.at(-1)!.details.checks as { metric: string; candidate?: { requests: number } }[]
+    ).find((c) => c.metric === 'errorRate');
+    expect(errors?.candidate?.requests).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('rolls back a candidate whose artifact no longer verifies: stable answers every request', async () => {
+    const version = '1.2.0';
+    const run = release(version);
+    let tampered = false;
+    // As soon as the candidate is routed, replace its registered artifact (the integrity check then refuses it and
+    // stable answers instead: a fallback, counted against the candidate).
+    const traffic = await trafficUntil(run, async () => {
+      if (tampered) return;
+      const record = await h.metadata.deployments.getDeployment(MODEL);
+      if (record?.candidate !== version) return;
+      const registered = await h.version(MODEL, version);
+      await h.s3.send(
+        new PutObjectCommand({
+          Bucket: h.bucket,
+          Key: registered!.artifactKey!,
+          Body: Buffer.from('tampered'),
+        }),
+      );
+      tampered = true;
+    });
+    const result = await run;
+    expect(result.status).toBe('FAILED');
+    expect(result.error, JSON.stringify(result)).toBe('CanaryRolledBack');
+    expect(traffic.bad).toBe(0);
+    const record = await h.metadata.deployments.getDeployment(MODEL);
+    expect(record).toMatchObject({ stable: '1.1.0', weight: 0 });
+    expect(record?.candidate).toBeUndefined();
+    expect(record?.rollout).toBeUndefined();
+    const events = await h.audit(MODEL, version);
+    const rolledBack = events.find((e) => e.type === 'ROLLED_BACK');
+    expect(rolledBack?.details).toMatchObject({ reason: 'FALLBACKS', clearedCandidate: version });
+  }, 120_000);
+
+  it('each rollout handler read exactly what its wiring row binds (local binding fidelity)', () => {
+    for (const row of RELEASE_WORKFLOW.functions.filter((r) =>
+      ['StartRollout', 'AnalyzeCanary', 'AdvanceRollout'].includes(r.id),
+    )) {
+      const reads = [...h.mode.runtime.releaseEnvironments.get(row.id)!.reads()].sort();
+      expect(reads, row.id).toEqual(boundVariableNames(row));
+    }
+  });
+
+  it('a second release while one holds the lock waits; a dead lock past its expiry is taken over', async () => {
+    // GIVEN a lock held by an execution that no longer runs, expiring in the past
+    const current = (await h.metadata.deployments.getDeployment(MODEL))!;
+    await h.metadata.deployments.putDeployment(
+      {
+        ...current,
+        candidate: '1.0.0',
+        weight: 0.5,
+        revision: current.revision + 1,
+        rollout: {
+          executionId: 'dead-execution',
+          candidate: '1.0.0',
+          startedAt: '2026-01-01T00:00:00.000Z',
+          expiresAt: '2026-01-01T01:00:00.000Z',
+        },
+      },
+      { expectedRevision: current.revision },
+    );
+    // WHEN a new release starts: it takes the expired lock over and completes the rollout
+    const run = release('1.3.0');
+    await trafficUntil(run);
+    const result = await run;
+    expect(result.status, JSON.stringify(result)).toBe('SUCCEEDED');
+    const started = (await h.audit(MODEL, '1.3.0')).find((e) => e.type === 'ROLLOUT_STARTED');
+    expect(started?.details).toMatchObject({ tookOverExpiredLock: { executionId: 'dead-execution' } });
+    expect(await h.metadata.deployments.getDeployment(MODEL)).toMatchObject({ stable: '1.3.0' });
+  }, 120_000);
+});
