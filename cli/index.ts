@@ -7,9 +7,12 @@ import { S3RegistryStore } from '../lambdas/adapters/s3-registry-store';
 import { CliError, consoleIo, type CliIo } from './errors';
 import { feedback } from './feedback';
 import { DEFAULT_INFERENCE_URL, invoke } from './invoke';
+import { decide } from './approve';
 import { promote, route } from './promote';
 import { push } from './push';
+import { rollback } from './rollback';
 import { status } from './status';
+import { unlock } from './unlock';
 import { metricsReaderFor } from './metrics-reader';
 import { parseConfig, type ModelOpsConfig } from '../lib/config';
 
@@ -117,6 +120,15 @@ interface RouteFlags extends TargetOptions {
   readonly clear?: boolean;
   readonly weight?: number;
   readonly mode?: 'canary' | 'shadow';
+}
+
+interface RollbackFlags extends TargetOptions {
+  readonly to?: string;
+  readonly reason: string;
+}
+
+interface UnlockFlags extends TargetOptions {
+  readonly reason: string;
 }
 
 interface InvokeFlags {
@@ -240,6 +252,28 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     setExitCode(0);
   });
 
+  for (const decision of ['approve', 'reject'] as const) {
+    addTargetOptions(
+      program
+        .command(decision)
+        .description(
+          decision === 'approve'
+            ? 'Approve a release that waits for approval (the model has canary on and approval required): it goes ' +
+                'on to the rollout lock and the canary. Audited as APPROVAL_GRANTED with who and why. Exit 0 ' +
+                'approved, 1 failure, 2 bad usage or nothing to approve.'
+            : 'Reject a release that waits for approval: it ends ApprovalRejected and no traffic reaches the ' +
+                'version. Audited as APPROVAL_REJECTED with who and why. Exit 0 rejected, 1 failure, 2 bad usage.',
+        )
+        .argument('<model>', 'model name')
+        .argument('<version>', 'the version whose release waits')
+        .addOption(new Option('--reason <text>', 'why (required; recorded in the audit log)')),
+    ).action(async (model: string, version: string, flags: TargetOptions & { reason?: string }) => {
+      const target = await resolveTarget(flags);
+      await decide(decision, model, version, flags.reason, target, io);
+      setExitCode(0);
+    });
+  }
+
   addTargetOptions(
     program
       .command('promote')
@@ -286,6 +320,55 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       target,
       io,
     );
+    setExitCode(0);
+  });
+
+  addTargetOptions(
+    program
+      .command('rollback')
+      .description(
+        'Roll a model back by hand: clear its candidate (stable serves all traffic), or with --to make an older ' +
+          'REGISTERED version stable. One conditional write of the routing record that also releases any rollout ' +
+          'lock; the release execution that held it ends RolledBack at its next step. Audited as ROLLED_BACK ' +
+          '(MANUAL_ROLLBACK). Exit 0 rolled back (or already, by the same command), 1 conflict/failure, 2 bad ' +
+          'usage or refused.',
+      )
+      .argument('<model>', 'model name')
+      .addOption(
+        new Option('--to <version>', 'a REGISTERED version (not the current stable) to make stable instead'),
+      )
+      .requiredOption(
+        '--reason <text>',
+        'why (1-1000 characters): recorded in the audit log and the routing record',
+      ),
+  ).action(async (model: string, flags: RollbackFlags) => {
+    const target = await resolveTarget(flags);
+    await rollback(
+      model,
+      { ...(flags.to !== undefined ? { to: flags.to } : {}), reason: flags.reason },
+      target,
+      io,
+    );
+    setExitCode(0);
+  });
+
+  addTargetOptions(
+    program
+      .command('unlock')
+      .description(
+        "Release a model's rollout lock by hand (e.g. one left by a dead release execution) and clear its " +
+          'candidate in the same conditional write, so no half-finished canary keeps serving. The execution, if ' +
+          'still running, ends Superseded at its next step. Audited as ROLLOUT_UNLOCKED. Exit 0 unlocked (or ' +
+          'already, by the same command), 1 conflict/failure, 2 bad usage or no lock.',
+      )
+      .argument('<model>', 'model name')
+      .requiredOption(
+        '--reason <text>',
+        'why (1-1000 characters): recorded in the audit log and the routing record',
+      ),
+  ).action(async (model: string, flags: UnlockFlags) => {
+    const target = await resolveTarget(flags);
+    await unlock(model, { reason: flags.reason }, target, io);
     setExitCode(0);
   });
 
@@ -378,6 +461,9 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '  modelops status breast-cancer',
       '  modelops promote breast-cancer 1.0.0',
       '  modelops route breast-cancer --candidate 1.1.0 --weight 0.1',
+      "  modelops rollback breast-cancer --reason 'p99 doubled on the candidate'",
+      "  modelops rollback breast-cancer --to 1.0.0 --reason '1.1.0 mislabels benign cases'",
+      "  modelops unlock breast-cancer --reason 'release execution died'",
       '  modelops invoke breast-cancer --file instances.json',
       '  modelops feedback breast-cancer --request-id 3f2a… --label benign',
     ].join('\n'),

@@ -1,6 +1,7 @@
 /**
- * `modelops status [model]`: the registered and rejected versions, and a model's recent audit events; with a model
- * and its config, also its SLOs and its drift.
+ * `modelops status [model]`: the registered and rejected versions, and a model's recent audit events and rollout
+ * (lock, weight, latest canary verdicts, how the last rollout was ended); with a model and its config, also its SLOs
+ * and its drift.
  */
 import type { AlarmRulesInput } from '../lambdas/core/alarm-rules';
 import { DRIFT_STATE_KIND } from '../lambdas/core/drift-monitor';
@@ -13,10 +14,14 @@ import {
 } from '../lambdas/core/drift-report';
 import type {
   AuditEvent,
+  AuditLogStore,
+  DeploymentRecord,
   MetricReadRequest,
   MetricsReader,
   MonitorStateStore,
   RegistryStore,
+  RolloutLock,
+  RoutingSource,
   VersionReader,
   VersionRecord,
 } from '../lambdas/core/ports';
@@ -29,6 +34,8 @@ import type { Target } from './target';
 export interface StatusOptions {
   /** Audit events to show for a model. @default 20 */
   readonly limit?: number;
+  /** The clock the Rollout section judges lock expiry by. @default Date.now() */
+  readonly nowMs?: number;
   /** With a model: its SLOs, error budget, burn rates and firing alarms, read from these metrics. */
   readonly slo?: {
     readonly model: AlarmRulesInput;
@@ -217,6 +224,136 @@ async function driftSection(
   });
 }
 
+/** Canary verdicts the Rollout section shows: the latest, as many as the execution state keeps. */
+const ROLLOUT_VERDICTS_SHOWN = 5;
+
+const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '-');
+
+function minutesApart(fromMs: number, toMs: number): string {
+  const minutes = Math.round(Math.abs(toMs - fromMs) / 60_000);
+  return minutes < 1 ? 'under a minute' : `${minutes} min`;
+}
+
+/** The CANARY_VERDICT events among `events`, of one execution (its id is the events' actor) or of any. */
+function verdictsOf(events: readonly AuditEvent[], executionId?: string): AuditEvent[] {
+  return events.filter(
+    (e) => e.type === 'CANARY_VERDICT' && (executionId === undefined || e.actor === executionId),
+  );
+}
+
+function verdictTable(verdicts: readonly AuditEvent[]): string[] {
+  const rows = verdicts.map((e) => {
+    const d = e.details;
+    // The verdict's step is an index into canary.steps; people count steps from 1, as the Routing line does.
+    const step = typeof d.step === 'number' ? String(d.step + 1) : '-';
+    return [str(d.look), step, str(d.weight), str(d.decision), str(d.reasonCode), e.at];
+  });
+  return table([['LOOK', 'STEP', 'WEIGHT', 'DECISION', 'REASON', 'AT'], ...rows]);
+}
+
+/** " (step 2 of 3: 0.05, 0.25, 0.5)" from the ROLLOUT_STARTED event's steps, when the weight is one of them. */
+function stepOf(weight: number, started: AuditEvent | undefined): string {
+  const steps = started?.details.steps;
+  if (!Array.isArray(steps)) return '';
+  const i = steps.indexOf(weight);
+  return i < 0 ? '' : ` (step ${i + 1} of ${steps.length}: ${steps.join(', ')})`;
+}
+
+/** A rollout in progress: the lock, where the canary stands, and its latest verdicts (`events`: since the lock). */
+function lockLines(
+  record: DeploymentRecord,
+  lock: RolloutLock,
+  events: readonly AuditEvent[],
+  nowMs: number,
+): string[] {
+  const expiresMs = Date.parse(lock.expiresAt);
+  const expiry =
+    expiresMs > nowMs
+      ? `expires ${lock.expiresAt} (in ${minutesApart(nowMs, expiresMs)})`
+      : `EXPIRED at ${lock.expiresAt} (${minutesApart(expiresMs, nowMs)} ago): its execution is presumed dead; ` +
+        `the next release takes the lock over, or release it with \`modelops unlock ${record.model} --reason …\``;
+  const started = events.find((e) => e.type === 'ROLLOUT_STARTED' && e.actor === lock.executionId);
+  const lines = [
+    'Rollout:',
+    `Lock: execution ${lock.executionId}, candidate ${lock.candidate}, started ${lock.startedAt}, ${expiry}.`,
+    `Routing: stable ${record.stable ?? '(none)'}, candidate ${record.candidate ?? '(none)'} at weight ` +
+      `${record.weight}${stepOf(record.weight, started)}, revision ${record.revision}.`,
+  ];
+  const own = verdictsOf(events, lock.executionId);
+  if (own.length === 0) {
+    lines.push('No canary verdict yet (the first analysis runs after the first bake).');
+    return lines;
+  }
+  const shown = own.slice(-ROLLOUT_VERDICTS_SHOWN);
+  lines.push(
+    `Latest canary verdicts (${shown.length} of ${own.length}, oldest first; every one is in the audit log):`,
+    ...verdictTable(shown),
+  );
+  return lines;
+}
+
+/** No rollout in progress: the routing as it stands, and the last rollout's verdicts when `recent` has them. */
+function idleLines(record: DeploymentRecord | undefined, recent: readonly AuditEvent[]): string[] {
+  const lines = [
+    record === undefined
+      ? 'Rollout: no rollout in progress (no routing record yet: no version has been promoted).'
+      : record.candidate !== undefined
+        ? `Rollout: no rollout in progress; candidate ${record.candidate} ` +
+          `${record.mode === 'shadow' ? 'in shadow' : `at weight ${record.weight}`} was routed by hand (no ` +
+          `release holds the lock); stable ${record.stable ?? '(none)'}, revision ${record.revision}.`
+        : `Rollout: no rollout in progress (stable ${record.stable ?? '(none)'}, no candidate, revision ` +
+          `${record.revision}).`,
+  ];
+  const last = verdictsOf(recent).at(-1);
+  if (last !== undefined) {
+    lines.push(
+      `Latest canary verdicts of the last rollout (execution ${last.actor}), oldest first:`,
+      ...verdictTable(verdictsOf(recent, last.actor).slice(-ROLLOUT_VERDICTS_SHOWN)),
+    );
+  }
+  return lines;
+}
+
+/**
+ * The Rollout section: who holds the lock, where the canary stands, what the judge said, and how the last rollout
+ * was ended from outside its execution. `events`: with a lock, the audit events since it was taken; without, the
+ * recent events already listed.
+ */
+function rolloutLines(
+  record: DeploymentRecord | undefined,
+  events: readonly AuditEvent[],
+  nowMs: number,
+): string[] {
+  const lock = record?.rollout;
+  const lines =
+    record !== undefined && lock !== undefined
+      ? lockLines(record, lock, events, nowMs)
+      : idleLines(record, events);
+  const ending = record?.endedRollout;
+  if (ending !== undefined) {
+    lines.push(
+      `Last rollout ended by hand or alarm: execution ${ending.executionId} (candidate ${ending.candidate}) ` +
+        `${ending.outcome} (${ending.reason}) by ${ending.actor} at ${ending.at}` +
+        `${ending.detail ? `: ${JSON.stringify(ending.detail)}` : ''}.`,
+    );
+  }
+  return lines;
+}
+
+/** Reads the routing record and, while a lock is held, the rollout's audit events since it was taken. */
+async function rolloutSection(
+  model: string,
+  stores: { readonly deployments: RoutingSource; readonly audit: AuditLogStore },
+  recent: readonly AuditEvent[],
+  nowMs: number,
+): Promise<string[]> {
+  const record = await stores.deployments.getDeployment(model);
+  const lock = record?.rollout;
+  // Event ids start with their ISO time: everything the rollout appended sorts at or after the lock's startedAt.
+  const events = lock === undefined ? recent : await stores.audit.listAudit(model, { since: lock.startedAt });
+  return rolloutLines(record, events, nowMs);
+}
+
 function table(rows: readonly (readonly string[])[]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) =>
@@ -227,9 +364,25 @@ function table(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
+/** An operator's free text, cut to fit a table cell. */
+function short(text: unknown, max = 80): string {
+  const s = str(text);
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
 function summary(e: AuditEvent): string {
   const d = e.details as Record<string, unknown>;
   if (e.type === 'RELEASE_INTERRUPTED') return `execution ${String(d.execution)} ended: ${String(d.reason)}`;
+  if (e.type === 'CANARY_VERDICT') {
+    return `look ${str(d.look)}, weight ${str(d.weight)}: ${str(d.decision)} (${str(d.reasonCode)})`;
+  }
+  if (e.type === 'ROLLED_BACK') {
+    const to = d.previousStable !== undefined ? ` to ${str(d.stable)}` : '';
+    return `${str(d.reason)}${to}${d.operatorReason !== undefined ? `: ${short(d.operatorReason)}` : ''}`;
+  }
+  if (e.type === 'ROLLOUT_UNLOCKED') {
+    return `lock of ${str(d.executionId)}${d.expired === true ? ' (expired)' : ''}: ${short(d.operatorReason)}`;
+  }
   if (Array.isArray(d.reasons)) return `${d.reasons.length} reason(s): ${d.reasons.map(String).join('; ')}`;
   if (typeof d.error === 'string') return `${d.error}: ${String(d.cause ?? '')}`;
   if (typeof d.artifactKey === 'string') return d.artifactKey;
@@ -242,7 +395,8 @@ export async function status(
   target: Target,
   options: StatusOptions,
   io: CliIo,
-  stores?: Pick<LedgerStores, 'versions' | 'audit'> & Partial<Pick<LedgerStores, 'monitorState'>>,
+  stores?: Pick<LedgerStores, 'versions' | 'audit'> &
+    Partial<Pick<LedgerStores, 'monitorState' | 'deployments'>>,
 ): Promise<{ versions: readonly VersionRecord[]; events: readonly AuditEvent[] }> {
   if (model !== undefined && !modelNameSchema.safeParse(model).success) {
     throw new UsageError(
@@ -252,7 +406,7 @@ export async function status(
   const limit = options.limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1)
     throw new UsageError(`--limit must be a whole number >= 1, got ${limit}`);
-  const { versions: versionStore, audit, monitorState } = stores ?? createLedgerStores(target);
+  const { versions: versionStore, audit, monitorState, deployments } = stores ?? createLedgerStores(target);
   let versions: readonly VersionRecord[];
   let events: readonly AuditEvent[] = [];
   try {
@@ -278,7 +432,11 @@ export async function status(
       v.status,
       v.sha256 ? v.sha256.slice(0, 12) : '-',
       v.createdAt,
-      v.status === 'REJECTED' ? `${v.reasons?.length ?? 0} reason(s)` : (v.artifactKey ?? ''),
+      v.status === 'REJECTED'
+        ? `${v.reasons?.length ?? 0} reason(s)`
+        : v.approvalRequest !== undefined && v.approvalRequest.state !== 'APPROVED'
+          ? `approval ${v.approvalRequest.state}`
+          : (v.artifactKey ?? ''),
     ]);
     for (const line of table([['MODEL', 'VERSION', 'STATUS', 'SHA256', 'CREATED', 'DETAIL'], ...rows]))
       io.out(line);
@@ -289,6 +447,26 @@ export async function status(
     if (events.length > 0) {
       const rows = events.map((e) => [e.at, e.type, e.version ?? '-', summary(e)]);
       for (const line of table([['AT', 'EVENT', 'VERSION', 'DETAIL'], ...rows])) io.out(line);
+    }
+  }
+  for (const v of versions) {
+    const request = v.approvalRequest;
+    if (request?.state !== 'PENDING') continue;
+    io.out('');
+    io.out(
+      `Approval: ${v.model} ${v.version} waits for approval until ${request.expiresAt} (${request.why}); ` +
+        `decide with: modelops approve|reject ${v.model} ${v.version} --reason "…"`,
+    );
+  }
+  // Callers that pass their own stores without the Deployments table (tests of other sections) get no Rollout section.
+  if (model !== undefined && deployments !== undefined) {
+    io.out('');
+    try {
+      const lines = await rolloutSection(model, { deployments, audit }, events, options.nowMs ?? Date.now());
+      for (const line of lines) io.out(line);
+    } catch (err) {
+      // Like the SLOs and drift: the versions and events above are still shown.
+      io.out(`Rollout: could not be read (${(err as Error).message})`);
     }
   }
   if (model !== undefined && options.slo !== undefined) {

@@ -262,6 +262,7 @@ export const DEFAULT_CANARY = {
   bakeSeconds: 600,
   lock: { ttlMinutes: 360, onLocked: 'wait', waitSeconds: 60, maxWaits: 60 },
   dryRun: false,
+  budget: { gate: true, maxFirstStepBudgetShare: 0.1, force: [] },
 } as const;
 
 /**
@@ -300,6 +301,44 @@ const canarySchema = z
       .prefault({}),
     /** Judge and record every verdict but never act: the candidate is cleared at the end, stable stays. */
     dryRun: z.boolean().default(DEFAULT_CANARY.dryRun),
+    /**
+     * The error-budget input (docs/rollout.md "Error-budget gate"), measured against `models[].slo` over its period:
+     * no canary starts while the budget is exhausted, and the first step is capped to what the budget can afford.
+     */
+    budget: z
+      .strictObject({
+        /** Refuse a canary while any objective's remaining budget is <= 0, and cap the first step; off reads nothing. */
+        gate: z.boolean().default(DEFAULT_CANARY.budget.gate),
+        /** Share of the remaining budget a fully broken candidate may burn at the first step before its analysis. */
+        maxFirstStepBudgetShare: z
+          .number()
+          .gt(0, { error: 'must be in (0, 1]' })
+          .lte(1, { error: 'must be in (0, 1]' })
+          .default(DEFAULT_CANARY.budget.maxFirstStepBudgetShare),
+        /**
+         * Versions released past the gate (no refusal, no cap), each with the reason (audited as ROLLOUT_FORCED).
+         * A platform decision, made in config and deployed, not in the data scientist's manifest.
+         */
+        force: z
+          .array(
+            z.strictObject({
+              version: z.string().regex(VERSION_PATTERN, {
+                error: 'must be the version to force: 1-64 characters of A-Z, a-z, 0-9, ".", "_", "-"',
+              }),
+              reason: z
+                .string()
+                .trim()
+                .min(10, { error: 'must say why the budget gate is overridden (at least 10 characters)' })
+                .max(1000),
+            }),
+          )
+          .max(20, { error: 'at most 20 forced versions; remove the ones already released' })
+          .refine((f) => new Set(f.map((x) => x.version)).size === f.length, {
+            error: 'lists a version twice; keep one entry per version',
+          })
+          .default([]),
+      })
+      .prefault({}),
     /** The judge's policy (docs/rollout-judge.md); every field has a default. */
     judge: z
       .strictObject({
@@ -350,7 +389,13 @@ export const modelConfigSchema = z
     owner: z.string().trim().min(1, { error: 'must name the owning team or person' }),
     /** Overrides every manifest's `approval.required` when set. */
     approvalRequired: z.boolean().optional(),
+    /** A high tier requires approval unless `approvalRequired` is false. */
     riskTier: z.enum(RISK_TIERS).default('medium'),
+    /**
+     * How long a release waits for `modelops approve|reject` before it ends as rejected (Step Functions allows a
+     * task at most one year).
+     */
+    approvalTimeoutSeconds: wholeNumber(1, 31_536_000, 'seconds').default(86_400),
     /** Inference function (or SageMaker router) memory (MB); Lambda allows 128–10240. */
     memoryMb: wholeNumber(128, 10_240, 'MB').default(1024),
     /** Inference function (or SageMaker router) timeout (seconds). */

@@ -1,10 +1,16 @@
 /**
  * Local mode's CloudWatch alarms: the same rule definitions CDK deploys (lambdas/core/alarm-rules.ts), evaluated on
  * an interval over the local metric store, with each state change logged and delivered to subscribers as the
- * EventBridge event CloudWatch would send ("CloudWatch Alarm State Change").
+ * EventBridge event CloudWatch would send ("CloudWatch Alarm State Change"). The alarm-triggered rollback
+ * (lambdas/core/alarm-rollback.ts) is one subscriber, as the EventBridge rule's function is in AWS.
  */
 import { randomUUID } from 'node:crypto';
-import { alarmRules, type AlarmRule } from '../lambdas/core/alarm-rules';
+import {
+  rollbackOnAlarm,
+  type AlarmRollbackResult,
+  type AlarmRollbackStores,
+} from '../lambdas/core/alarm-rollback';
+import { alarmName, alarmNamePrefix, alarmRules, type AlarmRule } from '../lambdas/core/alarm-rules';
 import {
   alarmStateChangeEvent,
   evaluateAlarmRules,
@@ -13,9 +19,10 @@ import {
   type AlarmStateValue,
 } from '../lambdas/core/alarm-evaluation';
 import type { MetricsReader } from '../lambdas/core/ports';
+import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE } from '../lambdas/core/tables';
 import type { ModelOpsConfig } from '../lib/config';
 import type { LocalLogger } from './logger';
-import type { LocalService } from './start';
+import type { LocalService, RunningService } from './start';
 
 export const ALARM_SERVICE_NAME = 'alarms';
 /** How often local mode evaluates its alarms. CloudWatch evaluates every minute; locally faster costs nothing. */
@@ -36,7 +43,7 @@ interface Current {
 
 /** Alarm names as CDK creates them: `<project>-<stage>-<model>-<rule id>`. */
 export function localAlarmName(config: ModelOpsConfig, model: string, ruleId: string): string {
-  return `${config.project}-${config.stage}-${model}-${ruleId}`;
+  return alarmName(alarmNamePrefix(config), model, ruleId);
 }
 
 export class AlarmRunner {
@@ -131,14 +138,84 @@ export interface AlarmServiceOptions {
   readonly intervalMs?: number;
   /** Receives the runner once it exists, e.g. to subscribe the rollout or the console. */
   readonly onRunner?: (runner: AlarmRunner) => void;
+  /**
+   * Subscribe the alarm-triggered rollback: a candidate alarm of a model with `canary.enabled` entering ALARM clears
+   * its candidate, as the EventBridge rule does in AWS (lib/constructs/alarm-rollback.ts).
+   * @default true
+   */
+  readonly rollback?: boolean;
+}
+
+/** The running alarm service (`LocalMode.services`, name `alarms`): its runner and the rollbacks it started. */
+export interface RunningAlarmService extends RunningService {
+  readonly runner: AlarmRunner;
+  /** Resolves when every rollback started by an event delivered so far has finished. */
+  rollbacksSettled(): Promise<void>;
+}
+
+/**
+ * The alarm-triggered rollback as an alarm subscriber, with the same core function, models and alarm name prefix as
+ * the deployed function. Each event runs in the background (subscribers are synchronous); `settled` waits for them.
+ */
+export function rollbackSubscriber(
+  config: ModelOpsConfig,
+  stores: AlarmRollbackStores,
+  logger: Pick<LocalLogger, 'info' | 'warn'>,
+): { readonly subscriber: AlarmEventSubscriber; settled(): Promise<void> } {
+  const models = new Set(config.models.filter((m) => m.canary.enabled).map((m) => m.name));
+  const prefix = alarmNamePrefix(config);
+  const pending = new Set<Promise<void>>();
+  const report = (result: AlarmRollbackResult) => {
+    if (result.action === 'rolled-back') {
+      logger.warn(
+        `alarm ${result.alarmName}: rolled back candidate ${result.candidate} of ${result.model} ` +
+          `(stable ${result.stable ?? 'none'} serves 100 %, revision ${result.revision})`,
+      );
+    } else if (result.action === 'ignored' && result.reason !== 'NOT_ALARM') {
+      logger.info(`alarm ${result.alarmName}: no rollback (${result.reason}: ${result.message})`);
+    }
+  };
+  return {
+    subscriber: (event) => {
+      const run = rollbackOnAlarm(stores, event, { nowMs: Date.now(), alarmNamePrefix: prefix, models })
+        .then(report)
+        .catch((err: Error) =>
+          logger.warn(`alarm ${event.detail.alarmName}: rollback failed: ${err.message}`),
+        )
+        .finally(() => pending.delete(run));
+      pending.add(run);
+    },
+    settled: async () => {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+  };
 }
 
 /** The alarm runner as a `LocalService`: evaluates on an interval until local mode stops. */
 export function alarmService(options: AlarmServiceOptions): LocalService {
   return {
     name: ALARM_SERVICE_NAME,
-    async start(context) {
+    async start(context): Promise<RunningAlarmService> {
       const runner = new AlarmRunner(context.runtime.config, options.reader, context.logger);
+      let rollback: ReturnType<typeof rollbackSubscriber> | undefined;
+      const rollbackModels = context.runtime.config.models.filter((m) => m.canary.enabled);
+      if (options.rollback !== false && rollbackModels.length > 0) {
+        // Imported here: the adapter modules create their SDK clients from process.env (the emulators) when they load.
+        const [{ DynamoDeploymentStore }, { DynamoAuditLog }] = await Promise.all([
+          import('../lambdas/adapters/dynamo-deployment-store'),
+          import('../lambdas/adapters/dynamo-audit-log'),
+        ]);
+        const { tables } = context.emulators;
+        rollback = rollbackSubscriber(
+          context.runtime.config,
+          {
+            deployments: new DynamoDeploymentStore(tables[DEPLOYMENTS_TABLE.envVar]!),
+            audit: new DynamoAuditLog(tables[AUDIT_LOG_TABLE.envVar]!),
+          },
+          context.logger,
+        );
+        runner.subscribe(rollback.subscriber);
+      }
       options.onRunner?.(runner);
       let running: Promise<unknown> = Promise.resolve();
       const intervalMs = options.intervalMs ?? DEFAULT_ALARM_INTERVAL_MS;
@@ -147,11 +224,17 @@ export function alarmService(options: AlarmServiceOptions): LocalService {
         running = running.then(() => runner.tick(Date.now())).catch(() => undefined);
       }, intervalMs);
       timer.unref();
+      const settled = async () => rollback?.settled();
       return {
-        summary: `rules evaluated every ${intervalMs / 1000} s`,
+        summary:
+          `rules evaluated every ${intervalMs / 1000} s` +
+          (rollback ? `; candidate alarms roll back ${rollbackModels.map((m) => m.name).join(', ')}` : ''),
+        runner,
+        rollbacksSettled: settled,
         stop: async () => {
           clearInterval(timer);
           await running;
+          await settled();
         },
       };
     },

@@ -121,6 +121,45 @@ export interface AslRunnerOptions {
    * @default - the intervals in the definition
    */
   readonly retryIntervalMs?: number;
+  /**
+   * What resumes each `.waitForTaskToken` state, by the Lambda ARN in its `Parameters.FunctionName`: the local
+   * stand-in for the system that calls SendTaskSuccess (its result is the state's output) or SendTaskFailure (it
+   * throws an error whose `name` is the failure's error). aws-local-stepfunctions does not pause on a task token
+   * itself.
+   * @default - none: a definition with such a state is refused
+   */
+  readonly taskTokenWaiters?: ReadonlyMap<string, TaskTokenWaiter>;
+}
+
+/**
+ * Waits for the decision that resumes a `.waitForTaskToken` state, after its function has run with `payload`
+ * (which carries `taskToken`). A state with `TimeoutSeconds` keeps it; one with `TimeoutSecondsPath` relies on the
+ * waiter to throw `States.Timeout` (see `withLocalTokenTimeouts`).
+ */
+export type TaskTokenWaiter = (payload: unknown, taskToken: string) => Promise<unknown>;
+
+/** The Lambda service integration; its `.waitForTaskToken` form names the function in `Parameters.FunctionName`. */
+const LAMBDA_WAIT_FOR_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+
+/** The longest timer Node.js keeps (2^31 - 1 ms); a longer one fires at once. */
+const MAX_LOCAL_TIMEOUT_SECONDS = 2_147_483;
+
+/**
+ * aws-local-stepfunctions resolves `TimeoutSecondsPath` against the state's effective input (after `Parameters`),
+ * where Step Functions resolves it against the state input; for a Lambda integration the two never agree. So for a
+ * `.waitForTaskToken` state the path is dropped and the waiter enforces the timeout itself (the approval waiter reads
+ * the expiry stored from that same value). Nothing else in the definition changes.
+ */
+function withLocalTokenTimeouts(definition: StateMachineDefinition): StateMachineDefinition {
+  const copy = JSON.parse(JSON.stringify(definition)) as StateMachineDefinition;
+  for (const [, state] of allStates(copy.States as Record<string, TaskState>)) {
+    const s = state as TaskState & { TimeoutSecondsPath?: string; TimeoutSeconds?: number };
+    if (s.Resource === LAMBDA_WAIT_FOR_TOKEN && s.TimeoutSecondsPath !== undefined) {
+      delete s.TimeoutSecondsPath;
+      s.TimeoutSeconds = MAX_LOCAL_TIMEOUT_SECONDS;
+    }
+  }
+  return copy;
 }
 
 /** The error a Task's override throws when its handler failed: carries the handler's error name. */
@@ -169,6 +208,7 @@ function fakeContext(fn: LocalFunction, arn: string, startedAt: number): LambdaC
 interface TaskState {
   readonly Type: string;
   readonly Resource?: string;
+  readonly Parameters?: { readonly FunctionName?: unknown };
   readonly Retry?: readonly unknown[];
   readonly Branches?: readonly { States: Record<string, TaskState> }[];
   readonly Iterator?: { States: Record<string, TaskState> };
@@ -213,7 +253,7 @@ export class AslRunner {
   private readonly retryOverrides: Record<string, number[]> = {};
 
   constructor(private readonly options: AslRunnerOptions) {
-    this.definition = options.definition;
+    this.definition = withLocalTokenTimeouts(options.definition);
     // The definitions use local ARNs and plain JSONPath, so the library's own validation (asl-validator) applies.
     this.machine = new StateMachine(this.definition);
     const unbound: string[] = [];
@@ -222,6 +262,17 @@ export class AslRunner {
         this.retryOverrides[stateName] = state.Retry.map(() => options.retryIntervalMs!);
       }
       if (state.Type !== 'Task') continue;
+      if (state.Resource === LAMBDA_WAIT_FOR_TOKEN) {
+        const arn = String(state.Parameters?.FunctionName);
+        const fn = options.functions.get(arn);
+        const waiter = options.taskTokenWaiters?.get(arn);
+        if (!fn || !waiter) {
+          unbound.push(`${stateName} (${arn}${fn ? ': no task token waiter' : ''})`);
+          continue;
+        }
+        this.taskHandlers[stateName] = this.bindWaitForToken(fn, arn, waiter);
+        continue;
+      }
       const fn = state.Resource ? options.functions.get(state.Resource) : undefined;
       if (!fn) {
         unbound.push(`${stateName} (${state.Resource ?? 'no Resource'})`);
@@ -234,6 +285,35 @@ export class AslRunner {
         `${options.stateMachineName}: no local function for Task state(s) ${unbound.join(', ')}; add them to functions`,
       );
     }
+  }
+
+  /**
+   * A `.waitForTaskToken` state: invokes the function with `Parameters.Payload` (its result is discarded, as Step
+   * Functions discards it), then waits for the waiter's decision. A waiter's failure keeps its error name, as
+   * SendTaskFailure's `error` does.
+   */
+  private bindWaitForToken(
+    fn: LocalFunction,
+    arn: string,
+    waiter: TaskTokenWaiter,
+  ): (input: unknown) => Promise<unknown> {
+    const invoke = this.bind(fn, arn);
+    return async (input: unknown) => {
+      const payload = (input as { Payload?: unknown } | null)?.Payload ?? null;
+      await invoke(payload);
+      const token = (payload as { taskToken?: unknown } | null)?.taskToken;
+      if (typeof token !== 'string') {
+        throw new LambdaFunctionError(
+          'States.Runtime',
+          `${arn}: a .waitForTaskToken state must pass "taskToken.$": "$$.Task.Token" in its Payload`,
+        );
+      }
+      try {
+        return JSON.parse(JSON.stringify((await waiter(payload, token)) ?? null)) as unknown;
+      } catch (err) {
+        throw new LambdaFunctionError(errorName(err), err instanceof Error ? err.message : String(err));
+      }
+    };
   }
 
   /** Calls the handler the way Lambda would: fresh context, JSON in and out, errors keep their name. */
@@ -279,7 +359,11 @@ export class AslRunner {
             ? { retryIntervalOverrides: this.retryOverrides }
             : {}),
         },
-        context: { Execution: { Id: executionArn, Name: name, StartTime: startDate } },
+        // One task token per execution: only a .waitForTaskToken state reads it, and each waits on its own request.
+        context: {
+          Execution: { Id: executionArn, Name: name, StartTime: startDate },
+          Task: { Token: `local-task-token:${name}:${randomUUID()}` },
+        },
       });
     } catch (err) {
       // Input the library refuses before starting (not JSON, …): a failed execution, not a crash.

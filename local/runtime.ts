@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { LOCAL_SIGNING_KEY_DIR_PREFIX } from '../lambdas/adapters/signer-from-env';
+import { approvalPoliciesEnvValue } from '../lambdas/core/approval-events';
 import { rolloutPoliciesEnvValue } from '../lambdas/core/rollout-events';
 import { TaskEnvironment } from '../lambdas/shared/env';
 import { parseConfig, type ModelOpsConfig } from '../lib/config';
@@ -33,6 +34,7 @@ import {
   type ExecutionResult,
   type LambdaHandler,
   type LocalFunction,
+  type TaskTokenWaiter,
 } from './asl-runner';
 import { LOCAL_CREDENTIALS, type Emulators } from './emulators';
 import type { ExecutionJournal, JournalEntry } from './journal';
@@ -86,6 +88,9 @@ export function localSettings(emulators: Emulators, config: ModelOpsConfig): Wor
     // The local key pair in the data directory (LocalModelSigner); the inference server verifies with the same one.
     modelSigningKeyId: `${LOCAL_SIGNING_KEY_DIR_PREFIX}${emulators.dataDir}`,
     rolloutPolicies: rolloutPoliciesEnvValue(config.models),
+    approvalPolicies: approvalPoliciesEnvValue(config.models),
+    // No EventBridge emulator: the local approval binding logs each request with the command that decides it.
+    eventBusName: '',
     // Known once the inference server listens: it calls provideSetting('metricsReadUrl', its URL).
     metricsReadUrl: '',
   };
@@ -165,6 +170,38 @@ export interface LocalRuntime {
 }
 
 /**
+ * The local stand-ins for whoever resumes each `.waitForTaskToken` state, by function ARN: AwaitApproval's waits for
+ * the approval request the CLI decides. Imported here, after process.env points at the emulators, because the SDK
+ * clients read their endpoints when their module loads.
+ */
+async function localTaskTokenWaiters(
+  workflow: Workflow,
+  options: LocalRuntimeOptions,
+): Promise<Map<string, TaskTokenWaiter>> {
+  const waiters = new Map<string, TaskTokenWaiter>();
+  const approvalRow = workflow.functions.find((fn) => fn.handler === 'approval');
+  if (approvalRow === undefined) return waiters;
+  const [{ DynamoApprovalStore }, { approvalWaiter }, { createDocumentClient }, { DynamoDBClient }] =
+    await Promise.all([
+      import('../lambdas/adapters/dynamo-approval-store'),
+      import('./approval-waiter'),
+      import('../lambdas/adapters/clients'),
+      import('@aws-sdk/client-dynamodb'),
+    ]);
+  const { emulators } = options;
+  const doc = createDocumentClient(
+    new DynamoDBClient({
+      endpoint: emulators.dynamodbEndpoint,
+      region: emulators.region,
+      credentials: LOCAL_CREDENTIALS,
+    }),
+  );
+  const store = new DynamoApprovalStore(emulators.tables[WORKFLOW_TABLES.modelVersions.envVar]!, doc);
+  waiters.set(localFunctionArn(localFunctionName(approvalRow)), approvalWaiter(store, options.logger));
+  return waiters;
+}
+
+/**
  * Prepares process.env and the release state machine. Only one runtime per process can own process.env; tests get
  * one per test file (vitest runs each file in its own process).
  */
@@ -202,6 +239,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     definition,
     stateMachineName: workflow.name,
     functions,
+    taskTokenWaiters: await localTaskTokenWaiters(workflow, options),
     logger: options.logger,
     ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
   });

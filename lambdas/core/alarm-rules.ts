@@ -12,6 +12,7 @@ import {
   METRIC_DIMENSIONS,
   type MetricStat,
 } from './ports';
+import { MODEL_NAME_PATTERN } from './names';
 import { burnRateAlarmRules, cloudWatchWindowIssues, type BurnRateAlarmRule, type SloObjective } from './slo';
 
 const MINUTE_MS = 60_000;
@@ -313,4 +314,68 @@ function burnPair(
 /** Rounds floating-point noise away for text (14.399999 → 14.4); thresholds themselves stay exact. */
 function round(x: number): number {
   return Number(x.toPrecision(6));
+}
+
+// --- Alarm names ------------------------------------------------------------------------------------------------
+
+/**
+ * `<project>-<stage>`: what every alarm name of a deployment starts with (the stack's `alarmNamePrefix`, local mode's
+ * `localAlarmName`).
+ */
+export function alarmNamePrefix(deployment: { readonly project: string; readonly stage: string }): string {
+  return `${deployment.project}-${deployment.stage}`;
+}
+
+/**
+ * The CloudWatch alarm name of one rule: `<prefix>-<model>-<rule id>`, e.g.
+ * `modelops-prod-breast-cancer-candidate-errors-page-1h`. The one definition of the format: the CDK alarms, the local
+ * evaluator and {@link parseAlarmName} (the alarm-triggered rollback) all go through it.
+ */
+export function alarmName(prefix: string, model: string, ruleId: string): string {
+  return `${prefix}-${model}-${ruleId}`;
+}
+
+/** What an alarm name says: whose alarm it is and which rule. */
+export interface ParsedAlarmName {
+  readonly model: string;
+  readonly ruleId: string;
+  readonly kind: AlarmKind;
+  /** Set for one window of a multiwindow burn-rate pair; absent for the composite (the rule that notifies). */
+  readonly window?: 'long' | 'short';
+}
+
+const BURN_KINDS = ['availability-burn', 'latency-burn', 'candidate-errors', 'candidate-latency'] as const;
+/**
+ * Every rule id `alarmRules` produces, as a grammar: `burnPair` ids (`<kind>-<severity>-<window label>` plus
+ * `-long`/`-short` for the windows) and the fixed ids of the feedback and drift rules. No rule id ends in `-<another
+ * rule id>`, so a name splits into model and rule in at most one way (test/unit/alarm-rollback.test.ts checks the
+ * grammar against every rule `alarmRules` generates).
+ */
+const RULE_ID_GRAMMAR =
+  `(?<burn>(?<burnKind>${BURN_KINDS.join('|')})-(?:page|ticket)-\\d+(?:\\.\\d+)?[smhd](?:-(?<window>long|short))?)` +
+  '|(?<fixed>accuracy-floor|mae-ceiling|drift-monitor-errors|drift)';
+const FIXED_RULE_KINDS: Readonly<Record<string, AlarmKind>> = {
+  'accuracy-floor': 'accuracy',
+  'mae-ceiling': 'accuracy',
+  drift: 'drift',
+  'drift-monitor-errors': 'drift-monitor-errors',
+};
+const ALARM_NAME_TAIL = new RegExp(`^(?<model>[a-z0-9-]+)-(?<rule>${RULE_ID_GRAMMAR})$`);
+
+/**
+ * The inverse of {@link alarmName} for names under `prefix`: undefined for a name of another deployment, of an alarm
+ * that is not a model rule (e.g. `<prefix>-drift-monitor-failed`) or with a model name that `MODEL_NAME_PATTERN`
+ * refuses.
+ *
+ * @example
+ * parseAlarmName('modelops-prod-bc-candidate-errors-page-1h', 'modelops-prod')
+ * // → { model: 'bc', ruleId: 'candidate-errors-page-1h', kind: 'candidate-errors' }
+ */
+export function parseAlarmName(name: string, prefix: string): ParsedAlarmName | undefined {
+  if (!name.startsWith(`${prefix}-`)) return undefined;
+  const groups = ALARM_NAME_TAIL.exec(name.slice(prefix.length + 1))?.groups;
+  if (groups === undefined || !MODEL_NAME_PATTERN.test(groups.model!)) return undefined;
+  const kind = groups.burn !== undefined ? (groups.burnKind as AlarmKind) : FIXED_RULE_KINDS[groups.fixed!]!;
+  const window = groups.window as 'long' | 'short' | undefined;
+  return { model: groups.model!, ruleId: groups.rule!, kind, ...(window !== undefined ? { window } : {}) };
 }

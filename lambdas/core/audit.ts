@@ -1,7 +1,8 @@
 /** Audit ledger helpers: ids that sort by time and events built the same way everywhere. */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { DuplicateAuditEventError } from './errors';
 import { parseIncomingKey } from './keys';
-import type { AuditEvent, AuditEventType } from './ports';
+import type { AuditEvent, AuditEventType, AuditLogStore } from './ports';
 
 /**
  * `<ISO timestamp>#<8 random hex>`: sorts by time as a DynamoDB sort key; the suffix keeps two events in the same
@@ -44,4 +45,27 @@ export function auditEvent(
 export function sourceDetails(manifestKey: string): { key: string; uploadId?: string } {
   const { uploadId } = parseIncomingKey(manifestKey);
   return { key: manifestKey, ...(uploadId !== undefined ? { uploadId } : {}) };
+}
+
+/**
+ * An event whose id is derived from `key` (e.g. the execution and the step) instead of being random, so a retried
+ * step or a repeated command builds the same id and the ledger refuses the repeat (see `appendAuditOnce`). Pass the
+ * time of the write it records (not "now") so that a retry derives the same timestamp too.
+ */
+export function idempotentAuditEvent(
+  fields: Parameters<typeof auditEvent>[0],
+  key: string,
+  at: Date,
+): AuditEvent {
+  const suffix = createHash('sha256').update(`${fields.type}\n${key}`).digest('hex').slice(0, 8);
+  return { ...auditEvent(fields, at), eventId: `${at.toISOString()}#${suffix}` };
+}
+
+/** Appends `event`; an event with the same id already there (a retry of the same step) is not an error. */
+export async function appendAuditOnce(audit: AuditLogStore, event: AuditEvent): Promise<void> {
+  try {
+    await audit.appendAudit(event);
+  } catch (err) {
+    if (!(err instanceof DuplicateAuditEventError)) throw err;
+  }
 }

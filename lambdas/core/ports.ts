@@ -70,6 +70,8 @@ export interface VersionRecord {
   readonly metrics?: Readonly<Record<string, number>>;
   readonly lineage?: Manifest['lineage'];
   readonly approval?: Manifest['approval'];
+  /** A release's approval request for this version; written only through `ApprovalStore` (in place, conditionally). */
+  readonly approvalRequest?: ApprovalRequest;
   /** Every reason a REJECTED version was refused. */
   readonly reasons?: readonly string[];
   /** The execution or actor that wrote this record. */
@@ -105,6 +107,26 @@ export interface DeploymentRecord {
    * each one conditional write of one item.
    */
   readonly rollout?: RolloutLock;
+  /**
+   * Set when a rollout was ended by someone other than its execution (a candidate alarm, `modelops rollback`,
+   * `modelops unlock`), in the same write that released the lock: the execution reads it to record why it stopped.
+   */
+  readonly endedRollout?: RolloutEnding;
+}
+
+export interface RolloutEnding {
+  /** The release execution whose rollout was ended. */
+  readonly executionId: string;
+  readonly candidate: string;
+  /** ROLLED_BACK: the candidate was cleared and stable serves 100 %. UNLOCKED: the lock was released by hand. */
+  readonly outcome: 'ROLLED_BACK' | 'UNLOCKED';
+  /** A reason code: ALARM, MANUAL_ROLLBACK, MANUAL_UNLOCK. */
+  readonly reason: string;
+  /** Who ended it: `alarm:<alarm name>` or the CLI actor. */
+  readonly actor: string;
+  readonly at: string;
+  /** Free text: the alarm's state reason, the operator's --reason. */
+  readonly detail?: string;
 }
 
 export interface RolloutLock {
@@ -143,6 +165,23 @@ export const AUDIT_EVENT_TYPES = [
   'ROLLED_BACK',
   /** A rollout step failed; the candidate was cleared and the lock released. Details: the error. */
   'ROLLOUT_ABORTED',
+  /** Someone released a model's rollout lock by hand (`modelops unlock`); the candidate was cleared. Details: why. */
+  'ROLLOUT_UNLOCKED',
+  /**
+   * No canary started: the model's error budget is exhausted (or too small for the smallest first step); nothing
+   * else was written. Details: reason code, message naming the objective and how to force, the budget.
+   */
+  'ROLLOUT_REFUSED',
+  /** A version listed in `canary.budget.force` was rolled out past the budget gate. Details: reason, the budget. */
+  'ROLLOUT_FORCED',
+  /** A release waits for a person's approval before any traffic reaches the version. Details: why, expiry. */
+  'APPROVAL_REQUESTED',
+  /** `modelops approve`: the release goes on. Details: who (the actor) and why. */
+  'APPROVAL_GRANTED',
+  /** `modelops reject`: the release ends without traffic. Details: who and why. */
+  'APPROVAL_REJECTED',
+  /** Nobody decided within the configured timeout: the release ended as rejected. */
+  'APPROVAL_TIMED_OUT',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -175,6 +214,62 @@ export interface VersionStore {
   putVersionUnlessRegistered(
     record: VersionRecord,
   ): Promise<{ readonly written: boolean; readonly current: VersionRecord }>;
+}
+
+export const APPROVAL_STATES = ['PENDING', 'APPROVED', 'REJECTED', 'TIMED_OUT'] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+/**
+ * A release's request for approval (lambdas/core/approval.ts), kept on the version's ModelVersions item: the
+ * state machine's task token waits here until `modelops approve|reject` decides it or the timeout passes.
+ */
+export interface ApprovalRequest {
+  readonly state: ApprovalState;
+  /** The release execution waiting; only its request can be decided. */
+  readonly executionId: string;
+  /** Step Functions' task token of the waiting state (`$$.Task.Token`); resumes it with SendTaskSuccess/Failure. */
+  readonly taskToken: string;
+  /** Why approval is required (config, manifest, risk tier). */
+  readonly why: string;
+  readonly requestedAt: string;
+  /** After this instant the request cannot be decided: the release has timed out. */
+  readonly expiresAt: string;
+  readonly decidedBy?: string;
+  readonly decidedAt?: string;
+  readonly decisionReason?: string;
+  /** Incremented on every write; each write is conditional on the one before. */
+  readonly revision: number;
+}
+
+/** Thrown by `putApproval` when the stored request is not at `expectedRevision`: someone decided it in between. */
+export class ApprovalConflictError extends Error {
+  override name = 'ApprovalConflictError';
+  constructor(model: string, version: string) {
+    super(
+      `the approval request of ${model} ${version} changed while this write was in flight; read it again`,
+    );
+  }
+}
+
+/** The approval requests on the ModelVersions table: one per version, changed only by conditional writes. */
+export interface ApprovalStore {
+  getApproval(model: string, version: string): Promise<ApprovalRequest | undefined>;
+  /**
+   * One conditional write of the version's request: succeeds only if the version exists and the stored request's
+   * revision is `expectedRevision` (`undefined`: no request yet); otherwise `ApprovalConflictError`.
+   */
+  putApproval(
+    model: string,
+    version: string,
+    request: ApprovalRequest,
+    options: { readonly expectedRevision: number | undefined },
+  ): Promise<void>;
+}
+
+/** Resumes a waiting state machine task: SendTaskSuccess / SendTaskFailure in AWS. */
+export interface TaskCallback {
+  succeed(taskToken: string, output: object): Promise<void>;
+  fail(taskToken: string, error: string, cause: string): Promise<void>;
 }
 
 /** What the serving path needs of the ModelVersions table: one point read per version (the ledger it checks). */

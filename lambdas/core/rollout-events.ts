@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ConfigurationError } from './errors';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
 import { checkRolloutPolicy, type RolloutPolicy, type RolloutState } from './rollout';
+import type { BudgetSlo, RolloutBudgetPolicy } from './rollout-budget';
 import { ROLLOUT_POLICIES_ENV } from './tables';
 
 export { METRICS_READ_URL_ENV, ROLLOUT_POLICIES_ENV } from './tables';
@@ -22,6 +23,18 @@ const executionId = z
 const count = z.number().int().nonnegative();
 const ms = z.number().finite().nonnegative();
 
+const target = z.number().gt(0).lt(1);
+const budgetSchema = z.object({
+  gate: z.boolean(),
+  maxFirstStepBudgetShare: z.number().gt(0).lte(1),
+  force: z.array(z.object({ version, reason: z.string().min(1).max(1000) })).max(20),
+  slo: z.object({
+    periodDays: z.number().int().positive(),
+    availability: z.object({ target }),
+    latency: z.object({ target, thresholdMs: z.number().positive() }),
+  }),
+});
+
 const policySchema = z.object({
   steps: z.array(z.number().gt(0).lt(1)).min(1),
   bakeSeconds: count,
@@ -33,6 +46,8 @@ const policySchema = z.object({
   }),
   dryRun: z.boolean(),
   judge: z.record(z.string(), z.unknown()),
+  // Optional: the state of an execution started before the gate existed carries a policy without it.
+  budget: budgetSchema.optional(),
 });
 
 const armCounts = z.object({ requests: count, bad: count });
@@ -54,6 +69,7 @@ const stateSchema = z.object({
   waits: count,
   looks: z.object({ errors: z.array(look), slow: z.array(look), invalidInput: z.array(look) }),
   verdicts: z.array(z.record(z.string(), z.unknown())),
+  endedBy: z.object({ actor: z.string(), at: z.string(), detail: z.string().optional() }).optional(),
 });
 
 export const startRolloutEventSchema = z.object({
@@ -107,18 +123,40 @@ export function parseRolloutPolicies(text: string | undefined): ReadonlyMap<stri
   return out;
 }
 
-/** The ROLLOUT_POLICIES value for the configured models (`models[].canary`); only enabled ones are listed. */
+/**
+ * The ROLLOUT_POLICIES value for the configured models (`models[].canary`); only enabled ones are listed. The budget
+ * gate carries the model's SLO (`models[].slo`), which its budget is measured against.
+ */
 export function rolloutPoliciesEnvValue(
   models: readonly {
     readonly name: string;
-    readonly canary: RolloutPolicy & { readonly enabled: boolean };
+    readonly canary: Omit<RolloutPolicy, 'budget'> & {
+      readonly enabled: boolean;
+      readonly budget?: Omit<RolloutBudgetPolicy, 'slo'>;
+    };
+    readonly slo: BudgetSlo;
   }[],
 ): string {
   const policies: Record<string, RolloutPolicy> = {};
   for (const m of models) {
     if (!m.canary.enabled) continue;
-    const { enabled: _enabled, ...policy } = m.canary;
-    policies[m.name] = policy;
+    const { enabled: _enabled, budget, ...policy } = m.canary;
+    const { periodDays, availability, latency } = m.slo;
+    policies[m.name] = {
+      ...policy,
+      ...(budget !== undefined
+        ? {
+            budget: {
+              ...budget,
+              slo: {
+                periodDays,
+                availability: { target: availability.target },
+                latency: { target: latency.target, thresholdMs: latency.thresholdMs },
+              },
+            },
+          }
+        : {}),
+    };
   }
   return JSON.stringify(policies);
 }

@@ -20,6 +20,13 @@ import {
 import { DuplicateAuditEventError } from './errors';
 import { RoutingChangeRefusedError } from './promotion';
 import {
+  budgetSummary,
+  firstStepPlan,
+  readModelBudget,
+  type FirstStepPlan,
+  type RolloutBudgetPolicy,
+} from './rollout-budget';
+import {
   INFERENCE_METRICS,
   METRIC_DIMENSIONS,
   type AuditEvent,
@@ -31,6 +38,9 @@ import {
   type MetricsReader,
   type VersionStore,
 } from './ports';
+import { objectiveIssues } from './slo';
+
+export type { RolloutBudgetPolicy } from './rollout-budget';
 
 /** A model's canary policy (config `models[].canary`, resolved with defaults; docs/config.md). */
 export interface RolloutPolicy {
@@ -51,6 +61,11 @@ export interface RolloutPolicy {
   readonly dryRun: boolean;
   /** Overrides of the judge's policy (lambdas/core/canary-judge.ts DEFAULT_CANARY_POLICY). */
   readonly judge: Partial<CanaryPolicy>;
+  /**
+   * The error-budget gate before the canary and the first step's cap (./rollout-budget.ts). Absent: no gate (a
+   * policy written before the gate existed, e.g. in the state of an execution already running).
+   */
+  readonly budget?: RolloutBudgetPolicy;
 }
 
 /** What the state machine's next state is; the Choice states of release.asl.json branch on it. */
@@ -65,7 +80,8 @@ export type RolloutNext =
   | 'rollback'
   | 'rolled-back'
   | 'dry-run-done'
-  | 'superseded';
+  | 'superseded'
+  | 'budget-exhausted';
 
 /** One verdict as the execution output and the audit log carry it. */
 export interface VerdictRecord {
@@ -103,6 +119,8 @@ export interface RolloutState {
     readonly invalidInput: CountLook[];
   };
   readonly verdicts: readonly VerdictRecord[];
+  /** Set when the rollout was rolled back from outside the execution (a candidate alarm, `modelops rollback`). */
+  readonly endedBy?: { readonly actor: string; readonly at: string; readonly detail?: string };
 }
 
 /** The lock is held by another execution, or was taken from this one (a manual promote, `modelops unlock`). */
@@ -119,6 +137,11 @@ export interface RolloutStores {
   readonly deployments: DeploymentStore;
   readonly versions: Pick<VersionStore, 'getVersion'>;
   readonly audit: AuditLogStore;
+}
+
+/** StartRollout's ports: the stores, and the metrics the budget gate reads (required when `budget.gate` is on). */
+export interface StartRolloutDeps extends RolloutStores {
+  readonly metrics?: MetricsReader;
 }
 
 /** Checks a policy; throws RolloutPolicyError naming the first bad field (also checks the judge's overrides). */
@@ -138,7 +161,28 @@ export function checkRolloutPolicy(policy: RolloutPolicy): RolloutPolicy {
     throw new RolloutPolicyError(`canary.bakeSeconds must be a whole number >= 0, got ${policy.bakeSeconds}`);
   }
   resolveCanaryPolicy(policy.judge);
+  if (policy.budget !== undefined) checkBudgetPolicy(policy.budget);
   return policy;
+}
+
+function checkBudgetPolicy(budget: RolloutBudgetPolicy): void {
+  const share = budget.maxFirstStepBudgetShare;
+  if (typeof share !== 'number' || !(share > 0 && share <= 1)) {
+    throw new RolloutPolicyError(
+      `canary.budget.maxFirstStepBudgetShare must be in (0, 1], got ${JSON.stringify(share)}`,
+    );
+  }
+  const { slo } = budget;
+  if (!Number.isInteger(slo.periodDays) || slo.periodDays < 1) {
+    throw new RolloutPolicyError(`slo.periodDays must be a whole number >= 1, got ${slo.periodDays}`);
+  }
+  const issues = [
+    ...objectiveIssues({ sli: 'availability', target: slo.availability.target }).map(
+      (i) => `slo.availability.${i}`,
+    ),
+    ...objectiveIssues({ sli: 'latency', ...slo.latency }).map((i) => `slo.latency.${i}`),
+  ];
+  if (issues.length > 0) throw new RolloutPolicyError(issues.join('; '));
 }
 
 const emptyLooks = (): RolloutState['looks'] => ({ errors: [], slow: [], invalidInput: [] });
@@ -203,12 +247,16 @@ async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void
  * - No policy (canary off for the model): `skipped`, the version stays REGISTERED (promote it by hand).
  * - The model has no stable version: the version is promoted at once (`promoted`); there is nothing to compare with.
  * - Another execution holds an unexpired lock: `locked` (wait and retry) or `lock-timeout`, per `policy.lock`.
- * - Otherwise one conditional write takes the lock and routes `steps[0]` to the candidate: `bake`.
+ * - The budget gate (`policy.budget.gate`) reads the model's error budget: exhausted (or too small for even the
+ *   smallest first step) and the version not forced → `budget-exhausted`, audited ROLLOUT_REFUSED, nothing else
+ *   written. A forced version (`budget.force`) passes uncapped, audited ROLLOUT_FORCED with the budget.
+ * - Otherwise one conditional write takes the lock and routes `steps[0]`, capped by the budget, to the candidate:
+ *   `bake`.
  *
  * A retry of this execution after its write landed finds its own lock and resumes from the record.
  */
 export async function startRollout(
-  stores: RolloutStores,
+  stores: StartRolloutDeps,
   input: {
     readonly model: string;
     readonly version: string;
@@ -276,7 +324,9 @@ export async function startRollout(
       { waits, policy, stable: record.stable },
     );
   }
-  const weight = policy.steps[0]!;
+  const gate = await budgetGate(stores, base, policy, record.stable, nowMs);
+  if (gate.refused !== undefined) return gate.refused;
+  const weight = gate.weight;
   const revision = record.revision + 1;
   const lock = {
     executionId,
@@ -306,6 +356,7 @@ export async function startRollout(
       bakeSeconds: policy.bakeSeconds,
       dryRun: policy.dryRun,
       revision,
+      ...gate.details,
       ...(holder !== undefined ? { tookOverExpiredLock: holder } : {}),
     }),
   );
@@ -322,6 +373,82 @@ export async function startRollout(
     waits: input.waits ?? 0,
     looks: emptyLooks(),
     verdicts: [],
+  };
+}
+
+/**
+ * The budget gate before the lock (./rollout-budget.ts): the weight to route and what ROLLOUT_STARTED records, or the
+ * refusal. Appends ROLLOUT_REFUSED or ROLLOUT_FORCED; writes nothing else.
+ */
+async function budgetGate(
+  stores: StartRolloutDeps,
+  base: Pick<RolloutState, 'model' | 'version' | 'executionId'>,
+  policy: RolloutPolicy,
+  stable: string,
+  nowMs: number,
+): Promise<{
+  readonly weight: number;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly refused?: RolloutState;
+}> {
+  const first = policy.steps[0]!;
+  const budget = policy.budget;
+  if (budget === undefined || !budget.gate) return { weight: first, details: {} };
+  if (stores.metrics === undefined) {
+    throw new RolloutPolicyError(
+      'canary.budget.gate is on but StartRollout was given no MetricsReader; wire one (or set canary.budget.gate: false)',
+    );
+  }
+  const read = await readModelBudget(stores.metrics, base.model, budget.slo, nowMs);
+  const plan: FirstStepPlan = firstStepPlan(
+    read,
+    {
+      steps: policy.steps,
+      bakeSeconds: policy.bakeSeconds,
+      maxFirstStepBudgetShare: budget.maxFirstStepBudgetShare,
+    },
+    base,
+  );
+  const summary = budgetSummary(read, plan);
+  const forced = budget.force.find((f) => f.version === base.version);
+  if (forced !== undefined) {
+    // Forcing overrides the budget input as a whole: the operator chose to spend budget on this version (a hotfix
+    // of what is burning it, typically); the judge still guards the canary.
+    await appendOnce(
+      stores.audit,
+      rolloutEvent(base, 'ROLLOUT_FORCED', 'force', nowMs, {
+        reason: forced.reason,
+        stable,
+        weight: first,
+        overrode: plan.outcome === 'refuse' ? plan.code : plan.cappedFrom !== undefined ? 'WEIGHT_CAP' : null,
+        budget: summary,
+      }),
+    );
+    return { weight: first, details: { budget: summary, forced: true } };
+  }
+  if (plan.outcome === 'refuse') {
+    await appendOnce(
+      stores.audit,
+      rolloutEvent(base, 'ROLLOUT_REFUSED', 'refuse', nowMs, {
+        reason: plan.code,
+        message: plan.reason,
+        stable,
+        objective: plan.objective.sli,
+        budget: summary,
+      }),
+    );
+    return {
+      weight: 0,
+      details: {},
+      refused: ended(base, 'budget-exhausted', plan.reason, { stable, policy }),
+    };
+  }
+  return {
+    weight: plan.weight,
+    details: {
+      budget: summary,
+      ...(plan.cappedFrom !== undefined ? { weightCappedFrom: plan.cappedFrom } : {}),
+    },
   };
 }
 
@@ -429,9 +556,7 @@ export async function analyzeCanary(
     throw new RolloutPolicyError('rollout state has no policy or stable version; start it with StartRollout');
   }
   const record = await deps.deployments.getDeployment(state.model);
-  if (!ownsLock(record, state)) {
-    return { ...state, next: 'superseded', reason: supersededReason(record, state) };
-  }
+  if (!ownsLock(record, state)) return endedElsewhere(record, state);
   const startMs = Math.floor(state.startedAtMs / MINUTE_MS) * MINUTE_MS;
   const endMs = Math.max(nowMs, startMs + MINUTE_MS);
   const series = await deps.metrics.read({
@@ -516,6 +641,25 @@ export async function analyzeCanary(
   };
 }
 
+/**
+ * The lock is no longer this execution's. A rollback by a candidate alarm or `modelops rollback` left its reason in
+ * `endedRollout`: the execution ends RolledBack with it. Anything else (a manual promote, route, unlock or another
+ * execution's takeover) ends it Superseded.
+ */
+function endedElsewhere(record: DeploymentRecord | undefined, state: RolloutState): RolloutState {
+  const ending = record?.endedRollout;
+  if (ending?.executionId === state.executionId && ending.outcome === 'ROLLED_BACK') {
+    return {
+      ...state,
+      next: 'rolled-back',
+      reason: ending.reason,
+      weight: 0,
+      endedBy: { actor: ending.actor, at: ending.at, ...(ending.detail ? { detail: ending.detail } : {}) },
+    };
+  }
+  return { ...state, next: 'superseded', reason: supersededReason(record, state) };
+}
+
 function supersededReason(record: DeploymentRecord | undefined, state: RolloutState): string {
   const holder = record?.rollout?.executionId;
   return holder === undefined
@@ -544,6 +688,8 @@ export async function advanceRollout(
   const record = await stores.deployments.getDeployment(state.model);
   const now = new Date(nowMs).toISOString();
   if (!ownsLock(record, state)) {
+    const ending = endedElsewhere(record, state);
+    if (ending.next === 'rolled-back' && action !== 'promote') return ending;
     const done =
       action === 'promote' ? record?.stable === state.version : record?.candidate !== state.version;
     if (action === 'abort' || (done && action !== 'step')) {
@@ -621,12 +767,13 @@ export async function advanceRollout(
 
 /**
  * The checks as JSON and DynamoDB can hold them: an infinite e-value or ratio (a candidate failing where stable never
- * did) becomes the string "Infinity" instead of breaking the ledger write or the execution state.
+ * did) becomes the string "Infinity", and one beyond Number.MAX_SAFE_INTEGER (an e-value of 1e107 after a few hundred
+ * failures, which the DynamoDB marshaller refuses as imprecise) its string too, instead of breaking the ledger write.
  */
 function jsonSafe(checks: readonly CheckResult[]): CheckResult[] {
   return JSON.parse(
     JSON.stringify(checks, (_key, value: unknown) =>
-      typeof value === 'number' && !Number.isFinite(value) ? String(value) : value,
+      typeof value === 'number' && !(Math.abs(value) <= Number.MAX_SAFE_INTEGER) ? String(value) : value,
     ),
   ) as CheckResult[];
 }

@@ -110,7 +110,11 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
 export const REGISTRY_BUCKET_ENV = 'REGISTRY_BUCKET';
 /** JSON object: model name → canary policy (lambdas/core/rollout-events.ts), for the models with `canary.enabled`. */
 export const ROLLOUT_POLICIES_ENV = 'ROLLOUT_POLICIES';
-/** Set by local mode only: the local inference server whose metric store AnalyzeCanary reads (else CloudWatch). */
+/** JSON object: model name → approval policy (lambdas/core/approval-events.ts), for every configured model. */
+export const APPROVAL_POLICIES_ENV = 'APPROVAL_POLICIES';
+/** The EventBridge bus approval requests are published on; empty locally, where the log shows them instead. */
+export const EVENT_BUS_NAME_ENV = 'EVENT_BUS_NAME';
+/** Set by local mode only: the local inference server whose metric store StartRollout and AnalyzeCanary read (else CloudWatch). */
 export const METRICS_READ_URL_ENV = 'METRICS_READ_URL';
 /** Environment variable holding the largest artifact, in bytes, that validation accepts. */
 export const MAX_ARTIFACT_BYTES_ENV = 'MAX_ARTIFACT_BYTES';

@@ -97,6 +97,16 @@ export class AlarmTopic extends Topic {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(scope).account } },
       }),
     );
+    // EventBridge rules deliver notifications (approval requests) to the encrypted topic with this key.
+    key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'EventBridgeRulesPublish',
+        principals: [new ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(scope).account } },
+      }),
+    );
     return key;
   }
 }

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
-import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { SfnStateMachine, SnsTopic } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -12,6 +12,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { APPROVAL_REQUESTED_EVENT } from '../../lambdas/core/approval';
 import { RELEASE_TRIGGER_KEY_WILDCARD, releaseTriggerKeyFilter } from '../../lambdas/core/release-trigger';
 import { RELEASE_WORKFLOW } from '../workflows/release';
 import {
@@ -33,6 +34,9 @@ import {
   ModelOpsFunction,
   PROJECT_ROOT,
 } from './modelops-function';
+
+/** The bus approval requests are published on: the account's default bus, where EventBridge rules match them. */
+export const APPROVAL_EVENT_BUS = 'default';
 
 /** The release state machine definition, loaded as is; `${…FunctionArn}` placeholders are substituted. */
 export const RELEASE_ASL_PATH = path.join(PROJECT_ROOT, 'stepfunctions', RELEASE_WORKFLOW.aslFile);
@@ -56,6 +60,11 @@ export interface ReleasePipelineProps {
    * @default '{}' - no model is rolled out: registered versions wait for `modelops promote`
    */
   readonly rolloutPolicies?: string;
+  /**
+   * Every model's approval policy (`approvalPoliciesEnvValue(config.models)`).
+   * @default - no policies: only a manifest's `approval.required` or a high risk tier asks for approval
+   */
+  readonly approvalPolicies?: string;
   /** Retention of the functions' and the state machine's log groups (`config.retention.logDays`). */
   readonly logRetention: RetentionDays;
   /**
@@ -85,8 +94,14 @@ export class ReleasePipeline extends Construct {
   public readonly validateArtifact: ModelOpsFunction;
   public readonly registerVersion: ModelOpsFunction;
   public readonly recordRejection: ModelOpsFunction;
+  /** Reads metrics (cloudwatch:GetMetricData) for the error-budget gate before the canary. */
+  public readonly startRollout: ModelOpsFunction;
   /** Reads metrics (cloudwatch:GetMetricData) for the canary judge. */
   public readonly analyzeCanary: ModelOpsFunction;
+  /** Asks for and expires approvals; publishes approval requests (events:PutEvents on the default bus). */
+  public readonly approval: ModelOpsFunction;
+  /** Forwards approval requests to `alarmTopic` (no target without one). */
+  public readonly approvalRequestedRule: Rule;
   /** Every function of the wiring table (lib/workflows/release.ts), in row order. */
   public readonly functions: readonly ModelOpsFunction[];
   public readonly stateMachine: StateMachine;
@@ -112,7 +127,9 @@ export class ReleasePipeline extends Construct {
       // Empty without a key: RegisterVersion then signs nothing (modelSignerFromEnv).
       modelSigningKeyId: props.signingKey?.keyArn ?? '',
       rolloutPolicies: props.rolloutPolicies ?? '{}',
-      // Local mode only; empty in AWS, where AnalyzeCanary reads CloudWatch.
+      approvalPolicies: props.approvalPolicies ?? '{}',
+      eventBusName: APPROVAL_EVENT_BUS,
+      // Local mode only; empty in AWS, where StartRollout and AnalyzeCanary read CloudWatch.
       metricsReadUrl: '',
     };
     // The row's access names onto the construct's grants; the record types refuse a name with no mapping here.
@@ -150,21 +167,67 @@ export class ReleasePipeline extends Construct {
     // The bucket policy denies models/ writes and deletes to every other principal (ArtifactRegistry).
     registry.restrictModelsWritesTo(this.registerVersion.role);
     this.recordRejection = functionOf('RecordRejection');
+    this.startRollout = functionOf('StartRollout');
     this.analyzeCanary = functionOf('AnalyzeCanary');
-    this.analyzeCanary.role.addToPrincipalPolicy(
+    // The only two readers of metrics: the budget gate (the model's series) and the judge (per version).
+    for (const [fn, what] of [
+      [this.startRollout, "the error-budget gate reads the model's request, error and slow-request sums"],
+      [this.analyzeCanary, "the canary judge reads the candidate and stable versions' metrics"],
+    ] as const) {
+      fn.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'ReadCanaryMetrics',
+          actions: ['cloudwatch:GetMetricData'],
+          resources: ['*'],
+        }),
+      );
+      Validations.of(fn.role).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason:
+          `cloudwatch:GetMetricData (${what}) and the X-Ray statement support no resource-level permissions; ` +
+          'GetMetricData only reads. Every other statement names its resources.',
+      });
+    }
+    this.approval = functionOf('Approval');
+    // Approval requests go on the default bus; a rule below forwards them to the notification topic.
+    this.approval.role.addToPrincipalPolicy(
       new PolicyStatement({
-        sid: 'ReadCanaryMetrics',
-        actions: ['cloudwatch:GetMetricData'],
-        resources: ['*'],
+        sid: 'PublishApprovalRequests',
+        actions: ['events:PutEvents'],
+        conditions: {
+          StringEquals: {
+            'events:source': [APPROVAL_REQUESTED_EVENT.source],
+            'events:detail-type': [APPROVAL_REQUESTED_EVENT.detailType],
+          },
+        },
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'events',
+            resource: 'event-bus',
+            resourceName: APPROVAL_EVENT_BUS,
+          }),
+        ],
       }),
     );
-    Validations.of(this.analyzeCanary.role).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-      reason:
-        "cloudwatch:GetMetricData (the canary judge reads the candidate and stable versions' metrics) and the X-Ray " +
-        'statement support no resource-level permissions; GetMetricData only reads. Every other statement names ' +
-        'its resources.',
+    this.approvalRequestedRule = new Rule(this, 'ApprovalRequested', {
+      description: 'Notifies the alarm topic when a release waits for modelops approve|reject',
+      eventPattern: {
+        source: [APPROVAL_REQUESTED_EVENT.source],
+        detailType: [APPROVAL_REQUESTED_EVENT.detailType],
+      },
     });
+    if (props.alarmTopic) {
+      this.approvalRequestedRule.addTarget(
+        new SnsTopic(props.alarmTopic, {
+          message: RuleTargetInput.fromText(
+            `Release of ${EventField.fromPath('$.detail.model')} ${EventField.fromPath('$.detail.version')} ` +
+              `waits for approval until ${EventField.fromPath('$.detail.expiresAt')} ` +
+              `(${EventField.fromPath('$.detail.why')}). Decide with: ${EventField.fromPath('$.detail.approve')} ` +
+              `or ${EventField.fromPath('$.detail.reject')}`,
+          ),
+        }),
+      );
+    }
     this.functions = [...byId.values()];
 
     for (const fn of this.functions) {

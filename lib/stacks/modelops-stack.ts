@@ -5,7 +5,10 @@ import type { StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { ModelOpsConfig } from '../config';
+import { approvalPoliciesEnvValue } from '../../lambdas/core/approval-events';
+import { alarmNamePrefix } from '../../lambdas/core/alarm-rules';
 import { rolloutPoliciesEnvValue } from '../../lambdas/core/rollout-events';
+import { AlarmRollback } from '../constructs/alarm-rollback';
 import { AlarmTopic } from '../constructs/alarm-topic';
 import { ArtifactRegistry } from '../constructs/artifact-registry';
 import { DriftMonitor } from '../constructs/drift-monitor';
@@ -88,6 +91,8 @@ export class ModelOpsStack extends Stack {
   public readonly fleetDashboard: FleetDashboard;
   /** The scheduled drift monitor; only when at least one model has `drift.enabled`. */
   public readonly driftMonitor?: DriftMonitor;
+  /** Candidate alarms entering ALARM roll the candidate back; only when at least one model has `canary.enabled`. */
+  public readonly alarmRollback?: AlarmRollback;
 
   constructor(scope: Construct, id: string, props: ModelOpsStackProps) {
     super(scope, id, props);
@@ -130,6 +135,7 @@ export class ModelOpsStack extends Stack {
       reservedConcurrency: config.release.reservedConcurrency,
       configuredModels: config.models.map((m) => m.name),
       rolloutPolicies: rolloutPoliciesEnvValue(config.models),
+      approvalPolicies: approvalPoliciesEnvValue(config.models),
       metricsNamespace: config.monitoring.namespace,
       logRetention,
       logEncryptionKey: this.logsKey,
@@ -234,6 +240,23 @@ export class ModelOpsStack extends Stack {
       });
     }
 
+    // Automatic rollback is part of the canary a model opts into (models[].canary). A model without one is routed
+    // only by hand (`modelops route`): its candidate alarms page the operator who routed it, and nothing overrides
+    // that decision behind their back.
+    const rollbackModels = config.models.filter((m) => m.canary.enabled).map((m) => m.name);
+    if (rollbackModels.length > 0) {
+      this.alarmRollback = new AlarmRollback(this, 'AlarmRollback', {
+        models: rollbackModels,
+        alarmNamePrefix: alarmNamePrefix(config),
+        deployments: this.tables.deployments,
+        auditLog: this.tables.auditLog,
+        metricsNamespace: config.monitoring.namespace,
+        logRetention,
+        logEncryptionKey: this.logsKey,
+        alarmTopic: this.alarmTopic,
+      });
+    }
+
     const dashboardNamePrefix = `${config.project}-${config.stage}`;
     const dashboards: Record<string, ModelDashboard> = {};
     for (const model of config.models) {
@@ -250,9 +273,16 @@ export class ModelOpsStack extends Stack {
     this.fleetDashboard = new FleetDashboard(this, 'FleetDashboard', {
       dashboardNamePrefix,
       endpoints: Object.values(endpoints),
-      functions: [...this.release.functions, ...(this.driftMonitor ? [this.driftMonitor.function] : [])],
+      functions: [
+        ...this.release.functions,
+        ...(this.driftMonitor ? [this.driftMonitor.function] : []),
+        ...(this.alarmRollback ? [this.alarmRollback.function] : []),
+      ],
       stateMachines: [this.release.stateMachine],
-      deadLetterQueues: [this.release.deadLetterQueue],
+      deadLetterQueues: [
+        this.release.deadLetterQueue,
+        ...(this.alarmRollback ? [this.alarmRollback.deadLetterQueue] : []),
+      ],
       tables: Object.values(this.tables.tables),
     });
 

@@ -53,18 +53,35 @@ export const RELEASE_WORKFLOW = {
       settings: ['registryBucket'],
     },
     {
-      // Behind StartRollout only: takes the rollout lock and routes the first canary step.
+      // Behind CheckApproval, AwaitApproval (a .waitForTaskToken state) and ExpireApproval, chosen by `action`.
+      id: 'Approval',
+      handler: 'approval',
+      import: () => import('../../lambdas/approval/handler'),
+      serviceName: 'approval',
+      description: 'Asks for, stores and expires the approval a version needs before any traffic reaches it',
+      timeoutSeconds: 30,
+      memoryMb: 256,
+      onnxRuntime: false,
+      // Reads the version; the request is an attribute of the version's item, changed by conditional UpdateItem.
+      tables: { modelVersions: 'update', auditLog: 'append' },
+      bucket: [],
+      settings: ['approvalPolicies', 'eventBusName'],
+    },
+    {
+      // Behind StartRollout only: the error-budget gate, then takes the rollout lock and routes the first step.
       id: 'StartRollout',
       handler: 'start-rollout',
       import: () => import('../../lambdas/start-rollout/handler'),
       serviceName: 'start-rollout',
-      description: 'Takes the rollout lock and routes the first canary step (or promotes a first version)',
+      description:
+        'Checks the error budget, takes the rollout lock and routes the first canary step (or promotes a first version)',
       timeoutSeconds: 30,
       memoryMb: 256,
       onnxRuntime: false,
+      // The model's budget via GetMetricData (granted by ReleasePipeline, like AnalyzeCanary's).
       tables: { modelVersions: 'read', deployments: 'write', auditLog: 'append' },
       bucket: [],
-      settings: ['rolloutPolicies'],
+      settings: ['rolloutPolicies', 'metricsReadUrl'],
     },
     {
       id: 'AnalyzeCanary',

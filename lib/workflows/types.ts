@@ -7,7 +7,9 @@
  * onto `ModelOpsFunction.bindTable` and the `ArtifactRegistry` grant methods; its types refuse a name it cannot map.
  */
 import {
+  APPROVAL_POLICIES_ENV,
   AUDIT_LOG_TABLE,
+  EVENT_BUS_NAME_ENV,
   DEPLOYMENTS_TABLE,
   MAX_ARTIFACT_BYTES_ENV,
   METRICS_READ_URL_ENV,
@@ -54,6 +56,10 @@ export const WORKFLOW_SETTINGS = {
   modelSigningKeyId: MODEL_SIGNING_KEY_ENV,
   rolloutPolicies: ROLLOUT_POLICIES_ENV,
   metricsReadUrl: METRICS_READ_URL_ENV,
+  /** Per model: approvalRequired, riskTier, approvalTimeoutSeconds (lambdas/core/approval-events.ts). */
+  approvalPolicies: APPROVAL_POLICIES_ENV,
+  /** The EventBridge bus for approval requests: `default` in AWS, empty locally (no bus emulator). */
+  eventBusName: EVENT_BUS_NAME_ENV,
 } as const;
 export type WorkflowSetting = keyof typeof WORKFLOW_SETTINGS;
 export type WorkflowSettingValues = Readonly<Record<WorkflowSetting, string>>;

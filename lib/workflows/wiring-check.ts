@@ -8,11 +8,15 @@ import { functionArnPlaceholder, type Workflow } from './types';
 interface AslState {
   readonly Type?: string;
   readonly Resource?: unknown;
+  readonly Parameters?: { readonly FunctionName?: unknown };
   readonly TimeoutSeconds?: unknown;
+  readonly TimeoutSecondsPath?: unknown;
   readonly Branches?: readonly { readonly States?: Record<string, AslState> }[];
   readonly Iterator?: { readonly States?: Record<string, AslState> };
   readonly ItemProcessor?: { readonly States?: Record<string, AslState> };
 }
+
+const LAMBDA_INTEGRATION = 'arn:aws:states:::lambda:invoke';
 
 const PLACEHOLDER = /\$\{([A-Za-z0-9_]+)\}/g;
 
@@ -54,10 +58,23 @@ export function wiringProblems(workflow: Workflow, aslText: string): string[] {
   const definition = JSON.parse(aslText) as { States?: Record<string, AslState> };
   for (const [stateName, state] of allStates(definition.States)) {
     if (state.Type !== 'Task' || typeof state.Resource !== 'string') continue;
-    const placeholder = /^\$\{([A-Za-z0-9_]+)\}$/.exec(state.Resource)?.[1];
+    // The Lambda service integration names the function in Parameters; the plain form in Resource.
+    const integration = state.Resource.startsWith(LAMBDA_INTEGRATION);
+    const target = integration ? state.Parameters?.FunctionName : state.Resource;
+    const placeholder = typeof target === 'string' ? /^\$\{([A-Za-z0-9_]+)\}$/.exec(target)?.[1] : undefined;
     const fn = placeholder !== undefined ? rows.get(placeholder) : undefined;
     if (!fn) continue;
     invoked.add(functionArnPlaceholder(fn));
+    if (state.Resource.endsWith('.waitForTaskToken')) {
+      // The wait outlasts the function by design (a person decides); it must still end some day.
+      if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+        problems.push(
+          `${file}: Task ${stateName} waits for a task token with no TimeoutSeconds or TimeoutSecondsPath; ` +
+            'set one, or the execution can wait for a year',
+        );
+      }
+      continue;
+    }
     if (state.TimeoutSeconds === undefined) {
       problems.push(
         `${file}: Task ${stateName} has no TimeoutSeconds; set it to ${fn.timeoutSeconds}, the timeout of ${fn.id}`,

@@ -43,6 +43,7 @@ describe('parseConfig', () => {
           owner: 'ml-platform',
           target: 'lambda',
           riskTier: 'medium',
+          approvalTimeoutSeconds: 86_400,
           memoryMb: 1024,
           timeoutSeconds: 10,
           provisionedConcurrency: { min: 0, max: 0, targetUtilization: 0.7 },

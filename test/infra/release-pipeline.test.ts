@@ -21,6 +21,7 @@ const FUNCTIONS = [
   'ValidateArtifact',
   'RegisterVersion',
   'RecordRejection',
+  'Approval',
   'StartRollout',
   'AnalyzeCanary',
   'AdvanceRollout',
@@ -94,9 +95,9 @@ describe('ReleasePipeline trigger', () => {
 
   /** The rule's pattern as synthesized, with the bucket's `Ref` resolved to a name. */
   function rulePattern(bucketName: string): object {
-    const [rule] = Object.values(synth.template.findResources('AWS::Events::Rule')) as {
-      Properties: { EventPattern: unknown };
-    }[];
+    const rule = Object.entries(synth.template.findResources('AWS::Events::Rule')).find(([id]) =>
+      id.includes('ManifestUploaded'),
+    )?.[1] as { Properties: { EventPattern: unknown } } | undefined;
     const bucketRef = JSON.stringify({
       Ref: logicalIdOf(synth.template, 'AWS::S3::Bucket', 'RegistryBucket'),
     });

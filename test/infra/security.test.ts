@@ -8,6 +8,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../bin/modelops';
 import { AUDIT_LOG_TABLE } from '../../lambdas/core/tables';
+import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
 import {
   asArray,
   identityStatements,
@@ -34,6 +35,8 @@ const SECURITY_CONFIG: ModelOpsConfigInput = {
       provisionedConcurrency: { min: 1, max: 5, targetUtilization: 0.7 },
       inference: { capture: { sampleRate: 0.05 } },
       drift: { enabled: true },
+      // Canary on: the alarm-rollback function, its rule and queue are checked too.
+      canary: { enabled: true },
     },
     { name: 'credit-risk', owner: 'ml-platform', drift: { enabled: false } },
     {
@@ -128,9 +131,12 @@ describe('bundling', () => {
         (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties
           .Environment?.Variables?.POWERTOOLS_SERVICE_NAME !== undefined,
     ) as { Properties: { Code: { S3Key: string } } }[];
-    // THEN six release functions, one per model and the drift monitor, each with its bundle staged in the cloud
+    // THEN the release functions, one per model, the drift monitor and the alarm rollback, each with its bundle staged in the cloud
     // assembly
-    expect(functions).toHaveLength(6 + (SECURITY_CONFIG.models?.length ?? 0) + 1);
+    expect(functions).toHaveLength(
+      // + the drift monitor and the alarm rollback (a model has canary on)
+      RELEASE_WORKFLOW.functions.length + (SECURITY_CONFIG.models?.length ?? 0) + 2,
+    );
     for (const fn of functions) {
       const hash = fn.Properties.Code.S3Key.replace(/\.zip$/, '');
       const dir = path.join(synth.assembly.directory, `asset.${hash}`);
@@ -260,16 +266,27 @@ describe('IAM least privilege', () => {
     });
   });
 
+  it('lets the approval function publish only approval requests, on the default bus', () => {
+    const approval = allows().filter((s) => s.logicalId.startsWith('ReleaseApproval'));
+    const publish = approval.filter((s) => asArray(s.statement.Action).includes('events:PutEvents'));
+    expect(publish).toHaveLength(1);
+    expect(JSON.stringify(publish[0]?.statement.Resource)).toContain(':event-bus/default');
+    expect(publish[0]?.statement.Condition).toEqual({
+      StringEquals: { 'events:source': ['modelops'], 'events:detail-type': ['ApprovalRequested'] },
+    });
+  });
+
   it('lets the state machine invoke only the release functions', () => {
     const sm = allows().filter((s) => s.logicalId.startsWith('ReleaseStateMachineRole'));
     const invoke = sm.filter((s) => asArray(s.statement.Action).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
     const resources = asArray(invoke[0]?.statement.Resource as unknown[]).map((r) => JSON.stringify(r));
-    expect(resources).toHaveLength(6);
+    expect(resources).toHaveLength(7);
     for (const fn of [
       'ValidateArtifact',
       'RegisterVersion',
       'RecordRejection',
+      'Approval',
       'StartRollout',
       'AnalyzeCanary',
       'AdvanceRollout',

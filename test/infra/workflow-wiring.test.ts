@@ -152,6 +152,8 @@ describe('release wiring table', () => {
           modelLockMode: 'GOVERNANCE',
           rolloutPolicies: '{}',
           metricsReadUrl: '',
+          approvalPolicies: '{}',
+          eventBusName: '',
           modelLockDays: '1',
           modelSigningKeyId: 'k',
         },

@@ -12,6 +12,7 @@ import {
   STEPFUNCTIONS_DIR,
   type LambdaHandler,
   type LocalFunction,
+  type TaskTokenWaiter,
 } from '../../local/asl-runner';
 import { memoryLogger } from '../../local/logger';
 import { TransientStoreError, VersionConflictError } from '../../lambdas/core/errors';
@@ -24,6 +25,7 @@ const ARNS = {
   StartRolloutFunctionArn: localFunctionArn('start'),
   AnalyzeCanaryFunctionArn: localFunctionArn('analyze'),
   AdvanceRolloutFunctionArn: localFunctionArn('advance'),
+  ApprovalFunctionArn: localFunctionArn('approval'),
 };
 
 /** The rollout Tasks after RegisterVersion: these tests stop at registration (the model's canary is off). */
@@ -32,7 +34,13 @@ const NOT_REACHED: LambdaHandler = async () => {
   throw new Error('a rollout Task ran although the canary is off');
 };
 
-function runner(handlers: { validate: LambdaHandler; register: LambdaHandler; record: LambdaHandler }) {
+/** CheckApproval for a model whose releases need no approval: AwaitApproval is never entered. */
+const NO_APPROVAL: LambdaHandler = async () => ({ next: 'not-required', why: 'test' });
+
+function runner(
+  handlers: { validate: LambdaHandler; register: LambdaHandler; record: LambdaHandler },
+  approval: { handler?: LambdaHandler; waiter?: TaskTokenWaiter } = {},
+) {
   const logger = memoryLogger();
   const fn = (name: keyof typeof handlers): LocalFunction => ({ name, load: async () => handlers[name] });
   const functions = new Map<string, LocalFunction>([
@@ -42,11 +50,21 @@ function runner(handlers: { validate: LambdaHandler; register: LambdaHandler; re
     [ARNS.StartRolloutFunctionArn, { name: 'start', load: async () => ROLLOUT_OFF }],
     [ARNS.AnalyzeCanaryFunctionArn, { name: 'analyze', load: async () => NOT_REACHED }],
     [ARNS.AdvanceRolloutFunctionArn, { name: 'advance', load: async () => NOT_REACHED }],
+    [ARNS.ApprovalFunctionArn, { name: 'approval', load: async () => approval.handler ?? NO_APPROVAL }],
   ]);
   const r = new AslRunner({
     definition: loadDefinition(RELEASE, ARNS),
     stateMachineName: 'release',
     functions,
+    taskTokenWaiters: new Map([
+      [
+        ARNS.ApprovalFunctionArn,
+        approval.waiter ??
+          (async () => {
+            throw new Error('AwaitApproval was entered although no approval is required');
+          }),
+      ],
+    ]),
     logger,
     retryIntervalMs: 1,
   });
@@ -139,5 +157,82 @@ describe('AslRunner', () => {
     expect(results.map((x) => x.status)).toEqual(['SUCCEEDED', 'FAILED']);
     expect(results[1]!.error).toBe('ArtifactRejected');
     expect(seen.sort()).toEqual(['incoming/m/bad/manifest.json', 'incoming/m/good/manifest.json']);
+  });
+
+  describe('a .waitForTaskToken state (AwaitApproval)', () => {
+    const requestApproval: LambdaHandler = async (event) => {
+      const e = event as { action: string };
+      return e.action === 'check'
+        ? { next: 'request', why: 'test', timeoutSeconds: 60 }
+        : e.action === 'expire'
+          ? { next: 'timed-out', why: 'test' }
+          : { state: 'PENDING' };
+    };
+    const stages = (result: { history: readonly { type: string; state?: string }[] }) =>
+      result.history.filter((e) => e.type === 'StateEntered').map((e) => e.state);
+
+    it("passes Parameters.Payload with the execution's task token and continues with the waiter's output", async () => {
+      const payloads: unknown[] = [];
+      const requests: unknown[] = [];
+      const { r } = runner(
+        { validate: async () => ({ valid: true }), register: ok, record: ok },
+        {
+          handler: async (event) => {
+            requests.push(event);
+            return requestApproval(event, {} as never);
+          },
+          waiter: async (payload, token) => {
+            payloads.push({ payload, token });
+            return { next: 'approved', why: 'test', decidedBy: 'cli:alice' };
+          },
+        },
+      );
+      const result = await r.run(input);
+      expect(result.status).toBe('SUCCEEDED');
+      expect(stages(result)).toEqual(
+        expect.arrayContaining(['CheckApproval', 'AwaitApproval', 'StartRollout']),
+      );
+      const [{ payload, token }] = payloads as [
+        { payload: { taskToken: string; action: string }; token: string },
+      ];
+      expect(payload.action).toBe('request');
+      expect(token).toMatch(/^local-task-token:/);
+      expect(payload.taskToken).toBe(token);
+      // The function ran before the wait, with the same payload (it stores the token).
+      expect(requests.map((e) => (e as { action: string }).action)).toEqual(['check', 'request']);
+    });
+
+    it("ends ApprovalRejected when the waiter fails with SendTaskFailure's error name", async () => {
+      const { r } = runner(
+        { validate: async () => ({ valid: true }), register: ok, record: ok },
+        {
+          handler: requestApproval,
+          waiter: async () => {
+            throw Object.assign(new Error('rejected by cli:bob: not yet'), { name: 'ApprovalRejected' });
+          },
+        },
+      );
+      const result = await r.run(input);
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('ApprovalRejected');
+      expect(stages(result)).not.toContain('StartRollout');
+    });
+
+    it('goes through ExpireApproval to ApprovalTimedOut when the wait times out', async () => {
+      const { r } = runner(
+        { validate: async () => ({ valid: true }), register: ok, record: ok },
+        {
+          handler: requestApproval,
+          waiter: async () => {
+            throw Object.assign(new Error('timed out'), { name: 'States.Timeout' });
+          },
+        },
+      );
+      const result = await r.run(input);
+      expect(result.error).toBe('ApprovalTimedOut');
+      expect(stages(result)).toEqual(
+        expect.arrayContaining(['AwaitApproval', 'ExpireApproval', 'ApprovalTimedOut']),
+      );
+    });
   });
 });
