@@ -3,26 +3,13 @@
  * metrics; see core/rollout.ts `analyzeCanary`. Metrics come from CloudWatch GetMetricData in AWS and, when local
  * mode sets METRICS_READ_URL, from the local inference server's metric store (the same MetricsReader port).
  */
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { CloudWatchMetricsReader } from '../adapters/cloudwatch-metrics-reader';
 import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
 import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
-import { HttpMetricsReader } from '../adapters/http-metrics-reader';
-import type { MetricsReader } from '../core/ports';
+import { metricsReaderFromEnv } from '../adapters/metrics-reader-from-env';
 import { analyzeCanary } from '../core/rollout';
-import { analyzeCanaryEventSchema, asRolloutState, METRICS_READ_URL_ENV } from '../core/rollout-events';
-import { currentEnvironment, requireEnv } from '../shared/env';
+import { analyzeCanaryEventSchema, asRolloutState } from '../core/rollout-events';
 import { logger, metrics, MetricUnit } from '../shared/powertools';
 import { releaseStepHandler } from '../shared/release-step';
-
-function metricsReader(): MetricsReader {
-  const url = currentEnvironment()[METRICS_READ_URL_ENV];
-  if (url !== undefined && url !== '') return new HttpMetricsReader({ baseUrl: url });
-  return new CloudWatchMetricsReader({
-    namespace: requireEnv('POWERTOOLS_METRICS_NAMESPACE'),
-    client: new CloudWatchClient({}),
-  });
-}
 
 export const handler = releaseStepHandler({
   name: 'AnalyzeCanary',
@@ -31,7 +18,7 @@ export const handler = releaseStepHandler({
     deps: {
       deployments: DynamoDeploymentStore.fromEnv(),
       audit: DynamoAuditLog.fromEnv(),
-      metrics: metricsReader(),
+      metrics: metricsReaderFromEnv(),
     },
   }),
   run: async (deps, input) => {

@@ -4,38 +4,20 @@
  * or skip when the model's canary is off; see core/rollout.ts `startRollout`. Metrics come from CloudWatch
  * GetMetricData in AWS and, when local mode sets METRICS_READ_URL, from the local inference server's metric store.
  */
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { CloudWatchMetricsReader } from '../adapters/cloudwatch-metrics-reader';
 import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
 import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
 import { DynamoVersionStore } from '../adapters/dynamo-version-store';
-import { HttpMetricsReader } from '../adapters/http-metrics-reader';
-import type { MetricsReader } from '../core/ports';
+import { metricsReaderFromEnv } from '../adapters/metrics-reader-from-env';
 import { RoutingConflictError } from '../core/promotion';
 import { RolloutSupersededError, startRollout } from '../core/rollout';
-import {
-  METRICS_READ_URL_ENV,
-  parseRolloutPolicies,
-  ROLLOUT_POLICIES_ENV,
-  startRolloutEventSchema,
-} from '../core/rollout-events';
-import { currentEnvironment, requireEnv } from '../shared/env';
+import { parseRolloutPolicies, ROLLOUT_POLICIES_ENV, startRolloutEventSchema } from '../core/rollout-events';
+import { currentEnvironment } from '../shared/env';
 import { logger, metrics, MetricUnit } from '../shared/powertools';
 import { releaseStepHandler } from '../shared/release-step';
 
 // Another writer changed the record between our read and write (retried by the ASL), or the lock is not ours.
 const expected = (err: unknown) =>
   err instanceof RoutingConflictError || err instanceof RolloutSupersededError;
-
-// As AnalyzeCanary's (the same setting and grant): the budget gate reads the series the canary judge reads.
-function metricsReader(): MetricsReader {
-  const url = currentEnvironment()[METRICS_READ_URL_ENV];
-  if (url !== undefined && url !== '') return new HttpMetricsReader({ baseUrl: url });
-  return new CloudWatchMetricsReader({
-    namespace: requireEnv('POWERTOOLS_METRICS_NAMESPACE'),
-    client: new CloudWatchClient({}),
-  });
-}
 
 export const handler = releaseStepHandler({
   name: 'StartRollout',
@@ -45,7 +27,7 @@ export const handler = releaseStepHandler({
       deployments: DynamoDeploymentStore.fromEnv(),
       versions: DynamoVersionStore.fromEnv(),
       audit: DynamoAuditLog.fromEnv(),
-      metrics: metricsReader(),
+      metrics: metricsReaderFromEnv(),
       policies: parseRolloutPolicies(currentEnvironment()[ROLLOUT_POLICIES_ENV]),
     },
   }),

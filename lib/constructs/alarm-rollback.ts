@@ -1,6 +1,5 @@
 import { Duration, Token, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -13,6 +12,7 @@ import { Construct } from 'constructs';
 import { ALARM_NAME_PREFIX_ENV, ALARM_ROLLBACK_MODELS_ENV } from '../../lambdas/core/alarm-rollback';
 import { alarmName } from '../../lambdas/core/alarm-rules';
 import { MODEL_NAME_PATTERN } from '../../lambdas/core/names';
+import { deadLetterAlarm } from './dead-letter-alarm';
 import { ConstructPropsError, handlerEntry, ModelOpsFunction } from './modelops-function';
 
 /** EventBridge's default limit on the size of one event pattern, in characters (adjustable to 4096). */
@@ -139,30 +139,14 @@ export class AlarmRollback extends Construct {
         'cdk-nag does not recognize; a DeadLetterConfig would deliver the same events without the error.',
     });
 
-    this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription:
+    this.deadLetterAlarm = deadLetterAlarm(this, 'DeadLetterAlarm', {
+      queue: this.deadLetterQueue,
+      description:
         'A candidate alarm event could not be acted on: the candidate may still be routed. Check the model with ' +
         '`modelops status`, roll the candidate back by hand if it is, then delete the message. Runbook: ' +
         'docs/rollout.md#alarm-triggered-rollback',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: 'Maximum',
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
+      topic: props.alarmTopic,
     });
-    if (props.alarmTopic) {
-      this.deadLetterAlarm.addAlarmAction(new SnsAction(props.alarmTopic));
-    } else {
-      Validations.of(this.deadLetterAlarm).acknowledge({
-        id: 'NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction',
-        reason:
-          'No alarmTopic was given (ModelOpsStack always passes its alarm topic); the alarm still records ' +
-          'its state in CloudWatch, and an action is added as soon as a topic is configured.',
-      });
-    }
 
     this.rule = new Rule(this, 'CandidateAlarm', {
       description: `Rolls back the candidate when a candidate alarm of ${props.models.join(', ')} enters ALARM`,

@@ -1,7 +1,6 @@
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine, SnsTopic } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -24,6 +23,7 @@ import {
   type WorkflowTable,
 } from '../workflows/types';
 import type { ArtifactRegistry } from './artifact-registry';
+import { deadLetterAlarm } from './dead-letter-alarm';
 import type { MetadataTables } from './metadata-tables';
 import type { ModelSigningKey } from './signing-key';
 import {
@@ -285,30 +285,14 @@ export class ReleasePipeline extends Construct {
         'queue-to-queue redrive. A DLQ of a DLQ would only move the same messages again.',
     });
 
-    this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription:
+    this.deadLetterAlarm = deadLetterAlarm(this, 'DeadLetterAlarm', {
+      queue: this.deadLetterQueue,
+      description:
         'A release trigger event could not be delivered to the release state machine; the bundle was not ' +
         'released. Runbook: docs/runbooks/release-dead-letter.md (re-push the bundle or start the execution by hand, ' +
         'then delete the message).',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: 'Maximum',
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
+      topic: props.alarmTopic,
     });
-    if (props.alarmTopic) {
-      this.deadLetterAlarm.addAlarmAction(new SnsAction(props.alarmTopic));
-    } else {
-      Validations.of(this.deadLetterAlarm).acknowledge({
-        id: 'NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction',
-        reason:
-          'No alarmTopic was given (ModelOpsStack always passes its alarm topic); the alarm still records ' +
-          'its state in CloudWatch, and an action is added as soon as a topic is configured.',
-      });
-    }
 
     this.rule = new Rule(this, 'ManifestUploaded', {
       description: `Starts a release when ${RELEASE_TRIGGER_KEY_WILDCARD} is created in the registry`,

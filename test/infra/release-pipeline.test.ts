@@ -182,6 +182,43 @@ describe('ReleasePipeline trigger', () => {
   });
 });
 
+describe('ReleasePipeline approval notifications', () => {
+  it('forwards ApprovalRequested events from the modelops source to the alarm topic', () => {
+    const rule = resource(logicalIdOf(synth.template, 'AWS::Events::Rule', 'ReleaseApprovalRequested'));
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['modelops'],
+      'detail-type': ['ApprovalRequested'],
+    });
+    const topicId = Object.keys(synth.template.findResources('AWS::SNS::Topic'))[0]!;
+    const targets = rule.Properties.Targets as {
+      Arn: unknown;
+      InputTransformer?: { InputTemplate: string };
+    }[];
+    expect(targets).toHaveLength(1);
+    expect(targets[0]!.Arn).toEqual({ Ref: topicId });
+    expect(targets[0]!.InputTransformer?.InputTemplate).toMatch(/waits for approval until/);
+    const matches = (event: object) => matchesEventPattern(rule.Properties.EventPattern as object, event);
+    expect(matches({ source: 'modelops', 'detail-type': 'ApprovalRequested', detail: {} })).toBe(true);
+    expect(matches({ source: 'modelops', 'detail-type': 'ModelDriftDetected', detail: {} })).toBe(false);
+    expect(matches({ source: 'evil', 'detail-type': 'ApprovalRequested', detail: {} })).toBe(false);
+  });
+
+  it('lets EventBridge use the alarm topic key, only from this account', () => {
+    synth.template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'EventBridgeRulesPublish',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            Condition: { StringEquals: { 'aws:SourceAccount': Match.anyValue() } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
 describe('ReleasePipeline functions', () => {
   it.each(FUNCTIONS)('%s runs Node 22 on x86_64 with tracing, its own log group and Powertools env', (fn) => {
     const id = logicalIdOf(synth.template, 'AWS::Lambda::Function', `Release${fn}Function`);

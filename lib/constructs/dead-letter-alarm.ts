@@ -1,0 +1,40 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+
+/**
+ * The alarm every dead-letter queue of the stack gets: in alarm while any message sits in `queue` (an event that
+ * went nowhere), notifying `topic`. Created in `scope` under `id` itself, adding no level to the construct tree, so
+ * the callers' logical ids stay as they were.
+ */
+export function deadLetterAlarm(
+  scope: Construct,
+  id: string,
+  props: { readonly queue: IQueue; readonly description: string; readonly topic?: ITopic },
+): Alarm {
+  const alarm = new Alarm(scope, id, {
+    alarmDescription: props.description,
+    metric: props.queue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(5),
+      statistic: 'Maximum',
+    }),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
+  if (props.topic) {
+    alarm.addAlarmAction(new SnsAction(props.topic));
+  } else {
+    Validations.of(alarm).acknowledge({
+      id: 'NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction',
+      reason:
+        'No alarmTopic was given (ModelOpsStack always passes its alarm topic); the alarm still records ' +
+        'its state in CloudWatch, and an action is added as soon as a topic is configured.',
+    });
+  }
+  return alarm;
+}
