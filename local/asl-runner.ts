@@ -86,6 +86,11 @@ export interface HistoryEvent {
   readonly cause?: unknown;
   /** For StateExited/StateFailed: ms since the matching StateEntered. */
   readonly durationMs?: number;
+  /**
+   * For StateEntered of a Fail state: its input, i.e. the state the execution ended with (a failed execution has no
+   * output). Step Functions' history has every state's input; locally only this one is kept.
+   */
+  readonly input?: unknown;
 }
 
 export interface ExecutionResult {
@@ -403,7 +408,12 @@ export class AslRunner {
         switch (event.type) {
           case 'StateEntered':
             enteredAt.set(event.state.name, event.timestamp);
-            history.push({ type: event.type, timestamp, state: event.state.name });
+            history.push({
+              type: event.type,
+              timestamp,
+              state: event.state.name,
+              ...(event.state.type === 'Fail' ? { input: event.state.input } : {}),
+            });
             log.info(`${tag} -> ${event.state.name} (${event.state.type})`);
             break;
           case 'StateExited': {

@@ -136,6 +136,11 @@ describe('alarm-triggered rollback', () => {
     expect(entered.slice(-3)).toEqual(['AnalyzeCanary', 'CanaryRoute', 'RolledBack']);
     expect(entered).not.toContain('Rollback');
     expect(entered).not.toContain('AbortRollout');
+    // The state the execution ended with says why: rolled back by the alarm, not by a verdict.
+    const finalState = result.history.find((e) => e.type === 'StateEntered' && e.state === 'RolledBack')
+      ?.input as { rollout: { reason: string; endedBy: { actor: string } } };
+    expect(finalState.rollout.reason).toBe('ALARM');
+    expect(finalState.rollout.endedBy.actor).toMatch(/^alarm:.*candidate-errors-page-1h$/);
     // It judged nothing (the lock was gone when the bake ended), and the alarm's ROLLED_BACK is the last word.
     const ledger = types(await h.audit(MODEL, '1.1.0'));
     expect(ledger).toContain('ROLLOUT_STARTED');
