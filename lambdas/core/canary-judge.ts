@@ -28,6 +28,8 @@ export const REASON_CODES = [
   'P99_CEILING',
   'PREDICTION_SHIFT',
   'BURN_RATE',
+  'SHADOW_ERRORS',
+  'SHADOW_DISAGREEMENT',
   'INSUFFICIENT_SAMPLES',
   'EXTENSIONS_EXHAUSTED',
   'BAKING',
@@ -175,7 +177,9 @@ export type CheckMetric =
   | 'p99Ratio'
   | 'p99Ceiling'
   | 'predictionShift'
-  | 'burnRate';
+  | 'burnRate'
+  | 'shadowErrors'
+  | 'shadowDisagreement';
 
 export interface CheckResult {
   readonly metric: CheckMetric;
@@ -242,12 +246,19 @@ function lowerBound(looks: readonly CountLook[], alpha: number, mde: number): nu
  * inconclusive until the candidate has the samples needed to see the MDE.
  */
 export function judgeRate(
-  metric: 'errorRate' | 'slowShare' | 'invalidInput',
+  metric: 'errorRate' | 'slowShare' | 'invalidInput' | 'shadowErrors',
   looks: readonly CountLook[],
   policy: CanaryPolicy,
-  options: { nullRatio: number; requirePower: boolean; candidateWeight: number; reasonCode: ReasonCode },
+  options: {
+    nullRatio: number;
+    requirePower: boolean;
+    candidateWeight: number;
+    reasonCode: ReasonCode;
+    /** This test's level. @default policy.alpha split over the canary's count tests */
+    alpha?: number;
+  },
 ): CheckResult {
-  const alpha = policy.alpha / COUNT_TESTS;
+  const alpha = options.alpha ?? policy.alpha / COUNT_TESTS;
   const alternatives = mixtureAlternatives(options.nullRatio, policy.minDetectableEffect);
   const result = rateRatioTest(looks, { alpha, nullRatio: options.nullRatio, alternatives, name: metric });
   const last = looks.at(-1) ?? EMPTY_LOOK;
