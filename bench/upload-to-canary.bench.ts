@@ -8,8 +8,9 @@
  * server built with the phase's ROUTING_CACHE_TTL_MS (the default, then a short one). A steady client sends one
  * request every PACE_MS over one keep-alive connection for the whole phase. Two models:
  *
- * - `breast-cancer`, canary on: each repetition uploads a fresh version; T_route is upload → StartRollout's Task done
- *   (its one conditional write names the version as candidate, then it appends ROLLOUT_STARTED), T_serve is upload →
+ * - `breast-cancer`, canary on: each repetition uploads a fresh version; T_route is upload → BeginCanary's Task done
+ *   (StartRollout names the version as candidate at weight 0, DeployCandidate warms it in the local inference server —
+ *   load and smoke samples — and BeginCanary's one conditional write routes the first step), T_serve is upload →
  *   the first response whose `x-modelops-version` header names it. The judge promotes it on the client's traffic, so
  *   the next repetition finds a stable version and no lock.
  * - `breast-cancer-baseline`, canary off (same artifact): the baseline, measured in the same run just before each
@@ -18,8 +19,8 @@
  * "Upload" is the start of the manifest PutObject (the artifact is uploaded just before it). The times of Task ends
  * come from the execution history (state machine timestamps, ms). One warm-up repetition per phase is not counted.
  *
- * T_serve − T_route is where the routing write lands in the server's cache cycle (0 to TTL) plus one routing read
- * and the candidate's model load. A repetition ends a fixed time after a cache refresh (the candidate first answers
+ * T_serve − T_route is where the routing write lands in the server's cache cycle (0 to TTL) plus one routing read;
+ * the candidate's model load is in T_route now (DeployCandidate), not in the first routed request. A repetition ends a fixed time after a cache refresh (the candidate first answers
  * just after one, the judge promotes a second or so later), so back-to-back uploads would all land at the same point
  * of the cycle; counted repetition k (1..N) therefore waits (k − 0.5) / N × TTL before its upload, which spreads the
  * uploads evenly over the cycle and makes the median that of a random upload time.
@@ -57,7 +58,14 @@ const PACE_MS = 5;
 const TARGET_MS = 3_000;
 const STEPS = [0.5];
 /** The Tasks between the upload and the routing write, whose own durations are printed. */
-const PIPELINE_TASKS = ['ValidateArtifact', 'RegisterVersion', 'CheckApproval', 'StartRollout'] as const;
+const PIPELINE_TASKS = [
+  'ValidateArtifact',
+  'RegisterVersion',
+  'CheckApproval',
+  'StartRollout',
+  'DeployCandidate',
+  'BeginCanary',
+] as const;
 /** A repetition whose candidate never answers (rolled back first) gives up this long after its execution ended. */
 const SERVE_GRACE_MS = 2_000;
 
@@ -314,7 +322,7 @@ async function repetition(
     version,
     baselineMs,
     registeredMs: exitedAt(result, 'RegisterVersion') - uploadAt,
-    routeMs: exitedAt(result, 'StartRollout') - uploadAt,
+    routeMs: exitedAt(result, 'BeginCanary') - uploadAt,
     serveMs: servedAt - uploadAt,
     endMs: Date.parse(result.stopDate) - uploadAt,
     looksBeforeServe: looks.filter((e) => Date.parse(e.timestamp) < servedAt).length,
@@ -366,7 +374,7 @@ function report(p: PhaseResult): string[] {
       `local mode up in ${(p.startupMs / 1000).toFixed(1)} s, phase ${(p.phaseMs / 1000).toFixed(1)} s`,
     line('baseline: upload → REGISTERED (canary off)', baseline, false),
     line('upload → REGISTERED (in the canary release)', registered),
-    line('T_route: upload → StartRollout write (candidate)', route),
+    line('T_route: upload → BeginCanary write (first step routed)', route),
     line('T_serve: upload → first candidate response', serve),
     line('upload → promoted (end of the release)', end),
     `  T_serve − T_route: median ${f0(summary(reps.map((r) => r.serveMs - r.routeMs)).median)} ms (routing cache TTL ${p.ttlMs} ms); ` +

@@ -6,8 +6,15 @@ import { createDocumentClient } from '../lambdas/adapters/clients';
 import { DynamoAuditLog } from '../lambdas/adapters/dynamo-audit-log';
 import { DynamoDeploymentStore } from '../lambdas/adapters/dynamo-deployment-store';
 import { DynamoMonitorStateStore } from '../lambdas/adapters/dynamo-monitor-state';
+import { DynamoVersionStageStore } from '../lambdas/adapters/dynamo-version-stage-store';
 import { DynamoVersionStore } from '../lambdas/adapters/dynamo-version-store';
-import type { AuditLogStore, DeploymentStore, MonitorStateStore, VersionStore } from '../lambdas/core/ports';
+import type {
+  AuditLogStore,
+  DeploymentStore,
+  MonitorStateStore,
+  VersionStageStore,
+  VersionStore,
+} from '../lambdas/core/ports';
 import {
   AUDIT_LOG_TABLE,
   DEPLOYMENTS_TABLE,
@@ -21,6 +28,8 @@ export interface LedgerStores {
   readonly versions: VersionStore;
   readonly deployments: DeploymentStore;
   readonly audit: AuditLogStore;
+  /** The version stages on the ModelVersions table: `promote` and `rollback` label them after the routing write. */
+  readonly stages: VersionStageStore;
   /** The MonitorState table (read only here); undefined when the target names none (a stack without the output). */
   readonly monitorState: MonitorStateStore | undefined;
 }
@@ -32,6 +41,7 @@ export function createLedgerStores(target: Target): LedgerStores {
     versions: new DynamoVersionStore(target.tables[MODEL_VERSIONS_TABLE.envVar]!, doc),
     deployments: new DynamoDeploymentStore(target.tables[DEPLOYMENTS_TABLE.envVar]!, doc),
     audit: new DynamoAuditLog(target.tables[AUDIT_LOG_TABLE.envVar]!, doc),
+    stages: new DynamoVersionStageStore(target.tables[MODEL_VERSIONS_TABLE.envVar]!, doc),
     monitorState: monitorState === undefined ? undefined : new DynamoMonitorStateStore(monitorState, doc),
   };
 }

@@ -1,7 +1,7 @@
 /**
- * `modelops status [model]`: the registered and rejected versions, and a model's recent audit events and rollout
- * (lock, weight, latest canary verdicts, how the last rollout was ended); with a model and its config, also its SLOs
- * and its drift.
+ * `modelops status [model]`: the registered and rejected versions with their stage (LIVE, STANDBY, ROLLED_BACK and
+ * why), and a model's recent audit events and rollout (lock, weight, latest canary verdicts, how the last rollout was
+ * ended); with a model and its config, also its SLOs and its drift.
  */
 import type { AlarmRulesInput } from '../lambdas/core/alarm-rules';
 import { DRIFT_STATE_KIND } from '../lambdas/core/drift-monitor';
@@ -430,6 +430,8 @@ export async function status(
       v.model,
       v.version,
       v.status,
+      // A label that follows the routing record, which the Rollout section shows and which decides what is served.
+      v.stage === undefined ? '-' : `${v.stage.value}${v.stage.reason ? ` (${v.stage.reason})` : ''}`,
       v.sha256 ? v.sha256.slice(0, 12) : '-',
       v.createdAt,
       v.status === 'REJECTED'
@@ -438,7 +440,10 @@ export async function status(
           ? `approval ${v.approvalRequest.state}`
           : (v.artifactKey ?? ''),
     ]);
-    for (const line of table([['MODEL', 'VERSION', 'STATUS', 'SHA256', 'CREATED', 'DETAIL'], ...rows]))
+    for (const line of table([
+      ['MODEL', 'VERSION', 'STATUS', 'STAGE', 'SHA256', 'CREATED', 'DETAIL'],
+      ...rows,
+    ]))
       io.out(line);
   }
   if (model !== undefined) {

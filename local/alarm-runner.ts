@@ -19,7 +19,7 @@ import {
   type AlarmStateValue,
 } from '../lambdas/core/alarm-evaluation';
 import type { MetricsReader } from '../lambdas/core/ports';
-import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE } from '../lambdas/core/tables';
+import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../lambdas/core/tables';
 import type { ModelOpsConfig } from '../lib/config';
 import type { LocalLogger } from './logger';
 import type { LocalService, RunningService } from './start';
@@ -201,16 +201,19 @@ export function alarmService(options: AlarmServiceOptions): LocalService {
       const rollbackModels = context.runtime.config.models.filter((m) => m.canary.enabled);
       if (options.rollback !== false && rollbackModels.length > 0) {
         // Imported here: the adapter modules create their SDK clients from process.env (the emulators) when they load.
-        const [{ DynamoDeploymentStore }, { DynamoAuditLog }] = await Promise.all([
-          import('../lambdas/adapters/dynamo-deployment-store'),
-          import('../lambdas/adapters/dynamo-audit-log'),
-        ]);
+        const [{ DynamoDeploymentStore }, { DynamoAuditLog }, { DynamoVersionStageStore }] =
+          await Promise.all([
+            import('../lambdas/adapters/dynamo-deployment-store'),
+            import('../lambdas/adapters/dynamo-audit-log'),
+            import('../lambdas/adapters/dynamo-version-stage-store'),
+          ]);
         const { tables } = context.emulators;
         rollback = rollbackSubscriber(
           context.runtime.config,
           {
             deployments: new DynamoDeploymentStore(tables[DEPLOYMENTS_TABLE.envVar]!),
             audit: new DynamoAuditLog(tables[AUDIT_LOG_TABLE.envVar]!),
+            stages: new DynamoVersionStageStore(tables[MODEL_VERSIONS_TABLE.envVar]!),
           },
           context.logger,
         );

@@ -4,7 +4,9 @@
  *
  * The adapter only turns a node request into the app's `HttpRequest` and its `HttpResponse` back into bytes. It
  * adds two local-only routes: `GET /healthz` and `GET /metrics` (the sink's snapshot, which tests assert on).
- * A third, `POST /metrics/read`, answers MetricReadRequests from the local time-series store (the CLI's reader).
+ * A third, `POST /metrics/read`, answers MetricReadRequests from the local time-series store (the CLI's reader). A
+ * fourth, `POST /candidates/warm`, is DeployCandidate's warm-up of a candidate (the Lambda target's direct Invoke in
+ * AWS): the app loads the version and runs its smoke samples (lambdas/inference/warm-candidate.ts).
  * It never buffers more than a little over MAX_BODY_BYTES of a body and never lets a bad request take it down.
  *
  * Closed to browsers: a web page the developer has open must not be able to call it. A cross-site `text/plain` POST
@@ -18,7 +20,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { DEFAULT_INFERENCE_LIMITS } from '../lambdas/core/inference-request';
 import { errorResponse, type HttpResponse } from '../lambdas/inference/http';
-import type { InferenceApp } from '../lambdas/inference/inference-app';
+import {
+  parseWarmCandidateEvent,
+  type WarmCandidateRequest,
+  type WarmCandidateResult,
+} from '../lambdas/core/candidate-warm';
+import type { HttpInferenceApp } from '../lambdas/inference/inference-app';
 import { InMemoryMetricsSink } from '../lambdas/adapters/in-memory-metrics-sink';
 import { FanOutMetricsSink, TimeSeriesMetricsStore } from '../lambdas/adapters/local-metric-store';
 import { MetricReadError } from '../lambdas/core/metric-read';
@@ -106,7 +113,7 @@ function discardBody(req: IncomingMessage): void {
 }
 
 export interface InferenceServerOptions {
-  readonly app: InferenceApp;
+  readonly app: HttpInferenceApp;
   /** 0 = any free port. @default DEFAULT_HTTP_PORT */
   readonly port?: number;
   /** @default 127.0.0.1 (local mode is never reachable from other machines) */
@@ -120,11 +127,18 @@ export interface InferenceServerOptions {
    * every route, plus the JSON Content-Type every POST needs.
    */
   readonly metricsReader?: MetricsReader;
+  /**
+   * `POST /candidates/warm` (body: exactly a warm-up event, answer: the WarmCandidateResult) calls it; absent → 404.
+   * Guarded exactly like `POST /metrics/read`.
+   */
+  readonly warmCandidate?: (request: WarmCandidateRequest) => Promise<WarmCandidateResult>;
   readonly logger?: LocalLogger;
 }
 
 /** The local-only route the CLI's HTTP MetricsReader (cli/metrics-reader.ts) posts a MetricReadRequest to. */
 export const METRICS_READ_PATH = '/metrics/read';
+/** The local-only route DeployCandidate's Lambda target posts a warm-up event to (local mode's stand-in for Invoke). */
+export const WARM_CANDIDATE_PATH = '/candidates/warm';
 
 export interface RunningInferenceServer {
   readonly url: string;
@@ -311,7 +325,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       return;
     }
 
-    if (path === METRICS_READ_PATH && method !== 'POST') {
+    if ((path === METRICS_READ_PATH || path === WARM_CANDIDATE_PATH) && method !== 'POST') {
       req.resume();
       send(
         res,
@@ -374,6 +388,8 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       );
     } else if (path === METRICS_READ_PATH) {
       readMetrics(req, res, requestId, body);
+    } else if (path === WARM_CANDIDATE_PATH) {
+      warmCandidate(req, res, requestId, body);
     } else {
       invoke(req, res, method, path, requestId, body);
     }
@@ -399,6 +415,40 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
         if (err instanceof MetricReadError) send(res, errorResponse('InvalidInput', err.message, requestId));
         else fail(req, res, err);
       },
+    );
+  };
+
+  const warmCandidate = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    body: string,
+  ): void => {
+    const warm = options.warmCandidate;
+    if (warm === undefined) {
+      send(res, errorResponse('ModelNotFound', 'this server does not warm candidates', requestId));
+      return;
+    }
+    let event: unknown;
+    try {
+      event = JSON.parse(body);
+    } catch (err) {
+      send(res, errorResponse('InvalidInput', `the body is not JSON: ${(err as Error).message}`, requestId));
+      return;
+    }
+    const parsed = parseWarmCandidateEvent(event);
+    if (parsed.kind !== 'warm') {
+      const message =
+        parsed.kind === 'refused'
+          ? parsed.message
+          : 'the body is not a warm-up event ({"modelopsWarmCandidate":…})';
+      send(res, errorResponse('InvalidInput', message, requestId));
+      return;
+    }
+    // The app's warm-up never rejects; anything here is a bug and answers 500.
+    warm(parsed.request).then(
+      (result) => json(res, 200, result),
+      (err: unknown) => fail(req, res, err),
     );
   };
 
@@ -529,10 +579,13 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
           inferenceSettingsFromEnv().limits?.maxBodyBytes ?? DEFAULT_INFERENCE_LIMITS.maxBodyBytes,
         metricsSnapshot: () => metrics.snapshot(),
         metricsReader: metricStore,
+        warmCandidate: app.warmCandidate,
         logger: context.logger,
       });
       // The canary judge (AnalyzeCanary) reads this server's metric store, as it reads CloudWatch in AWS.
       context.runtime.provideSetting('metricsReadUrl', running.url);
+      // DeployCandidate warms Lambda-served candidates in this server's app, as it invokes the function in AWS.
+      context.runtime.provideSetting('candidateWarmUrl', running.url);
       const service: RunningInferenceService = {
         url: `${running.url}/models/{name}/invoke`,
         baseUrl: running.url,

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { LOCAL_SIGNING_KEY_DIR_PREFIX } from '../lambdas/adapters/signer-from-env';
 import { approvalPoliciesEnvValue } from '../lambdas/core/approval-events';
+import { localRolloutTargetsEnvValue } from '../lambdas/core/candidate-deploy';
 import { rolloutPoliciesEnvValue } from '../lambdas/core/rollout-events';
 import { TaskEnvironment } from '../lambdas/shared/env';
 import { parseConfig, type ModelOpsConfig } from '../lib/config';
@@ -93,6 +94,10 @@ export function localSettings(emulators: Emulators, config: ModelOpsConfig): Wor
     eventBusName: '',
     // Known once the inference server listens: it calls provideSetting('metricsReadUrl', its URL).
     metricsReadUrl: '',
+    // Each model's kind only: Lambda candidates are warmed in the local inference server (candidateWarmUrl, also
+    // provided by the server once it listens); SageMaker does not run locally.
+    rolloutTargets: localRolloutTargetsEnvValue(config.models),
+    candidateWarmUrl: '',
   };
 }
 
@@ -164,7 +169,7 @@ export interface LocalRuntime {
   resumeRelease(entry: JournalEntry): Promise<ExecutionResult>;
   /**
    * Gives every release function bound to `setting` a value known only once a service runs: the inference server
-   * provides `metricsReadUrl` (its own URL) for AnalyzeCanary.
+   * provides `metricsReadUrl` (its own URL) for AnalyzeCanary and `candidateWarmUrl` for DeployCandidate.
    */
   provideSetting(setting: WorkflowSetting, value: string): void;
 }

@@ -1,12 +1,13 @@
 /**
  * NextStep, Promote, Rollback, FinishDryRun and AbortRollout (release state machine): one conditional write of the
- * routing record each, chosen by `action`; see core/rollout.ts `advanceRollout`.
+ * routing record each, chosen by `action`, then the version stages; see core/rollout.ts `advanceRollout`.
  */
 import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
 import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
+import { DynamoVersionStageStore } from '../adapters/dynamo-version-stage-store';
 import { RoutingConflictError } from '../core/promotion';
 import { advanceRollout, RolloutSupersededError } from '../core/rollout';
-import { advanceRolloutEventSchema, asRolloutState } from '../core/rollout-events';
+import { advanceRolloutEventSchema } from '../core/rollout-events';
 import { logger, metrics, MetricUnit } from '../shared/powertools';
 import { releaseStepHandler } from '../shared/release-step';
 
@@ -14,16 +15,14 @@ export const handler = releaseStepHandler({
   name: 'AdvanceRollout',
   wire: () => ({
     schema: advanceRolloutEventSchema,
-    deps: { deployments: DynamoDeploymentStore.fromEnv(), audit: DynamoAuditLog.fromEnv() },
+    deps: {
+      deployments: DynamoDeploymentStore.fromEnv(),
+      audit: DynamoAuditLog.fromEnv(),
+      stages: DynamoVersionStageStore.fromEnv(),
+    },
   }),
   run: async (deps, input) => {
-    const state = await advanceRollout(
-      deps,
-      asRolloutState(input.rollout),
-      input.action,
-      Date.now(),
-      input.error,
-    );
+    const state = await advanceRollout(deps, input.rollout, input.action, Date.now(), input.error);
     logger.info('rollout advanced', {
       model: state.model,
       version: state.version,

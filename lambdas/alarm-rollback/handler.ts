@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
 import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
+import { DynamoVersionStageStore } from '../adapters/dynamo-version-stage-store';
 import {
   ALARM_NAME_PREFIX_ENV,
   ALARM_ROLLBACK_MODELS_ENV,
@@ -61,7 +62,11 @@ export interface AlarmRollbackWiring {
 export function wireFromEnv(e: NodeJS.ProcessEnv = currentEnvironment()): AlarmRollbackWiring {
   requireEnv(ALARM_ROLLBACK_MODELS_ENV, e);
   return {
-    stores: { deployments: DynamoDeploymentStore.fromEnv(e), audit: DynamoAuditLog.fromEnv(e) },
+    stores: {
+      deployments: DynamoDeploymentStore.fromEnv(e),
+      audit: DynamoAuditLog.fromEnv(e),
+      stages: DynamoVersionStageStore.fromEnv(e),
+    },
     alarmNamePrefix: requireEnv(ALARM_NAME_PREFIX_ENV, e),
     models: new Set(listEnv(ALARM_ROLLBACK_MODELS_ENV, e)),
   };

@@ -1,13 +1,21 @@
 /**
  * AnalyzeCanary (release state machine): one look of the canary judge over the candidate's and the stable version's
  * metrics; see core/rollout.ts `analyzeCanary`. Metrics come from CloudWatch GetMetricData in AWS and, when local
- * mode sets METRICS_READ_URL, from the local inference server's metric store (the same MetricsReader port).
+ * mode sets METRICS_READ_URL, from the local inference server's metric store (the same MetricsReader port). The
+ * prediction-shift check reads both versions' prediction bins with the drift monitor's ports: their registered
+ * manifests (models/) for the bins, the DriftCounters table for the counts (core/canary-predictions.ts).
  */
+import { dynamoDocumentClient } from '../adapters/clients';
 import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
 import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
+import { DynamoDriftCounterStore } from '../adapters/dynamo-drift-counters';
+import { DynamoVersionStore } from '../adapters/dynamo-version-store';
 import { metricsReaderFromEnv } from '../adapters/metrics-reader-from-env';
+import { S3RegistryStore } from '../adapters/s3-registry-store';
 import { analyzeCanary } from '../core/rollout';
 import { analyzeCanaryEventSchema, asRolloutState } from '../core/rollout-events';
+import { DRIFT_COUNTERS_TABLE } from '../core/tables';
+import { env, requireEnv } from '../shared/env';
 import { logger, metrics, MetricUnit } from '../shared/powertools';
 import { releaseStepHandler } from '../shared/release-step';
 
@@ -19,6 +27,11 @@ export const handler = releaseStepHandler({
       deployments: DynamoDeploymentStore.fromEnv(),
       audit: DynamoAuditLog.fromEnv(),
       metrics: metricsReaderFromEnv(),
+      predictions: {
+        versions: DynamoVersionStore.fromEnv(),
+        registry: new S3RegistryStore(env.registryBucket()),
+        counters: new DynamoDriftCounterStore(dynamoDocumentClient, requireEnv(DRIFT_COUNTERS_TABLE.envVar)),
+      },
     },
   }),
   run: async (deps, input) => {

@@ -6,7 +6,8 @@
  *
  * The rollback is one conditional write of the routing record (DESIGN.md decisions 1 and 7): candidate cleared,
  * weight 0, rollout lock released and, when a release execution held the lock, `endedRollout` set in the same write,
- * so the execution ends RolledBack with the alarm as its reason at its next step (lambdas/core/rollout.ts).
+ * so the execution ends RolledBack with the alarm as its reason at its next step (lambdas/core/rollout.ts). After
+ * it, the candidate's version stage is labelled ROLLED_BACK with reason ALARM (lambdas/core/version-stages.ts).
  *
  * Which alarms act: only the notifying (composite) alarm of a `candidate-*` rule, only on ALARM. One window of the
  * multiwindow pair alone is not the burn-rate condition (the 1 h window stays high long after a 5 min burst ended),
@@ -25,7 +26,14 @@ import { createHash } from 'node:crypto';
 import { parseAlarmName, type ParsedAlarmName } from './alarm-rules';
 import { DuplicateAuditEventError } from './errors';
 import { RoutingConflictError } from './promotion';
-import type { AuditEvent, AuditLogStore, DeploymentRecord, DeploymentStore } from './ports';
+import type {
+  AuditEvent,
+  AuditLogStore,
+  DeploymentRecord,
+  DeploymentStore,
+  VersionStageStore,
+} from './ports';
+import { labelStages, type StageLabel } from './version-stages';
 
 /** Environment of the alarm-rollback function: the alarm name prefix (`<project>-<stage>`). */
 export const ALARM_NAME_PREFIX_ENV = 'ALARM_NAME_PREFIX';
@@ -62,6 +70,11 @@ export interface AlarmRollbackEvent {
 export interface AlarmRollbackStores {
   readonly deployments: DeploymentStore;
   readonly audit: AuditLogStore;
+  /**
+   * The version stages: the rolled-back candidate is labelled ROLLED_BACK (reason ALARM) after the routing write.
+   * @default - no labels are written (the routing record and the audit log still hold the rollback)
+   */
+  readonly stages?: VersionStageStore;
 }
 
 export interface AlarmRollbackOptions {
@@ -179,11 +192,15 @@ export async function rollbackOnAlarm(
     const record = await stores.deployments.getDeployment(model);
     const ours = ownEnding(record, actor, detail, alarmMs);
     if (ours !== undefined) {
-      // This event's rollback landed (a twin delivery won the race, or we crashed before the audit): audit only.
+      // This event's rollback landed (a twin delivery won the race, or we crashed before the audit or the label):
+      // audit and label again, both idempotent.
       await appendOnce(
         stores.audit,
         rolledBackEvent(event, record!, ours.candidate, ours.executionId, ours.at),
       );
+      if (record!.stable !== ours.candidate) {
+        await labelStages(stores.stages, model, record!.revision, ours.at, [alarmLabel(ours.candidate)]);
+      }
       return { action: 'already-rolled-back', model, alarmName, candidate: ours.candidate };
     }
     const candidate = record?.candidate;
@@ -240,6 +257,7 @@ export async function rollbackOnAlarm(
       throw err;
     }
     await appendOnce(stores.audit, rolledBackEvent(event, next, candidate, lock?.executionId, at));
+    await labelStages(stores.stages, model, revision, at, [alarmLabel(candidate)]);
     return {
       action: 'rolled-back',
       model,
@@ -332,6 +350,10 @@ function rolledBackEvent(
       executionId: executionId ?? null,
     },
   };
+}
+
+function alarmLabel(candidate: string): StageLabel {
+  return { version: candidate, value: 'ROLLED_BACK', reason: ALARM_ROLLBACK_REASON };
 }
 
 async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void> {

@@ -22,6 +22,10 @@ import type {
   RolloutEnding,
   RolloutLock,
 } from './ports';
+import { labelStages, type StageLabel } from './version-stages';
+
+/** The reason code of a manual rollback: in `endedRollout`, the ROLLED_BACK event and the version stages. */
+const MANUAL_ROLLBACK_REASON = 'MANUAL_ROLLBACK';
 
 /** Longest `--reason` accepted: the reason lands in the routing record and the audit log, which are not a wiki. */
 export const MAX_OPERATOR_REASON_LENGTH = 1000;
@@ -202,7 +206,7 @@ function ending(
     executionId: lock.executionId,
     candidate: lock.candidate,
     outcome,
-    reason: outcome === 'ROLLED_BACK' ? 'MANUAL_ROLLBACK' : 'MANUAL_UNLOCK',
+    reason: outcome === 'ROLLED_BACK' ? MANUAL_ROLLBACK_REASON : 'MANUAL_UNLOCK',
     actor: input.actor,
     at: now,
     detail: input.reason,
@@ -213,7 +217,8 @@ function ending(
  * `modelops rollback`: without `to`, clears the model's candidate (stable serves 100 %); with `to`, makes that
  * REGISTERED version stable and clears any candidate. Either way any rollout lock is released in the same write,
  * recorded as `endedRollout` (outcome ROLLED_BACK) so its execution ends RolledBack. Audited as ROLLED_BACK with
- * reason MANUAL_ROLLBACK.
+ * reason MANUAL_ROLLBACK. Then the stages: the cleared candidate and, with `to`, the replaced stable version are
+ * labelled ROLLED_BACK (MANUAL_ROLLBACK), `to` LIVE; a retry of the same command labels them again.
  *
  * Refused (nothing written, nothing audited) with {@link RoutingChangeRefusedError} naming the field: an empty or too
  * long reason, a bad name, no candidate (without `to`), a `to` that is unknown, not REGISTERED, already stable or the
@@ -253,6 +258,14 @@ export async function rollbackModel(
     const sameEffect = (d: Readonly<Record<string, unknown>>) =>
       d.stable === current.stable && 'previousStable' in d === (to !== undefined);
     if (isRetry(prior, { actor, reason }, sameEffect)) {
+      // The first attempt's routing write landed; its labels may not have (a crash in between).
+      await labelStages(
+        stores.stages,
+        model,
+        current.revision,
+        current.updatedAt,
+        rollbackLabels(prior.details),
+      );
       return { changed: false, before: current, record: current, event: prior };
     }
     if (to === undefined) {
@@ -306,7 +319,7 @@ export async function rollbackModel(
     version: to === undefined ? current.candidate! : current.stable,
     actor,
     details: {
-      reason: 'MANUAL_ROLLBACK',
+      reason: MANUAL_ROLLBACK_REASON,
       operatorReason: reason,
       ...(to !== undefined ? { previousStable: current.stable } : {}),
       stable: record.stable,
@@ -319,6 +332,7 @@ export async function rollbackModel(
   // The routing write is the decision; the event records it. Its id is fixed by the revision, so appending it again
   // can never make a second entry.
   await appendOnce(stores.audit, event);
+  await labelStages(stores.stages, model, record.revision, now, rollbackLabels(event.details));
   return {
     changed: true,
     before: current,
@@ -326,6 +340,21 @@ export async function rollbackModel(
     event,
     ...(lock !== undefined ? { releasedLock: lock } : {}),
   };
+}
+
+/**
+ * The stages a manual rollback leaves, from its audit event's details (so a retry derives the same labels): the
+ * cleared candidate and, with `--to`, the replaced stable version ROLLED_BACK; the `--to` version LIVE.
+ */
+function rollbackLabels(details: Readonly<Record<string, unknown>>): StageLabel[] {
+  const rolledBack = (version: unknown): StageLabel[] =>
+    typeof version === 'string' ? [{ version, value: 'ROLLED_BACK', reason: MANUAL_ROLLBACK_REASON }] : [];
+  return [
+    ...rolledBack(details.clearedCandidate),
+    ...(typeof details.previousStable === 'string' && typeof details.stable === 'string'
+      ? [{ version: details.stable, value: 'LIVE' as const }, ...rolledBack(details.previousStable)]
+      : []),
+  ];
 }
 
 /**

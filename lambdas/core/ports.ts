@@ -72,6 +72,8 @@ export interface VersionRecord {
   readonly approval?: Manifest['approval'];
   /** A release's approval request for this version; written only through `ApprovalStore` (in place, conditionally). */
   readonly approvalRequest?: ApprovalRequest;
+  /** The version's stage (LIVE, STANDBY, ROLLED_BACK); written only through `VersionStageStore`. */
+  readonly stage?: VersionStage;
   /** Every reason a REJECTED version was refused. */
   readonly reasons?: readonly string[];
   /** The execution or actor that wrote this record. */
@@ -136,6 +138,11 @@ export interface RolloutLock {
   readonly startedAt: string;
   /** After this instant another release may take the lock over (a dead execution cannot hold a model forever). */
   readonly expiresAt: string;
+  /**
+   * The first canary weight (possibly capped by the error budget) that BeginCanary routes once the candidate is
+   * deployed; until then the candidate is named at weight 0. Kept here so a retried StartRollout resumes with it.
+   */
+  readonly plannedWeight?: number;
 }
 
 export const AUDIT_EVENT_TYPES = [
@@ -161,6 +168,17 @@ export const AUDIT_EVENT_TYPES = [
   'CANARY_VERDICT',
   /** The rollout moved the candidate to its next weight. */
   'TRAFFIC_SHIFTED',
+  /**
+   * DeployCandidate made the candidate servable before any traffic reached it (Lambda: loaded and smoke-tested in
+   * the serving function; SageMaker: its variant InService next to stable). Details: target, what was checked.
+   */
+  'CANDIDATE_DEPLOYED',
+  /** The candidate could not be deployed; the rollout is rolled back (DEPLOY_FAILED). Details: reason code, detail. */
+  'CANDIDATE_DEPLOY_FAILED',
+  /** After promote or rollback, the losing version's capacity was removed (SageMaker). Details: kept version. */
+  'CANDIDATE_RETIRED',
+  /** Removing the losing version's capacity failed or timed out; the decision stands. Details: reason, detail. */
+  'CANDIDATE_RETIRE_FAILED',
   /** The rollout cleared the candidate (stable serves 100 %). Details: reason code, verdict. */
   'ROLLED_BACK',
   /** A rollout step failed; the candidate was cleared and the lock released. Details: the error. */
@@ -264,6 +282,34 @@ export interface ApprovalStore {
     request: ApprovalRequest,
     options: { readonly expectedRevision: number | undefined },
   ): Promise<void>;
+}
+
+export const VERSION_STAGES = ['LIVE', 'STANDBY', 'ROLLED_BACK'] as const;
+export type VersionStageValue = (typeof VERSION_STAGES)[number];
+
+/**
+ * A version's stage: a label on its ModelVersions item that follows the routing record, which stays the source of
+ * truth (lambdas/core/version-stages.ts). LIVE: the stable version. STANDBY: a stable version a promotion replaced.
+ * ROLLED_BACK: a candidate (or stable version) taken out of service by the judge, an alarm or an operator, with why.
+ */
+export interface VersionStage {
+  readonly value: VersionStageValue;
+  /** The reason code of a ROLLED_BACK (the verdict's, ALARM, MANUAL_ROLLBACK). */
+  readonly reason?: string;
+  /** When the routing write that made this stage true happened (the record's `updatedAt`). */
+  readonly at: string;
+  /** The revision of the routing write that made this stage true; a label only replaces an older one. */
+  readonly routingRevision: number;
+}
+
+/** The version stages on the ModelVersions table: one attribute per version, changed only by conditional writes. */
+export interface VersionStageStore {
+  /**
+   * One conditional write of the version's stage: applies only if the version exists and its stored stage, if any,
+   * has an older `routingRevision`, so a stale or repeated write never replaces a newer label. Returns whether it
+   * wrote.
+   */
+  putStage(model: string, version: string, stage: VersionStage): Promise<boolean>;
 }
 
 /** Resumes a waiting state machine task: SendTaskSuccess / SendTaskFailure in AWS. */

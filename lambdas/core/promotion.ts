@@ -15,8 +15,10 @@ import type {
   DeploymentRecord,
   DeploymentStore,
   VersionRecord,
+  VersionStageStore,
   VersionStore,
 } from './ports';
+import { labelStages, promotionLabels } from './version-stages';
 
 /** The routing change is not allowed (unknown or unregistered version, bad weight, …); the message says why. */
 export class RoutingChangeRefusedError extends Error {
@@ -241,6 +243,11 @@ export interface RoutingChangeStores {
   readonly deployments: DeploymentStore;
   /** One event per change that wrote. */
   readonly audit: AuditLogStore;
+  /**
+   * The version stages, labelled after the routing write (promote, rollback).
+   * @default - no labels are written (the routing record and the audit log still hold every change)
+   */
+  readonly stages?: VersionStageStore;
 }
 
 export interface RoutingChangeResult {
@@ -266,7 +273,9 @@ async function apply(
 }
 
 /**
- * Makes a REGISTERED version the stable one of its model (audited as PROMOTED). Throws
+ * Makes a REGISTERED version the stable one of its model (audited as PROMOTED), then labels it LIVE and the version
+ * it replaced STANDBY. Promoting the stable version again (a retry after a crash) writes no routing and labels it LIVE
+ * as of the current revision, which repairs a label the first attempt did not write. Throws
  * {@link RoutingChangeRefusedError} or {@link RoutingConflictError}.
  *
  * @example await promoteStable(stores, { model: 'breast-cancer', version: '1.0.0', actor: 'cli:alice' })
@@ -282,7 +291,15 @@ export async function promoteStable(
     stores.deployments.getDeployment(input.model),
   ]);
   const plan = planPromotion({ model: input.model, version: input.version, versionRecord, current, now });
-  return apply(stores, plan, input.actor, now);
+  const result = await apply(stores, plan, input.actor, now);
+  await labelStages(
+    stores.stages,
+    input.model,
+    result.record.revision,
+    result.record.updatedAt,
+    promotionLabels(input.version, result.changed ? current?.stable : undefined),
+  );
+  return result;
 }
 
 /**

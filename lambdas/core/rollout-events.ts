@@ -63,6 +63,8 @@ const stateSchema = z.object({
   policy: policySchema.optional(),
   step: count,
   weight: z.number().min(0).max(1),
+  plannedWeight: z.number().gt(0).lt(1).optional(),
+  stableAtStart: version.optional(),
   startedAtMs: ms,
   stepStartedAtMs: ms,
   extensions: count,
@@ -80,14 +82,66 @@ export const startRolloutEventSchema = z.object({
 });
 export type StartRolloutEvent = z.infer<typeof startRolloutEventSchema>;
 
-export const ROLLOUT_ACTIONS = ['step', 'promote', 'rollback', 'abort', 'finish-dry-run'] as const;
+export const ROLLOUT_ACTIONS = [
+  'step',
+  'promote',
+  'rollback',
+  'abort',
+  'finish-dry-run',
+  // BeginCanary and ClearFailedCandidate, around DeployCandidate.
+  'begin',
+  'deploy-failed',
+] as const;
 
-export const advanceRolloutEventSchema = z.object({
-  action: z.enum(ROLLOUT_ACTIONS, { error: `must be one of ${ROLLOUT_ACTIONS.join(', ')}` }),
-  rollout: stateSchema,
-  // AbortRollout passes the Catch output {Error, Cause}.
-  error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
-});
+/**
+ * What AbortRollout knows after StartRollout failed: `$.rollout` is still PrepareRollout's `{ waits }` (or the last
+ * `locked` answer), so the state is rebuilt from the registration and the execution. StartRollout may have taken the
+ * lock and routed the first step before it failed; `advanceRollout`'s abort releases them when they are this
+ * execution's and changes nothing otherwise, which is all it needs these three fields for.
+ */
+function startFailureState(base: Pick<RolloutState, 'model' | 'version' | 'executionId'>): RolloutState {
+  return {
+    ...base,
+    next: 'bake',
+    step: 0,
+    weight: 0,
+    startedAtMs: 0,
+    stepStartedAtMs: 0,
+    extensions: 0,
+    waits: 0,
+    looks: { errors: [], slow: [], invalidInput: [] },
+    verdicts: [],
+  };
+}
+
+export const advanceRolloutEventSchema = z
+  .object({
+    action: z.enum(ROLLOUT_ACTIONS, { error: `must be one of ${ROLLOUT_ACTIONS.join(', ')}` }),
+    /** The rollout state; for `abort` it may be what StartRollout left (see `startFailureState`). */
+    rollout: z.unknown(),
+    /** `abort` only: $$.Execution.Id and $.registration, used when `rollout` is not a rollout state. */
+    executionId: executionId.optional(),
+    registration: z.object({ model, version }).optional(),
+    // AbortRollout passes the Catch output {Error, Cause}.
+    error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
+  })
+  .transform((event, ctx) => {
+    const { action, error } = event;
+    const parsed = stateSchema.safeParse(event.rollout);
+    if (parsed.success) return { action, rollout: asRolloutState(parsed.data), error };
+    if (action === 'abort' && event.executionId !== undefined && event.registration !== undefined) {
+      const { model, version } = event.registration;
+      return {
+        action,
+        rollout: startFailureState({ model, version, executionId: event.executionId }),
+        error,
+      };
+    }
+    for (const issue of parsed.error.issues) {
+      ctx.addIssue({ code: 'custom', message: issue.message, path: ['rollout', ...issue.path] });
+    }
+    return z.NEVER;
+  });
 
 export const analyzeCanaryEventSchema = z.object({ rollout: stateSchema });
 

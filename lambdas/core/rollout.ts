@@ -17,6 +17,12 @@ import {
   type CheckResult,
   type CountLook,
 } from './canary-judge';
+import {
+  predictionInputSummary,
+  readCanaryPredictionBins,
+  type CanaryPredictionDeps,
+  type CanaryPredictionInput,
+} from './canary-predictions';
 import { DuplicateAuditEventError } from './errors';
 import { RoutingChangeRefusedError } from './promotion';
 import {
@@ -36,9 +42,11 @@ import {
   type DeploymentStore,
   type MetricQuery,
   type MetricsReader,
+  type VersionStageStore,
   type VersionStore,
 } from './ports';
 import { objectiveIssues } from './slo';
+import { labelStages, promotionLabels, type StageLabel } from './version-stages';
 
 export type { RolloutBudgetPolicy } from './rollout-budget';
 
@@ -74,6 +82,8 @@ export type RolloutNext =
   | 'promoted'
   | 'locked'
   | 'lock-timeout'
+  | 'deploy'
+  | 'deploy-failed'
   | 'bake'
   | 'step'
   | 'promote'
@@ -106,6 +116,16 @@ export interface RolloutState {
   /** Index into policy.steps of the weight now routed. */
   readonly step: number;
   readonly weight: number;
+  /**
+   * `deploy` (StartRollout took the lock with the candidate at weight 0): the first weight BeginCanary routes once
+   * the candidate is deployed, `steps[0]` or less when the error budget capped it.
+   */
+  readonly plannedWeight?: number;
+  /**
+   * The stable version when the lock was taken: the candidate is deployed next to it, and after the decision one of
+   * the two is retired (`stable` becomes the candidate on promote).
+   */
+  readonly stableAtStart?: string;
   readonly startedAtMs: number;
   readonly stepStartedAtMs: number;
   /** Bakes the current step has been extended by (inconclusive verdicts). */
@@ -137,6 +157,11 @@ export interface RolloutStores {
   readonly deployments: DeploymentStore;
   readonly versions: Pick<VersionStore, 'getVersion'>;
   readonly audit: AuditLogStore;
+  /**
+   * The version stages (LIVE, STANDBY, ROLLED_BACK), labelled after each routing write that changes them.
+   * @default - no labels are written (the routing record and the audit log still hold every change)
+   */
+  readonly stages?: VersionStageStore;
 }
 
 /** StartRollout's ports: the stores, and the metrics the budget gate reads (required when `budget.gate` is on). */
@@ -210,7 +235,7 @@ function ended(
 }
 
 /** Audit ids derived from the execution and what it did, so a retried Task appends nothing twice. */
-function rolloutEvent(
+export function rolloutEvent(
   state: Pick<RolloutState, 'model' | 'version' | 'executionId'>,
   type: AuditEventType,
   key: string,
@@ -233,7 +258,8 @@ function rolloutEvent(
   };
 }
 
-async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void> {
+/** Appends `event`; a duplicate (a retried Task's repeat) is ignored. */
+export async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void> {
   try {
     await audit.appendAudit(event);
   } catch (err) {
@@ -250,8 +276,9 @@ async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void
  * - The budget gate (`policy.budget.gate`) reads the model's error budget: exhausted (or too small for even the
  *   smallest first step) and the version not forced → `budget-exhausted`, audited ROLLOUT_REFUSED, nothing else
  *   written. A forced version (`budget.force`) passes uncapped, audited ROLLOUT_FORCED with the budget.
- * - Otherwise one conditional write takes the lock and routes `steps[0]`, capped by the budget, to the candidate:
- *   `bake`.
+ * - Otherwise one conditional write takes the lock and names the candidate at weight 0 — no traffic reaches it until
+ *   DeployCandidate has made it servable and BeginCanary routes `plannedWeight` (`steps[0]`, capped by the budget):
+ *   `deploy`.
  *
  * A retry of this execution after its write landed finds its own lock and resumes from the record.
  */
@@ -304,12 +331,21 @@ export async function startRollout(
         revision,
       }),
     );
+    await labelStages(stores.stages, model, revision, now, promotionLabels(version, undefined));
     return ended(base, 'promoted', 'first version of the model: promoted without a canary', {
       stable: version,
       policy,
     });
   }
   if (record.stable === version) {
+    // Also the retry of a first-version promotion whose label was not written: LIVE as of the current revision.
+    await labelStages(
+      stores.stages,
+      model,
+      record.revision,
+      record.updatedAt,
+      promotionLabels(version, undefined),
+    );
     return ended(base, 'skipped', `${version} is already the stable version`, { stable: version });
   }
   const holder = record.rollout;
@@ -326,20 +362,22 @@ export async function startRollout(
   }
   const gate = await budgetGate(stores, base, policy, record.stable, nowMs);
   if (gate.refused !== undefined) return gate.refused;
-  const weight = gate.weight;
+  const plannedWeight = gate.weight;
   const revision = record.revision + 1;
   const lock = {
     executionId,
     candidate: version,
     startedAt: now,
     expiresAt: new Date(nowMs + policy.lock.ttlMinutes * 60_000).toISOString(),
+    plannedWeight,
   };
   await stores.deployments.putDeployment(
     {
       model,
       stable: record.stable,
       candidate: version,
-      weight,
+      // Named, not routed: the candidate is deployed (warmed, smoke-tested, given capacity) before any traffic.
+      weight: 0,
       mode: 'canary',
       revision,
       updatedAt: now,
@@ -351,7 +389,8 @@ export async function startRollout(
     stores.audit,
     rolloutEvent(base, 'ROLLOUT_STARTED', 'start', nowMs, {
       stable: record.stable,
-      weight,
+      weight: 0,
+      plannedWeight,
       steps: policy.steps,
       bakeSeconds: policy.bakeSeconds,
       dryRun: policy.dryRun,
@@ -362,11 +401,13 @@ export async function startRollout(
   );
   return {
     ...base,
-    next: 'bake',
+    next: 'deploy',
     stable: record.stable,
+    stableAtStart: record.stable,
     policy,
     step: 0,
-    weight,
+    weight: 0,
+    plannedWeight,
     startedAtMs: nowMs,
     stepStartedAtMs: nowMs,
     extensions: 0,
@@ -459,13 +500,17 @@ function resumed(
 ): RolloutState {
   const startedAtMs = Date.parse(record.rollout!.startedAt);
   const step = Math.max(0, policy.steps.indexOf(record.weight));
+  // Weight 0: BeginCanary has not routed yet, so the candidate is (re)deployed first; DeployCandidate is idempotent.
+  const deploying = record.weight === 0;
   return {
     ...base,
-    next: 'bake',
+    next: deploying ? 'deploy' : 'bake',
     stable: record.stable,
+    stableAtStart: record.stable,
     policy,
     step,
     weight: record.weight,
+    ...(deploying ? { plannedWeight: record.rollout!.plannedWeight ?? policy.steps[0]! } : {}),
     startedAtMs,
     stepStartedAtMs: startedAtMs,
     extensions: 0,
@@ -541,12 +586,22 @@ export function canaryQueries(model: string, stable: string, candidate: string):
  * `rollback` on a failed check (or exhausted extensions), `step` / `promote` when the step passed, `bake` when the
  * judge needs more samples (the step's bake is extended), `superseded` when the lock is no longer this execution's.
  * In a dry run every verdict is recorded and the rollout moves on as if it passed; it never promotes.
+ *
+ * With `predictions`, the prediction-shift check gets both versions' prediction bins since the rollout started, in
+ * whole DriftCounters buckets (./canary-predictions.ts); the verdict's audit event records them, or why the check
+ * was skipped, as `predictionInput`.
  */
 export async function analyzeCanary(
   deps: {
     readonly deployments: DeploymentStore;
     readonly audit: AuditLogStore;
     readonly metrics: MetricsReader;
+    /**
+     * Where the versions' prediction bins are read (their manifests' prediction baselines and the DriftCounters
+     * table).
+     * @default - none: the prediction-shift check is skipped
+     */
+    readonly predictions?: CanaryPredictionDeps;
   },
   state: RolloutState,
   nowMs: number,
@@ -559,12 +614,26 @@ export async function analyzeCanary(
   if (!ownsLock(record, state)) return endedElsewhere(record, state);
   const startMs = Math.floor(state.startedAtMs / MINUTE_MS) * MINUTE_MS;
   const endMs = Math.max(nowMs, startMs + MINUTE_MS);
-  const series = await deps.metrics.read({
-    queries: canaryQueries(state.model, state.stable, state.version),
-    startMs,
-    endMs,
-    periodSeconds: 60,
-  });
+  const [series, prediction] = await Promise.all([
+    deps.metrics.read({
+      queries: canaryQueries(state.model, state.stable, state.version),
+      startMs,
+      endMs,
+      periodSeconds: 60,
+    }),
+    deps.predictions === undefined
+      ? ({
+          kind: 'skipped',
+          reason: 'AnalyzeCanary has no prediction-count reader wired',
+        } satisfies CanaryPredictionInput)
+      : readCanaryPredictionBins(deps.predictions, {
+          model: state.model,
+          stable: state.stable,
+          candidate: state.version,
+          startedAtMs: state.startedAtMs,
+          nowMs,
+        }),
+  ]);
   const byId = new Map(series.map((s) => [s.id, s]));
   const sum = (id: string) => (byId.get(id)?.values ?? []).reduce<number>((a, v) => a + (v ?? 0), 0);
   const stepStart = Math.floor(state.stepStartedAtMs / MINUTE_MS) * MINUTE_MS;
@@ -603,6 +672,7 @@ export async function analyzeCanary(
     ...looks,
     latency: { candidateP99Ms: p99('c'), stableP99Ms: p99('s'), candidateRequests: stepAnswered('c') },
     candidateFallbacks: sum('cfb'),
+    ...(prediction.kind === 'read' ? { predictionBins: prediction.bins } : {}),
     candidateWeight: state.weight,
     bakeComplete: true,
     extensions: state.extensions,
@@ -619,6 +689,7 @@ export async function analyzeCanary(
     deps.audit,
     rolloutEvent(state, 'CANARY_VERDICT', `look-${record_.look}`, nowMs, {
       ...record_,
+      predictionInput: predictionInputSummary(prediction),
       dryRun: policy.dryRun,
     }),
   );
@@ -671,20 +742,28 @@ function supersededReason(record: DeploymentRecord | undefined, state: RolloutSt
  * NextStep, Promote, Rollback and AbortRollout: one conditional write of the routing record, then one audit event.
  *
  * - `step`: the candidate's weight moves to the next step; the bake starts again.
- * - `promote`: stable := candidate, no candidate, lock released (PROMOTED).
- * - `rollback`: the candidate is cleared, lock released, stable serves 100 % (ROLLED_BACK with the verdict's reason).
+ * - `promote`: stable := candidate, no candidate, lock released (PROMOTED); then the candidate is labelled LIVE and
+ *   the previous stable version STANDBY.
+ * - `rollback`: the candidate is cleared, lock released, stable serves 100 % (ROLLED_BACK with the verdict's reason);
+ *   then the candidate is labelled ROLLED_BACK with that reason.
  * - `abort`: like rollback, after a failed step (ROLLOUT_ABORTED with the error); a no-op when the lock is not ours.
+ *   Needs only the model, version and execution of `state` (after a StartRollout failure nothing more is known).
  * - `finish-dry-run`: like rollback, audited as the end of a dry run (the verdicts are the result).
+ * - `begin` (BeginCanary) and `deploy-failed` (ClearFailedCandidate): see {@link beginCanary} and
+ *   {@link clearFailedCandidate}, which also decide for themselves what a lock that is not theirs means.
  *
- * A write that already landed (a retry after a crash) is recognised from the record and not repeated.
+ * A write that already landed (a retry after a crash) is recognised from the record and not repeated; its stage
+ * labels are written again (./version-stages.ts), so a crash between the routing write and the labels is repaired.
  */
 export async function advanceRollout(
-  stores: Pick<RolloutStores, 'deployments' | 'audit'>,
+  stores: Pick<RolloutStores, 'deployments' | 'audit' | 'stages'>,
   state: RolloutState,
-  action: 'step' | 'promote' | 'rollback' | 'abort' | 'finish-dry-run',
+  action: 'step' | 'promote' | 'rollback' | 'abort' | 'finish-dry-run' | 'begin' | 'deploy-failed',
   nowMs: number,
   error?: unknown,
 ): Promise<RolloutState> {
+  if (action === 'begin') return beginCanary(stores, state, nowMs);
+  if (action === 'deploy-failed') return clearFailedCandidate(stores, state, nowMs, error);
   const record = await stores.deployments.getDeployment(state.model);
   const now = new Date(nowMs).toISOString();
   if (!ownsLock(record, state)) {
@@ -693,6 +772,8 @@ export async function advanceRollout(
     const done =
       action === 'promote' ? record?.stable === state.version : record?.candidate !== state.version;
     if (action === 'abort' || (done && action !== 'step')) {
+      // A retry after the routing write landed: the labels may not have been written yet (they are idempotent).
+      if (done && record !== undefined) await relabel(stores, state, action, record);
       return { ...state, next: action === 'promote' ? 'promoted' : 'rolled-back', reason: state.reason };
     }
     throw new RolloutSupersededError(supersededReason(record, state));
@@ -734,6 +815,13 @@ export async function advanceRollout(
         revision,
       }),
     );
+    await labelStages(
+      stores.stages,
+      state.model,
+      revision,
+      now,
+      promotionLabels(state.version, owned.stable),
+    );
     return { ...state, next: 'promoted', reason: 'CANARY_PASSED', stable: state.version, weight: 0 };
   }
   await stores.deployments.putDeployment(
@@ -757,6 +845,9 @@ export async function advanceRollout(
           : { reason: 'DRY_RUN_COMPLETE', looks: state.looks.errors.length }),
     }),
   );
+  if (action === 'rollback') {
+    await labelStages(stores.stages, state.model, revision, now, [rolledBackLabel(state)]);
+  }
   return {
     ...state,
     next: action === 'finish-dry-run' ? 'dry-run-done' : 'rolled-back',
@@ -766,14 +857,181 @@ export async function advanceRollout(
 }
 
 /**
+ * BeginCanary, after DeployCandidate reported the candidate ready: one conditional write routes `plannedWeight` to it
+ * (TRAFFIC_SHIFTED from 0, step 0), and the canary's window starts then — the deploy phase, in which the candidate
+ * had no traffic, is not judged. A retry after the write landed finds the weight routed and writes nothing more. A lock
+ * that is no longer this execution's: a rollback from outside (alarm, `modelops rollback`) ends RolledBack with its
+ * reason; anything else is RolloutSupersededError.
+ */
+async function beginCanary(
+  stores: Pick<RolloutStores, 'deployments' | 'audit'>,
+  state: RolloutState,
+  nowMs: number,
+): Promise<RolloutState> {
+  const policy = state.policy;
+  if (policy === undefined || state.stable === undefined) {
+    throw new RolloutPolicyError('rollout state has no policy or stable version; start it with StartRollout');
+  }
+  const record = await stores.deployments.getDeployment(state.model);
+  if (!ownsLock(record, state)) {
+    const ending = endedElsewhere(record, state);
+    if (ending.next === 'rolled-back') return ending;
+    throw new RolloutSupersededError(supersededReason(record, state));
+  }
+  const owned = record!;
+  const planned = state.plannedWeight ?? policy.steps[0]!;
+  // Only BeginCanary routes a weight while the candidate is at 0, so a routed weight is this Task's earlier write;
+  // the event then carries that write's time, so its id is the one the first attempt appended (or should have).
+  const landed = owned.weight > 0;
+  const weight = landed ? owned.weight : planned;
+  const beganMs = landed ? Date.parse(owned.updatedAt) : nowMs;
+  let revision = owned.revision;
+  if (!landed) {
+    revision += 1;
+    await stores.deployments.putDeployment(
+      { ...owned, weight, revision, updatedAt: new Date(nowMs).toISOString() },
+      { expectedRevision: owned.revision },
+    );
+  }
+  await appendOnce(
+    stores.audit,
+    rolloutEvent(state, 'TRAFFIC_SHIFTED', 'begin', beganMs, {
+      from: 0,
+      weight,
+      step: 0,
+      revision,
+      reason: 'CANDIDATE_DEPLOYED',
+    }),
+  );
+  return {
+    ...state,
+    next: 'bake',
+    step: 0,
+    weight,
+    startedAtMs: beganMs,
+    stepStartedAtMs: beganMs,
+    extensions: 0,
+  };
+}
+
+/** The reason code DeployCandidate puts first in a TargetDeployFailedError's message (`<CODE>: <message>`). */
+const DEPLOY_FAILURE_MESSAGE = /^([A-Z][A-Z0-9_]{1,63}): ([\s\S]*)$/;
+
+/**
+ * The target's reason code and message from the Catch output `{ Error, Cause }` of a failed DeployCandidate or
+ * PollCandidate: Cause is the Lambda error document, whose errorMessage starts with the code.
+ */
+export function deployFailureOf(error: unknown): { readonly reasonCode: string; readonly message: string } {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as {
+    Error?: unknown;
+    Cause?: unknown;
+  };
+  let message = typeof e.Cause === 'string' ? e.Cause : '';
+  try {
+    const doc = JSON.parse(message) as { errorMessage?: unknown };
+    if (typeof doc.errorMessage === 'string') message = doc.errorMessage;
+  } catch {
+    // Not the Lambda error document: the Cause as it is.
+  }
+  const match = DEPLOY_FAILURE_MESSAGE.exec(message);
+  return match
+    ? { reasonCode: match[1]!, message: match[2]!.slice(0, 1000) }
+    : { reasonCode: typeof e.Error === 'string' ? e.Error : 'UNKNOWN', message: message.slice(0, 1000) };
+}
+
+/**
+ * ClearFailedCandidate, after DeployCandidate or PollCandidate threw TargetDeployFailedError: the candidate never
+ * received traffic; one conditional write clears it and releases the lock (stable keeps 100 %), audited ROLLED_BACK
+ * with reason DEPLOY_FAILED and the target's reason code. `next: 'deploy-failed'`, `reason` says why, for the
+ * execution's Cause. Like `rollback` when the lock is no longer ours.
+ */
+async function clearFailedCandidate(
+  stores: Pick<RolloutStores, 'deployments' | 'audit' | 'stages'>,
+  state: RolloutState,
+  nowMs: number,
+  error: unknown,
+): Promise<RolloutState> {
+  const failure = deployFailureOf(error);
+  const reason = `DEPLOY_FAILED (${failure.reasonCode}): ${failure.message}`;
+  const record = await stores.deployments.getDeployment(state.model);
+  if (!ownsLock(record, state)) {
+    const ending = endedElsewhere(record, state);
+    if (ending.next === 'rolled-back') return ending;
+    // A retry after this write landed: the candidate is already cleared.
+    if (record?.candidate !== state.version) return { ...state, next: 'deploy-failed', reason, weight: 0 };
+    throw new RolloutSupersededError(supersededReason(record, state));
+  }
+  const owned = record!;
+  const revision = owned.revision + 1;
+  const now = new Date(nowMs).toISOString();
+  const { rollout: _released, candidate: _cleared, ...rest } = owned;
+  await stores.deployments.putDeployment(
+    { ...rest, weight: 0, revision, updatedAt: now },
+    { expectedRevision: owned.revision },
+  );
+  await appendOnce(
+    stores.audit,
+    rolloutEvent(state, 'ROLLED_BACK', 'deploy-failed', nowMs, {
+      stable: owned.stable ?? null,
+      clearedCandidate: state.version,
+      weight: 0,
+      revision,
+      reason: 'DEPLOY_FAILED',
+      targetReason: failure.reasonCode,
+      message: failure.message,
+    }),
+  );
+  await labelStages(stores.stages, state.model, revision, now, [
+    { version: state.version, value: 'ROLLED_BACK', reason: 'DEPLOY_FAILED' },
+  ]);
+  return { ...state, next: 'deploy-failed', reason, weight: 0 };
+}
+
+function rolledBackLabel(state: RolloutState): StageLabel {
+  return {
+    version: state.version,
+    value: 'ROLLED_BACK',
+    ...(state.reason !== undefined ? { reason: state.reason } : {}),
+  };
+}
+
+/**
+ * The labels of a promote or rollback found already landed, as of the record's current revision (the retry follows
+ * the write within seconds; an older label is replaced, a newer one kept). A rollback is not labelled once the version
+ * is stable again (someone promoted it meanwhile). Aborts and dry runs label nothing: no one judged the version.
+ */
+async function relabel(
+  stores: Pick<RolloutStores, 'stages'>,
+  state: RolloutState,
+  action: Parameters<typeof advanceRollout>[2],
+  record: DeploymentRecord,
+): Promise<void> {
+  const labels =
+    action === 'promote'
+      ? promotionLabels(state.version, state.stable)
+      : action === 'rollback' && record.stable !== state.version
+        ? [rolledBackLabel(state)]
+        : [];
+  await labelStages(stores.stages, state.model, record.revision, record.updatedAt, labels);
+}
+
+/** The smallest magnitude DynamoDB stores; a smaller non-zero number fails the write ("Number underflow"). */
+const DYNAMODB_MIN_MAGNITUDE = 1e-130;
+
+/**
  * The checks as JSON and DynamoDB can hold them: an infinite e-value or ratio (a candidate failing where stable never
  * did) becomes the string "Infinity", and one beyond Number.MAX_SAFE_INTEGER (an e-value of 1e107 after a few hundred
  * failures, which the DynamoDB marshaller refuses as imprecise) its string too, instead of breaking the ledger write.
+ * So does a number too small for DynamoDB (the p-value 6e-264 of a candidate failing half of 2000 requests).
  */
 function jsonSafe(checks: readonly CheckResult[]): CheckResult[] {
   return JSON.parse(
     JSON.stringify(checks, (_key, value: unknown) =>
-      typeof value === 'number' && !(Math.abs(value) <= Number.MAX_SAFE_INTEGER) ? String(value) : value,
+      typeof value === 'number' &&
+      (!(Math.abs(value) <= Number.MAX_SAFE_INTEGER) ||
+        (value !== 0 && Math.abs(value) < DYNAMODB_MIN_MAGNITUDE))
+        ? String(value)
+        : value,
     ),
   ) as CheckResult[];
 }

@@ -116,6 +116,13 @@ export const APPROVAL_POLICIES_ENV = 'APPROVAL_POLICIES';
 export const EVENT_BUS_NAME_ENV = 'EVENT_BUS_NAME';
 /** Set by local mode only: the local inference server whose metric store StartRollout and AnalyzeCanary read (else CloudWatch). */
 export const METRICS_READ_URL_ENV = 'METRICS_READ_URL';
+/** JSON object: model name → its deploy target (lambdas/core/candidate-deploy.ts), for the models with a canary. */
+export const ROLLOUT_TARGETS_ENV = 'ROLLOUT_TARGETS';
+/**
+ * Set by local mode only: the local inference server whose app DeployCandidate warms Lambda-served candidates in
+ * (`POST /candidates/warm`); empty in AWS, where it invokes the inference function's alias `live`.
+ */
+export const CANDIDATE_WARM_URL_ENV = 'CANDIDATE_WARM_URL';
 /** Environment variable holding the largest artifact, in bytes, that validation accepts. */
 export const MAX_ARTIFACT_BYTES_ENV = 'MAX_ARTIFACT_BYTES';
 

@@ -35,6 +35,8 @@ import { createShadowHook } from './shadow-hook';
 import { createPredictionLogHook, type FeedbackServingSettings } from './prediction-log-hook';
 import { createVersionLoader } from './version-loader';
 import { warmUp } from './warm-up';
+import { createCandidateWarmer } from './warm-candidate';
+import type { WarmCandidateRequest, WarmCandidateResult } from '../core/candidate-warm';
 
 export {
   DEFAULT_ROUTING_CACHE_TTL_MS,
@@ -101,10 +103,20 @@ export interface InferenceAppOptions {
 }
 
 /** Handles one HTTP request. Never rejects: every failure becomes an error response. */
-export interface InferenceApp {
+export interface HttpInferenceApp {
   (request: HttpRequest): Promise<HttpResponse>;
   /** Settles when the warm-up (if any) has finished, successfully or not. Never rejects. */
   readonly ready: Promise<void>;
+}
+
+/** The app: its HTTP handling, and the candidate warm-up DeployCandidate invokes. */
+export interface InferenceApp extends HttpInferenceApp {
+  /**
+   * DeployCandidate's warm-up (./warm-candidate.ts): loads `version` through the model's loader and runs its smoke
+   * samples through the serving stages; never rejects. Reached only by a direct invocation (the Lambda handler) or
+   * local mode's guarded `POST /candidates/warm`, never by an HTTP request to the app.
+   */
+  readonly warmCandidate: (request: WarmCandidateRequest) => Promise<WarmCandidateResult>;
 }
 
 const PATH = /^\/models\/([^/]+)\/invoke\/?$/;
@@ -367,5 +379,11 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
     const ctx: RequestContext = {};
     return handle(request, ctx).then(answered, (err: unknown) => failed(request, ctx, err));
   };
-  return Object.assign(app, { ready });
+  const warmCandidate = createCandidateWarmer({
+    models: byName,
+    registry,
+    versions: options.versions,
+    logger,
+  });
+  return Object.assign(app, { ready, warmCandidate });
 }

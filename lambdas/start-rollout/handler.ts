@@ -6,6 +6,7 @@
  */
 import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
 import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
+import { DynamoVersionStageStore } from '../adapters/dynamo-version-stage-store';
 import { DynamoVersionStore } from '../adapters/dynamo-version-store';
 import { metricsReaderFromEnv } from '../adapters/metrics-reader-from-env';
 import { RoutingConflictError } from '../core/promotion';
@@ -27,6 +28,7 @@ export const handler = releaseStepHandler({
       deployments: DynamoDeploymentStore.fromEnv(),
       versions: DynamoVersionStore.fromEnv(),
       audit: DynamoAuditLog.fromEnv(),
+      stages: DynamoVersionStageStore.fromEnv(),
       metrics: metricsReaderFromEnv(),
       policies: parseRolloutPolicies(currentEnvironment()[ROLLOUT_POLICIES_ENV]),
     },
@@ -42,7 +44,8 @@ export const handler = releaseStepHandler({
       ...(input.rollout !== undefined ? { waits: input.rollout.waits } : {}),
     });
     logger.info('rollout start', { model, version, next: state.next, reason: state.reason });
-    if (state.next === 'bake') metrics.addMetric('RolloutsStarted', MetricUnit.Count, 1);
+    // `deploy`: the lock was taken (the candidate at weight 0); `bake` only for a retry after BeginCanary.
+    if (state.next === 'deploy') metrics.addMetric('RolloutsStarted', MetricUnit.Count, 1);
     if (state.next === 'budget-exhausted') metrics.addMetric('RolloutsRefused', MetricUnit.Count, 1);
     return state;
   },

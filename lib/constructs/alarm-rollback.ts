@@ -27,6 +27,8 @@ export interface AlarmRollbackProps {
   readonly deployments: ITable;
   /** The AuditLog table: appended to. */
   readonly auditLog: ITable;
+  /** The ModelVersions table: the rolled-back candidate's stage is updated in place (conditional UpdateItem). */
+  readonly modelVersions: ITable;
   /** Powertools metrics namespace of the function (`config.monitoring.namespace`). */
   readonly metricsNamespace: string;
   /** Retention of the function's log group (`config.retention.logDays`). */
@@ -71,8 +73,8 @@ export function candidateAlarmNamePrefixes(prefix: string, models: readonly stri
  *
  * Delivery: the rule target retries undelivered events and the function's asynchronous invocation retries failures
  * (every retry is idempotent), both for at most `maxEventAge`; what still fails lands in one dead-letter queue whose
- * alarm notifies `alarmTopic`. The function may read and conditionally replace routing records and append to the
- * AuditLog, nothing else.
+ * alarm notifies `alarmTopic`. The function may read and conditionally replace routing records, append to the
+ * AuditLog and update version items (their stage), nothing else.
  */
 export class AlarmRollback extends Construct {
   public readonly function: ModelOpsFunction;
@@ -113,7 +115,10 @@ export class AlarmRollback extends Construct {
         [ALARM_ROLLBACK_MODELS_ENV]: props.models.join(','),
       },
     });
-    this.function.bindTable(props.deployments, 'write').bindTable(props.auditLog, 'append');
+    this.function
+      .bindTable(props.deployments, 'write')
+      .bindTable(props.auditLog, 'append')
+      .bindTable(props.modelVersions, 'update');
 
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine, SnsTopic } from 'aws-cdk-lib/aws-events-targets';
@@ -12,6 +12,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { APPROVAL_REQUESTED_EVENT } from '../../lambdas/core/approval';
+import type { RolloutTargetConfig } from '../../lambdas/core/candidate-deploy';
 import { RELEASE_TRIGGER_KEY_WILDCARD, releaseTriggerKeyFilter } from '../../lambdas/core/release-trigger';
 import { RELEASE_WORKFLOW } from '../workflows/release';
 import {
@@ -19,12 +20,15 @@ import {
   settingsEnvironment,
   type BucketAccess,
   type TableAccess,
+  WORKFLOW_TABLES,
   type WorkflowSettingValues,
   type WorkflowTable,
 } from '../workflows/types';
 import type { ArtifactRegistry } from './artifact-registry';
 import { deadLetterAlarm } from './dead-letter-alarm';
 import type { MetadataTables } from './metadata-tables';
+import type { IModelEndpoint } from './model-endpoint';
+import { SageMakerEndpoint } from './sagemaker-endpoint';
 import type { ModelSigningKey } from './signing-key';
 import {
   ConstructPropsError,
@@ -100,6 +104,11 @@ export class ReleasePipeline extends Construct {
   public readonly analyzeCanary: ModelOpsFunction;
   /** Asks for and expires approvals; publishes approval requests (events:PutEvents on the default bus). */
   public readonly approval: ModelOpsFunction;
+  /**
+   * Deploys each candidate before it gets traffic, polls it, and retires the loser after the decision, on the
+   * targets added with `addRolloutTarget` (their grants go to this function's role).
+   */
+  public readonly deployCandidate: ModelOpsFunction;
   /** Forwards approval requests to `alarmTopic` (no target without one). */
   public readonly approvalRequestedRule: Rule;
   /** Every function of the wiring table (lib/workflows/release.ts), in row order. */
@@ -110,6 +119,8 @@ export class ReleasePipeline extends Construct {
   public readonly deadLetterQueue: Queue;
   /** In alarm while any trigger event sits in the dead-letter queue. */
   public readonly deadLetterAlarm: Alarm;
+  /** ROLLOUT_TARGETS of DeployCandidate, filled by `addRolloutTarget` and rendered at synthesis. */
+  private readonly rolloutTargets = new Map<string, RolloutTargetConfig>();
 
   constructor(scope: Construct, id: string, props: ReleasePipelineProps) {
     super(scope, id);
@@ -131,11 +142,29 @@ export class ReleasePipeline extends Construct {
       eventBusName: APPROVAL_EVENT_BUS,
       // Local mode only; empty in AWS, where StartRollout and AnalyzeCanary read CloudWatch.
       metricsReadUrl: '',
+      // The endpoints are created after this construct (they do not depend on it): rendered once they are added.
+      rolloutTargets: Lazy.string({
+        produce: () => Stack.of(this).toJsonString(Object.fromEntries(this.rolloutTargets)),
+      }),
+      // Local mode only; empty in AWS, where DeployCandidate invokes the inference functions' aliases.
+      candidateWarmUrl: '',
     };
     // The row's access names onto the construct's grants; the record types refuse a name with no mapping here.
     const bucketGrants: Record<BucketAccess, BucketGrant> = {
       readIncoming: (g) => registry.grantReadIncoming(g),
       publishModels: (g) => registry.grantPublishModels(g),
+      readModels: (g) => registry.grantReadModels(g),
+    };
+    // By definition id: not every table a row may bind has a field of its own on MetadataTables (DriftCounters).
+    const tableOf = (table: WorkflowTable) => {
+      const found = tables.tables[WORKFLOW_TABLES[table].id];
+      if (found === undefined) {
+        throw new ConstructPropsError(
+          `ReleasePipeline: props.tables has no ${WORKFLOW_TABLES[table].id} table (bound as "${table}" by a ` +
+            'release wiring row); pass the MetadataTables construct',
+        );
+      }
+      return found;
     };
     const byId = new Map<string, ModelOpsFunction>();
     const substitutions: Record<string, string> = {};
@@ -155,7 +184,7 @@ export class ReleasePipeline extends Construct {
       });
       fn.bindBucket(...row.bucket.map((b: BucketAccess) => bucketGrants[b]));
       for (const [table, access] of Object.entries(row.tables) as [WorkflowTable, TableAccess][]) {
-        fn.bindTable(tables[table], access);
+        fn.bindTable(tableOf(table), access);
       }
       byId.set(row.id, fn);
       substitutions[functionArnPlaceholder(row)] = fn.function.functionArn;
@@ -189,6 +218,7 @@ export class ReleasePipeline extends Construct {
       });
     }
     this.approval = functionOf('Approval');
+    this.deployCandidate = functionOf('DeployCandidate');
     // Approval requests go on the default bus; a rule below forwards them to the notification topic.
     this.approval.role.addToPrincipalPolicy(
       new PolicyStatement({
@@ -323,6 +353,31 @@ export class ReleasePipeline extends Construct {
         maxEventAge: Duration.hours(2),
       }),
     );
+  }
+
+  /**
+   * Lets DeployCandidate deploy and retire the candidates of `endpoint`'s model: for a SageMaker endpoint its
+   * `grantRollout()` (the variant next to stable, on that endpoint only); for a Lambda endpoint `lambda:InvokeFunction`
+   * on its alias `live` only (the warm-up invocation; the function's other versions and aliases stay out of reach).
+   * Call it once per model whose canary is enabled; a model without a target fails its rollout with
+   * TARGET_NOT_CONFIGURED before any traffic reaches the candidate.
+   *
+   * @example release.addRolloutTarget(endpoints['breast-cancer']);
+   */
+  addRolloutTarget(endpoint: IModelEndpoint): void {
+    const model = endpoint.modelName;
+    if (this.rolloutTargets.has(model)) {
+      throw new ConstructPropsError(
+        `ReleasePipeline: addRolloutTarget was called twice for model "${model}"; call it once per model`,
+      );
+    }
+    if (endpoint instanceof SageMakerEndpoint) {
+      endpoint.grantRollout(this.deployCandidate.role);
+      this.rolloutTargets.set(model, { kind: 'sagemaker', settings: endpoint.rolloutSettings });
+    } else {
+      endpoint.alias.grantInvoke(this.deployCandidate.role);
+      this.rolloutTargets.set(model, { kind: 'lambda', functionArn: endpoint.alias.functionArn });
+    }
   }
 }
 

@@ -206,6 +206,9 @@ export class ModelOpsStack extends Stack {
         });
       }
       endpoints[model.name] = endpoint;
+      // DeployCandidate reaches only the endpoints of models that are rolled out (invoke its alias, or update its
+      // SageMaker endpoint); a model without a canary is promoted by hand.
+      if (model.canary.enabled) this.release.addRolloutTarget(endpoint);
       // SLO burn-rate, candidate, feedback and drift alarms of the model (docs/alarms.md).
       new ModelAlarms(this, `${stem}Alarms`, {
         model: {
@@ -250,6 +253,7 @@ export class ModelOpsStack extends Stack {
         alarmNamePrefix: alarmNamePrefix(config),
         deployments: this.tables.deployments,
         auditLog: this.tables.auditLog,
+        modelVersions: this.tables.modelVersions,
         metricsNamespace: config.monitoring.namespace,
         logRetention,
         logEncryptionKey: this.logsKey,

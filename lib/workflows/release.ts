@@ -78,8 +78,9 @@ export const RELEASE_WORKFLOW = {
       timeoutSeconds: 30,
       memoryMb: 256,
       onnxRuntime: false,
-      // The model's budget via GetMetricData (granted by ReleasePipeline, like AnalyzeCanary's).
-      tables: { modelVersions: 'read', deployments: 'write', auditLog: 'append' },
+      // The model's budget via GetMetricData (granted by ReleasePipeline, like AnalyzeCanary's). Reads the version
+      // and, after promoting a first version, labels its stage in place (conditional UpdateItem).
+      tables: { modelVersions: 'update', deployments: 'write', auditLog: 'append' },
       bucket: [],
       settings: ['rolloutPolicies', 'metricsReadUrl'],
     },
@@ -92,13 +93,16 @@ export const RELEASE_WORKFLOW = {
       timeoutSeconds: 60,
       memoryMb: 512,
       onnxRuntime: false,
-      // Reads the routing record to check the lock is still this execution's; metrics via GetMetricData.
-      tables: { deployments: 'read', auditLog: 'append' },
-      bucket: [],
-      settings: ['metricsReadUrl'],
+      // Reads the routing record to check the lock is still this execution's; metrics via GetMetricData. For the
+      // prediction-shift check, both versions' registered manifests (ModelVersions record → models/ object: the
+      // prediction baselines) and their prediction counts (DriftCounters Query), as the drift monitor reads them.
+      tables: { deployments: 'read', auditLog: 'append', modelVersions: 'read', driftCounters: 'read' },
+      bucket: ['readModels'],
+      settings: ['metricsReadUrl', 'registryBucket'],
     },
     {
-      // Behind NextStep, Promote, Rollback, FinishDryRun and AbortRollout: one conditional routing write each.
+      // Behind NextStep, Promote, Rollback, FinishDryRun, AbortRollout, BeginCanary and ClearFailedCandidate: one
+      // conditional routing write each.
       id: 'AdvanceRollout',
       handler: 'advance-rollout',
       import: () => import('../../lambdas/advance-rollout/handler'),
@@ -107,9 +111,31 @@ export const RELEASE_WORKFLOW = {
       timeoutSeconds: 30,
       memoryMb: 256,
       onnxRuntime: false,
-      tables: { deployments: 'write', auditLog: 'append' },
+      // The version stages (LIVE, STANDBY, ROLLED_BACK) are attributes of the versions' items: conditional UpdateItem.
+      tables: { modelVersions: 'update', deployments: 'write', auditLog: 'append' },
       bucket: [],
       settings: [],
+    },
+    {
+      // Behind DeployCandidate, PollCandidate and RetireCandidate, chosen by `action`.
+      id: 'DeployCandidate',
+      handler: 'deploy-candidate',
+      import: () => import('../../lambdas/deploy-candidate/handler'),
+      serviceName: 'deploy-candidate',
+      description:
+        'Deploys the candidate before it gets traffic (warm-up and smoke samples in the inference function, or a ' +
+        'SageMaker variant next to stable), polls it, and retires the losing version after the decision',
+      // Above the warm-up it waits for: the inference function loading the candidate and running its smoke samples.
+      timeoutSeconds: 300,
+      memoryMb: 256,
+      onnxRuntime: false,
+      // Routing is not its to change (StartRollout named the candidate at weight 0; BeginCanary routes it): it reads
+      // the routing record to stop deploying once the lock is gone, and the versions' registered artifacts for the
+      // SageMaker target. lambda:InvokeFunction on the inference aliases and the SageMaker grant come from
+      // ReleasePipeline.addRolloutTarget.
+      tables: { deployments: 'read', modelVersions: 'read', auditLog: 'append' },
+      bucket: [],
+      settings: ['rolloutTargets', 'candidateWarmUrl'],
     },
   ],
 } as const satisfies Workflow;

@@ -9,24 +9,32 @@
 import {
   APPROVAL_POLICIES_ENV,
   AUDIT_LOG_TABLE,
+  CANDIDATE_WARM_URL_ENV,
   EVENT_BUS_NAME_ENV,
   DEPLOYMENTS_TABLE,
+  DRIFT_COUNTERS_TABLE,
   MAX_ARTIFACT_BYTES_ENV,
   METRICS_READ_URL_ENV,
   MODEL_VERSIONS_TABLE,
   REGISTRY_BUCKET_ENV,
   ROLLOUT_POLICIES_ENV,
+  ROLLOUT_TARGETS_ENV,
   type TableDefinition,
 } from '../../lambdas/core/tables';
 import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV } from '../../lambdas/core/object-lock';
 import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
 import { CONFIGURED_MODELS_ENV } from '../../lambdas/shared/env';
 
-/** The metadata tables a function can be bound to, named as the `MetadataTables` fields that hold them. */
+/**
+ * The metadata tables a function can be bound to, named as the `MetadataTables` fields that hold them (driftCounters,
+ * which has no field, after its definition); CDK finds each in `MetadataTables.tables` by its definition id.
+ */
 export const WORKFLOW_TABLES = {
   modelVersions: MODEL_VERSIONS_TABLE,
   deployments: DEPLOYMENTS_TABLE,
   auditLog: AUDIT_LOG_TABLE,
+  /** The live drift counters the inference path ADDs to; AnalyzeCanary reads the versions' prediction bins. */
+  driftCounters: DRIFT_COUNTERS_TABLE,
 } as const satisfies Record<string, TableDefinition>;
 export type WorkflowTable = keyof typeof WORKFLOW_TABLES;
 
@@ -34,7 +42,7 @@ export type WorkflowTable = keyof typeof WORKFLOW_TABLES;
 export type TableAccess = 'read' | 'write' | 'append' | 'update';
 
 /** Registry prefix grants; each is the `ArtifactRegistry` method `grant<Name>` (e.g. `grantReadIncoming`). */
-export type BucketAccess = 'readIncoming' | 'publishModels';
+export type BucketAccess = 'readIncoming' | 'publishModels' | 'readModels';
 
 /**
  * Deployment settings a function can receive, each as one environment variable. CDK takes the values from the
@@ -60,6 +68,13 @@ export const WORKFLOW_SETTINGS = {
   approvalPolicies: APPROVAL_POLICIES_ENV,
   /** The EventBridge bus for approval requests: `default` in AWS, empty locally (no bus emulator). */
   eventBusName: EVENT_BUS_NAME_ENV,
+  /**
+   * Per model with a canary: its deploy target (lambdas/core/candidate-deploy.ts) — the inference function's alias
+   * `live` or the SageMaker endpoint's rollout settings in AWS, the kind only locally.
+   */
+  rolloutTargets: ROLLOUT_TARGETS_ENV,
+  /** Local mode only: the inference server DeployCandidate warms candidates in; empty in AWS. */
+  candidateWarmUrl: CANDIDATE_WARM_URL_ENV,
 } as const;
 export type WorkflowSetting = keyof typeof WORKFLOW_SETTINGS;
 export type WorkflowSettingValues = Readonly<Record<WorkflowSetting, string>>;

@@ -39,6 +39,7 @@ function construct(props: Partial<AlarmRollbackProps> = {}): Template {
     alarmNamePrefix: 'modelops-prod',
     deployments: tables.deployments,
     auditLog: tables.auditLog,
+    modelVersions: tables.modelVersions,
     metricsNamespace: 'ModelOps',
     logRetention: RetentionDays.ONE_MONTH,
     ...props,
@@ -149,12 +150,13 @@ describe('AlarmRollback construct', () => {
           [ALARM_ROLLBACK_MODELS_ENV]: 'breast-cancer',
           DEPLOYMENTS_TABLE: Match.anyValue(),
           AUDIT_LOG_TABLE: Match.anyValue(),
+          MODEL_VERSIONS_TABLE: Match.anyValue(),
         }),
       },
     });
   });
 
-  it('grants read-and-replace on Deployments, append on the AuditLog, send to its queue, nothing else', () => {
+  it('grants read-and-replace on Deployments, append on the AuditLog, update on ModelVersions, send to its queue, nothing else', () => {
     const name = (r: unknown): string => {
       const json = JSON.stringify(r);
       return /"Fn::GetAtt":\["([A-Za-z0-9]+)","Arn"\]/.exec(json)?.[1] ?? json;
@@ -171,7 +173,12 @@ describe('AlarmRollback construct', () => {
       [
         `dynamodb:GetItem,dynamodb:PutItem -> ${logicalIdOf(template, 'AWS::DynamoDB::Table', 'TablesDeployments')}`,
         `dynamodb:PutItem -> ${logicalIdOf(template, 'AWS::DynamoDB::Table', 'TablesAuditLog')}`,
-        // Both tables share the metadata key; usable only through DynamoDB (kms:ViaService).
+        // The rolled-back candidate's stage, an attribute of its version item (the table and its ByStatus index).
+        ...[1, 2].map(
+          () =>
+            `dynamodb:GetItem,dynamodb:Query,dynamodb:PutItem,dynamodb:UpdateItem -> ${logicalIdOf(template, 'AWS::DynamoDB::Table', 'TablesModelVersions')}`,
+        ),
+        // The tables share the metadata key; usable only through DynamoDB (kms:ViaService).
         `kms:Decrypt,kms:Encrypt,kms:GenerateDataKey -> ${logicalIdOf(template, 'AWS::KMS::Key', 'TablesKey')}`,
         // SqsDestination's grant: send, plus the two reads Lambda needs to resolve the queue.
         `sqs:SendMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl -> ${logicalIdOf(template, 'AWS::SQS::Queue', 'AlarmRollbackDeadLetterQueue')}`,

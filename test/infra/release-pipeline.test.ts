@@ -25,6 +25,7 @@ const FUNCTIONS = [
   'StartRollout',
   'AnalyzeCanary',
   'AdvanceRollout',
+  'DeployCandidate',
 ] as const;
 const ROWS = RELEASE_WORKFLOW.functions;
 

@@ -44,6 +44,8 @@ const SECURITY_CONFIG: ModelOpsConfigInput = {
       owner: 'ml-platform',
       target: 'sagemaker',
       inference: { capture: { sampleRate: 1 } },
+      // Canary on: DeployCandidate gets this endpoint's rollout grant (name-prefix wildcards, acknowledged).
+      canary: { enabled: true },
       sagemaker: {
         image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgboost-inference:1.7-1',
         modelDataKey: 'models/fraud-score/1.0.0/ab12.tar.gz',
@@ -281,7 +283,7 @@ describe('IAM least privilege', () => {
     const invoke = sm.filter((s) => asArray(s.statement.Action).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
     const resources = asArray(invoke[0]?.statement.Resource as unknown[]).map((r) => JSON.stringify(r));
-    expect(resources).toHaveLength(7);
+    expect(resources).toHaveLength(8);
     for (const fn of [
       'ValidateArtifact',
       'RegisterVersion',
@@ -290,6 +292,7 @@ describe('IAM least privilege', () => {
       'StartRollout',
       'AnalyzeCanary',
       'AdvanceRollout',
+      'DeployCandidate',
     ]) {
       expect(resources.some((r) => r.includes(`Release${fn}Function`))).toBe(true);
     }

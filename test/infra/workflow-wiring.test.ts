@@ -156,8 +156,10 @@ describe('release wiring table', () => {
           eventBusName: '',
           modelLockDays: '1',
           modelSigningKeyId: 'k',
+          rolloutTargets: '{}',
+          candidateWarmUrl: '',
         },
-        { modelVersions: 'mv', deployments: 'dep', auditLog: 'audit' },
+        { modelVersions: 'mv', deployments: 'dep', auditLog: 'audit', driftCounters: 'dc' },
       ),
     ).toEqual({ REGISTRY_BUCKET: 'bucket', MODEL_VERSIONS_TABLE: 'mv', AUDIT_LOG_TABLE: 'audit' });
   });

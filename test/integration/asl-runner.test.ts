@@ -25,6 +25,7 @@ const ARNS = {
   StartRolloutFunctionArn: localFunctionArn('start'),
   AnalyzeCanaryFunctionArn: localFunctionArn('analyze'),
   AdvanceRolloutFunctionArn: localFunctionArn('advance'),
+  DeployCandidateFunctionArn: localFunctionArn('deploy'),
   ApprovalFunctionArn: localFunctionArn('approval'),
 };
 
@@ -50,6 +51,7 @@ function runner(
     [ARNS.StartRolloutFunctionArn, { name: 'start', load: async () => ROLLOUT_OFF }],
     [ARNS.AnalyzeCanaryFunctionArn, { name: 'analyze', load: async () => NOT_REACHED }],
     [ARNS.AdvanceRolloutFunctionArn, { name: 'advance', load: async () => NOT_REACHED }],
+    [ARNS.DeployCandidateFunctionArn, { name: 'deploy', load: async () => NOT_REACHED }],
     [ARNS.ApprovalFunctionArn, { name: 'approval', load: async () => approval.handler ?? NO_APPROVAL }],
   ]);
   const r = new AslRunner({

@@ -86,7 +86,12 @@ async function auditOf(version: string): Promise<AuditEvent[]> {
   return (await (await stores()).audit.listAudit('credit-risk')).filter((e) => e.version === version);
 }
 
-const ROLLOUT_ROWS: readonly string[] = ['StartRollout', 'AnalyzeCanary', 'AdvanceRollout'];
+const ROLLOUT_ROWS: readonly string[] = [
+  'StartRollout',
+  'AnalyzeCanary',
+  'AdvanceRollout',
+  'DeployCandidate',
+];
 
 describe('local binding fidelity', () => {
   it('runs each real row green with only its own bindings, and each handler reads exactly what its row binds', async () => {

@@ -7,7 +7,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { HttpRequest } from '../../lambdas/inference/http';
-import type { InferenceApp } from '../../lambdas/inference/inference-app';
+import type { HttpInferenceApp } from '../../lambdas/inference/inference-app';
 import {
   CROSS_ORIGIN_MESSAGE,
   startInferenceServer,
@@ -23,7 +23,7 @@ const log = memoryLogger();
 let server: RunningInferenceServer;
 
 beforeAll(async () => {
-  const app: InferenceApp = Object.assign(
+  const app: HttpInferenceApp = Object.assign(
     (request: HttpRequest) => {
       reached.push(request);
       return Promise.resolve({

@@ -140,10 +140,13 @@ describe('error-budget gate', () => {
       weight: 0.5,
       budget: { objectives: [{ sli: 'availability', status: 'exhausted' }, { sli: 'latency' }] },
     });
+    // The lock names the candidate at weight 0; BeginCanary routes the uncapped first step once it is deployed.
     expect(events.find((e) => e.type === 'ROLLOUT_STARTED')?.details).toMatchObject({
       forced: true,
-      weight: 0.5,
+      weight: 0,
+      plannedWeight: 0.5,
     });
+    expect(events.find((e) => e.type === 'TRAFFIC_SHIFTED')?.details).toMatchObject({ from: 0, weight: 0.5 });
   }, 120_000);
 
   it('StartRollout read exactly what its wiring row binds, the metrics URL included', () => {

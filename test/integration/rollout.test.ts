@@ -7,7 +7,9 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lambdas/core/ports';
+import { registeredArtifactKey } from '../../lambdas/core/keys';
 import type { RolloutState } from '../../lambdas/core/rollout';
+import { sha256OfBytes } from '../../lambdas/core/sha256';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
 import { boundVariableNames } from '../../lib/workflows/types';
 import { inferenceService } from '../../local/inference-server';
@@ -101,7 +103,13 @@ describe('canary rollout', () => {
     expect(record?.candidate).toBeUndefined();
     expect(record?.rollout).toBeUndefined();
     const events = await h.audit(MODEL, '1.1.0');
-    expect(types(events).slice(0, 3)).toEqual(['VALIDATION_PASSED', 'REGISTERED', 'ROLLOUT_STARTED']);
+    expect(types(events).slice(0, 5)).toEqual([
+      'VALIDATION_PASSED',
+      'REGISTERED',
+      'ROLLOUT_STARTED',
+      'CANDIDATE_DEPLOYED',
+      'TRAFFIC_SHIFTED',
+    ]);
     expect(types(events).at(-1)).toBe('PROMOTED');
     const verdicts = events.filter((e) => e.type === 'CANARY_VERDICT');
     expect(verdicts.at(-1)?.details).toMatchObject({ decision: 'promote-step', reasonCode: 'HEALTHY' });
@@ -112,42 +120,44 @@ describe('canary rollout', () => {
     expect(errors?.candidate?.requests).toBeGreaterThan(0);
   }, 120_000);
 
-  it('rolls back a candidate whose artifact no longer verifies: stable answers every request', async () => {
+  it('never routes a candidate whose registered artifact does not verify: DeployCandidate refuses it first', async () => {
     const version = '1.2.0';
-    const run = release(version);
-    let tampered = false;
-    // As soon as the candidate is routed, replace its registered artifact (the integrity check then refuses it and
-    // stable answers instead: a fallback, counted against the candidate).
-    const traffic = await trafficUntil(run, async () => {
-      if (tampered) return;
-      const record = await h.metadata.deployments.getDeployment(MODEL);
-      if (record?.candidate !== version) return;
-      const registered = await h.version(MODEL, version);
-      await h.s3.send(
-        new PutObjectCommand({
-          Bucket: h.bucket,
-          Key: registered!.artifactKey!,
-          Body: Buffer.from('tampered'),
-        }),
-      );
-      tampered = true;
-    });
+    // Bytes that are not the registered artifact already sit under its content-addressed key (RegisterVersion's
+    // copy-if-absent then keeps them): the serving function's integrity check refuses the candidate at its warm-up.
+    // Before DeployCandidate existed, this candidate was routed and caught only by its fallbacks under traffic.
+    const { manifest, artifact } = await loadExample(MODEL);
+    await h.s3.send(
+      new PutObjectCommand({
+        Bucket: h.bucket,
+        Key: registeredArtifactKey(MODEL, version, sha256OfBytes(artifact)),
+        Body: Buffer.from('tampered'),
+      }),
+    );
+    const run = h.release(await h.stage(MODEL, version, { ...manifest, version }, artifact));
+    const traffic = await trafficUntil(run);
     const result = await run;
     expect(result.status).toBe('FAILED');
-    expect(result.error, JSON.stringify(result)).toBe('CanaryRolledBack');
+    expect(result.error, JSON.stringify(result)).toBe('CandidateDeployFailed');
+    expect(result.cause).toMatch(/^DEPLOY_FAILED \(CANDIDATE_LOAD_FAILED\): .*sha256/);
     expect(traffic.bad).toBe(0);
     const record = await h.metadata.deployments.getDeployment(MODEL);
     expect(record).toMatchObject({ stable: '1.1.0', weight: 0 });
     expect(record?.candidate).toBeUndefined();
     expect(record?.rollout).toBeUndefined();
     const events = await h.audit(MODEL, version);
+    expect(types(events)).not.toContain('TRAFFIC_SHIFTED');
+    expect(types(events)).toContain('CANDIDATE_DEPLOY_FAILED');
     const rolledBack = events.find((e) => e.type === 'ROLLED_BACK');
-    expect(rolledBack?.details).toMatchObject({ reason: 'FALLBACKS', clearedCandidate: version });
+    expect(rolledBack?.details).toMatchObject({
+      reason: 'DEPLOY_FAILED',
+      targetReason: 'CANDIDATE_LOAD_FAILED',
+      clearedCandidate: version,
+    });
   }, 120_000);
 
   it('each rollout handler read exactly what its wiring row binds (local binding fidelity)', () => {
     for (const row of RELEASE_WORKFLOW.functions.filter((r) =>
-      ['StartRollout', 'AnalyzeCanary', 'AdvanceRollout'].includes(r.id),
+      ['StartRollout', 'AnalyzeCanary', 'AdvanceRollout', 'DeployCandidate'].includes(r.id),
     )) {
       const reads = [...h.mode.runtime.releaseEnvironments.get(row.id)!.reads()].sort();
       expect(reads, row.id).toEqual(boundVariableNames(row));

@@ -521,7 +521,12 @@ describe('AlarmRollback handler', () => {
   });
 
   it('fails fast naming an unset variable', () => {
-    const env = { DEPLOYMENTS_TABLE: 'd', AUDIT_LOG_TABLE: 'a', [ALARM_ROLLBACK_MODELS_ENV]: MODEL };
+    const env = {
+      DEPLOYMENTS_TABLE: 'd',
+      AUDIT_LOG_TABLE: 'a',
+      MODEL_VERSIONS_TABLE: 'v',
+      [ALARM_ROLLBACK_MODELS_ENV]: MODEL,
+    };
     expect(() => mod.wireFromEnv(env)).toThrow(ConfigurationError);
     expect(() => mod.wireFromEnv(env)).toThrow(ALARM_NAME_PREFIX_ENV);
     const wired = mod.wireFromEnv({ ...env, [ALARM_NAME_PREFIX_ENV]: PREFIX });

@@ -132,8 +132,13 @@ describe('error-budget gate', () => {
     });
     hourly([1], { requests: 1000, errors: 10 });
     const state = await start();
-    expect(state).toMatchObject({ next: 'bake', weight: 0.05, step: 0 });
-    expect(deployments.records.get(MODEL)).toMatchObject({ candidate: '2.0.0', weight: 0.05, revision: 2 });
+    expect(state).toMatchObject({ next: 'deploy', weight: 0, plannedWeight: 0.05, step: 0 });
+    expect(deployments.records.get(MODEL)).toMatchObject({
+      candidate: '2.0.0',
+      weight: 0,
+      revision: 2,
+      rollout: { plannedWeight: 0.05 },
+    });
     expect(audit.types()).toEqual(['ROLLOUT_FORCED', 'ROLLOUT_STARTED']);
     expect(audit.events[0]?.details).toMatchObject({
       reason: HOTFIX.reason,
@@ -141,7 +146,7 @@ describe('error-budget gate', () => {
       weight: 0.05,
       budget: { objectives: [{ sli: 'availability', status: 'exhausted' }, { sli: 'latency' }] },
     });
-    expect(audit.events[1]?.details).toMatchObject({ forced: true, weight: 0.05 });
+    expect(audit.events[1]?.details).toMatchObject({ forced: true, weight: 0, plannedWeight: 0.05 });
   });
 
   it('forces only the listed version: another one is still refused', async () => {
@@ -157,11 +162,12 @@ describe('error-budget gate', () => {
     hourly(range(1, 24), { requests: 36_000, errors: 18 });
     const state = await start();
     // 0.1 × 432 remaining bad requests / (10 req/s × 600 s) = 0.0072; latency (no slow request) allows 0.144.
-    expect(state).toMatchObject({ next: 'bake', weight: 0.0072, step: 0 });
-    expect(deployments.records.get(MODEL)).toMatchObject({ candidate: '2.0.0', weight: 0.0072 });
+    expect(state).toMatchObject({ next: 'deploy', weight: 0, plannedWeight: 0.0072, step: 0 });
+    expect(deployments.records.get(MODEL)).toMatchObject({ candidate: '2.0.0', weight: 0 });
     const started = audit.events.find((e) => e.type === 'ROLLOUT_STARTED')!;
     expect(started.details).toMatchObject({
-      weight: 0.0072,
+      weight: 0,
+      plannedWeight: 0.0072,
       weightCappedFrom: 0.05,
       budget: {
         requests: 864_000,
@@ -180,8 +186,11 @@ describe('error-budget gate', () => {
     expect(started.details.budget).toMatchObject({
       note: expect.stringMatching(/capped from 0\.05 to 0\.0072/),
     });
-    // Only the first step is capped: the next one is the policy's.
-    const stepped = await advanceRollout(stores, state, 'step', T + 1);
+    // BeginCanary routes the capped weight; only the first step is capped: the next one is the policy's.
+    const begun = await advanceRollout(stores, state, 'begin', T + 1);
+    expect(begun).toMatchObject({ next: 'bake', step: 0, weight: 0.0072 });
+    expect(deployments.records.get(MODEL)).toMatchObject({ candidate: '2.0.0', weight: 0.0072 });
+    const stepped = await advanceRollout(stores, begun, 'step', T + 2);
     expect(stepped).toMatchObject({ step: 1, weight: 0.5 });
   });
 
@@ -190,20 +199,20 @@ describe('error-budget gate', () => {
     hourly(range(1, 24), { requests: 36_000 });
     const state = await start();
     // A whole 1-day budget at 0.999 is 86.4 s of outage; 10 % of it over a 600 s bake affords 0.0144.
-    expect(state.weight).toBe(0.01);
+    expect(state.plannedWeight).toBe(0.01);
     const started = audit.events.find((e) => e.type === 'ROLLOUT_STARTED')!;
-    expect(started.details).toMatchObject({ weight: 0.01, budget: { firstStepCap: 0.0144 } });
+    expect(started.details).toMatchObject({ plannedWeight: 0.01, budget: { firstStepCap: 0.0144 } });
     expect(started.details.weightCappedFrom).toBeUndefined();
   });
 
   it('does not cap without traffic history (a new model, a fresh metric store), and says so in the audit', async () => {
     const { audit, start } = setup();
     const state = await start();
-    expect(state).toMatchObject({ next: 'bake', weight: 0.05 });
+    expect(state).toMatchObject({ next: 'deploy', plannedWeight: 0.05 });
     expect(audit.events[0]).toMatchObject({
       type: 'ROLLOUT_STARTED',
       details: {
-        weight: 0.05,
+        plannedWeight: 0.05,
         budget: {
           requests: 0,
           requestRate: null,
@@ -224,7 +233,7 @@ describe('error-budget gate', () => {
     // Two hours of a 30-day period, half the allowance spent; counting only those two hours would cap at 0.0012.
     hourly([2, 1], { requests: 36_000, errors: 18 });
     const state = await start();
-    expect(state.weight).toBe(0.05);
+    expect(state.plannedWeight).toBe(0.05);
     // 0.1 × 0.5 × 0.001 × (10 req/s × 30 days) / (10 req/s × 600 s) = 0.216
     expect(audit.events[0]?.details.budget).toMatchObject({
       historyCoversPeriod: false,
@@ -265,7 +274,7 @@ describe('error-budget gate', () => {
         nowMs: T,
       },
     );
-    expect(state).toMatchObject({ next: 'bake', weight: 0.05 });
+    expect(state).toMatchObject({ next: 'deploy', weight: 0, plannedWeight: 0.05 });
   });
 
   it('fails naming the fix when the gate is on but no MetricsReader is wired', async () => {
