@@ -118,7 +118,7 @@ export class AlarmRollback extends Construct {
     this.function
       .bindTable(props.deployments, 'write')
       .bindTable(props.auditLog, 'append')
-      .bindTable(props.modelVersions, 'update');
+      .bindTable(props.modelVersions, 'patch');
 
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,

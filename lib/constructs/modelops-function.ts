@@ -48,8 +48,8 @@ export class ManagedPolicyRole extends Role {
 }
 
 /**
- * DynamoDB access levels. Each is an explicit action list; none includes `UpdateItem`/`DeleteItem` except `update`,
- * which the AuditLog refuses (it is append-only, DESIGN.md decision 7).
+ * DynamoDB access levels. Each is an explicit action list; none includes `DeleteItem`, and only `update`, `patch` and
+ * `count` include `UpdateItem`, which the AuditLog refuses (it is append-only, DESIGN.md decision 7).
  */
 export const TABLE_ACCESS_ACTIONS = {
   /** Point reads and queries (also on the table's GSIs). */
@@ -60,6 +60,11 @@ export const TABLE_ACCESS_ACTIONS = {
   append: ['dynamodb:PutItem'],
   /** Atomic counters and in-place changes (`ADD`, `SET`) for later issues. */
   update: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  /**
+   * Point reads, and conditional `UpdateItem` of attributes of existing items (a version's approval request and
+   * stage): no replacement of a whole item, no queries.
+   */
+  patch: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   /** Atomic `ADD` to counters only (the inference path's drift counters): no reads, no replacement. */
   count: ['dynamodb:UpdateItem'],
 } as const satisfies Record<string, readonly string[]>;

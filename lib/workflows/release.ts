@@ -63,7 +63,7 @@ export const RELEASE_WORKFLOW = {
       memoryMb: 256,
       onnxRuntime: false,
       // Reads the version; the request is an attribute of the version's item, changed by conditional UpdateItem.
-      tables: { modelVersions: 'update', auditLog: 'append' },
+      tables: { modelVersions: 'patch', auditLog: 'append' },
       bucket: [],
       settings: ['approvalPolicies', 'eventBusName'],
     },
@@ -80,7 +80,7 @@ export const RELEASE_WORKFLOW = {
       onnxRuntime: false,
       // The model's budget via GetMetricData (granted by ReleasePipeline, like AnalyzeCanary's). Reads the version
       // and, after promoting a first version, labels its stage in place (conditional UpdateItem).
-      tables: { modelVersions: 'update', deployments: 'write', auditLog: 'append' },
+      tables: { modelVersions: 'patch', deployments: 'write', auditLog: 'append' },
       bucket: [],
       settings: ['rolloutPolicies', 'metricsReadUrl'],
     },
@@ -112,7 +112,7 @@ export const RELEASE_WORKFLOW = {
       memoryMb: 256,
       onnxRuntime: false,
       // The version stages (LIVE, STANDBY, ROLLED_BACK) are attributes of the versions' items: conditional UpdateItem.
-      tables: { modelVersions: 'update', deployments: 'write', auditLog: 'append' },
+      tables: { modelVersions: 'patch', deployments: 'write', auditLog: 'append' },
       bucket: [],
       settings: [],
     },

@@ -39,7 +39,7 @@ export const WORKFLOW_TABLES = {
 export type WorkflowTable = keyof typeof WORKFLOW_TABLES;
 
 /** DynamoDB access levels, as `ModelOpsFunction.bindTable` takes them (`TABLE_ACCESS_ACTIONS`). */
-export type TableAccess = 'read' | 'write' | 'append' | 'update';
+export type TableAccess = 'read' | 'write' | 'append' | 'update' | 'patch';
 
 /** Registry prefix grants; each is the `ArtifactRegistry` method `grant<Name>` (e.g. `grantReadIncoming`). */
 export type BucketAccess = 'readIncoming' | 'publishModels' | 'readModels';

@@ -156,7 +156,7 @@ describe('AlarmRollback construct', () => {
     });
   });
 
-  it('grants read-and-replace on Deployments, append on the AuditLog, update on ModelVersions, send to its queue, nothing else', () => {
+  it('grants read-and-replace on Deployments, append on the AuditLog, in-place updates on ModelVersions, send to its queue, nothing else', () => {
     const name = (r: unknown): string => {
       const json = JSON.stringify(r);
       return /"Fn::GetAtt":\["([A-Za-z0-9]+)","Arn"\]/.exec(json)?.[1] ?? json;
@@ -173,11 +173,8 @@ describe('AlarmRollback construct', () => {
       [
         `dynamodb:GetItem,dynamodb:PutItem -> ${logicalIdOf(template, 'AWS::DynamoDB::Table', 'TablesDeployments')}`,
         `dynamodb:PutItem -> ${logicalIdOf(template, 'AWS::DynamoDB::Table', 'TablesAuditLog')}`,
-        // The rolled-back candidate's stage, an attribute of its version item (the table and its ByStatus index).
-        ...[1, 2].map(
-          () =>
-            `dynamodb:GetItem,dynamodb:Query,dynamodb:PutItem,dynamodb:UpdateItem -> ${logicalIdOf(template, 'AWS::DynamoDB::Table', 'TablesModelVersions')}`,
-        ),
+        // The rolled-back candidate's stage, an attribute of its version item: changed in place, never replaced.
+        `dynamodb:GetItem,dynamodb:UpdateItem -> ${logicalIdOf(template, 'AWS::DynamoDB::Table', 'TablesModelVersions')}`,
         // The tables share the metadata key; usable only through DynamoDB (kms:ViaService).
         `kms:Decrypt,kms:Encrypt,kms:GenerateDataKey -> ${logicalIdOf(template, 'AWS::KMS::Key', 'TablesKey')}`,
         // SqsDestination's grant: send, plus the two reads Lambda needs to resolve the queue.

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../bin/modelops';
-import { AUDIT_LOG_TABLE } from '../../lambdas/core/tables';
+import { AUDIT_LOG_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
 import {
   asArray,
@@ -192,6 +192,28 @@ describe('IAM least privilege', () => {
     expect(new Set(onAuditLog.filter(byUploader).flatMap((s) => asArray(s.statement.Action)))).toEqual(
       new Set(['dynamodb:GetItem', 'dynamodb:Query']),
     );
+  });
+
+  it('lets only RegisterVersion and RecordRejection replace version items; others change attributes in place', () => {
+    const versionsId = logicalIdOf(
+      synth.template,
+      'AWS::DynamoDB::Table',
+      `Tables${MODEL_VERSIONS_TABLE.id}`,
+    );
+    const onVersions = allows().filter((s) =>
+      JSON.stringify(s.statement.Resource ?? '').includes(versionsId),
+    );
+    const replacing = onVersions.filter((s) => asArray(s.statement.Action).includes('dynamodb:PutItem'));
+    expect(new Set(replacing.map((s) => s.logicalId.replace(/RolePolicy.*$/, '')))).toEqual(
+      new Set(['ReleaseRegisterVersion', 'ReleaseRecordRejection']),
+    );
+    const patching = onVersions.filter((s) => asArray(s.statement.Action).includes('dynamodb:UpdateItem'));
+    expect(patching.length).toBeGreaterThanOrEqual(4);
+    for (const s of patching) {
+      expect(new Set(asArray(s.statement.Action)), s.logicalId).toEqual(
+        new Set(['dynamodb:GetItem', 'dynamodb:UpdateItem']),
+      );
+    }
   });
 
   it('lets the release functions write to S3 only under models/, and serving functions only their capture/', () => {
