@@ -114,6 +114,20 @@ export interface DeploymentRecord {
    * `modelops unlock`), in the same write that released the lock: the execution reads it to record why it stopped.
    */
   readonly endedRollout?: RolloutEnding;
+  /**
+   * The release step that wrote this record (lambdas/core/rollout.ts advanceRollout): a retried Task recognises its
+   * own landed write by it and re-appends the audit event under the same id, so a crash between the routing write
+   * and the audit append loses no event and a retry appends none twice.
+   */
+  readonly lastChange?: RolloutChange;
+}
+
+export interface RolloutChange {
+  readonly executionId: string;
+  /** The step: `step-<n>`, `promote`, `rollback`, `abort`, `finish-dry-run`. */
+  readonly action: string;
+  /** The write's time; the audit event of the step carries the same. */
+  readonly at: string;
 }
 
 export interface RolloutEnding {

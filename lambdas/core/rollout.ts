@@ -39,12 +39,14 @@ import {
   type AuditEventType,
   type AuditLogStore,
   type DeploymentRecord,
+  type RolloutChange,
   type DeploymentStore,
   type MetricQuery,
   type MetricsReader,
   type VersionStageStore,
   type VersionStore,
 } from './ports';
+import type { ShadowLook } from './shadow-judge';
 import { objectiveIssues } from './slo';
 import { labelStages, promotionLabels, type StageLabel } from './version-stages';
 
@@ -74,6 +76,19 @@ export interface RolloutPolicy {
    * policy written before the gate existed, e.g. in the state of an execution already running).
    */
   readonly budget?: RolloutBudgetPolicy;
+  /**
+   * The shadow phase between DeployCandidate and the first step (./shadow-phase.ts), set only when
+   * `canary.shadow.enabled`. Absent: BeginCanary follows the deploy (and a state written before the phase existed).
+   */
+  readonly shadow?: RolloutShadowPolicy;
+}
+
+/** `models[].canary.shadow` as the rollout carries it (docs/rollout.md "Shadow phase"). */
+export interface RolloutShadowPolicy {
+  /** Shadowed traffic before each shadow analysis (and each extension). */
+  readonly bakeSeconds: number;
+  /** Largest tolerated share of compared requests on which the candidate disagrees with stable. */
+  readonly maxDisagreement: number;
 }
 
 /** What the state machine's next state is; the Choice states of release.asl.json branch on it. */
@@ -91,10 +106,15 @@ export type RolloutNext =
   | 'rolled-back'
   | 'dry-run-done'
   | 'superseded'
-  | 'budget-exhausted';
+  | 'budget-exhausted'
+  // The shadow phase (./shadow-phase.ts): bake and look again, or go on to BeginCanary.
+  | 'shadow-bake'
+  | 'canary';
 
 /** One verdict as the execution output and the audit log carry it. */
 export interface VerdictRecord {
+  /** `shadow` for a look of the shadow phase (./shadow-phase.ts); absent for the canary's. */
+  readonly phase?: 'shadow';
   readonly look: number;
   readonly step: number;
   readonly weight: number;
@@ -139,6 +159,10 @@ export interface RolloutState {
     readonly invalidInput: CountLook[];
   };
   readonly verdicts: readonly VerdictRecord[];
+  /** When BeginShadow put the record in shadow mode: the shadow phase's window starts there. */
+  readonly shadowStartedAtMs?: number;
+  /** The shadow phase's cumulative counts per look, oldest first (./shadow-judge.ts). */
+  readonly shadowLooks?: readonly ShadowLook[];
   /** Set when the rollout was rolled back from outside the execution (a candidate alarm, `modelops rollback`). */
   readonly endedBy?: { readonly actor: string; readonly at: string; readonly detail?: string };
 }
@@ -187,7 +211,22 @@ export function checkRolloutPolicy(policy: RolloutPolicy): RolloutPolicy {
   }
   resolveCanaryPolicy(policy.judge);
   if (policy.budget !== undefined) checkBudgetPolicy(policy.budget);
+  if (policy.shadow !== undefined) checkShadowPolicy(policy.shadow);
   return policy;
+}
+
+function checkShadowPolicy(shadow: RolloutShadowPolicy): void {
+  if (!Number.isInteger(shadow.bakeSeconds) || shadow.bakeSeconds < 0) {
+    throw new RolloutPolicyError(
+      `canary.shadow.bakeSeconds must be a whole number >= 0, got ${JSON.stringify(shadow.bakeSeconds)}`,
+    );
+  }
+  const share = shadow.maxDisagreement;
+  if (typeof share !== 'number' || !(share > 0 && share < 1)) {
+    throw new RolloutPolicyError(
+      `canary.shadow.maxDisagreement must be in (0, 1), got ${JSON.stringify(share)}`,
+    );
+  }
 }
 
 function checkBudgetPolicy(budget: RolloutBudgetPolicy): void {
@@ -520,7 +559,7 @@ function resumed(
   };
 }
 
-function ownsLock(record: DeploymentRecord | undefined, state: RolloutState): boolean {
+export function ownsLock(record: DeploymentRecord | undefined, state: RolloutState): boolean {
   return record?.rollout?.executionId === state.executionId && record.candidate === state.version;
 }
 
@@ -717,7 +756,7 @@ export async function analyzeCanary(
  * `endedRollout`: the execution ends RolledBack with it. Anything else (a manual promote, route, unlock or another
  * execution's takeover) ends it Superseded.
  */
-function endedElsewhere(record: DeploymentRecord | undefined, state: RolloutState): RolloutState {
+export function endedElsewhere(record: DeploymentRecord | undefined, state: RolloutState): RolloutState {
   const ending = record?.endedRollout;
   if (ending?.executionId === state.executionId && ending.outcome === 'ROLLED_BACK') {
     return {
@@ -731,7 +770,7 @@ function endedElsewhere(record: DeploymentRecord | undefined, state: RolloutStat
   return { ...state, next: 'superseded', reason: supersededReason(record, state) };
 }
 
-function supersededReason(record: DeploymentRecord | undefined, state: RolloutState): string {
+export function supersededReason(record: DeploymentRecord | undefined, state: RolloutState): string {
   const holder = record?.rollout?.executionId;
   return holder === undefined
     ? `the rollout lock of ${state.model} was released by someone else (a manual promote, route or unlock)`
@@ -758,11 +797,20 @@ function supersededReason(record: DeploymentRecord | undefined, state: RolloutSt
 export async function advanceRollout(
   stores: Pick<RolloutStores, 'deployments' | 'audit' | 'stages'>,
   state: RolloutState,
-  action: 'step' | 'promote' | 'rollback' | 'abort' | 'finish-dry-run' | 'begin' | 'deploy-failed',
+  action:
+    | 'step'
+    | 'promote'
+    | 'rollback'
+    | 'abort'
+    | 'finish-dry-run'
+    | 'begin'
+    | 'deploy-failed'
+    | 'begin-shadow',
   nowMs: number,
   error?: unknown,
 ): Promise<RolloutState> {
   if (action === 'begin') return beginCanary(stores, state, nowMs);
+  if (action === 'begin-shadow') return beginShadow(stores, state, nowMs);
   if (action === 'deploy-failed') return clearFailedCandidate(stores, state, nowMs, error);
   const record = await stores.deployments.getDeployment(state.model);
   const now = new Date(nowMs).toISOString();
@@ -772,8 +820,13 @@ export async function advanceRollout(
     const done =
       action === 'promote' ? record?.stable === state.version : record?.candidate !== state.version;
     if (action === 'abort' || (done && action !== 'step')) {
-      // A retry after the routing write landed: the labels may not have been written yet (they are idempotent).
-      if (done && record !== undefined) await relabel(stores, state, action, record);
+      // A retry after the routing write landed: the audit event and the labels may not have been written yet.
+      if (done && record !== undefined) {
+        if (landedHere(record, state, action)) {
+          await appendOnce(stores.audit, finalEvent(state, action, record, error));
+        }
+        await relabel(stores, state, action, record);
+      }
       return { ...state, next: action === 'promote' ? 'promoted' : 'rolled-back', reason: state.reason };
     }
     throw new RolloutSupersededError(supersededReason(record, state));
@@ -784,37 +837,41 @@ export async function advanceRollout(
   if (action === 'step') {
     const step = state.step + 1;
     const weight = policy.steps[step]!;
-    await stores.deployments.putDeployment(
-      { ...owned, weight, revision, updatedAt: now },
-      { expectedRevision: owned.revision },
-    );
+    const key = `step-${step}`;
+    // A retry after this write landed finds it by its marker: no second write, the event under the first one's id.
+    const landed = landedHere(owned, state, key);
+    const at = landed ? owned.lastChange!.at : now;
+    const writtenRevision = landed ? owned.revision : revision;
+    if (!landed) {
+      await stores.deployments.putDeployment(
+        { ...owned, weight, revision, updatedAt: now, lastChange: change(state, key, now) },
+        { expectedRevision: owned.revision },
+      );
+    }
     await appendOnce(
       stores.audit,
-      rolloutEvent(state, 'TRAFFIC_SHIFTED', `step-${step}`, nowMs, {
+      rolloutEvent(state, 'TRAFFIC_SHIFTED', key, Date.parse(at), {
         from: state.weight,
         weight,
         step,
-        revision,
+        revision: writtenRevision,
       }),
     );
-    return { ...state, next: 'bake', step, weight, stepStartedAtMs: nowMs, extensions: 0 };
+    return { ...state, next: 'bake', step, weight, stepStartedAtMs: Date.parse(at), extensions: 0 };
   }
   const { rollout: _released, candidate: _cleared, ...rest } = owned;
   if (action === 'promote') {
-    await stores.deployments.putDeployment(
-      { ...rest, stable: state.version, weight: 0, mode: 'canary', revision, updatedAt: now },
-      { expectedRevision: owned.revision },
-    );
-    await appendOnce(
-      stores.audit,
-      rolloutEvent(state, 'PROMOTED', 'promote', nowMs, {
-        previousStable: owned.stable ?? null,
-        stable: state.version,
-        reason: 'CANARY_PASSED',
-        looks: state.looks.errors.length,
-        revision,
-      }),
-    );
+    const promoted: DeploymentRecord = {
+      ...rest,
+      stable: state.version,
+      weight: 0,
+      mode: 'canary',
+      revision,
+      updatedAt: now,
+      lastChange: change(state, action, now),
+    };
+    await stores.deployments.putDeployment(promoted, { expectedRevision: owned.revision });
+    await appendOnce(stores.audit, finalEvent(state, action, promoted));
     await labelStages(
       stores.stages,
       state.model,
@@ -824,27 +881,15 @@ export async function advanceRollout(
     );
     return { ...state, next: 'promoted', reason: 'CANARY_PASSED', stable: state.version, weight: 0 };
   }
-  await stores.deployments.putDeployment(
-    { ...rest, weight: 0, revision, updatedAt: now },
-    { expectedRevision: owned.revision },
-  );
-  const type: AuditEventType =
-    action === 'rollback' ? 'ROLLED_BACK' : action === 'abort' ? 'ROLLOUT_ABORTED' : 'TRAFFIC_SHIFTED';
-  const lastVerdict = state.verdicts.at(-1);
-  await appendOnce(
-    stores.audit,
-    rolloutEvent(state, type, action, nowMs, {
-      stable: owned.stable ?? null,
-      clearedCandidate: state.version,
-      weight: 0,
-      revision,
-      ...(action === 'rollback'
-        ? { reason: state.reason ?? null, verdict: lastVerdict ?? null }
-        : action === 'abort'
-          ? { error: errorSummary(error) }
-          : { reason: 'DRY_RUN_COMPLETE', looks: state.looks.errors.length }),
-    }),
-  );
+  const cleared: DeploymentRecord = {
+    ...rest,
+    weight: 0,
+    revision,
+    updatedAt: now,
+    lastChange: change(state, action, now),
+  };
+  await stores.deployments.putDeployment(cleared, { expectedRevision: owned.revision });
+  await appendOnce(stores.audit, finalEvent(state, action, cleared, error));
   if (action === 'rollback') {
     await labelStages(stores.stages, state.model, revision, now, [rolledBackLabel(state)]);
   }
@@ -888,8 +933,9 @@ async function beginCanary(
   let revision = owned.revision;
   if (!landed) {
     revision += 1;
+    // mode: a shadow phase before (./shadow-phase.ts) left the record in shadow mode, where the weight is ignored.
     await stores.deployments.putDeployment(
-      { ...owned, weight, revision, updatedAt: new Date(nowMs).toISOString() },
+      { ...owned, weight, mode: 'canary', revision, updatedAt: new Date(nowMs).toISOString() },
       { expectedRevision: owned.revision },
     );
   }
@@ -910,6 +956,60 @@ async function beginCanary(
     weight,
     startedAtMs: beganMs,
     stepStartedAtMs: beganMs,
+    extensions: 0,
+  };
+}
+
+/**
+ * BeginShadow, after DeployCandidate reported the candidate ready: one conditional write puts the routing record in
+ * mode `shadow` (candidate kept, weight 0), audited TRAFFIC_SHIFTED `{mode: 'shadow'}`; the shadow window starts then.
+ * A retry after the write landed finds the record in shadow mode under this execution's lock and writes nothing
+ * (the event carries that write's time, so its id is the first attempt's). A lock that is no longer this
+ * execution's: a rollback from outside ends RolledBack with its reason; anything else is RolloutSupersededError.
+ */
+async function beginShadow(
+  stores: Pick<RolloutStores, 'deployments' | 'audit'>,
+  state: RolloutState,
+  nowMs: number,
+): Promise<RolloutState> {
+  if (state.policy?.shadow === undefined) {
+    throw new RolloutPolicyError(
+      'the rollout policy has no shadow phase (models[].canary.shadow.enabled); BeginCanary follows the deploy',
+    );
+  }
+  const record = await stores.deployments.getDeployment(state.model);
+  if (!ownsLock(record, state)) {
+    const ending = endedElsewhere(record, state);
+    if (ending.next === 'rolled-back') return ending;
+    throw new RolloutSupersededError(supersededReason(record, state));
+  }
+  const owned = record!;
+  const landed = owned.mode === 'shadow';
+  const beganMs = landed ? Date.parse(owned.updatedAt) : nowMs;
+  let revision = owned.revision;
+  if (!landed) {
+    revision += 1;
+    await stores.deployments.putDeployment(
+      { ...owned, weight: 0, mode: 'shadow', revision, updatedAt: new Date(nowMs).toISOString() },
+      { expectedRevision: owned.revision },
+    );
+  }
+  await appendOnce(
+    stores.audit,
+    rolloutEvent(state, 'TRAFFIC_SHIFTED', 'begin-shadow', beganMs, {
+      from: 0,
+      weight: 0,
+      mode: 'shadow',
+      revision,
+      reason: 'CANDIDATE_DEPLOYED',
+    }),
+  );
+  return {
+    ...state,
+    next: 'shadow-bake',
+    weight: 0,
+    shadowStartedAtMs: beganMs,
+    shadowLooks: [],
     extensions: 0,
   };
 }
@@ -1000,6 +1100,50 @@ function rolledBackLabel(state: RolloutState): StageLabel {
  * the write within seconds; an older label is replaced, a newer one kept). A rollback is not labelled once the version
  * is stable again (someone promoted it meanwhile). Aborts and dry runs label nothing: no one judged the version.
  */
+function change(state: RolloutState, action: string, at: string): RolloutChange {
+  return { executionId: state.executionId, action, at };
+}
+
+/** Whether `record` is this execution's own write for `action` (so a retry must not write it again). */
+function landedHere(record: DeploymentRecord, state: RolloutState, action: string): boolean {
+  return record.lastChange?.executionId === state.executionId && record.lastChange.action === action;
+}
+
+/**
+ * The audit event of a promote, rollback, abort or dry-run end, from the record that write produced: built the same
+ * on the first attempt and on a retry that finds the write landed (same time, hence the same id).
+ */
+function finalEvent(
+  state: RolloutState,
+  action: 'promote' | 'rollback' | 'abort' | 'finish-dry-run' | 'step',
+  written: DeploymentRecord,
+  error?: unknown,
+): AuditEvent {
+  const atMs = Date.parse(written.lastChange?.at ?? written.updatedAt);
+  if (action === 'promote') {
+    return rolloutEvent(state, 'PROMOTED', 'promote', atMs, {
+      previousStable: state.stable ?? null,
+      stable: state.version,
+      reason: 'CANARY_PASSED',
+      looks: state.looks.errors.length,
+      revision: written.revision,
+    });
+  }
+  const type: AuditEventType =
+    action === 'rollback' ? 'ROLLED_BACK' : action === 'abort' ? 'ROLLOUT_ABORTED' : 'TRAFFIC_SHIFTED';
+  return rolloutEvent(state, type, action, atMs, {
+    stable: written.stable ?? null,
+    clearedCandidate: state.version,
+    weight: 0,
+    revision: written.revision,
+    ...(action === 'rollback'
+      ? { reason: state.reason ?? null, verdict: state.verdicts.at(-1) ?? null }
+      : action === 'abort'
+        ? { error: errorSummary(error) }
+        : { reason: 'DRY_RUN_COMPLETE', looks: state.looks.errors.length }),
+  });
+}
+
 async function relabel(
   stores: Pick<RolloutStores, 'stages'>,
   state: RolloutState,
@@ -1024,7 +1168,7 @@ const DYNAMODB_MIN_MAGNITUDE = 1e-130;
  * failures, which the DynamoDB marshaller refuses as imprecise) its string too, instead of breaking the ledger write.
  * So does a number too small for DynamoDB (the p-value 6e-264 of a candidate failing half of 2000 requests).
  */
-function jsonSafe(checks: readonly CheckResult[]): CheckResult[] {
+export function jsonSafe(checks: readonly CheckResult[]): CheckResult[] {
   return JSON.parse(
     JSON.stringify(checks, (_key, value: unknown) =>
       typeof value === 'number' &&
