@@ -263,6 +263,7 @@ export const DEFAULT_CANARY = {
   lock: { ttlMinutes: 360, onLocked: 'wait', waitSeconds: 60, maxWaits: 60 },
   dryRun: false,
   budget: { gate: true, maxFirstStepBudgetShare: 0.1, force: [] },
+  shadow: { enabled: false, bakeSeconds: 300, maxDisagreement: 0.05 },
 } as const;
 
 /**
@@ -337,6 +338,23 @@ const canarySchema = z
             error: 'lists a version twice; keep one entry per version',
           })
           .default([]),
+      })
+      .prefault({}),
+    /**
+     * The shadow phase before the canary (docs/rollout.md "Shadow phase"): the candidate runs on every request next
+     * to stable, answers none, and is judged on how often it disagrees with stable and fails where stable answered.
+     */
+    shadow: z
+      .strictObject({
+        enabled: z.boolean().default(DEFAULT_CANARY.shadow.enabled),
+        /** Bake before each shadow analysis (and each extension); 0 analyses at once. */
+        bakeSeconds: wholeNumber(0, 86_400, 'seconds').default(DEFAULT_CANARY.shadow.bakeSeconds),
+        /** Largest tolerated share of compared requests on which the candidate's answer differs from stable's. */
+        maxDisagreement: z
+          .number({ error: 'must be a share in (0, 1)' })
+          .gt(0, { error: 'must be > 0 (a share in (0, 1))' })
+          .lt(1, { error: 'must be < 1 (a share in (0, 1))' })
+          .default(DEFAULT_CANARY.shadow.maxDisagreement),
       })
       .prefault({}),
     /** The judge's policy (docs/rollout-judge.md); every field has a default. */

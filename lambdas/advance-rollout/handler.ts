@@ -1,6 +1,7 @@
 /**
- * NextStep, Promote, Rollback, FinishDryRun and AbortRollout (release state machine): one conditional write of the
- * routing record each, chosen by `action`, then the version stages; see core/rollout.ts `advanceRollout`.
+ * NextStep, Promote, Rollback, FinishDryRun, AbortRollout, BeginCanary, ClearFailedCandidate and BeginShadow (release
+ * state machine): one conditional write of the routing record each, chosen by `action`, then the version stages; see
+ * core/rollout.ts `advanceRollout` (BeginShadow starts the shadow phase of core/shadow-phase.ts).
  */
 import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
 import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';

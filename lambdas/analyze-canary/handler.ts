@@ -3,7 +3,8 @@
  * metrics; see core/rollout.ts `analyzeCanary`. Metrics come from CloudWatch GetMetricData in AWS and, when local
  * mode sets METRICS_READ_URL, from the local inference server's metric store (the same MetricsReader port). The
  * prediction-shift check reads both versions' prediction bins with the drift monitor's ports: their registered
- * manifests (models/) for the bins, the DriftCounters table for the counts (core/canary-predictions.ts).
+ * manifests (models/) for the bins, the DriftCounters table for the counts (core/canary-predictions.ts). With
+ * `phase: "shadow"` (AnalyzeShadow) it is one look of the shadow phase instead (core/shadow-phase.ts).
  */
 import { dynamoDocumentClient } from '../adapters/clients';
 import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
@@ -14,6 +15,7 @@ import { metricsReaderFromEnv } from '../adapters/metrics-reader-from-env';
 import { S3RegistryStore } from '../adapters/s3-registry-store';
 import { analyzeCanary } from '../core/rollout';
 import { analyzeCanaryEventSchema, asRolloutState } from '../core/rollout-events';
+import { analyzeShadow } from '../core/shadow-phase';
 import { DRIFT_COUNTERS_TABLE } from '../core/tables';
 import { env, requireEnv } from '../shared/env';
 import { logger, metrics, MetricUnit } from '../shared/powertools';
@@ -35,9 +37,14 @@ export const handler = releaseStepHandler({
     },
   }),
   run: async (deps, input) => {
-    const state = await analyzeCanary(deps, asRolloutState(input.rollout), Date.now());
+    const rollout = asRolloutState(input.rollout);
+    // AnalyzeShadow (phase "shadow") is this function too: the same reader, the shadow phase's judge.
+    const state =
+      input.phase === 'shadow'
+        ? await analyzeShadow(deps, rollout, Date.now())
+        : await analyzeCanary(deps, rollout, Date.now());
     const verdict = state.verdicts.at(-1);
-    logger.info('canary verdict', {
+    logger.info(input.phase === 'shadow' ? 'shadow verdict' : 'canary verdict', {
       model: state.model,
       version: state.version,
       step: state.step,

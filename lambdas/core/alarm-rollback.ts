@@ -233,6 +233,8 @@ export async function rollbackOnAlarm(
     const next: DeploymentRecord = {
       ...rest,
       weight: 0,
+      // A candidate alarm can fire in the shadow phase too; without a candidate the mode is canary again.
+      mode: 'canary',
       revision,
       updatedAt: at,
       ...(lock !== undefined

@@ -6,7 +6,12 @@
 import { z } from 'zod';
 import { ConfigurationError } from './errors';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
-import { checkRolloutPolicy, type RolloutPolicy, type RolloutState } from './rollout';
+import {
+  checkRolloutPolicy,
+  type RolloutPolicy,
+  type RolloutShadowPolicy,
+  type RolloutState,
+} from './rollout';
 import type { BudgetSlo, RolloutBudgetPolicy } from './rollout-budget';
 import { ROLLOUT_POLICIES_ENV } from './tables';
 
@@ -48,10 +53,19 @@ const policySchema = z.object({
   judge: z.record(z.string(), z.unknown()),
   // Optional: the state of an execution started before the gate existed carries a policy without it.
   budget: budgetSchema.optional(),
+  // Optional: present only for a model with canary.shadow.enabled (and absent from states written before it).
+  shadow: z.object({ bakeSeconds: count, maxDisagreement: z.number().gt(0).lt(1) }).optional(),
 });
 
 const armCounts = z.object({ requests: count, bad: count });
 const look = z.object({ candidate: armCounts, stable: armCounts });
+const shadowLook = z.object({
+  compared: count,
+  disagreed: count,
+  candidateErrors: count,
+  stableRequests: count,
+  stableErrors: count,
+});
 
 const stateSchema = z.object({
   model,
@@ -71,6 +85,8 @@ const stateSchema = z.object({
   waits: count,
   looks: z.object({ errors: z.array(look), slow: z.array(look), invalidInput: z.array(look) }),
   verdicts: z.array(z.record(z.string(), z.unknown())),
+  shadowStartedAtMs: ms.optional(),
+  shadowLooks: z.array(shadowLook).optional(),
   endedBy: z.object({ actor: z.string(), at: z.string(), detail: z.string().optional() }).optional(),
 });
 
@@ -91,6 +107,8 @@ export const ROLLOUT_ACTIONS = [
   // BeginCanary and ClearFailedCandidate, around DeployCandidate.
   'begin',
   'deploy-failed',
+  // BeginShadow (lambdas/core/shadow-phase.ts), before BeginCanary when the policy has a shadow phase.
+  'begin-shadow',
 ] as const;
 
 /**
@@ -143,7 +161,11 @@ export const advanceRolloutEventSchema = z
     return z.NEVER;
   });
 
-export const analyzeCanaryEventSchema = z.object({ rollout: stateSchema });
+export const analyzeCanaryEventSchema = z.object({
+  rollout: stateSchema,
+  /** AnalyzeShadow passes `shadow`: a look of the shadow phase (lambdas/core/shadow-phase.ts). */
+  phase: z.enum(['shadow'], { error: 'must be "shadow" or absent (the canary)' }).optional(),
+});
 
 /** The state as the handlers use it (the schema checks shape; the judge re-checks the policy). */
 export function asRolloutState(parsed: z.infer<typeof stateSchema>): RolloutState {
@@ -184,9 +206,10 @@ export function parseRolloutPolicies(text: string | undefined): ReadonlyMap<stri
 export function rolloutPoliciesEnvValue(
   models: readonly {
     readonly name: string;
-    readonly canary: Omit<RolloutPolicy, 'budget'> & {
+    readonly canary: Omit<RolloutPolicy, 'budget' | 'shadow'> & {
       readonly enabled: boolean;
       readonly budget?: Omit<RolloutBudgetPolicy, 'slo'>;
+      readonly shadow?: RolloutShadowPolicy & { readonly enabled: boolean };
     };
     readonly slo: BudgetSlo;
   }[],
@@ -194,7 +217,7 @@ export function rolloutPoliciesEnvValue(
   const policies: Record<string, RolloutPolicy> = {};
   for (const m of models) {
     if (!m.canary.enabled) continue;
-    const { enabled: _enabled, budget, ...policy } = m.canary;
+    const { enabled: _enabled, budget, shadow, ...policy } = m.canary;
     const { periodDays, availability, latency } = m.slo;
     policies[m.name] = {
       ...policy,
@@ -209,6 +232,9 @@ export function rolloutPoliciesEnvValue(
               },
             },
           }
+        : {}),
+      ...(shadow?.enabled
+        ? { shadow: { bakeSeconds: shadow.bakeSeconds, maxDisagreement: shadow.maxDisagreement } }
         : {}),
     };
   }

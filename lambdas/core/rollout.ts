@@ -770,7 +770,7 @@ export function endedElsewhere(record: DeploymentRecord | undefined, state: Roll
   return { ...state, next: 'superseded', reason: supersededReason(record, state) };
 }
 
-export function supersededReason(record: DeploymentRecord | undefined, state: RolloutState): string {
+function supersededReason(record: DeploymentRecord | undefined, state: RolloutState): string {
   const holder = record?.rollout?.executionId;
   return holder === undefined
     ? `the rollout lock of ${state.model} was released by someone else (a manual promote, route or unlock)`
@@ -788,8 +788,9 @@ export function supersededReason(record: DeploymentRecord | undefined, state: Ro
  * - `abort`: like rollback, after a failed step (ROLLOUT_ABORTED with the error); a no-op when the lock is not ours.
  *   Needs only the model, version and execution of `state` (after a StartRollout failure nothing more is known).
  * - `finish-dry-run`: like rollback, audited as the end of a dry run (the verdicts are the result).
- * - `begin` (BeginCanary) and `deploy-failed` (ClearFailedCandidate): see {@link beginCanary} and
- *   {@link clearFailedCandidate}, which also decide for themselves what a lock that is not theirs means.
+ * - `begin` (BeginCanary), `begin-shadow` (BeginShadow) and `deploy-failed` (ClearFailedCandidate): see
+ *   {@link beginCanary}, {@link beginShadow} and {@link clearFailedCandidate}, which also decide for themselves what a
+ *   lock that is not theirs means.
  *
  * A write that already landed (a retry after a crash) is recognised from the record and not repeated; its stage
  * labels are written again (./version-stages.ts), so a crash between the routing write and the labels is repaired.
@@ -798,14 +799,7 @@ export async function advanceRollout(
   stores: Pick<RolloutStores, 'deployments' | 'audit' | 'stages'>,
   state: RolloutState,
   action:
-    | 'step'
-    | 'promote'
-    | 'rollback'
-    | 'abort'
-    | 'finish-dry-run'
-    | 'begin'
-    | 'deploy-failed'
-    | 'begin-shadow',
+    'step' | 'promote' | 'rollback' | 'abort' | 'finish-dry-run' | 'begin' | 'deploy-failed' | 'begin-shadow',
   nowMs: number,
   error?: unknown,
 ): Promise<RolloutState> {
@@ -884,6 +878,8 @@ export async function advanceRollout(
   const cleared: DeploymentRecord = {
     ...rest,
     weight: 0,
+    // Shadow mode without a candidate means nothing; a later manual route starts from canary.
+    mode: 'canary',
     revision,
     updatedAt: now,
     lastChange: change(state, action, now),
@@ -1066,7 +1062,7 @@ async function clearFailedCandidate(
   const now = new Date(nowMs).toISOString();
   const { rollout: _released, candidate: _cleared, ...rest } = owned;
   await stores.deployments.putDeployment(
-    { ...rest, weight: 0, revision, updatedAt: now },
+    { ...rest, weight: 0, mode: 'canary', revision, updatedAt: now },
     { expectedRevision: owned.revision },
   );
   await appendOnce(

@@ -43,6 +43,8 @@ import { loadExample } from './harness';
 const CANARY = 'breast-cancer';
 const DRY_RUN = 'credit-risk';
 const APPROVAL = 'approval-model';
+/** A shadow phase before its canary (canary.shadow): BeginShadow and AnalyzeShadow run. */
+const SHADOW = 'shadow-model';
 const canary = (over: Record<string, unknown> = {}) => ({
   enabled: true,
   steps: [0.1, 0.5],
@@ -65,6 +67,12 @@ const CONFIG: ModelOpsConfigInput = {
     // The config decides approval either way (the credit-risk manifest asks for it).
     { name: CANARY, owner: 'ml-platform', approvalRequired: false, canary: canary() },
     { name: DRY_RUN, owner: 'ml-platform', approvalRequired: false, canary: canary({ dryRun: true }) },
+    {
+      name: SHADOW,
+      owner: 'ml-platform',
+      approvalRequired: false,
+      canary: canary({ shadow: { enabled: true, bakeSeconds: 0 } }),
+    },
     // Its releases never get past approval here, so it has no routing record.
     {
       name: APPROVAL,
@@ -182,6 +190,7 @@ function fixedValue(q: MetricQuery): number | null {
   switch (`${q.metricName}/${q.stat}`) {
     case 'Requests/Sum':
     case 'SlowRequests/SampleCount':
+    case 'ShadowDisagreement/SampleCount':
       return REQUESTS_PER_MINUTE;
     case 'Errors/Sum':
       return failing.has(version) ? REQUESTS_PER_MINUTE / 2 : 0;
@@ -190,6 +199,8 @@ function fixedValue(q: MetricQuery): number | null {
     case 'InvalidInput/Sum':
     case 'SlowRequests/Sum':
     case 'Fallbacks/Sum':
+    case 'ShadowDisagreement/Sum':
+    case 'ShadowErrors/Sum':
       return 0;
     default:
       return null;
@@ -269,7 +280,7 @@ beforeAll(async () => {
     stages: new DynamoVersionStageStore(tables[MODEL_VERSIONS_TABLE.envVar]!),
   };
   // The canary models start with a stable version: a model's first release is promoted without a canary.
-  for (const model of [CANARY, DRY_RUN]) {
+  for (const model of [CANARY, DRY_RUN, SHADOW]) {
     const result = await release(model, '1.0.0');
     expect(result.status, trace(result)).toBe('SUCCEEDED');
   }
@@ -367,6 +378,8 @@ const SCENARIOS: readonly Scenario[] = [
     leadIn: [{ state: 'DeployCandidate', when: 'before', error: 'TargetDeployFailedError' }],
   },
   { state: 'BeginCanary', model: CANARY },
+  { state: 'BeginShadow', model: SHADOW },
+  { state: 'AnalyzeShadow', model: SHADOW },
   { state: 'AnalyzeCanary', model: CANARY },
   { state: 'NextStep', model: CANARY },
   { state: 'Promote', model: CANARY },
