@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TimeSeriesMetricsStore } from '../../lambdas/adapters/local-metric-store';
+import { RoutingConflictError } from '../../lambdas/core/promotion';
 import type { ExecutionResult } from '../../local/asl-runner';
 import {
   ALARM_SERVICE_NAME,
@@ -178,13 +179,21 @@ describe('alarm-triggered rollback', () => {
     expect(events.filter((e) => e.detail.alarmName === alarmName)).toEqual([]);
     await alarms.rollbacksSettled();
     expect((await h.metadata.deployments.getDeployment(MODEL))?.candidate).toBe('1.2.0');
-    // End the test's rollout without waiting for its bake (an operator rolling back by hand).
-    const current = (await h.metadata.deployments.getDeployment(MODEL))!;
-    const { candidate: _c, rollout: _r, ...rest } = current;
-    await h.metadata.deployments.putDeployment(
-      { ...rest, weight: 0, revision: current.revision + 1, updatedAt: new Date().toISOString() },
-      { expectedRevision: current.revision },
-    );
+    // End the test's rollout without waiting for its bake (an operator clearing it by hand). The execution may be
+    // writing too (DeployCandidate, BeginCanary): like an operator, read again and retry on a conflict.
+    for (;;) {
+      const current = (await h.metadata.deployments.getDeployment(MODEL))!;
+      const { candidate: _c, rollout: _r, ...rest } = current;
+      try {
+        await h.metadata.deployments.putDeployment(
+          { ...rest, weight: 0, revision: current.revision + 1, updatedAt: new Date().toISOString() },
+          { expectedRevision: current.revision },
+        );
+        break;
+      } catch (err) {
+        if (!(err instanceof RoutingConflictError)) throw err;
+      }
+    }
     const result = await run;
     expect(result.error, JSON.stringify(result)).toBe('RolloutSuperseded');
   }, 120_000);
