@@ -365,6 +365,8 @@ const canarySchema = z
         power: z.number().gte(0.5).lt(1, { error: 'must be in [0.5, 1)' }).optional(),
         baselineRateFloor: share(0.000001, 0.999999).optional(),
         maxExtensionsPerStep: wholeNumber(0, 1_000, 'extensions').optional(),
+        /** When a step stays inconclusive past its extensions: roll back, or hold the weight for an operator. */
+        onExhausted: z.enum(['rollback', 'hold'], { error: 'must be "rollback" or "hold"' }).optional(),
         maxP99Ratio: z.number().gte(1, { error: 'must be >= 1' }).optional(),
         p99CeilingMs: z.number().positive({ error: 'must be > 0' }).optional(),
         minRequestsForP99: wholeNumber(100, 10_000_000, 'requests').optional(),

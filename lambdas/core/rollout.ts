@@ -107,6 +107,8 @@ export type RolloutNext =
   | 'dry-run-done'
   | 'superseded'
   | 'budget-exhausted'
+  // Inconclusive past its extensions with judge.onExhausted "hold": the candidate keeps its weight for an operator.
+  | 'hold'
   // The shadow phase (./shadow-phase.ts): bake and look again, or go on to BeginCanary.
   | 'shadow-bake'
   | 'canary';
@@ -707,7 +709,8 @@ export async function analyzeCanary(
     slow: [...state.looks.slow, look('slow', 'ans')],
     invalidInput: [...state.looks.invalidInput, look('inv', 'req')],
   };
-  const verdict = judgeCanary(resolveCanaryPolicy(policy.judge), {
+  const judgePolicy = resolveCanaryPolicy(policy.judge);
+  const verdict = judgeCanary(judgePolicy, {
     ...looks,
     latency: { candidateP99Ms: p99('c'), stableP99Ms: p99('s'), candidateRequests: stepAnswered('c') },
     candidateFallbacks: sum('cfb'),
@@ -734,9 +737,12 @@ export async function analyzeCanary(
   );
   const last = state.step === policy.steps.length - 1;
   const passed = verdict.decision === 'promote-step';
-  const failed = verdict.decision === 'rollback' || verdict.decision === 'exhausted';
+  const exhausted = verdict.decision === 'exhausted';
+  const hold = exhausted && judgePolicy.onExhausted === 'hold';
+  const failed = verdict.decision === 'rollback' || (exhausted && !hold);
   let next: RolloutNext;
-  if (policy.dryRun) next = passed || failed ? (last ? 'dry-run-done' : 'step') : 'bake';
+  if (policy.dryRun) next = passed || failed || hold ? (last ? 'dry-run-done' : 'step') : 'bake';
+  else if (hold) next = 'hold';
   else if (failed) next = 'rollback';
   else if (passed) next = last ? 'promote' : 'step';
   else next = 'bake';

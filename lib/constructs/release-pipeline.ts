@@ -42,6 +42,9 @@ import {
 /** The bus approval requests are published on: the account's default bus, where EventBridge rules match them. */
 export const APPROVAL_EVENT_BUS = 'default';
 
+/** The error of the release's CanaryHeld Fail state (stepfunctions/release.asl.json). */
+export const CANARY_HELD_ERROR = 'CanaryHeld';
+
 /** The release state machine definition, loaded as is; `${…FunctionArn}` placeholders are substituted. */
 export const RELEASE_ASL_PATH = path.join(PROJECT_ROOT, 'stepfunctions', RELEASE_WORKFLOW.aslFile);
 
@@ -111,6 +114,8 @@ export class ReleasePipeline extends Construct {
   public readonly deployCandidate: ModelOpsFunction;
   /** Forwards approval requests to `alarmTopic` (no target without one). */
   public readonly approvalRequestedRule: Rule;
+  /** Notifies `alarmTopic` when an execution ends CanaryHeld (no target without one). */
+  public readonly canaryHeldRule: Rule;
   /** Every function of the wiring table (lib/workflows/release.ts), in row order. */
   public readonly functions: readonly ModelOpsFunction[];
   public readonly stateMachine: StateMachine;
@@ -302,6 +307,30 @@ export class ReleasePipeline extends Construct {
         'PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) do not support resource-level permissions. ' +
         'lambda:InvokeFunction names the release functions.',
     });
+    // A held canary needs a person: Step Functions' own status-change event, narrowed to this machine and error.
+    this.canaryHeldRule = new Rule(this, 'CanaryHeld', {
+      description: 'Notifies the alarm topic when a release holds its canary for an operator (CanaryHeld)',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED'],
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+          error: [CANARY_HELD_ERROR],
+        },
+      },
+    });
+    if (props.alarmTopic) {
+      this.canaryHeldRule.addTarget(
+        new SnsTopic(props.alarmTopic, {
+          message: RuleTargetInput.fromText(
+            `Release ${EventField.fromPath('$.detail.name')} holds its canary: inconclusive past ` +
+              'canary.judge.maxExtensionsPerStep; the candidate keeps its weight. Decide with modelops promote, ' +
+              'modelops rollback or modelops unlock (docs/rollout.md#holding-an-inconclusive-canary).',
+          ),
+        }),
+      );
+    }
 
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,

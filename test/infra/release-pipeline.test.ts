@@ -204,6 +204,26 @@ describe('ReleasePipeline approval notifications', () => {
     expect(matches({ source: 'evil', 'detail-type': 'ApprovalRequested', detail: {} })).toBe(false);
   });
 
+  it('notifies the alarm topic when this state machine ends an execution CanaryHeld, and only then', () => {
+    const rule = resource(logicalIdOf(synth.template, 'AWS::Events::Rule', 'ReleaseCanaryHeld'));
+    const topicId = Object.keys(synth.template.findResources('AWS::SNS::Topic'))[0]!;
+    const targets = rule.Properties.Targets as { Arn: unknown }[];
+    expect(targets.map((t) => t.Arn)).toEqual([{ Ref: topicId }]);
+    const machineId = logicalIdOf(synth.template, 'AWS::StepFunctions::StateMachine', 'ReleaseStateMachine');
+    const pattern = JSON.parse(
+      JSON.stringify(rule.Properties.EventPattern).replace(JSON.stringify({ Ref: machineId }), '"arn:sm"'),
+    ) as object;
+    const event = (error: string, status = 'FAILED', stateMachineArn = 'arn:sm') => ({
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { status, error, stateMachineArn },
+    });
+    expect(matchesEventPattern(pattern, event('CanaryHeld'))).toBe(true);
+    expect(matchesEventPattern(pattern, event('CanaryRolledBack'))).toBe(false);
+    expect(matchesEventPattern(pattern, event('CanaryHeld', 'SUCCEEDED'))).toBe(false);
+    expect(matchesEventPattern(pattern, event('CanaryHeld', 'FAILED', 'arn:other'))).toBe(false);
+  });
+
   it('lets EventBridge use the alarm topic key, only from this account', () => {
     synth.template.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
