@@ -328,3 +328,20 @@ export function metricSum(
     .filter((s) => s.name === name && JSON.stringify(Object.entries(s.dimensions).sort()) === key)
     .reduce((a, s) => a + s.sum, 0);
 }
+
+/**
+ * Judge settings for canary tests with a few hundred requests: effects this large need few samples, and the many
+ * extensions let the judge wait for them, so an outcome never depends on how fast the machine sends traffic.
+ */
+export const SMALL_SAMPLE_JUDGE = {
+  minDetectableEffect: 10,
+  baselineRateFloor: 0.05,
+  maxExtensionsPerStep: 1000,
+  minRequestsForP99: 100,
+  maxP99Ratio: 1000,
+} as const;
+
+/** The inputs of an example manifest's first smoke sample: a valid instance to send. */
+export function firstSmokeInputs(manifest: object): Record<string, unknown> {
+  return (manifest as { smokeSamples: { inputs: Record<string, unknown> }[] }).smokeSamples[0]!.inputs;
+}

@@ -10,7 +10,15 @@ import type { MetricDatum } from '../../lambdas/core/ports';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
 import { boundVariableNames } from '../../lib/workflows/types';
 import { inferenceService } from '../../local/inference-server';
-import { invokeModel, loadExample, startHarness, types, type Harness } from './harness';
+import {
+  firstSmokeInputs,
+  type Harness,
+  invokeModel,
+  loadExample,
+  SMALL_SAMPLE_JUDGE,
+  startHarness,
+  types,
+} from './harness';
 
 const MODEL = 'breast-cancer';
 const FORCED = {
@@ -31,14 +39,7 @@ beforeAll(async () => {
             enabled: true,
             steps: [0.5],
             bakeSeconds: 1,
-            // Small samples suffice here; extensions let the judge wait for them (as in rollout.test.ts).
-            judge: {
-              minDetectableEffect: 10,
-              baselineRateFloor: 0.05,
-              maxExtensionsPerStep: 1000,
-              minRequestsForP99: 100,
-              maxP99Ratio: 1000,
-            },
+            judge: SMALL_SAMPLE_JUDGE,
             budget: { force: [FORCED] },
           },
         },
@@ -48,8 +49,7 @@ beforeAll(async () => {
     services: [inferenceService({ port: 0 })],
   });
   const { manifest } = await loadExample(MODEL);
-  instance = (manifest as unknown as { smokeSamples: { inputs: Record<string, unknown> }[] }).smokeSamples[0]!
-    .inputs;
+  instance = firstSmokeInputs(manifest);
 }, 120_000);
 
 afterAll(async () => {

@@ -10,7 +10,16 @@ import { VERSION_HEADER } from '../../lambdas/inference/http';
 import type { RolloutState } from '../../lambdas/core/rollout';
 import type { ExecutionResult } from '../../local/asl-runner';
 import { inferenceService } from '../../local/inference-server';
-import { httpRequest, invokeModel, loadExample, startHarness, types, type Harness } from './harness';
+import {
+  firstSmokeInputs,
+  type Harness,
+  httpRequest,
+  invokeModel,
+  loadExample,
+  SMALL_SAMPLE_JUDGE,
+  startHarness,
+  types,
+} from './harness';
 
 const MODEL = 'breast-cancer';
 let h: Harness;
@@ -27,14 +36,7 @@ beforeAll(async () => {
             enabled: true,
             steps: [0.5],
             bakeSeconds: 1,
-            // Small samples suffice; extensions let the judge wait for them (as in rollout.test.ts).
-            judge: {
-              minDetectableEffect: 10,
-              baselineRateFloor: 0.05,
-              maxExtensionsPerStep: 1000,
-              minRequestsForP99: 100,
-              maxP99Ratio: 1000,
-            },
+            judge: SMALL_SAMPLE_JUDGE,
           },
         },
         { name: 'credit-risk', owner: 'ml-platform' },
@@ -43,8 +45,7 @@ beforeAll(async () => {
     services: [inferenceService({ port: 0 })],
   });
   const { manifest } = await loadExample(MODEL);
-  instance = (manifest as unknown as { smokeSamples: { inputs: Record<string, unknown> }[] }).smokeSamples[0]!
-    .inputs;
+  instance = firstSmokeInputs(manifest);
 }, 120_000);
 
 afterAll(async () => {

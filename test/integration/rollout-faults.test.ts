@@ -38,7 +38,7 @@ import { inferenceService } from '../../local/inference-server';
 import { memoryLogger } from '../../local/logger';
 import { createLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import type { RunningService } from '../../local/start';
-import { loadExample } from './harness';
+import { loadExample, SMALL_SAMPLE_JUDGE } from './harness';
 
 const CANARY = 'breast-cancer';
 const DRY_RUN = 'credit-risk';
@@ -52,14 +52,7 @@ const canary = (over: Record<string, unknown> = {}) => ({
   // A lock left behind by a failure would make the next release give up within seconds, not wait for the TTL.
   lock: { waitSeconds: 1, maxWaits: 5 },
   budget: { gate: false },
-  // Small samples suffice for the fixed counts (as in rollout.test.ts).
-  judge: {
-    minDetectableEffect: 10,
-    baselineRateFloor: 0.05,
-    maxExtensionsPerStep: 1000,
-    minRequestsForP99: 100,
-    maxP99Ratio: 1000,
-  },
+  judge: SMALL_SAMPLE_JUDGE,
   ...over,
 });
 const CONFIG: ModelOpsConfigInput = {

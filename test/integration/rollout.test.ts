@@ -13,7 +13,14 @@ import { sha256OfBytes } from '../../lambdas/core/sha256';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
 import { boundVariableNames } from '../../lib/workflows/types';
 import { inferenceService } from '../../local/inference-server';
-import { invokeModel, loadExample, startHarness, type Harness } from './harness';
+import {
+  firstSmokeInputs,
+  type Harness,
+  invokeModel,
+  loadExample,
+  SMALL_SAMPLE_JUDGE,
+  startHarness,
+} from './harness';
 
 const MODEL = 'breast-cancer';
 let h: Harness;
@@ -30,14 +37,7 @@ beforeAll(async () => {
             enabled: true,
             steps: [0.5],
             bakeSeconds: 1,
-            // Small samples suffice for the effects here; extensions let the judge wait for them.
-            judge: {
-              minDetectableEffect: 10,
-              baselineRateFloor: 0.05,
-              maxExtensionsPerStep: 1000,
-              minRequestsForP99: 100,
-              maxP99Ratio: 1000,
-            },
+            judge: SMALL_SAMPLE_JUDGE,
           },
         },
         { name: 'credit-risk', owner: 'ml-platform' },
@@ -46,8 +46,7 @@ beforeAll(async () => {
     services: [inferenceService({ port: 0 })],
   });
   const { manifest } = await loadExample(MODEL);
-  instance = (manifest as unknown as { smokeSamples: { inputs: Record<string, unknown> }[] }).smokeSamples[0]!
-    .inputs;
+  instance = firstSmokeInputs(manifest);
 }, 120_000);
 
 afterAll(async () => {
