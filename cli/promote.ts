@@ -37,12 +37,16 @@ function describe(record: DeploymentRecord): string {
   return `stable ${record.stable ?? '(none)'}${candidate} (revision ${record.revision})`;
 }
 
-async function run(
+/**
+ * Runs one routing change against the target (promote, route, rollback, unlock), mapping refusals to usage errors
+ * (exit 2) and conflicts and failures to exit 1.
+ */
+export async function runRoutingChange<T>(
   target: Target,
   io: CliIo,
-  change: (stores: RoutingChangeStores) => Promise<RoutingChangeResult>,
+  change: (stores: RoutingChangeStores) => Promise<T>,
   stores?: RoutingChangeStores,
-): Promise<RoutingChangeResult> {
+): Promise<T> {
   io.out(`Target: ${target.description}`);
   try {
     return await change(stores ?? createLedgerStores(target));
@@ -64,7 +68,7 @@ export async function promote(
   io: CliIo,
   stores?: RoutingChangeStores,
 ): Promise<RoutingChangeResult> {
-  const result = await run(
+  const result = await runRoutingChange(
     target,
     io,
     (s) => promoteStable(s, { model, version, actor: cliActor() }),
@@ -109,7 +113,7 @@ export async function route(
   if (!options.clear && mode === 'canary' && options.weight === undefined) {
     throw new UsageError('--weight is required in canary mode: the share of traffic (0-1) for the candidate');
   }
-  const result = await run(
+  const result = await runRoutingChange(
     target,
     io,
     (s) =>

@@ -6,14 +6,9 @@
  */
 import { rollbackModel, type ManualRolloutResult, type RollbackInput } from '../lambdas/core/manual-rollout';
 import type { DeploymentRecord } from '../lambdas/core/ports';
-import {
-  RoutingChangeRefusedError,
-  RoutingConflictError,
-  type RoutingChangeStores,
-} from '../lambdas/core/promotion';
-import { CliError, UsageError, type CliIo } from './errors';
-import { createLedgerStores } from './metadata';
-import { cliActor } from './promote';
+import type { RoutingChangeStores } from '../lambdas/core/promotion';
+import { UsageError, type CliIo } from './errors';
+import { cliActor, runRoutingChange } from './promote';
 import type { Target } from './target';
 
 /** One line of routing, as `promote` prints it, plus who holds the rollout lock. */
@@ -27,26 +22,6 @@ export function describeRouting(record: DeploymentRecord): string {
     ? `; rollout lock held by ${record.rollout.executionId} until ${record.rollout.expiresAt}`
     : '';
   return `stable ${record.stable ?? '(none)'}${candidate} (revision ${record.revision})${lock}`;
-}
-
-/** Runs a manual change against the target, mapping refusals to usage errors (exit 2) and the rest to exit 1. */
-export async function runManualChange(
-  target: Target,
-  io: CliIo,
-  change: (stores: RoutingChangeStores) => Promise<ManualRolloutResult>,
-  stores?: RoutingChangeStores,
-): Promise<ManualRolloutResult> {
-  io.out(`Target: ${target.description}`);
-  try {
-    return await change(stores ?? createLedgerStores(target));
-  } catch (err) {
-    if (err instanceof RoutingChangeRefusedError) throw new UsageError(err.message);
-    if (err instanceof RoutingConflictError) throw new CliError(err.message);
-    throw new CliError(
-      `changing routing at ${target.description} failed: ${(err as Error).message}` +
-        (target.dynamodbEndpoint ? ' (is `npm start` running?)' : ''),
-    );
-  }
 }
 
 /** `--reason` is required; commander enforces it for the command line, this for callers of the function. */
@@ -87,7 +62,7 @@ export async function rollback(
     reason,
     nowMs: now(),
   };
-  const result = await runManualChange(target, io, (s) => rollbackModel(s, input), stores);
+  const result = await runRoutingChange(target, io, (s) => rollbackModel(s, input), stores);
   if (!result.changed) {
     io.out(alreadyDone(model, result, 'rolled back'));
     return result;

@@ -7,7 +7,8 @@ import { unlockModel, type ManualRolloutResult } from '../lambdas/core/manual-ro
 import type { RoutingChangeStores } from '../lambdas/core/promotion';
 import type { CliIo } from './errors';
 import { cliActor } from './promote';
-import { alreadyDone, describeRouting, requireReason, runManualChange } from './rollback';
+import { runRoutingChange } from './promote';
+import { alreadyDone, describeRouting, requireReason } from './rollback';
 import type { Target } from './target';
 
 export async function unlock(
@@ -20,7 +21,7 @@ export async function unlock(
 ): Promise<ManualRolloutResult> {
   const reason = requireReason(options.reason);
   const nowMs = now();
-  const result = await runManualChange(
+  const result = await runRoutingChange(
     target,
     io,
     (s) => unlockModel(s, { model, actor: cliActor(), reason, nowMs }),

@@ -22,9 +22,8 @@
  * the ROLLED_BACK audit event's id derives from the alarm event's id and the time of the write, so a twin delivery
  * that lost the race, or a retry after a crash between write and audit, appends nothing twice.
  */
-import { createHash } from 'node:crypto';
+import { appendAuditOnce, derivedEventId } from './audit';
 import { parseAlarmName, type ParsedAlarmName } from './alarm-rules';
-import { DuplicateAuditEventError } from './errors';
 import { RoutingConflictError } from './promotion';
 import type {
   AuditEvent,
@@ -194,7 +193,7 @@ export async function rollbackOnAlarm(
     if (ours !== undefined) {
       // This event's rollback landed (a twin delivery won the race, or we crashed before the audit or the label):
       // audit and label again, both idempotent.
-      await appendOnce(
+      await appendAuditOnce(
         stores.audit,
         rolledBackEvent(event, record!, ours.candidate, ours.executionId, ours.at),
       );
@@ -258,7 +257,7 @@ export async function rollbackOnAlarm(
       if (err instanceof RoutingConflictError && attempt < maxAttempts) continue;
       throw err;
     }
-    await appendOnce(stores.audit, rolledBackEvent(event, next, candidate, lock?.executionId, at));
+    await appendAuditOnce(stores.audit, rolledBackEvent(event, next, candidate, lock?.executionId, at));
     await labelStages(stores.stages, model, revision, at, [alarmLabel(candidate)]);
     return {
       action: 'rolled-back',
@@ -331,10 +330,9 @@ function rolledBackEvent(
   at: string,
 ): AuditEvent {
   const { alarmName, state } = event.detail;
-  const suffix = createHash('sha256').update(`alarm-rollback\n${event.id}`).digest('hex').slice(0, 8);
   return {
     model: record.model,
-    eventId: `${at}#${suffix}`,
+    eventId: derivedEventId(at, `alarm-rollback\n${event.id}`),
     at,
     type: 'ROLLED_BACK',
     version: candidate,
@@ -356,12 +354,4 @@ function rolledBackEvent(
 
 function alarmLabel(candidate: string): StageLabel {
   return { version: candidate, value: 'ROLLED_BACK', reason: ALARM_ROLLBACK_REASON };
-}
-
-async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void> {
-  try {
-    await audit.appendAudit(event);
-  } catch (err) {
-    if (!(err instanceof DuplicateAuditEventError)) throw err;
-  }
 }

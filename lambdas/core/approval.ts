@@ -129,7 +129,7 @@ function audited(
       actor,
       details: { executionId: request.executionId, ...details },
     },
-    `${request.executionId}\n${ids.version}`,
+    `${type}\n${request.executionId}\n${ids.version}`,
     new Date(at),
   );
 }

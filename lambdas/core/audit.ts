@@ -57,8 +57,15 @@ export function idempotentAuditEvent(
   key: string,
   at: Date,
 ): AuditEvent {
-  const suffix = createHash('sha256').update(`${fields.type}\n${key}`).digest('hex').slice(0, 8);
-  return { ...auditEvent(fields, at), eventId: `${at.toISOString()}#${suffix}` };
+  return { ...auditEvent(fields, at), eventId: derivedEventId(at.toISOString(), key) };
+}
+
+/**
+ * `<at>#<8 hex of sha256(key)>`: an event id that sorts by time like `newAuditEventId` but is the same every time the
+ * same write is recorded, so the ledger's conditional put refuses a repeat. `key` names the write (writer, step, …).
+ */
+export function derivedEventId(at: string, key: string): string {
+  return `${at}#${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
 }
 
 /** Appends `event`; an event with the same id already there (a retry of the same step) is not an error. */

@@ -12,7 +12,8 @@ import { z } from 'zod';
 import { ConfigurationError } from './errors';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
 import type { AuditLogStore, DeploymentStore } from './ports';
-import { appendOnce, rolloutEvent } from './rollout';
+import { appendAuditOnce } from './audit';
+import { rolloutEvent } from './rollout';
 import { TargetDeployFailedError, type RolloutTarget, type SageMakerTargetSettings } from './rollout-target';
 
 import { ROLLOUT_TARGETS_ENV } from './tables';
@@ -245,7 +246,7 @@ export async function candidateStep(
         detail: progress.detail,
       };
     }
-    await appendOnce(
+    await appendAuditOnce(
       deps.audit,
       rolloutEvent(rollout, 'CANDIDATE_DEPLOYED', 'candidate-deployed', nowMs, {
         target: kind,
@@ -257,7 +258,7 @@ export async function candidateStep(
     return { status: 'ready', target: kind, startedAtMs, detail: progress.detail };
   } catch (err) {
     if (!(err instanceof TargetDeployFailedError)) throw err;
-    await appendOnce(
+    await appendAuditOnce(
       deps.audit,
       rolloutEvent(rollout, 'CANDIDATE_DEPLOY_FAILED', 'candidate-deploy-failed', nowMs, {
         target: kind,
@@ -291,7 +292,7 @@ async function retire(
   }
   const keep = rollout.next === 'promoted' ? rollout.version : stable;
   const failed = async (reasonCode: string, message: string, detail: unknown): Promise<CandidateProgress> => {
-    await appendOnce(
+    await appendAuditOnce(
       deps.audit,
       rolloutEvent(rollout, 'CANDIDATE_RETIRE_FAILED', 'candidate-retire-failed', nowMs, {
         target: kind,
@@ -329,7 +330,7 @@ async function retire(
     };
   }
   if (progress.detail.action !== 'noop') {
-    await appendOnce(
+    await appendAuditOnce(
       deps.audit,
       rolloutEvent(rollout, 'CANDIDATE_RETIRED', 'candidate-retired', nowMs, {
         target: kind,

@@ -9,9 +9,8 @@
  *
  * Pure of AWS: every store is a port and the clock is passed in.
  */
-import { createHash } from 'node:crypto';
+import { appendAuditOnce, derivedEventId } from './audit';
 import { z } from 'zod';
-import { DuplicateAuditEventError } from './errors';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
 import { RoutingChangeRefusedError, type RoutingChangeStores } from './promotion';
 import type {
@@ -117,11 +116,7 @@ function manualEventId(
   type: AuditEventType,
   record: Pick<DeploymentRecord, 'model' | 'revision' | 'updatedAt'>,
 ): string {
-  const suffix = createHash('sha256')
-    .update(`${record.model}\n${type}\nrevision ${record.revision}`)
-    .digest('hex')
-    .slice(0, 8);
-  return `${record.updatedAt}#${suffix}`;
+  return derivedEventId(record.updatedAt, `${record.model}\n${type}\nrevision ${record.revision}`);
 }
 
 /** The manual event of type `type` that wrote the record's current revision, if that is what wrote it. */
@@ -134,14 +129,6 @@ async function eventThatWrote(
   // Ids sort by time: the first event at or after ours is ours when it exists.
   const events = await audit.listAudit(record.model, { since: eventId, limit: 1 });
   return events.find((e) => e.eventId === eventId && e.type === type);
-}
-
-async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void> {
-  try {
-    await audit.appendAudit(event);
-  } catch (err) {
-    if (!(err instanceof DuplicateAuditEventError)) throw err;
-  }
 }
 
 /** How the record's last write by someone else reads in a refusal ("it was rolled back by cli:bob at …"). */
@@ -331,7 +318,7 @@ export async function rollbackModel(
   await stores.deployments.putDeployment(record, { expectedRevision: current.revision });
   // The routing write is the decision; the event records it. Its id is fixed by the revision, so appending it again
   // can never make a second entry.
-  await appendOnce(stores.audit, event);
+  await appendAuditOnce(stores.audit, event);
   await labelStages(stores.stages, model, record.revision, now, rollbackLabels(event.details));
   return {
     changed: true,
@@ -413,6 +400,6 @@ export async function unlockModel(
     },
   });
   await stores.deployments.putDeployment(record, { expectedRevision: current.revision });
-  await appendOnce(stores.audit, event);
+  await appendAuditOnce(stores.audit, event);
   return { changed: true, before: current, record, event, releasedLock: lock };
 }

@@ -15,14 +15,8 @@
  * any later run of the step that finds the record — the same execution's retry or another push of the same bundle —
  * appends it again idempotently: a crash between the two writes heals on the next attempt.
  */
-import { createHash } from 'node:crypto';
-import { auditEvent, sourceDetails } from './audit';
-import {
-  DuplicateAuditEventError,
-  SourceChangedError,
-  TransientStoreError,
-  VersionConflictError,
-} from './errors';
+import { appendAuditOnce, auditEvent, derivedEventId, sourceDetails } from './audit';
+import { SourceChangedError, TransientStoreError, VersionConflictError } from './errors';
 import { contentAddressedManifestKey, registeredArtifactKey, registeredManifestKey } from './keys';
 import { MAX_MANIFEST_BYTES, parseManifestText } from './manifest';
 import type {
@@ -64,13 +58,9 @@ export interface RegistrationResult {
  */
 export function registeredAuditEvent(record: VersionRecord): AuditEvent {
   const writer = record.source ?? 'unknown';
-  const suffix = createHash('sha256')
-    .update(`${record.model}\n${record.version}\n${writer}\nREGISTERED`)
-    .digest('hex')
-    .slice(0, 8);
   return {
     model: record.model,
-    eventId: `${record.createdAt}#${suffix}`,
+    eventId: derivedEventId(record.createdAt, `${record.model}\n${record.version}\n${writer}\nREGISTERED`),
     at: record.createdAt,
     type: 'REGISTERED',
     version: record.version,
@@ -87,14 +77,6 @@ export function registeredAuditEvent(record: VersionRecord): AuditEvent {
       signingKeyId: record.signingKeyId ?? null,
     },
   };
-}
-
-async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void> {
-  try {
-    await audit.appendAudit(event);
-  } catch (err) {
-    if (!(err instanceof DuplicateAuditEventError)) throw err;
-  }
 }
 
 /**
@@ -192,7 +174,7 @@ export async function registerRelease(
     await repairFixedManifest(current);
     // The writer may have crashed between its record and its audit event: complete its REGISTERED event first,
     // whatever this push turns out to be.
-    await appendOnce(audit, registeredAuditEvent(current));
+    await appendAuditOnce(audit, registeredAuditEvent(current));
     const registeredManifest = await recordedManifestSha256(current);
     if (current.sha256 !== v.sha256 || (registeredManifest ?? v.manifestSha256) !== v.manifestSha256) {
       return conflict({
@@ -307,7 +289,7 @@ export async function registerRelease(
     throw new TransientStoreError(`${v.model} ${v.version} changed during registration; retrying`);
   }
   await repairFixedManifest(record);
-  await appendOnce(audit, registeredAuditEvent(record));
+  await appendAuditOnce(audit, registeredAuditEvent(record));
   return {
     model: v.model,
     version: v.version,

@@ -8,7 +8,7 @@
  * safe to retry after a crash: a write that already landed is recognised from the record, and the audit events have
  * ids derived from the execution and the step, so a repeat append is refused as a duplicate and ignored.
  */
-import { createHash } from 'node:crypto';
+import { appendAuditOnce, derivedEventId } from './audit';
 import {
   judgeCanary,
   resolveCanaryPolicy,
@@ -23,7 +23,6 @@ import {
   type CanaryPredictionDeps,
   type CanaryPredictionInput,
 } from './canary-predictions';
-import { DuplicateAuditEventError } from './errors';
 import { RoutingChangeRefusedError } from './promotion';
 import {
   budgetSummary,
@@ -283,29 +282,16 @@ export function rolloutEvent(
   nowMs: number,
   details: Readonly<Record<string, unknown>>,
 ): AuditEvent {
-  const suffix = createHash('sha256')
-    .update(`${state.executionId}\n${type}\n${key}`)
-    .digest('hex')
-    .slice(0, 8);
   const at = new Date(nowMs).toISOString();
   return {
     model: state.model,
-    eventId: `${at}#${suffix}`,
+    eventId: derivedEventId(at, `${state.executionId}\n${type}\n${key}`),
     at,
     type,
     version: state.version,
     actor: state.executionId,
     details,
   };
-}
-
-/** Appends `event`; a duplicate (a retried Task's repeat) is ignored. */
-export async function appendOnce(audit: AuditLogStore, event: AuditEvent): Promise<void> {
-  try {
-    await audit.appendAudit(event);
-  } catch (err) {
-    if (!(err instanceof DuplicateAuditEventError)) throw err;
-  }
 }
 
 /**
@@ -363,7 +349,7 @@ export async function startRollout(
       { model, stable: version, weight: 0, mode: 'canary', revision, updatedAt: now },
       { expectedRevision: record?.revision },
     );
-    await appendOnce(
+    await appendAuditOnce(
       stores.audit,
       rolloutEvent(base, 'PROMOTED', 'first', nowMs, {
         previousStable: null,
@@ -426,7 +412,7 @@ export async function startRollout(
     },
     { expectedRevision: record.revision },
   );
-  await appendOnce(
+  await appendAuditOnce(
     stores.audit,
     rolloutEvent(base, 'ROLLOUT_STARTED', 'start', nowMs, {
       stable: record.stable,
@@ -496,7 +482,7 @@ async function budgetGate(
   if (forced !== undefined) {
     // Forcing overrides the budget input as a whole: the operator chose to spend budget on this version (a hotfix
     // of what is burning it, typically); the judge still guards the canary.
-    await appendOnce(
+    await appendAuditOnce(
       stores.audit,
       rolloutEvent(base, 'ROLLOUT_FORCED', 'force', nowMs, {
         reason: forced.reason,
@@ -509,7 +495,7 @@ async function budgetGate(
     return { weight: first, details: { budget: summary, forced: true } };
   }
   if (plan.outcome === 'refuse') {
-    await appendOnce(
+    await appendAuditOnce(
       stores.audit,
       rolloutEvent(base, 'ROLLOUT_REFUSED', 'refuse', nowMs, {
         reason: plan.code,
@@ -727,7 +713,7 @@ export async function analyzeCanary(
     reasonCode: verdict.reasonCode,
     checks: jsonSafe(verdict.checks),
   };
-  await appendOnce(
+  await appendAuditOnce(
     deps.audit,
     rolloutEvent(state, 'CANARY_VERDICT', `look-${record_.look}`, nowMs, {
       ...record_,
@@ -823,7 +809,7 @@ export async function advanceRollout(
       // A retry after the routing write landed: the audit event and the labels may not have been written yet.
       if (done && record !== undefined) {
         if (landedHere(record, state, action)) {
-          await appendOnce(stores.audit, finalEvent(state, action, record, error));
+          await appendAuditOnce(stores.audit, finalEvent(state, action, record, error));
         }
         await relabel(stores, state, action, record);
       }
@@ -848,7 +834,7 @@ export async function advanceRollout(
         { expectedRevision: owned.revision },
       );
     }
-    await appendOnce(
+    await appendAuditOnce(
       stores.audit,
       rolloutEvent(state, 'TRAFFIC_SHIFTED', key, Date.parse(at), {
         from: state.weight,
@@ -871,7 +857,7 @@ export async function advanceRollout(
       lastChange: change(state, action, now),
     };
     await stores.deployments.putDeployment(promoted, { expectedRevision: owned.revision });
-    await appendOnce(stores.audit, finalEvent(state, action, promoted));
+    await appendAuditOnce(stores.audit, finalEvent(state, action, promoted));
     await labelStages(
       stores.stages,
       state.model,
@@ -891,7 +877,7 @@ export async function advanceRollout(
     lastChange: change(state, action, now),
   };
   await stores.deployments.putDeployment(cleared, { expectedRevision: owned.revision });
-  await appendOnce(stores.audit, finalEvent(state, action, cleared, error));
+  await appendAuditOnce(stores.audit, finalEvent(state, action, cleared, error));
   if (action === 'rollback') {
     await labelStages(stores.stages, state.model, revision, now, [rolledBackLabel(state)]);
   }
@@ -941,7 +927,7 @@ async function beginCanary(
       { expectedRevision: owned.revision },
     );
   }
-  await appendOnce(
+  await appendAuditOnce(
     stores.audit,
     rolloutEvent(state, 'TRAFFIC_SHIFTED', 'begin', beganMs, {
       from: 0,
@@ -996,7 +982,7 @@ async function beginShadow(
       { expectedRevision: owned.revision },
     );
   }
-  await appendOnce(
+  await appendAuditOnce(
     stores.audit,
     rolloutEvent(state, 'TRAFFIC_SHIFTED', 'begin-shadow', beganMs, {
       from: 0,
@@ -1071,7 +1057,7 @@ async function clearFailedCandidate(
     { ...rest, weight: 0, mode: 'canary', revision, updatedAt: now },
     { expectedRevision: owned.revision },
   );
-  await appendOnce(
+  await appendAuditOnce(
     stores.audit,
     rolloutEvent(state, 'ROLLED_BACK', 'deploy-failed', nowMs, {
       stable: owned.stable ?? null,

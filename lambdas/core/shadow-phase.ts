@@ -6,6 +6,7 @@
  * since the phase started (./shadow-judge.ts). A pass goes on to BeginCanary,
  * which routes the first step and switches the record back to mode `canary`. Pure of AWS, like ./rollout.ts.
  */
+import { appendAuditOnce } from './audit';
 import { resolveCanaryPolicy } from './canary-judge';
 import {
   INFERENCE_METRICS,
@@ -16,7 +17,6 @@ import {
   type MetricsReader,
 } from './ports';
 import {
-  appendOnce,
   endedElsewhere,
   jsonSafe,
   MAX_VERDICTS_IN_STATE,
@@ -127,7 +127,7 @@ export async function analyzeShadow(
     reasonCode: verdict.reasonCode,
     checks: jsonSafe(verdict.checks),
   };
-  await appendOnce(
+  await appendAuditOnce(
     deps.audit,
     rolloutEvent(state, 'CANARY_VERDICT', `shadow-look-${verdictRecord.look}`, nowMs, {
       ...verdictRecord,
