@@ -119,7 +119,11 @@ function manualEventId(
   return derivedEventId(record.updatedAt, `${record.model}\n${type}\nrevision ${record.revision}`);
 }
 
-/** The manual event of type `type` that wrote the record's current revision, if that is what wrote it. */
+/**
+ * The manual event of type `type` that wrote the record's current revision, if that is what wrote it. When the
+ * ledger lacks it but the record carries it (`manualEvent`: the command crashed after its routing write), it is
+ * appended now under its own id, so the change is recorded exactly once whoever runs the command next.
+ */
 async function eventThatWrote(
   audit: AuditLogStore,
   type: AuditEventType,
@@ -128,7 +132,17 @@ async function eventThatWrote(
   const eventId = manualEventId(type, record);
   // Ids sort by time: the first event at or after ours is ours when it exists.
   const events = await audit.listAudit(record.model, { since: eventId, limit: 1 });
-  return events.find((e) => e.eventId === eventId && e.type === type);
+  const found = events.find((e) => e.eventId === eventId && e.type === type);
+  if (found !== undefined) return found;
+  const pending = record.manualEvent;
+  if (pending?.eventId !== eventId || pending.type !== type) return undefined;
+  await appendAuditOnce(audit, pending);
+  return pending;
+}
+
+/** The written record carries its own audit event (see `DeploymentRecord.manualEvent`). */
+function withEvent(record: DeploymentRecord, event: AuditEvent): DeploymentRecord {
+  return { ...record, manualEvent: event };
 }
 
 /** How the record's last write by someone else reads in a refusal ("it was rolled back by cli:bob at …"). */
@@ -168,7 +182,13 @@ function released(
   },
 ): DeploymentRecord {
   // Spread, not rebuilt: fields this module does not know about survive the write.
-  const { rollout: _lock, candidate: _candidate, endedRollout: previousEnding, ...rest } = current;
+  const {
+    rollout: _lock,
+    candidate: _candidate,
+    endedRollout: previousEnding,
+    manualEvent: _previousEvent,
+    ...rest
+  } = current;
   const endedRollout = over.ending ?? previousEnding;
   return {
     ...rest,
@@ -210,9 +230,9 @@ function ending(
  * Refused (nothing written, nothing audited) with {@link RoutingChangeRefusedError} naming the field: an empty or too
  * long reason, a bad name, no candidate (without `to`), a `to` that is unknown, not REGISTERED, already stable or the
  * candidate itself. A concurrent routing change makes the write fail with `RoutingConflictError`. Running the same
- * command again after it landed changes nothing and returns `changed: false` with the first attempt's event. (Were
- * the audit append itself to fail after the write, the error reaches the operator and the record shows the change;
- * as with `modelops promote`, the event is not re-created later: the command's inputs cannot rebuild all of it.)
+ * command again after it landed changes nothing and returns `changed: false` with the first attempt's event. The
+ * written record carries its audit event (`manualEvent`), so a crash between the write and the append loses nothing:
+ * the command run again appends the event under its id and then reports the retry.
  *
  * @example await rollbackModel(stores, { model: 'breast-cancer', actor: 'cli:alice', reason: 'p99 doubled', nowMs: Date.now() })
  */
@@ -315,9 +335,9 @@ export async function rollbackModel(
       ...(lock !== undefined ? { executionId: lock.executionId } : {}),
     },
   });
-  await stores.deployments.putDeployment(record, { expectedRevision: current.revision });
+  await stores.deployments.putDeployment(withEvent(record, event), { expectedRevision: current.revision });
   // The routing write is the decision; the event records it. Its id is fixed by the revision, so appending it again
-  // can never make a second entry.
+  // (here, or by the next run of the command after a crash) can never make a second entry.
   await appendAuditOnce(stores.audit, event);
   await labelStages(stores.stages, model, record.revision, now, rollbackLabels(event.details));
   return {
@@ -399,7 +419,7 @@ export async function unlockModel(
       revision: record.revision,
     },
   });
-  await stores.deployments.putDeployment(record, { expectedRevision: current.revision });
+  await stores.deployments.putDeployment(withEvent(record, event), { expectedRevision: current.revision });
   await appendAuditOnce(stores.audit, event);
   return { changed: true, before: current, record, event, releasedLock: lock };
 }

@@ -120,6 +120,12 @@ export interface DeploymentRecord {
    * and the audit append loses no event and a retry appends none twice.
    */
   readonly lastChange?: RolloutChange;
+  /**
+   * The audit event of the CLI command (`modelops promote`, `route`, `rollback`, `unlock`) that wrote this revision,
+   * kept in that same write: a crash between the routing write and the audit append would otherwise lose the event
+   * for good (the command's inputs cannot rebuild it), so the command's next run appends it under its own id.
+   */
+  readonly manualEvent?: AuditEvent;
 }
 
 export interface RolloutChange {

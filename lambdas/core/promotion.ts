@@ -6,7 +6,7 @@
  * event (DESIGN.md decisions 1 and 7). The inference path picks the change up within its routing cache TTL.
  * Pure rules (`planPromotion`, `planRouteChange`) are separate from the orchestration over the ports.
  */
-import { auditEvent } from './audit';
+import { appendAuditOnce, idempotentAuditEvent } from './audit';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
 import type {
   AuditEvent,
@@ -54,7 +54,7 @@ export type RoutingPlan =
       readonly kind: 'write';
       readonly record: DeploymentRecord;
       readonly expectedRevision: number | undefined;
-      readonly audit: Omit<Parameters<typeof auditEvent>[0], 'actor'>;
+      readonly audit: Omit<Parameters<typeof idempotentAuditEvent>[0], 'actor'>;
     };
 
 function checkModel(model: string): void {
@@ -263,13 +263,24 @@ async function apply(
   actor: string,
   now: Date,
 ): Promise<RoutingChangeResult> {
-  if (plan.kind === 'noop') return { changed: false, record: plan.current };
-  await stores.deployments.putDeployment(plan.record, { expectedRevision: plan.expectedRevision });
-  // The routing write is the decision; the audit event records it. A failure here leaves routing changed and is
-  // reported to the caller, who sees the new revision in `modelops status`.
-  const event = auditEvent({ ...plan.audit, actor }, now);
-  await stores.audit.appendAudit(event);
-  return { changed: true, record: plan.record, event };
+  if (plan.kind === 'noop') {
+    // Run again after a crash between the routing write and the audit append: the record still carries the event.
+    if (plan.current.manualEvent !== undefined) await appendAuditOnce(stores.audit, plan.current.manualEvent);
+    return { changed: false, record: plan.current };
+  }
+  // The routing write is the decision; the audit event records it. The write carries the event (its id derived from
+  // the revision), so a crash before the append loses nothing: the command run again finds the record already in the
+  // requested state and appends the event then, once.
+  const { model, revision } = plan.record;
+  const event = idempotentAuditEvent(
+    { ...plan.audit, actor },
+    `${model}\n${plan.audit.type}\nrevision ${revision}`,
+    now,
+  );
+  const record: DeploymentRecord = { ...plan.record, manualEvent: event };
+  await stores.deployments.putDeployment(record, { expectedRevision: plan.expectedRevision });
+  await appendAuditOnce(stores.audit, event);
+  return { changed: true, record, event };
 }
 
 /**

@@ -1045,34 +1045,55 @@ async function clearFailedCandidate(
   if (!ownsLock(record, state)) {
     const ending = endedElsewhere(record, state);
     if (ending.next === 'rolled-back') return ending;
-    // A retry after this write landed: the candidate is already cleared.
-    if (record?.candidate !== state.version) return { ...state, next: 'deploy-failed', reason, weight: 0 };
+    // A retry after this write landed: the candidate is already cleared. When the write is ours (its marker), the
+    // audit event and the label may not have landed: record them under the first attempt's time and id.
+    if (record?.candidate !== state.version) {
+      if (record !== undefined && landedHere(record, state, 'deploy-failed')) {
+        await recordDeployFailure(stores, state, record, failure);
+      }
+      return { ...state, next: 'deploy-failed', reason, weight: 0 };
+    }
     throw new RolloutSupersededError(supersededReason(record, state));
   }
   const owned = record!;
-  const revision = owned.revision + 1;
   const now = new Date(nowMs).toISOString();
   const { rollout: _released, candidate: _cleared, ...rest } = owned;
-  await stores.deployments.putDeployment(
-    { ...rest, weight: 0, mode: 'canary', revision, updatedAt: now },
-    { expectedRevision: owned.revision },
-  );
+  const cleared: DeploymentRecord = {
+    ...rest,
+    weight: 0,
+    mode: 'canary',
+    revision: owned.revision + 1,
+    updatedAt: now,
+    lastChange: change(state, 'deploy-failed', now),
+  };
+  await stores.deployments.putDeployment(cleared, { expectedRevision: owned.revision });
+  await recordDeployFailure(stores, state, cleared, failure);
+  return { ...state, next: 'deploy-failed', reason, weight: 0 };
+}
+
+/** The audit event and the stage label of ClearFailedCandidate's write, built from that write (so a retry matches). */
+async function recordDeployFailure(
+  stores: Pick<RolloutStores, 'audit' | 'stages'>,
+  state: RolloutState,
+  written: DeploymentRecord,
+  failure: { readonly reasonCode: string; readonly message: string },
+): Promise<void> {
+  const at = written.lastChange?.at ?? written.updatedAt;
   await appendAuditOnce(
     stores.audit,
-    rolloutEvent(state, 'ROLLED_BACK', 'deploy-failed', nowMs, {
-      stable: owned.stable ?? null,
+    rolloutEvent(state, 'ROLLED_BACK', 'deploy-failed', Date.parse(at), {
+      stable: written.stable ?? null,
       clearedCandidate: state.version,
       weight: 0,
-      revision,
+      revision: written.revision,
       reason: 'DEPLOY_FAILED',
       targetReason: failure.reasonCode,
       message: failure.message,
     }),
   );
-  await labelStages(stores.stages, state.model, revision, now, [
+  await labelStages(stores.stages, state.model, written.revision, at, [
     { version: state.version, value: 'ROLLED_BACK', reason: 'DEPLOY_FAILED' },
   ]);
-  return { ...state, next: 'deploy-failed', reason, weight: 0 };
 }
 
 function rolledBackLabel(state: RolloutState): StageLabel {

@@ -87,6 +87,8 @@ describe('rollbackModel', () => {
         at,
         detail: 'p99 doubled on the candidate',
       },
+      // The write carries its own audit event, for a run after a crash before the append.
+      manualEvent: result.event,
     });
     expect(s.writes()).toBe(1);
     expect(s.audit.events).toEqual([
@@ -246,6 +248,30 @@ describe('rollbackModel', () => {
     expect(t.audit.events).toHaveLength(1);
   });
 
+  it('a crash between the routing write and the audit append loses no event: the next run appends it once', async () => {
+    for (const to of [undefined, '1.0.0']) {
+      const s = setup();
+      const append = s.audit.appendAudit.bind(s.audit);
+      s.audit.appendAudit = () => Promise.reject(new Error('crashed before the audit append'));
+      await expect(rollbackModel(s.stores, input({ to }))).rejects.toThrow(/crashed/);
+      expect(s.audit.events).toEqual([]);
+      s.audit.appendAudit = append;
+      // Another operator finds the revision unrecorded: the event of the command that wrote it is appended first.
+      await expect(
+        rollbackModel(s.stores, input({ to, actor: 'cli:bob', reason: 'me too' })),
+      ).rejects.toThrow(/already rolled back by cli:alice/);
+      const again = await rollbackModel(s.stores, input({ to }));
+      expect(again.changed).toBe(false);
+      expect(s.audit.events).toEqual([again.event]);
+      expect(again.event).toMatchObject({
+        type: 'ROLLED_BACK',
+        actor: 'cli:alice',
+        details: { revision: 5 },
+      });
+      expect(s.writes()).toBe(1);
+    }
+  });
+
   it('someone else repeating the rollback is told who did it, not written twice', async () => {
     const s = setup();
     await rollbackModel(s.stores, input());
@@ -335,6 +361,7 @@ describe('unlockModel', () => {
         at,
         detail: 'release execution died',
       },
+      manualEvent: result.event,
     });
     expect(s.audit.events).toHaveLength(1);
     expect(s.audit.events[0]).toMatchObject({
@@ -411,6 +438,18 @@ describe('unlockModel', () => {
     );
     expect(s.writes()).toBe(1);
     expect(s.audit.events).toHaveLength(1);
+  });
+
+  it('an unlock that crashed before its audit append is recorded by the next run, once', async () => {
+    const s = setup();
+    const append = s.audit.appendAudit.bind(s.audit);
+    s.audit.appendAudit = () => Promise.reject(new Error('crashed before the audit append'));
+    await expect(unlockModel(s.stores, unlockInput(T0 + 90 * MINUTE))).rejects.toThrow(/crashed/);
+    s.audit.appendAudit = append;
+    const again = await unlockModel(s.stores, unlockInput(T0 + 91 * MINUTE));
+    expect(again).toMatchObject({ changed: false, event: { type: 'ROLLOUT_UNLOCKED', actor: 'cli:alice' } });
+    expect(s.audit.events).toEqual([again.event]);
+    expect(s.writes()).toBe(1);
   });
 
   it('of two racing unlocks exactly one writes and audits', async () => {

@@ -223,6 +223,24 @@ describe('promoteStable / changeRouting over the version, deployment and audit p
     expect(s.audit.events[0]).toMatchObject({ actor: 'cli:test', version: '1.0.0', at: NOW.toISOString() });
   });
 
+  it('a crash between the routing write and the audit append is recorded by the next run, once', async () => {
+    const s = store([version('1.0.0'), version('2.0.0')], deployed());
+    const append = s.audit.appendAudit.bind(s.audit);
+    s.audit.appendAudit = () => Promise.reject(new Error('crashed before the audit append'));
+    const promote = () => promoteStable(s, { model: 'm', version: '2.0.0', actor: 'cli:test', now: NOW });
+    await expect(promote()).rejects.toThrow(/crashed/);
+    expect(s.deployments.records.get('m')).toMatchObject({ stable: '2.0.0', revision: 4 });
+    s.audit.appendAudit = append;
+    expect(await promote()).toMatchObject({ changed: false });
+    await promote();
+    expect(s.audit.types()).toEqual(['PROMOTED']);
+    expect(s.audit.events[0]).toMatchObject({
+      version: '2.0.0',
+      at: NOW.toISOString(),
+      details: { revision: 4 },
+    });
+  });
+
   it('writes nothing and audits nothing on a no-op promotion', async () => {
     const s = store([version('1.0.0')], deployed());
     const result = await promoteStable(s, { model: 'm', version: '1.0.0', actor: 'cli:test', now: NOW });

@@ -244,6 +244,26 @@ describe('the deploy phase', () => {
     expect((await start('3.0.0', 'exec-b', T0 + 3)).next).toBe('deploy');
   });
 
+  it("a deploy failure whose audit append crashed is recorded by the retry under the first attempt's id", async () => {
+    const { stores, deployments, audit, start } = setup();
+    const started = await start('2.0.0', 'exec-a');
+    const append = audit.appendAudit.bind(audit);
+    audit.appendAudit = () => Promise.reject(new Error('crashed before the audit append'));
+    await expect(advanceRollout(stores, started, 'deploy-failed', T0 + 1, failedDeploy)).rejects.toThrow(
+      /crashed/,
+    );
+    audit.appendAudit = append;
+    expect(audit.types()).toEqual(['ROLLOUT_STARTED']);
+    await advanceRollout(stores, started, 'deploy-failed', T0 + 60_000, failedDeploy);
+    await advanceRollout(stores, started, 'deploy-failed', T0 + 120_000, failedDeploy);
+    expect(audit.types()).toEqual(['ROLLOUT_STARTED', 'ROLLED_BACK']);
+    expect(audit.events.at(-1)).toMatchObject({
+      at: new Date(T0 + 1).toISOString(),
+      details: { reason: 'DEPLOY_FAILED', targetReason: 'SMOKE_FAILED', revision: 3 },
+    });
+    expect(deployments.records.get(MODEL)!.revision).toBe(3);
+  });
+
   it('reads the reason code from the Lambda error document in the Catch output, or falls back to the error name', () => {
     expect(deployFailureOf(failedDeploy)).toEqual({
       reasonCode: 'SMOKE_FAILED',
