@@ -9,10 +9,19 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { createDocumentClient } from '../lambdas/adapters/clients';
 import { DynamoApprovalStore } from '../lambdas/adapters/dynamo-approval-store';
 import { DynamoAuditLog } from '../lambdas/adapters/dynamo-audit-log';
-import { StepFunctionsTaskCallback, TaskNoLongerWaitingError } from '../lambdas/adapters/sfn-task-callback';
+import {
+  StepFunctionsExecutionStatus,
+  StepFunctionsTaskCallback,
+  TaskNoLongerWaitingError,
+} from '../lambdas/adapters/sfn-task-callback';
 import { approvalResume, ApprovalRefusedError, decideApproval } from '../lambdas/core/approval';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from '../lambdas/core/names';
-import type { ApprovalStore, AuditLogStore, TaskCallback } from '../lambdas/core/ports';
+import type {
+  ApprovalStore,
+  AuditLogStore,
+  ExecutionStatusReader,
+  TaskCallback,
+} from '../lambdas/core/ports';
 import { AUDIT_LOG_TABLE, MODEL_VERSIONS_TABLE } from '../lambdas/core/tables';
 import { CliError, UsageError, type CliIo } from './errors';
 import { cliActor } from './promote';
@@ -23,17 +32,22 @@ export interface ApprovalDeps {
   readonly audit: AuditLogStore;
   /** Undefined against local mode, whose binding reads the decision from the table. */
   readonly callback: TaskCallback | undefined;
+  /** Whether the asking release still runs; undefined against local mode (it resumes every unfinished execution). */
+  readonly executions?: ExecutionStatusReader;
 }
 
 function approvalDeps(target: Target): ApprovalDeps {
   const doc = createDocumentClient(dynamoClient(target));
-  return {
+  const stores = {
     approvals: new DynamoApprovalStore(target.tables[MODEL_VERSIONS_TABLE.envVar]!, doc),
     audit: new DynamoAuditLog(target.tables[AUDIT_LOG_TABLE.envVar]!, doc),
-    callback:
-      target.dynamodbEndpoint === undefined
-        ? new StepFunctionsTaskCallback(new SFNClient({ region: target.region }))
-        : undefined,
+  };
+  if (target.dynamodbEndpoint !== undefined) return { ...stores, callback: undefined };
+  const sfn = new SFNClient({ region: target.region });
+  return {
+    ...stores,
+    callback: new StepFunctionsTaskCallback(sfn),
+    executions: new StepFunctionsExecutionStatus(sfn),
   };
 }
 

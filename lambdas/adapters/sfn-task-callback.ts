@@ -1,6 +1,11 @@
 /** `TaskCallback` on Step Functions: SendTaskSuccess / SendTaskFailure for a waiting `.waitForTaskToken` state. */
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
-import type { TaskCallback } from '../core/ports';
+import {
+  DescribeExecutionCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import type { ExecutionStatusReader, TaskCallback } from '../core/ports';
 
 /** The token's task already ended (timed out, or a twin call resumed it): nothing is waiting any more. */
 export class TaskNoLongerWaitingError extends Error {
@@ -31,6 +36,23 @@ export class StepFunctionsTaskCallback implements TaskCallback {
       const name = (err as { name?: string }).name ?? '';
       if (ENDED.has(name)) throw new TaskNoLongerWaitingError(`${name}: ${(err as Error).message}`);
       throw err;
+    }
+  }
+}
+
+/**
+ * `ExecutionStatusReader` on DescribeExecution. Any error (an unknown execution, an operator without
+ * states:DescribeExecution) answers "cannot tell", so the check only ever adds information and never blocks a decision.
+ */
+export class StepFunctionsExecutionStatus implements ExecutionStatusReader {
+  constructor(private readonly client: Pick<SFNClient, 'send'> = new SFNClient({})) {}
+
+  async statusOf(executionId: string): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(new DescribeExecutionCommand({ executionArn: executionId }));
+      return out.status;
+    } catch {
+      return undefined;
     }
   }
 }

@@ -16,6 +16,7 @@ import {
   type AuditEventType,
   type AuditLogStore,
   type DomainEvent,
+  type ExecutionStatusReader,
   type VersionRecord,
   type VersionStore,
 } from './ports';
@@ -241,7 +242,15 @@ function notification(request: ApprovalRequest, model: string, version: string):
  * refused.
  */
 export async function decideApproval(
-  stores: { readonly approvals: ApprovalStore; readonly audit: AuditLogStore },
+  stores: {
+    readonly approvals: ApprovalStore;
+    readonly audit: AuditLogStore;
+    /**
+     * Asked before deciding whether the release that made the request still waits for it.
+     * @default - not asked (local mode resumes every unfinished execution when it starts again)
+     */
+    readonly executions?: ExecutionStatusReader;
+  },
   input: {
     readonly model: string;
     readonly version: string;
@@ -273,7 +282,10 @@ export async function decideApproval(
     throw new ApprovalRefusedError(
       request.state === 'TIMED_OUT'
         ? `the approval request of ${model} ${version} timed out at ${request.expiresAt}; push the version again to ask again`
-        : `${model} ${version} was already ${request.state.toLowerCase()} by ${request.decidedBy} at ${request.decidedAt}`,
+        : request.state === 'ABANDONED'
+          ? `the release that asked to approve ${model} ${version} ended before a decision (${request.decisionReason}); ` +
+            'push the version again to ask again'
+          : `${model} ${version} was already ${request.state.toLowerCase()} by ${request.decidedBy} at ${request.decidedAt}`,
       'version',
     );
   }
@@ -283,6 +295,8 @@ export async function decideApproval(
       'version',
     );
   }
+  const ended = await endedExecution(stores.executions, request.executionId);
+  if (ended !== undefined) return abandon(stores, request, { model, version, actor, nowMs, ended });
   const decided: ApprovalRequest = {
     ...request,
     state,
@@ -304,6 +318,63 @@ export async function decideApproval(
   }
   await appendAuditOnce(stores.audit, decisionEvent(decided, model, version));
   return { request: decided, written: true };
+}
+
+/** The status of the request's execution when it has ended; undefined while it runs or when it cannot be told. */
+async function endedExecution(
+  executions: ExecutionStatusReader | undefined,
+  executionId: string,
+): Promise<string | undefined> {
+  const status = await executions?.statusOf(executionId);
+  return status === undefined || status === 'RUNNING' ? undefined : status;
+}
+
+/**
+ * A pending request whose release has ended (stopped by hand, timed out) would otherwise stay PENDING with a dead
+ * token: a decision would be stored and reported although nothing acts on it. It is closed instead (ABANDONED,
+ * audited with the execution's status) and the decision is refused with what to do.
+ */
+async function abandon(
+  stores: { readonly approvals: ApprovalStore; readonly audit: AuditLogStore },
+  request: ApprovalRequest,
+  input: {
+    readonly model: string;
+    readonly version: string;
+    readonly actor: string;
+    readonly nowMs: number;
+    readonly ended: string;
+  },
+): Promise<never> {
+  const { model, version, actor, ended } = input;
+  const closed: ApprovalRequest = {
+    ...request,
+    state: 'ABANDONED',
+    decidedBy: actor,
+    decidedAt: new Date(input.nowMs).toISOString(),
+    decisionReason: `its execution ${request.executionId} ended ${ended}`,
+    revision: request.revision + 1,
+  };
+  try {
+    await stores.approvals.putApproval(model, version, closed, { expectedRevision: request.revision });
+  } catch (err) {
+    if (!(err instanceof ApprovalConflictError)) throw err;
+    throw new ApprovalRefusedError(
+      `the approval request of ${model} ${version} changed while you decided; run the command again`,
+      'version',
+    );
+  }
+  await appendAuditOnce(
+    stores.audit,
+    audited(closed, { model, version }, 'APPROVAL_ABANDONED', actor, closed.decidedAt!, {
+      executionStatus: ended,
+    }),
+  );
+  throw new ApprovalRefusedError(
+    `the release that asked to approve ${model} ${version} (${request.executionId}) ended ${ended} before a ` +
+      'decision, so nothing waits for one: the request is closed (audited APPROVAL_ABANDONED); push the version ' +
+      'again to start a new release',
+    'version',
+  );
 }
 
 function decisionEvent(request: ApprovalRequest, model: string, version: string) {

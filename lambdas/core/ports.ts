@@ -220,6 +220,11 @@ export const AUDIT_EVENT_TYPES = [
   'APPROVAL_REJECTED',
   /** Nobody decided within the configured timeout: the release ended as rejected. */
   'APPROVAL_TIMED_OUT',
+  /**
+   * `modelops approve|reject` found the release that asked for approval already ended (stopped, timed out): the request
+   * was closed instead of decided, since no one waits for it. Details: the execution's status.
+   */
+  'APPROVAL_ABANDONED',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -254,7 +259,7 @@ export interface VersionStore {
   ): Promise<{ readonly written: boolean; readonly current: VersionRecord }>;
 }
 
-export const APPROVAL_STATES = ['PENDING', 'APPROVED', 'REJECTED', 'TIMED_OUT'] as const;
+export const APPROVAL_STATES = ['PENDING', 'APPROVED', 'REJECTED', 'TIMED_OUT', 'ABANDONED'] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
 /**
@@ -333,6 +338,14 @@ export interface VersionStageStore {
 }
 
 /** Resumes a waiting state machine task: SendTaskSuccess / SendTaskFailure in AWS. */
+/**
+ * Whether a release execution still runs (DescribeExecution in AWS): `RUNNING`, another Step Functions status once it
+ * ended, or undefined when it cannot be told (unknown execution, no permission).
+ */
+export interface ExecutionStatusReader {
+  statusOf(executionId: string): Promise<string | undefined>;
+}
+
 export interface TaskCallback {
   succeed(taskToken: string, output: object): Promise<void>;
   fail(taskToken: string, error: string, cause: string): Promise<void>;

@@ -296,6 +296,63 @@ describe('decideApproval', () => {
     expect(audit.events.at(-1)?.at).toBe(new Date(T0 + 60_000).toISOString());
   });
 
+  it('closes a request whose release has ended instead of deciding it, and refuses with what to do', async () => {
+    const asked: string[] = [];
+    const executions = {
+      statusOf: async (id: string) => {
+        asked.push(id);
+        return 'ABORTED';
+      },
+    };
+    const dead = () =>
+      decideApproval(
+        { ...stores, executions },
+        {
+          model: MODEL,
+          version: V,
+          decision: 'approve',
+          actor: 'cli:alice',
+          reason: 'ok',
+          nowMs: T0 + 60_000,
+        },
+      );
+    await expect(dead()).rejects.toThrow(
+      new RegExp(`\\(${EXEC}\\) ended ABORTED before a decision.*push the version again`),
+    );
+    expect(asked).toEqual([EXEC]);
+    expect(await approvals.getApproval(MODEL, V)).toMatchObject({
+      state: 'ABANDONED',
+      decidedBy: 'cli:alice',
+    });
+    expect(audit.events.at(-1)).toMatchObject({
+      type: 'APPROVAL_ABANDONED',
+      details: { executionStatus: 'ABORTED', executionId: EXEC },
+    });
+    // Asking again: refused from the stored state, audited once.
+    await expect(decide('reject')).rejects.toThrow(/ended before a decision.*ABORTED/);
+    expect(audit.types().filter((t) => t === 'APPROVAL_ABANDONED')).toHaveLength(1);
+  });
+
+  it('decides as usual while the release runs or when its status cannot be told', async () => {
+    for (const status of ['RUNNING', undefined]) {
+      await request();
+      const executions = { statusOf: async () => status };
+      const { written } = await decideApproval(
+        { ...stores, executions },
+        {
+          model: MODEL,
+          version: V,
+          decision: 'approve',
+          actor: 'cli:alice',
+          reason: 'ok',
+          nowMs: T0 + 60_000,
+        },
+      );
+      expect(written).toBe(true);
+      approvals.requests.clear();
+    }
+  });
+
   it('refuses a version with no request', async () => {
     approvals.requests.clear();
     await expect(decide('approve')).rejects.toThrow(/has no approval request/);
