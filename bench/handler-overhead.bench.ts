@@ -42,6 +42,8 @@ import {
   MODEL,
   ms,
   percentile,
+  timedOk,
+  timeNs,
   type ExampleModel,
 } from './support';
 
@@ -147,18 +149,8 @@ async function measure(
     body,
     requestId: 'bench',
   };
-  const callApp = async (): Promise<number> => {
-    const start = process.hrtime.bigint();
-    const res = await app(request);
-    const elapsed = Number(process.hrtime.bigint() - start);
-    if (res.statusCode !== 200) throw new Error(`app answered ${res.statusCode}: ${res.body}`);
-    return elapsed;
-  };
-  const callBare = async (): Promise<number> => {
-    const start = process.hrtime.bigint();
-    await session.run(feeds);
-    return Number(process.hrtime.bigint() - start);
-  };
+  const callApp = (): Promise<number> => timedOk(() => app(request));
+  const callBare = (): Promise<number> => timeNs(() => session.run(feeds));
   for (let i = 0; i < WARMUP; i++) {
     await callApp();
     await callBare();

@@ -56,6 +56,21 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
+/** Nanoseconds `fn` takes (process.hrtime), for one timed call of a benchmark loop. */
+export async function timeNs(fn: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start);
+}
+
+/** One timed call of an inference app that must answer 200 (anything else aborts the benchmark). */
+export function timedOk(call: () => Promise<{ statusCode: number; body: string }>): Promise<number> {
+  return timeNs(async () => {
+    const res = await call();
+    if (res.statusCode !== 200) throw new Error(`app answered ${res.statusCode}: ${res.body}`);
+  });
+}
+
 export function median(values: readonly number[]): number {
   return percentile(
     [...values].sort((a, b) => a - b),

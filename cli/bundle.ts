@@ -1,6 +1,7 @@
 /**
- * Reads a model bundle directory and prepares the manifest to push: fills the artifact's sha256 and size (streamed,
- * a model can be large), optionally computes the baseline profile from reference data — the feature bins, and for
+ * Reads a model bundle directory and prepares the manifest to push: fills the artifact's sha256 and size when the
+ * manifest leaves them out (streamed, a model can be large; a declared value is never replaced), optionally
+ * computes the baseline profile from reference data — the feature bins, and for
  * an ONNX model the prediction bins of its outputs on the reference rows — then validates the result with the same
  * `parseManifest` the pipeline uses. Nothing here touches the network.
  */
@@ -8,19 +9,21 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createOnnxBackend } from '../lambdas/adapters/onnx-backend';
-import { computeBaseline, ReferenceDataError, referenceValue } from '../lambdas/core/baseline';
+import { ReferenceDataError } from '../lambdas/core/baseline';
 import { FeatureEncodingError } from '../lambdas/core/errors';
-import type { FeatureValue, Instance } from '../lambdas/core/features';
+import type { Instance } from '../lambdas/core/features';
 import { compileInstanceValidator } from '../lambdas/core/inference-request';
 import { MANIFEST_FILE } from '../lambdas/core/keys';
 import { parseManifest, type FeatureBins, type Manifest, type ManifestIssue } from '../lambdas/core/manifest';
-import { ownValue } from '../lambdas/core/own';
 import { computePredictionBaseline } from '../lambdas/core/prediction-baseline';
 import { createPredictionFormatter, type Prediction } from '../lambdas/core/predictions';
+import type { OnnxModelRuntime } from '../lambdas/adapters/onnx-model-runtime';
+import type { ModelRuntime } from '../lambdas/core/model-runtime';
 import type { BackendModel } from '../lambdas/core/ports';
-import { parseReferenceCsv } from '../lambdas/core/reference-csv';
+import { profileReference } from '../lambdas/core/reference-data';
 import { digestStream } from '../lambdas/core/sha256';
 import { decodeUtf8Strict } from '../lambdas/core/utf8';
+import { parseConfig, type ModelOpsConfig } from '../lib/config';
 import { CliError, UsageError } from './errors';
 
 export interface PreparedBundle {
@@ -31,9 +34,9 @@ export interface PreparedBundle {
   readonly artifactPath: string;
   readonly sha256: string;
   readonly sizeBytes: number;
-  /** Declared values that did not match the files and were corrected. */
+  /** What the author should look at (reference rows skipped while profiling, …). */
   readonly warnings: readonly string[];
-  /** What was filled in besides (baseline computed, …). */
+  /** What was filled in (missing artifact sha256/size, baseline computed, …). */
   readonly notes: readonly string[];
 }
 
@@ -122,18 +125,17 @@ export async function prepareBundle(
     ]);
   }
   const { sha256, sizeBytes } = await digestStream(createReadStream(artifactPath));
-  if (artifact.sha256 !== undefined && artifact.sha256 !== sha256) {
-    warnings.push(
-      `artifact.sha256 in the manifest was ${String(artifact.sha256)}; replaced with ${sha256} (${file})`,
-    );
+  // Fill only what the author left out. A declared value that disagrees with the file is kept: validation (the
+  // pipeline's, which `modelops validate` and `push` run first) rejects it naming both values, because a wrong hash
+  // usually means the wrong file, and silently replacing it would push that file.
+  if (artifact.sha256 === undefined) {
+    artifact.sha256 = sha256;
+    notes.push(`artifact.sha256 filled in: ${sha256} (${file})`);
   }
-  if (artifact.sizeBytes !== undefined && artifact.sizeBytes !== sizeBytes) {
-    warnings.push(
-      `artifact.sizeBytes in the manifest was ${String(artifact.sizeBytes)}; replaced with ${sizeBytes}`,
-    );
+  if (artifact.sizeBytes === undefined) {
+    artifact.sizeBytes = sizeBytes;
+    notes.push(`artifact.sizeBytes filled in: ${sizeBytes}`);
   }
-  artifact.sha256 = sha256;
-  artifact.sizeBytes = sizeBytes;
 
   let parsed = parseManifest(json);
   if (!parsed.ok) throw new ManifestRejectedError(manifestPath, parsed.issues);
@@ -148,15 +150,12 @@ export async function prepareBundle(
     }
     const features = parsed.manifest.inputs.features;
     try {
-      const { rows } = parseReferenceCsv(
-        csv,
-        features.map((f) => f.name),
-      );
-      const baseline = computeBaseline(features, rows);
+      // reference.csv, or reference.jsonl (one instance per line) for tensor features: lambdas/core/reference-data.ts.
+      const { baseline, instances } = profileReference(csv, csvPath, features);
       json.baseline = baseline;
       notes.push(`baseline computed from ${path.basename(csvPath)} (${baseline.referenceCount} rows)`);
       if (parsed.manifest.framework === 'onnx') {
-        const profile = await predictionProfile(parsed.manifest, artifactPath, rows, options.reference);
+        const profile = await predictionProfile(parsed.manifest, artifactPath, instances, options.reference);
         json.baseline = { ...baseline, predictions: profile.predictions };
         warnings.push(...profile.warnings);
         notes.push(profile.note);
@@ -188,6 +187,42 @@ export async function prepareBundle(
 }
 
 /**
+ * Loads one of the project's TypeScript modules on demand. `import()` works under tsx and vitest; under cli/bin.cjs
+ * (tsx's CommonJS hook) only `require` loads a .ts file, so that is the fallback. The first error is the one reported.
+ */
+export async function loadSource<T>(viaImport: () => Promise<T>, viaRequire: () => T): Promise<T> {
+  try {
+    return await viaImport();
+  } catch (err) {
+    try {
+      return viaRequire();
+    } catch {
+      throw err;
+    }
+  }
+}
+
+/** The project's modelops.config.ts, parsed (throws with the reason when it cannot be loaded or is invalid). */
+export async function loadProjectConfig(): Promise<ModelOpsConfig> {
+  const mod = await loadSource(
+    () => import('../modelops.config') as Promise<{ default: unknown }>,
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bin.cjs fallback (loadSource)
+    () => require('../modelops.config') as { default: unknown },
+  );
+  return parseConfig(mod.default);
+}
+
+/** The ONNX Runtime adapter, loaded only when a command runs a model (the native engine costs ~0.3 s to load). */
+export async function loadOnnxModelRuntime(): Promise<ModelRuntime> {
+  const mod = await loadSource(
+    () => import('../lambdas/adapters/onnx-model-runtime'),
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bin.cjs fallback (loadSource)
+    () => require('../lambdas/adapters/onnx-model-runtime') as { OnnxModelRuntime: typeof OnnxModelRuntime },
+  );
+  return new mod.OnnxModelRuntime();
+}
+
+/**
  * Rows per model run while profiling predictions. A model whose graph fixes the batch dimension fails a larger
  * batch; then the rows are re-run one at a time (which also finds the row at fault when one fails).
  */
@@ -204,18 +239,15 @@ const SKIPPED_ROWS_SHOWN = 3;
 async function predictionProfile(
   manifest: Manifest,
   artifactPath: string,
-  rows: readonly Readonly<Record<string, string>>[],
+  instances: readonly Instance[],
   reference: string,
 ): Promise<{ predictions: Record<string, FeatureBins>; warnings: string[]; note: string }> {
   const where = `--reference ${reference}`;
-  const features = manifest.inputs.features;
   const validate = compileInstanceValidator(manifest, { maxErrors: 3 });
   const valid: { row: number; instance: Instance }[] = [];
   const skipped: string[] = [];
-  rows.forEach((cells, i) => {
+  instances.forEach((instance, i) => {
     const row = i + 1;
-    const instance: Record<string, FeatureValue> = {};
-    for (const f of features) instance[f.name] = referenceValue(f, ownValue(cells, f.name) ?? '', row);
     const errors = validate([instance]);
     if (errors.length === 0) valid.push({ row, instance });
     else {
@@ -233,9 +265,7 @@ async function predictionProfile(
 
   let model: BackendModel;
   try {
-    const backend = createOnnxBackend(
-      async () => new (await import('../lambdas/adapters/onnx-model-runtime')).OnnxModelRuntime(),
-    );
+    const backend = createOnnxBackend(loadOnnxModelRuntime);
     model = await backend.load(manifest.version, manifest, await readFile(artifactPath));
   } catch (err) {
     throw new CliError(

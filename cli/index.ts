@@ -11,16 +11,20 @@ import { decide } from './approve';
 import { promote, route } from './promote';
 import { push } from './push';
 import { rollback } from './rollback';
-import { status } from './status';
+import { status, statusOfVersion } from './status';
+import { MAX_OLDER_THAN_DAYS, prune } from './prune';
 import { unlock } from './unlock';
+import { printValidation, validateBundle } from './validate';
+import { loadProjectConfig, loadSource } from './bundle';
+import type { init as initCommand } from './init';
+import { createLedgerStores } from './metadata';
 import { metricsReaderFor } from './metrics-reader';
-import { parseConfig, type ModelOpsConfig } from '../lib/config';
+import type { ModelOpsConfig } from '../lib/config';
 
 /** The project's modelops.config.ts when the CLI runs from a checkout that has one (SLOs of `status`). */
 async function projectConfigIfAny(): Promise<ModelOpsConfig | undefined> {
   try {
-    const mod = (await import('../modelops.config')) as { default: unknown };
-    return parseConfig(mod.default);
+    return await loadProjectConfig();
   } catch {
     return undefined;
   }
@@ -111,8 +115,20 @@ interface PushFlags extends TargetOptions {
   readonly timeout: number;
 }
 
+interface ValidateFlags extends TargetOptions {
+  readonly reference?: string;
+  /** `--no-ledger`: false. */
+  readonly ledger: boolean;
+}
+
 interface StatusFlags extends TargetOptions {
   readonly limit: number;
+}
+
+interface PruneFlags extends TargetOptions {
+  readonly rejected?: boolean;
+  readonly olderThan?: number;
+  readonly dryRun?: boolean;
 }
 
 interface RouteFlags extends TargetOptions {
@@ -163,8 +179,9 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     program
       .command('push')
       .description(
-        'Validate a bundle locally, upload its model file, then its manifest.json (which starts the release), and ' +
-          'follow the release until the version is REGISTERED or rejected. Exit code 0 registered, 1 rejected / ' +
+        'Validate a bundle locally (the checks of `modelops validate`; nothing is uploaded when they fail), upload ' +
+          'its model file, then its manifest.json (which starts the release), and follow the release until the ' +
+          'version is REGISTERED or rejected. Exit code 0 registered, 1 rejected / ' +
           'conflict / failed / timed out, 2 bad usage.',
       )
       .argument('<bundle-dir>', 'directory holding manifest.json and the model file it names (artifact.file)')
@@ -197,17 +214,101 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
 
   addTargetOptions(
     program
+      .command('validate')
+      .description(
+        "Run the release pipeline's full validation (schema, size, sha256, ONNX load, signature, smoke samples, " +
+          'metric gates, champion comparison) on a bundle directory, uploading nothing and recording nothing. The ' +
+          "champion's metrics are read from the target ledger when it answers; otherwise the comparison is skipped " +
+          'and says so. Exit code 0 valid, 1 invalid (every reason printed), 2 bad usage.',
+      )
+      .argument('<bundle-dir>', 'directory holding manifest.json and the model file it names (artifact.file)')
+      .addOption(
+        new Option(
+          '--reference <csv>',
+          'reference data to compute the baseline from, as `push --reference` does, so the manifest validated is the one pushed',
+        ),
+      )
+      .addOption(
+        new Option(
+          '--no-ledger',
+          'do not read any ledger: the champion is not compared (e.g. in CI without AWS)',
+        ),
+      ),
+  ).action(async (bundleDir: string, flags: ValidateFlags) => {
+    const target = flags.ledger ? await resolveTarget(flags) : undefined;
+    const validation = await validateBundle(bundleDir, {
+      ...(flags.reference !== undefined ? { reference: flags.reference } : {}),
+      ...(target ? { ledger: createLedgerStores(target) } : {}),
+    });
+    printValidation(validation, io, {
+      bundleDir,
+      ...(target ? { ledgerDescription: target.description } : {}),
+    });
+    setExitCode(validation.valid ? 0 : 1);
+  });
+
+  program
+    .command('init')
+    .description(
+      'Write a bundle skeleton from an ONNX graph: manifest.json with the features, tensors, outputs and labels ' +
+        'read from the graph, and with --reference smoke samples (reference rows run through the model) and the ' +
+        'baseline; owner, metrics, lineage and model card are "TODO:" placeholders it lists. Writes nothing when an ' +
+        'argument is wrong. Exit 0 written, 1 the model fails on the reference rows, 2 bad usage. ' +
+        'Example: modelops init ./my-model/model.onnx --reference ./my-model/reference.csv --labels no,yes',
+    )
+    .argument('<model.onnx>', 'the model exported to ONNX')
+    .addOption(
+      new Option('--reference <csv>', 'reference data (header = column names), e.g. the training split'),
+    )
+    .addOption(new Option('--labels <a,b,…>', "class labels in the model's class order, comma-separated"))
+    .addOption(new Option('--out <dir>', "bundle directory to write (default: the model file's directory)"))
+    .addOption(new Option('--name <model>', "model name (default: the bundle directory's name)"))
+    .addOption(new Option('--version <version>', 'model version').default('1.0.0'))
+    .addOption(new Option('--force', 'overwrite an existing manifest.json (and reference.csv / model copy)'))
+    .action(
+      async (
+        model: string,
+        flags: {
+          reference?: string;
+          labels?: string;
+          out?: string;
+          name?: string;
+          version: string;
+          force?: boolean;
+        },
+      ) => {
+        // Loaded on demand: init brings ONNX Runtime, which costs ~0.3 s to load for every other command.
+        const { init } = await loadSource(
+          () => import('./init'),
+          // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bin.cjs fallback (loadSource)
+          () => require('./init') as { init: typeof initCommand },
+        );
+        await init(model, { ...flags, force: flags.force === true }, io);
+        setExitCode(0);
+      },
+    );
+
+  addTargetOptions(
+    program
       .command('status')
       .description(
         'List model versions with status, sha256 and creation time; with a model, also its recent audit events ' +
-          'and, when modelops.config.ts configures it, its SLOs and its drift (state, latest window, per feature).',
+          'and, when modelops.config.ts configures it, its SLOs and its drift (state, latest window, per feature). ' +
+          'With a model and a version: that version alone, with every rejection reason and validation check, its ' +
+          'lineage, stage, approval (who, why) and all its audit events.',
       )
       .argument('[model]', 'model name; omit to list every model')
+      .argument('[version]', 'a version of the model: show it alone, in full')
       .addOption(
         new Option('--limit <n>', 'audit events to show').argParser(positiveInteger('--limit')).default(20),
       ),
-  ).action(async (model: string | undefined, flags: StatusFlags) => {
+  ).action(async (model: string | undefined, version: string | undefined, flags: StatusFlags) => {
     const target = await resolveTarget(flags);
+    if (model !== undefined && version !== undefined) {
+      await statusOfVersion(model, version, target, io);
+      setExitCode(0);
+      return;
+    }
     const config = model === undefined ? undefined : await projectConfigIfAny();
     const modelConfig = config?.models.find((m) => m.name === model);
     const reader =
@@ -354,6 +455,45 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
 
   addTargetOptions(
     program
+      .command('prune')
+      .description(
+        'Delete REJECTED version records of a model (registered versions are never touched). Each delete is ' +
+          'conditional on the record still being the REJECTED one read, so a concurrent re-push survives, and is ' +
+          'audited as VERSION_PRUNED (appended before the delete). Exit 0 done, 1 failure, 2 bad usage.',
+      )
+      .argument('<model>', 'model name')
+      .addOption(new Option('--rejected', 'required: prune REJECTED records (the only kind prune deletes)'))
+      .addOption(
+        new Option('--older-than <days>', 'only records rejected at least this many days ago').argParser(
+          (value: string) => {
+            const n = Number(value);
+            if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > MAX_OLDER_THAN_DAYS) {
+              throw new InvalidArgumentError(
+                `--older-than must be a whole number of days from 0 to ${MAX_OLDER_THAN_DAYS}, got "${value}".`,
+              );
+            }
+            return n;
+          },
+        ),
+      )
+      .addOption(new Option('--dry-run', 'list what would be pruned; change nothing')),
+  ).action(async (model: string, flags: PruneFlags) => {
+    const target = await resolveTarget(flags);
+    await prune(
+      model,
+      {
+        ...(flags.rejected !== undefined ? { rejected: flags.rejected } : {}),
+        ...(flags.olderThan !== undefined ? { olderThanDays: flags.olderThan } : {}),
+        ...(flags.dryRun !== undefined ? { dryRun: flags.dryRun } : {}),
+      },
+      target,
+      io,
+    );
+    setExitCode(0);
+  });
+
+  addTargetOptions(
+    program
       .command('unlock')
       .description(
         "Release a model's rollout lock by hand (e.g. one left by a dead release execution) and clear its " +
@@ -456,9 +596,12 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       'AWS_REGION and the AWS SDK credential variables.',
       '',
       'Examples:',
+      '  modelops validate examples/breast-cancer',
       '  modelops push examples/breast-cancer',
       '  modelops push ./my-model --reference ./my-model/reference.csv --stack modelops-dev',
       '  modelops status breast-cancer',
+      '  modelops status breast-cancer 1.1.0',
+      '  modelops prune breast-cancer --rejected --older-than 30 --dry-run',
       '  modelops promote breast-cancer 1.0.0',
       '  modelops route breast-cancer --candidate 1.1.0 --weight 0.1',
       "  modelops rollback breast-cancer --reason 'p99 doubled on the candidate'",

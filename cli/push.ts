@@ -1,6 +1,7 @@
 /**
- * `modelops push`: validate a bundle locally, upload the artifact, THEN the manifest (the manifest's arrival starts
- * the release), and follow the release through the ledger until it ends. Each push uploads into its own folder,
+ * `modelops push`: validate a bundle locally with the pipeline's own validation (cli/validate.ts; nothing is uploaded
+ * when it fails), upload the artifact, THEN the manifest (the manifest's arrival starts the release), and follow the
+ * release through the ledger until it ends. Each push uploads into its own folder,
  * `incoming/<model>/<version>/<upload-id>/`, so concurrent pushes of one version never read each other's files, and
  * it follows only the events of its own manifest key: another push's outcome is never reported as this one's.
  */
@@ -10,10 +11,11 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { MANIFEST_FILE, newUploadId } from '../lambdas/core/keys';
 import type { AuditEvent } from '../lambdas/core/ports';
 import { PREFIX } from '../lambdas/core/tables';
-import { prepareBundle } from './bundle';
+import type { ValidationSettings } from '../lambdas/core/validation';
 import { CliError, UsageError, type CliIo } from './errors';
 import { createLedgerStores, type LedgerStores } from './metadata';
 import { s3Client, type Target } from './target';
+import { printValidation, validateBundle } from './validate';
 
 export interface PushOptions {
   readonly reference?: string;
@@ -23,6 +25,8 @@ export interface PushOptions {
   readonly timeoutSeconds?: number;
   /** Poll interval while following. @default 500 */
   readonly pollMs?: number;
+  /** Settings of the local validation. @default - from modelops.config.ts, as the stack and local mode load them */
+  readonly settings?: ValidationSettings;
 }
 
 export type PushOutcome =
@@ -113,20 +117,31 @@ export async function push(
   target: Target,
   options: PushOptions,
   io: CliIo,
-  stores?: Pick<LedgerStores, 'versions' | 'audit'>,
+  stores?: Pick<LedgerStores, 'versions' | 'deployments' | 'audit'>,
 ): Promise<PushResult> {
   const timeoutSeconds = options.timeoutSeconds ?? 300;
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
     throw new UsageError(`--timeout must be a positive number of seconds, got ${timeoutSeconds}`);
   }
-  const bundle = await prepareBundle(
-    bundleDir,
-    options.reference !== undefined ? { reference: options.reference } : {},
-  );
-  for (const w of bundle.warnings) io.err(`warning: ${w}`);
-  for (const n of bundle.notes) io.out(n);
-  const { name: model, version } = bundle.manifest;
+  const ledger = stores ?? createLedgerStores(target);
+  // The same validation the pipeline runs, under the very key this push uploads to; nothing leaves the machine when
+  // it fails. The pipeline validates again once uploaded (the registry is the authority, the CLI a fast check).
   const uploadId = newUploadId();
+  const validation = await validateBundle(bundleDir, {
+    ...(options.reference !== undefined ? { reference: options.reference } : {}),
+    ...(options.settings !== undefined ? { settings: options.settings } : {}),
+    ledger,
+    uploadId,
+  });
+  printValidation(validation, io, { bundleDir, ledgerDescription: target.description });
+  const bundle = validation.bundle;
+  if (!validation.valid || !bundle) {
+    throw new CliError(
+      `${bundleDir} failed validation (${validation.reasons.length} reason(s) above); nothing was uploaded`,
+      1,
+    );
+  }
+  const { name: model, version } = bundle.manifest;
   const dir = `${PREFIX.incoming}${model}/${version}/${uploadId}/`;
   const artifactKey = `${dir}${bundle.manifest.artifact.file}`;
   const manifestKey = `${dir}${MANIFEST_FILE}`;
@@ -186,7 +201,7 @@ export async function push(
     return { ...base, outcome: 'UPLOADED', exitCode: 0, events: [], elapsedMs: 0 };
   }
 
-  const { versions, audit } = stores ?? createLedgerStores(target);
+  const { versions, audit } = ledger;
   const seen = new Set<string>();
   const events: AuditEvent[] = [];
   const deadline = manifestUploadedAt + timeoutSeconds * 1000;

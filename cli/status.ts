@@ -26,7 +26,7 @@ import type {
   VersionRecord,
 } from '../lambdas/core/ports';
 import { REPORT_WINDOWS_MS, sloReport, type SloReport } from '../lambdas/core/slo-report';
-import { modelNameSchema } from '../lambdas/core/manifest';
+import { modelNameSchema, versionSchema } from '../lambdas/core/manifest';
 import { CliError, UsageError, type CliIo } from './errors';
 import { createLedgerStores, type LedgerStores } from './metadata';
 import type { Target } from './target';
@@ -495,4 +495,165 @@ export async function status(
     }
   }
   return { versions, events };
+}
+
+/** Version detail lines: one field per line, indented under its section. */
+function field(label: string, value: unknown): string {
+  return `  ${label}: ${value === undefined || value === '' ? '-' : String(value)}`;
+}
+
+/** The latest event of `type` among `events` (oldest first). */
+function latestOf(events: readonly AuditEvent[], type: AuditEvent['type']): AuditEvent | undefined {
+  return events.filter((e) => e.type === type).at(-1);
+}
+
+/**
+ * `modelops status <model> <version>`: one version with everything the ledger knows about it: status, stage, every
+ * rejection reason and validation check, lineage, approval (who decided and why) and all of its audit events.
+ */
+export async function statusOfVersion(
+  model: string,
+  version: string,
+  target: Target,
+  io: CliIo,
+  stores?: Pick<LedgerStores, 'versions' | 'audit'>,
+): Promise<{ record: VersionRecord; events: readonly AuditEvent[] }> {
+  if (!modelNameSchema.safeParse(model).success) {
+    throw new UsageError(
+      `[model] "${model}" is not a model name (a-z, 0-9, "-"); run \`modelops status\` to list them`,
+    );
+  }
+  if (!versionSchema.safeParse(version).success) {
+    throw new UsageError(
+      `[version] "${version}" is not a version (1-64 characters of A-Z, a-z, 0-9, ".", "_", "-"); run ` +
+        `\`modelops status ${model}\` to list them`,
+    );
+  }
+  const { versions, audit } = stores ?? createLedgerStores(target);
+  let record: VersionRecord | undefined;
+  let events: readonly AuditEvent[];
+  try {
+    record = await versions.getVersion(model, version);
+    // Every event of the model, then this version's: a version's events start before its record exists (validation)
+    // and may span several pushes of the same version.
+    events = (await audit.listAudit(model)).filter((e) => e.version === version);
+  } catch (err) {
+    throw new CliError(
+      `reading the ledger at ${target.description} failed: ${(err as Error).message}` +
+        (target.dynamodbEndpoint ? ' (is `npm start` running?)' : ''),
+    );
+  }
+  if (record === undefined) {
+    const pruned = latestOf(events, 'VERSION_PRUNED');
+    throw new CliError(
+      pruned !== undefined
+        ? `${model} ${version} has no record: its REJECTED record was pruned by ${pruned.actor} at ${pruned.at}; ` +
+            `its events are in \`modelops status ${model}\``
+        : `${model} ${version} has no record at ${target.description}; run \`modelops status ${model}\` to list ` +
+            'its versions',
+    );
+  }
+  io.out(`Target: ${target.description}`);
+  io.out(`${model} ${version}: ${record.status}`);
+  io.out(field('Created', record.createdAt));
+  io.out(field('Updated', record.updatedAt));
+  io.out(field('Written by', record.source));
+  io.out(
+    field(
+      'Pushed as',
+      record.sourceKey
+        ? `${record.sourceKey}${record.uploadId ? ` (upload ${record.uploadId})` : ''}`
+        : undefined,
+    ),
+  );
+  const stage = record.stage;
+  io.out(
+    field(
+      'Stage',
+      stage === undefined
+        ? 'none (never routed)'
+        : `${stage.value}${stage.reason ? ` (${stage.reason})` : ''} since ${stage.at}, routing revision ${stage.routingRevision}`,
+    ),
+  );
+  if (record.status === 'REJECTED') {
+    const reasons = record.reasons ?? [];
+    io.out('');
+    io.out(`Rejected for ${reasons.length} reason(s):`);
+    for (const r of reasons) io.out(`  - ${r}`);
+  } else {
+    io.out('');
+    io.out('Artifact:');
+    io.out(field('Key', record.artifactKey));
+    io.out(field('sha256', record.sha256));
+    io.out(field('Size (bytes)', record.sizeBytes));
+    io.out(field('Manifest', record.manifestKey));
+    io.out(field('Signed', record.signature ? `yes (key ${record.signingKeyId ?? 'unknown'})` : 'no'));
+    io.out(field('Owner', record.owner));
+    if (record.metrics && Object.keys(record.metrics).length > 0) {
+      io.out(
+        field(
+          'Metrics',
+          Object.entries(record.metrics)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', '),
+        ),
+      );
+    }
+  }
+  const validation = latestOf(events, 'VALIDATION_PASSED');
+  const checks = validation?.details.checks;
+  if (Array.isArray(checks)) {
+    io.out('');
+    io.out(`Validation checks passed (${validation!.at}):`);
+    for (const c of checks) io.out(`  - ${String(c)}`);
+  }
+  const lineage = record.lineage;
+  io.out('');
+  io.out('Lineage:');
+  if (lineage === undefined) io.out('  - (not recorded: the version was rejected before registration)');
+  else {
+    io.out(field('Training data', lineage.trainingData));
+    io.out(field('Code commit', lineage.codeCommit));
+    io.out(field('Trainer', lineage.trainer));
+    io.out(field('Trained at', lineage.trainedAt));
+    io.out(field('Parent version', lineage.parentVersion));
+  }
+  io.out('');
+  io.out('Approval:');
+  io.out(
+    field(
+      'Manifest',
+      record.approval === undefined
+        ? undefined
+        : `${record.approval.required ? 'required' : 'not required'}, risk tier ${record.approval.riskTier}`,
+    ),
+  );
+  const request = record.approvalRequest;
+  if (request === undefined) io.out(field('Request', 'none (no release asked for approval)'));
+  else {
+    io.out(field('State', `${request.state} (asked ${request.requestedAt}, expires ${request.expiresAt})`));
+    io.out(field('Why required', request.why));
+    io.out(field('Execution', request.executionId));
+    if (request.decidedBy !== undefined) {
+      io.out(
+        field(
+          'Decided',
+          `by ${request.decidedBy} at ${request.decidedAt ?? '-'}: ${request.decisionReason ?? '-'}`,
+        ),
+      );
+    } else if (request.state === 'PENDING') {
+      io.out(`  Decide with: modelops approve|reject ${model} ${version} --reason "…"`);
+    }
+  }
+  io.out('');
+  io.out(
+    events.length === 0
+      ? `No audit events for ${model} ${version}.`
+      : `Audit events (${events.length}, oldest first):`,
+  );
+  if (events.length > 0) {
+    const rows = events.map((e) => [e.at, e.type, e.actor, summary(e)]);
+    for (const line of table([['AT', 'EVENT', 'ACTOR', 'DETAIL'], ...rows])) io.out(line);
+  }
+  return { record, events };
 }

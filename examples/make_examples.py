@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Builds the example model bundles in examples/: model.onnx, manifest.json and reference.csv per model.
+"""Builds the example model bundles in examples/: model.onnx, manifest.json and reference.csv (reference.jsonl for
+the tensor-input digits model) per model.
 
 Run with Debian's interpreter (it carries scikit-learn 1.2.1, onnx 1.12 and numpy):
 
@@ -30,11 +31,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 import sklearn
@@ -654,12 +656,188 @@ def make_credit_risk(commit: str, trained_at: str) -> None:
     write_bundle(EXAMPLES / "credit-risk", onnx_bytes, csv_text, manifest)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# digits: a tensor input. MLPClassifier on 8x8 images, input float32 [N, 8, 8] (tensor feature "image", shape [8, 8])
+# ---------------------------------------------------------------------------------------------------------------
+
+DIGITS_SHAPE = [8, 8]
+
+
+def tensor_stats(image: list) -> tuple[float, float]:
+    """Per-instance drift statistics of a tensor, the twin of compileTensorStats (lambdas/core/tensor-values.ts):
+    elements rounded to float32, summed in row-major order in float64; (L2 norm, mean)."""
+    total = 0.0
+    squares = 0.0
+    count = 0
+    for row in image:
+        for v in row:
+            x = float(np.float32(v))
+            total += x
+            squares += x * x
+            count += 1
+    return math.sqrt(squares), total / count
+
+
+def compute_tensor_baseline(feature: str, instances: list[dict], bins: int = DEFAULT_BINS) -> dict:
+    """The twin of computeInstanceBaseline (lambdas/core/baseline.ts) for one tensor feature: numeric bins of the
+    per-instance norm and mean under `<feature>.norm` and `<feature>.mean`."""
+    norms: list[float] = []
+    means: list[float] = []
+    missing = 0
+    for instance in instances:
+        value = instance.get(feature)
+        if value is None:
+            missing += 1
+            continue
+        norm, mean = tensor_stats(value)
+        norms.append(norm)
+        means.append(mean)
+    out = {}
+    for key, values in ((f"{feature}.norm", norms), (f"{feature}.mean", means)):
+        profile = numeric_bins(values, bins)
+        profile["missing"] = missing
+        out[key] = profile
+    return {"referenceCount": len(instances), "features": out}
+
+
+def make_digits(commit: str, trained_at: str) -> None:
+    data = load_digits()
+    labels = [str(int(t)) for t in data.target_names]  # class order 0..9
+    X, y = data.data, data.target  # pixel intensities 0..16, whole numbers
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=42)
+    mlp = MLPClassifier(hidden_layer_sizes=(32,), activation="relu", max_iter=400, random_state=0)
+    mlp.fit(X_train / 16.0, y_train)
+    proba = mlp.predict_proba(X_test / 16.0)
+    predicted = mlp.predict(X_test / 16.0)
+
+    f32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
+    init = [
+        numpy_helper.from_array(np.array([-1, 64], dtype=np.int64), "flat_shape"),
+        numpy_helper.from_array(f32([1.0 / 16.0]), "scale"),
+        numpy_helper.from_array(f32(mlp.coefs_[0]), "w1"),
+        numpy_helper.from_array(f32(mlp.intercepts_[0]), "b1"),
+        numpy_helper.from_array(f32(mlp.coefs_[1]), "w2"),
+        numpy_helper.from_array(f32(mlp.intercepts_[1]), "b2"),
+    ]
+    nodes = [
+        helper.make_node("Reshape", ["image", "flat_shape"], ["flat"], name="Flatten"),
+        helper.make_node("Mul", ["flat", "scale"], ["scaled"], name="Scale"),
+        helper.make_node("MatMul", ["scaled", "w1"], ["h1"], name="Hidden"),
+        helper.make_node("Add", ["h1", "b1"], ["h1b"], name="HiddenBias"),
+        helper.make_node("Relu", ["h1b"], ["a1"], name="Relu"),
+        helper.make_node("MatMul", ["a1", "w2"], ["logits0"], name="Output"),
+        helper.make_node("Add", ["logits0", "b2"], ["logits"], name="OutputBias"),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], name="Softmax", axis=1),
+        helper.make_node("ArgMax", ["logits"], ["label"], name="Decide", axis=1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "digits_mlp",
+        [tensor_value_info("image", TensorProto.FLOAT, ["N", *DIGITS_SHAPE])],
+        [
+            tensor_value_info("label", TensorProto.INT64, ["N"]),
+            tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(labels)]),
+        ],
+        initializer=init,
+    )
+    onnx_bytes = finish_model(graph, "Handwritten digits (8x8): a one-hidden-layer MLP on a tensor input.")
+
+    def image_of(row: np.ndarray) -> list[list[int]]:
+        return [[int(v) for v in row[r * 8:(r + 1) * 8]] for r in range(8)]
+
+    reference = [{"image": image_of(row), "label": labels[t]} for row, t in zip(X_train, y_train)]
+    jsonl = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in reference)
+
+    # One confident test image per class 0-3, the last one sent as base64 (both request forms are smoke-tested).
+    smoke = []
+    for cls in range(4):
+        i = next(int(i) for i in np.flatnonzero(y_test == cls) if proba[i].max() > 0.9 and predicted[i] == cls)
+        image = image_of(X_test[i])
+        value = (
+            {"b64": __import__("base64").b64encode(np.asarray(image, dtype="<f4").tobytes()).decode("ascii")}
+            if cls == 3
+            else image
+        )
+        smoke.append(
+            {
+                "inputs": {"image": value},
+                "expected": {"label": int(predicted[i]), "probabilities": [float(p) for p in proba[i]]},
+                "tolerance": 1e-4,
+            }
+        )
+    accuracy = round(float(accuracy_score(y_test, predicted)), 6)
+    manifest = {
+        "manifestVersion": 1,
+        "name": "digits",
+        "version": "1.0.0",
+        "framework": "onnx",
+        "owner": "ml-platform",
+        "description": "Handwritten digit (0-9) recognition from an 8x8 grey-scale image: a tensor input.",
+        "inputs": {
+            "features": [
+                {"name": "image", "type": "tensor", "elementType": "float32", "shape": DIGITS_SHAPE,
+                 "required": True, "pii": False,
+                 "description": "8x8 pixel intensities 0-16, row-major (sklearn load_digits)"},
+            ],
+            "tensors": [{"name": "image", "elementType": "float32", "features": ["image"]}],
+        },
+        "outputs": [
+            {"name": "label", "kind": "class", "elementType": "int64", "labels": labels},
+            {"name": "probabilities", "kind": "probability", "elementType": "float32", "labels": labels},
+        ],
+        "metrics": {"accuracy": accuracy, "logloss": round(float(log_loss(y_test, proba)), 6)},
+        "gates": {
+            "minimums": {"accuracy": 0.9},
+            "maximums": {"logloss": 0.5},
+            "maxRegression": {"accuracy": 0.03},
+        },
+        "smokeSamples": smoke,
+        "lineage": {
+            "trainingData": "sklearn:load_digits (1797 8x8 images; 80% stratified train split, random_state=42)",
+            "codeCommit": commit,
+            "trainer": f"scikit-learn {sklearn.__version__} MLPClassifier (32 relu units)",
+            "trainedAt": trained_at,
+        },
+        "modelCard": {
+            "intendedUse": "Demonstration of a tensor-input model (image) in the serverless-modelops pipeline: "
+            "nested-array and base64 request forms, drift on the image's norm and mean.",
+            "limitations": "Trained on 1,437 tiny scanned digits from one 1990s data set; not a general OCR model.",
+            "description": "scikit-learn MLPClassifier (one hidden layer of 32 relu units) exported by hand to ONNX "
+            "(Reshape, Mul, MatMul, Add, Relu, Softmax, ArgMax).",
+        },
+        "approval": {"required": False, "riskTier": "low"},
+    }
+    directory = EXAMPLES / "digits"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model.onnx").write_bytes(onnx_bytes)
+    write_text(directory / "reference.jsonl", jsonl)
+    # From the file as written, as `modelops push --reference reference.jsonl` reads it.
+    lines = [json.loads(line) for line in (directory / "reference.jsonl").read_text(encoding="utf-8").splitlines()]
+    manifest["baseline"] = compute_tensor_baseline("image", lines)
+    manifest["artifact"] = {
+        "file": "model.onnx",
+        "sha256": hashlib.sha256(onnx_bytes).hexdigest(),
+        "sizeBytes": len(onnx_bytes),
+    }
+    ordered = {k: manifest[k] for k in MANIFEST_KEY_ORDER if k in manifest}
+    write_text(directory / "manifest.json", json.dumps(ordered, indent=2) + "\n")
+    write_text(
+        directory / "instances.json",
+        json.dumps({"instances": [{"image": image_of(X_test[0])}]}, indent=2) + "\n",
+    )
+    print(
+        f"digits: model.onnx {len(onnx_bytes)} B, reference.jsonl {len(jsonl.encode('utf-8'))} B "
+        f"({len(lines)} lines), metrics {manifest['metrics']}"
+    )
+
+
 def main() -> None:
     if sklearn.__version__ != "1.2.1":
         print(f"warning: built with scikit-learn 1.2.1, running {sklearn.__version__}", file=sys.stderr)
     commit, trained_at = lineage_stamp()
     make_breast_cancer(commit, trained_at)
     make_credit_risk(commit, trained_at)
+    make_digits(commit, trained_at)
 
 
 if __name__ == "__main__":

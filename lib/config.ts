@@ -3,13 +3,8 @@
  * Errors name the field, the value received and the fix; `parseConfig` throws one `ConfigError` listing them all.
  */
 import { z } from 'zod';
-import {
-  modelNameSchema,
-  RISK_TIERS,
-  VERSION_PATTERN,
-  formatPath,
-  requiredFieldMessage,
-} from '../lambdas/core/manifest';
+import { modelNameSchema, RISK_TIERS, VERSION_PATTERN } from '../lambdas/core/manifest';
+import { safeParseExplained } from '../lambdas/core/manifest-issues';
 import { PREFIX } from '../lambdas/core/tables';
 
 const MiB = 1024 * 1024;
@@ -470,6 +465,21 @@ export const modelConfigSchema = z
   });
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
 
+/** A model's request limits: what its inference function (MAX_BATCH, MAX_BODY_BYTES) and local mode enforce. */
+export interface ModelInferenceLimits {
+  readonly maxBatch: number;
+  readonly maxBodyBytes: number;
+}
+
+/**
+ * The one place a model's effective request limits are resolved: `models[].inference.maxBatch` and
+ * `maxBodyBytes`, whose defaults (64 instances, 1 MiB) the schema applied. A tensor model usually wants its own,
+ * e.g. `inference: { maxBatch: 16, maxBodyBytes: 4 * 1024 * 1024 }` for images.
+ */
+export function modelInferenceLimits(model: Pick<ModelConfig, 'inference'>): ModelInferenceLimits {
+  return { maxBatch: model.inference.maxBatch, maxBodyBytes: model.inference.maxBodyBytes };
+}
+
 export const configSchema = z
   .strictObject({
     /** Prefix for stack names and resource names. */
@@ -600,21 +610,6 @@ export class ConfigError extends Error {
   }
 }
 
-function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let current: unknown = root;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<PropertyKey, unknown>)[key];
-  }
-  return current;
-}
-
 /** Identity helper that gives `modelops.config.ts` type checking and editor completion. */
 export function defineConfig(config: ModelOpsConfigInput): ModelOpsConfigInput {
   return config;
@@ -622,11 +617,12 @@ export function defineConfig(config: ModelOpsConfigInput): ModelOpsConfigInput {
 
 /** Validates raw configuration and applies defaults. Throws `ConfigError` naming every bad field. */
 export function parseConfig(raw: unknown): ModelOpsConfig {
-  const parsed = configSchema.safeParse(raw, { error: requiredFieldMessage });
+  // The manifest's explainer: bad value, allowed options, did-you-mean for misspelt keys (lambdas/core/manifest-issues).
+  const parsed = safeParseExplained(configSchema, raw, '(config)');
   if (parsed.success) return parsed.data;
   throw new ConfigError(
-    parsed.error.issues.map(
-      (i) => `${formatPath(i.path, '(config)')}: ${i.message} (got ${describeValue(valueAt(raw, i.path))})`,
+    parsed.issues.map(
+      (i) => `${i.path}: ${i.message}${i.missing && !/\(got /.test(i.message) ? ' (got nothing)' : ''}`,
     ),
   );
 }

@@ -30,7 +30,8 @@ import { InMemoryMetricsSink } from '../lambdas/adapters/in-memory-metrics-sink'
 import { FanOutMetricsSink, TimeSeriesMetricsStore } from '../lambdas/adapters/local-metric-store';
 import { MetricReadError } from '../lambdas/core/metric-read';
 import type { MetricReadRequest, MetricsReader } from '../lambdas/core/ports';
-import { numberEnv } from '../lambdas/shared/env';
+import { INFERENCE_ENV, numberEnv } from '../lambdas/shared/env';
+import { modelInferenceLimits } from '../lib/config';
 import { DRIFT_COUNTERS_TABLE, PREDICTION_LOG_TABLE } from '../lambdas/core/tables';
 import type { LocalLogger } from './logger';
 import type { LocalService, RunningService } from './start';
@@ -563,20 +564,44 @@ export function inferenceService(options: InferenceServiceOptions = {}): LocalSe
         context.runtime.config.models.map((m) => [m.name, m.slo.latency.thresholdMs]),
       );
       const metricStore = options.metricStore ?? new TimeSeriesMetricsStore();
+      // Each model's own request limits (models[].inference), as CDK sets MAX_BATCH / MAX_BODY_BYTES per function;
+      // a variable given in `environment` (tests, an operator's override) still applies to every model.
+      const fixed = options.environment ?? {};
+      const limitsByModel = Object.fromEntries(
+        context.runtime.config.models
+          .filter((m) => models.includes(m.name))
+          .map((m) => {
+            const limits = modelInferenceLimits(m);
+            return [
+              m.name,
+              {
+                ...(fixed[INFERENCE_ENV.maxBatch] === undefined ? { maxBatch: limits.maxBatch } : {}),
+                ...(fixed[INFERENCE_ENV.maxBodyBytes] === undefined
+                  ? { maxBodyBytes: limits.maxBodyBytes }
+                  : {}),
+              },
+            ];
+          }),
+      );
+      const appMaxBodyBytes =
+        inferenceSettingsFromEnv().limits?.maxBodyBytes ?? DEFAULT_INFERENCE_LIMITS.maxBodyBytes;
       const app = createOnnxInferenceAppFromEnv({
         models,
         metrics: new FanOutMetricsSink([metrics, metricStore]),
         feedbackSettings: (model) => feedbackOf.get(model),
         latencyThresholdMsByModel,
+        limitsByModel,
         ...(driftHook ? { hooks: [driftHook] } : {}),
       });
       const running = await startInferenceServer({
         app,
         port:
           options.port ?? numberEnv(HTTP_PORT_ENV, DEFAULT_HTTP_PORT, { min: 0, max: 65_535, integer: true }),
-        // The app's own limit, read by the app's own rules (it has already validated the variable).
-        maxBodyBytes:
-          inferenceSettingsFromEnv().limits?.maxBodyBytes ?? DEFAULT_INFERENCE_LIMITS.maxBodyBytes,
+        // The largest of the app's limits (one server, several models); the app applies each model's own.
+        maxBodyBytes: Math.max(
+          appMaxBodyBytes,
+          ...Object.values(limitsByModel).map((l) => l.maxBodyBytes ?? appMaxBodyBytes),
+        ),
         metricsSnapshot: () => metrics.snapshot(),
         metricsReader: metricStore,
         warmCandidate: app.warmCandidate,

@@ -23,6 +23,8 @@ import {
 } from './inference-server';
 import { consoleLogger } from './logger';
 import { startLocalMode, type LocalMode } from './start';
+import { watchConfig } from './config-watcher';
+import { loadProjectConfig } from './runtime';
 
 const REEXEC_MARKER = 'MODELOPS_LEGACY_OPENSSL_REEXEC';
 
@@ -193,11 +195,18 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     return;
   }
   console.log(banner(mode));
+  // Edits of modelops.config.ts are re-validated at once and reported; they apply at the next start (./config-watcher).
+  const configWatcher = watchConfig({
+    file: path.join(__dirname, '..', 'modelops.config.ts'),
+    running: await loadProjectConfig(),
+    logger,
+  });
 
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    configWatcher.stop();
     logger.info(`${signal}: waiting for running releases, then stopping the emulators`);
     mode.stop().then(
       () => process.exit(0),

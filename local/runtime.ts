@@ -13,7 +13,7 @@ import { LOCAL_SIGNING_KEY_DIR_PREFIX } from '../lambdas/adapters/signer-from-en
 import { approvalPoliciesEnvValue } from '../lambdas/core/approval-events';
 import { localRolloutTargetsEnvValue } from '../lambdas/core/candidate-deploy';
 import { rolloutPoliciesEnvValue } from '../lambdas/core/rollout-events';
-import { TaskEnvironment } from '../lambdas/shared/env';
+import { modelMaxBatchEnvValue, TaskEnvironment } from '../lambdas/shared/env';
 import { parseConfig, type ModelOpsConfig } from '../lib/config';
 import { RELEASE_WORKFLOW } from '../lib/workflows/release';
 import {
@@ -82,6 +82,7 @@ export function localSettings(emulators: Emulators, config: ModelOpsConfig): Wor
     registryBucket: emulators.bucket,
     maxArtifactBytes: String(config.registry.maxArtifactBytes),
     configuredModels: config.models.map((m) => m.name).join(','),
+    modelMaxBatch: modelMaxBatchEnvValue(config.models),
     // s3rver ignores the Object Lock headers (no retention locally); they are passed anyway so local mode runs the
     // same RegisterVersion code path and validation as AWS.
     modelLockMode: config.registry.objectLock.mode,

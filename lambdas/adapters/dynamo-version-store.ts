@@ -3,6 +3,7 @@
  * transactions, so it behaves the same on dynalite in local mode.
  */
 import {
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -10,12 +11,12 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { TransientStoreError } from '../core/errors';
-import type { VersionRecord, VersionStore } from '../core/ports';
+import type { RejectedVersionPruner, VersionRecord, VersionStore } from '../core/ports';
 import { env } from '../shared/env';
 import { dynamoDocumentClient, mapStoreError } from './clients';
 import { isConditionFailed, storeCall } from './dynamo-helpers';
 
-export class DynamoVersionStore implements VersionStore {
+export class DynamoVersionStore implements VersionStore, RejectedVersionPruner {
   constructor(
     private readonly tableName: string,
     private readonly doc: DynamoDBDocumentClient = dynamoDocumentClient,
@@ -84,6 +85,25 @@ export class DynamoVersionStore implements VersionStore {
         );
       }
       return { written: false, current };
+    }
+  }
+
+  async deleteRejectedVersion(model: string, version: string, expectedUpdatedAt: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { model, version },
+          ConditionExpression: '#status = :rejected AND #updatedAt = :updatedAt',
+          ExpressionAttributeNames: { '#status': 'status', '#updatedAt': 'updatedAt' },
+          ExpressionAttributeValues: { ':rejected': 'REJECTED', ':updatedAt': expectedUpdatedAt },
+        }),
+      );
+      return true;
+    } catch (err) {
+      // Absent, registered since, or re-rejected by a newer push: not the record the caller decided to delete.
+      if (isConditionFailed(err)) return false;
+      throw mapStoreError(err, `DeleteItem ${this.tableName}`);
     }
   }
 }

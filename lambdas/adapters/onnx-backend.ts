@@ -1,8 +1,8 @@
 /**
  * The in-process ONNX Runtime backend: `InferenceBackend` (lambdas/core/ports.ts) over the `ModelRuntime` port.
  */
+import { batchedPredict } from '../core/batch-runs';
 import { UnsupportedArtifactError } from '../core/errors';
-import { encodeInstances } from '../core/features';
 import type { LoadedModel, ModelRuntime } from '../core/model-runtime';
 import type { InferenceBackend } from '../core/ports';
 
@@ -37,11 +37,17 @@ export function createOnnxBackend(runtime: ModelRuntime | (() => Promise<ModelRu
       if (bytes === undefined)
         throw new UnsupportedArtifactError(`no artifact bytes for version "${version}"`);
       const model: LoadedModel = await (await getRuntime()).load(bytes);
-      return {
-        // The app validated the instances against this manifest's features (undeclared keys refused) before
-        // predicting, so the encoder need not look for undeclared keys again.
-        predict: (instances) => model.run(encodeInstances(manifest, instances, KEYS_CHECKED)),
-      };
+      // The app validated the instances against this manifest's features (undeclared keys refused) before
+      // predicting, so the encoder need not look for undeclared keys again. A graph with a fixed batch dimension
+      // is run in runs of that size (lambdas/core/batch-runs.ts), as ValidateArtifact ran it.
+      let predict;
+      try {
+        predict = batchedPredict(model, manifest, KEYS_CHECKED);
+      } catch (err) {
+        await model.release();
+        throw new UnsupportedArtifactError(`version "${version}": ${(err as Error).message}`);
+      }
+      return { predict };
     },
   };
 }

@@ -14,6 +14,7 @@
 import type { FeatureValue } from './features';
 import type { Baseline, Feature, FeatureBins } from './manifest';
 import { ownValue } from './own';
+import { compileTensorChecker, compileTensorStats, tensorStatKey } from './tensor-values';
 
 export const DEFAULT_BASELINE_BINS = 10;
 export const DEFAULT_BASELINE_TOP_K = 20;
@@ -240,6 +241,14 @@ export function computeBaseline(
   if (rows.length === 0) {
     throw new ReferenceDataError('the reference data has no rows; profile at least one row of training data');
   }
+  const tensor = features.find((f) => f.type === 'tensor');
+  if (tensor !== undefined) {
+    throw new ReferenceDataError(
+      `tensor feature "${tensor.name}" cannot be profiled from CSV cells; pass reference data as JSON lines ` +
+        '(reference.jsonl: one instance per line, as in a request)',
+      tensor.name,
+    );
+  }
   const absent = features.filter((f) => !Object.hasOwn(rows[0]!, f.name)).map((f) => `"${f.name}"`);
   if (absent.length > 0) {
     throw new ReferenceDataError(
@@ -270,7 +279,7 @@ export function computeBaseline(
         ? numericProfile(name, cells, bins)
         : feature.type === 'boolean'
           ? booleanProfile(name, cells)
-          : categoricalProfile(feature, cells, topK);
+          : categoricalProfile(feature as Extract<Feature, { type: 'categorical' }>, cells, topK);
     profiles[name] = { ...profile, missing };
   }
   return { referenceCount: rows.length, features: profiles };
@@ -297,8 +306,131 @@ export function referenceValue(feature: Feature, text: string, row: number): Fea
       return parseBoolean(text) ?? fail('a boolean');
     case 'categorical':
       return clean(text);
+    case 'tensor':
+      return fail('a tensor value (profile tensor features from JSON lines)');
   }
 }
+
+/**
+ * Reads JSON-lines reference data (`reference.jsonl`): one instance per non-blank line, an object of feature values
+ * in the forms a request takes (a tensor as a nested array or `{ "b64": … }`). Keys that are not features (a label)
+ * are kept and ignored by the profile. Throws `ReferenceDataError` naming the line.
+ */
+export function parseReferenceJsonl(text: string): Record<string, unknown>[] {
+  const instances: Record<string, unknown>[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new ReferenceDataError(
+        `line ${i + 1} is not valid JSON; write one JSON object of feature values per line`,
+        undefined,
+        i + 1,
+      );
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ReferenceDataError(
+        `line ${i + 1} is not a JSON object; write one object of feature values per line`,
+        undefined,
+        i + 1,
+      );
+    }
+    instances.push(value as Record<string, unknown>);
+  });
+  return instances;
+}
+
+/** A JSON value of a non-tensor feature as the text cell the CSV rules profile (null and absent → missing). */
+function cellOf(feature: Feature, value: unknown, row: number): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'string') return value;
+  throw new ReferenceDataError(
+    `line ${row}, feature "${feature.name}": a ${feature.type} value must be a number, string, boolean or null`,
+    feature.name,
+    row,
+  );
+}
+
+/**
+ * The baseline of reference instances (as `parseReferenceJsonl` reads them). A tensor feature is profiled by two
+ * per-instance statistics as numeric bins — `<feature>.norm` (L2 norm) and `<feature>.mean` — computed by the rule
+ * live counting uses (./tensor-values.ts `compileTensorStats`); every other feature by the CSV rules of
+ * `computeBaseline`, its JSON value read as the cell text. Throws `ReferenceDataError` naming the line of the first
+ * malformed value.
+ */
+export function computeInstanceBaseline(
+  features: readonly Feature[],
+  instances: readonly Readonly<Record<string, unknown>>[],
+  options: BaselineOptions = {},
+): Baseline {
+  const bins = positiveInteger(options.bins, DEFAULT_BASELINE_BINS, 'bins');
+  positiveInteger(options.topK, DEFAULT_BASELINE_TOP_K, 'topK');
+  if (instances.length === 0) {
+    throw new ReferenceDataError(
+      'the reference data has no lines; profile at least one instance of training data',
+    );
+  }
+  const columns = features.filter((f) => f.type !== 'tensor');
+  const profiles: Record<string, FeatureBins> = {};
+  if (columns.length > 0) {
+    const rows = instances.map((instance, i) => {
+      const row: Record<string, string> = {};
+      for (const f of columns) row[f.name] = cellOf(f, ownValue(instance, f.name), i + 1);
+      return row;
+    });
+    Object.assign(profiles, computeBaseline(columns, rows, options).features);
+  }
+  const out = new Float64Array(2);
+  for (const feature of features) {
+    if (feature.type !== 'tensor') continue;
+    const check = compileTensorChecker(feature);
+    const stats = compileTensorStats(feature);
+    const norms: number[] = [];
+    const means: number[] = [];
+    let missing = 0;
+    instances.forEach((instance, i) => {
+      const value = ownValue(instance, feature.name);
+      if (value === null || value === undefined) {
+        missing++;
+        return;
+      }
+      let problem: string | undefined;
+      check(
+        value,
+        (suffix, message) => {
+          problem ??= `${feature.name}${suffix} ${message}`;
+        },
+        describeReferenceValue,
+      );
+      if (problem !== undefined || !stats(value, out)) {
+        throw new ReferenceDataError(
+          `line ${i + 1}: ${problem ?? `${feature.name} is not a readable tensor`}; fix the line, or write null to mark it missing`,
+          feature.name,
+          i + 1,
+        );
+      }
+      norms.push(out[0]!);
+      means.push(out[1]!);
+    });
+    profiles[tensorStatKey(feature.name, 'norm')] = {
+      ...numericBins(Float64Array.from(norms), bins),
+      missing,
+    };
+    profiles[tensorStatKey(feature.name, 'mean')] = {
+      ...numericBins(Float64Array.from(means), bins),
+      missing,
+    };
+  }
+  return { referenceCount: instances.length, features: profiles };
+}
+
+const describeReferenceValue = (v: unknown): string =>
+  typeof v === 'string' ? JSON.stringify(v.slice(0, 64)) : typeof v === 'object' ? 'an object' : String(v);
 
 const categoryIndexes = new WeakMap<FeatureBins, ReadonlyMap<string, number>>();
 

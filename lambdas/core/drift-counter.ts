@@ -9,12 +9,15 @@
  * Pure: no I/O, no clock (callers pass `nowMs`). The hot path allocates nothing per instance: each version gets a
  * plan (feature name → bins, output name → binner, precomputed once) and each bucket a set of typed arrays that
  * are only incremented. A version without a prediction baseline has an empty prediction plan: no extra work.
+ * A tensor feature is counted by its per-instance statistics (baseline keys `<feature>.norm`, `<feature>.mean`;
+ * ./tensor-values.ts), computed once per instance for both keys.
  */
 import { binIndex } from './baseline';
 import type { BinCounts, WindowCounts } from './drift';
-import type { Baseline } from './manifest';
+import type { Baseline, Feature } from './manifest';
 import type { DriftLayout } from './ports';
 import { predictionBinner, type PredictionBinner } from './prediction-baseline';
+import { compileTensorStats, TENSOR_STATS, tensorStatKey, type TensorStats } from './tensor-values';
 
 /**
  * Width of one counter bucket: 5 minutes. Small enough that the drift monitor's windows (whole hours, or the
@@ -54,6 +57,12 @@ interface Plan {
   readonly binners: readonly PredictionBinner[];
   /** Bins per output (missing excluded), in `outputs` order. */
   readonly outputBins: readonly number[];
+  /** Per baseline key: -1 for a feature read by name, else `2 * t + s` (tensor feature t, statistic s). */
+  readonly source: Int32Array;
+  readonly tensors: readonly { readonly feature: string; readonly stats: TensorStats }[];
+  /** Per tensor feature: [norm, mean] of the current instance, and whether it had a value. */
+  readonly tensorOut: Float64Array;
+  readonly tensorOk: Uint8Array;
 }
 
 interface Pending {
@@ -67,11 +76,25 @@ interface Pending {
   total: number;
 }
 
-function planOf(baseline: Baseline): Plan {
+function planOf(baseline: Baseline, features: readonly Feature[]): Plan {
   const names = Object.keys(baseline.features);
   const p = baseline.predictions;
   const outputs = p === undefined ? [] : Object.keys(p);
+  const statKeys = new Map<string, number>();
+  const tensors: { feature: string; stats: TensorStats }[] = [];
+  for (const f of features) {
+    if (f.type !== 'tensor') continue;
+    const used = TENSOR_STATS.filter((stat) => Object.hasOwn(baseline.features, tensorStatKey(f.name, stat)));
+    if (used.length === 0) continue;
+    const t = tensors.length;
+    tensors.push({ feature: f.name, stats: compileTensorStats(f) });
+    TENSOR_STATS.forEach((stat, s) => statKeys.set(tensorStatKey(f.name, stat), 2 * t + s));
+  }
   return {
+    source: Int32Array.from(names, (n) => statKeys.get(n) ?? -1),
+    tensors,
+    tensorOut: new Float64Array(2 * tensors.length),
+    tensorOk: new Uint8Array(tensors.length),
     names,
     bins: names.map((n) => baseline.features[n]!),
     outputs,
@@ -100,9 +123,9 @@ export class DriftCounter {
   /**
    * Counts `instances` (one record of feature values each) into the bins of `model`'s `version` for the bucket
    * of `nowMs`, and `predictions` (one formatted prediction per instance, as in the response) into the prediction
-   * bins when the baseline has them. The version's plan is built from `baseline` on first sight; a version's
-   * baseline never changes. Returns true when the pending buckets reached the size bound: the caller should flush
-   * now.
+   * bins when the baseline has them. The version's plan is built from `baseline` (and `features`, which say which
+   * baseline keys are tensor statistics) on first sight; a version's baseline never changes. Returns true when the
+   * pending buckets reached the size bound: the caller should flush now.
    */
   count(
     model: string,
@@ -111,11 +134,12 @@ export class DriftCounter {
     instances: readonly Readonly<Record<string, unknown>>[],
     nowMs: number,
     predictions?: readonly Readonly<Record<string, unknown>>[],
+    features: readonly Feature[] = [],
   ): boolean {
     const series = `${model}#${version}`;
     let plan = this.plans.get(series);
     if (plan === undefined) {
-      plan = planOf(baseline);
+      plan = planOf(baseline, features);
       this.plans.set(series, plan);
     }
     const bucket = bucketStart(nowMs);
@@ -132,11 +156,24 @@ export class DriftCounter {
       };
       this.pending.set(key, p);
     }
-    const { names, bins, outputs, binners } = plan;
+    const { names, bins, outputs, binners, source, tensors, tensorOut, tensorOk } = plan;
     for (const instance of instances) {
+      for (let t = 0; t < tensors.length; t++) {
+        const { feature, stats } = tensors[t]!;
+        const value = Object.hasOwn(instance, feature) ? instance[feature] : undefined;
+        tensorOk[t] = stats(value, tensorOut, 2 * t) ? 1 : 0;
+      }
       for (let f = 0; f < names.length; f++) {
         const arr = p.counts[f]!;
-        const value = Object.hasOwn(instance, names[f]!) ? instance[names[f]!] : undefined;
+        const from = source[f]!;
+        const value =
+          from >= 0
+            ? tensorOk[from >> 1] === 1
+              ? tensorOut[from]
+              : undefined
+            : Object.hasOwn(instance, names[f]!)
+              ? instance[names[f]!]
+              : undefined;
         const i = binIndex(bins[f]!, value);
         arr[i === 'missing' ? arr.length - 1 : i]! += 1;
       }

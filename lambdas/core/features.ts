@@ -7,9 +7,19 @@ import { FeatureEncodingError, type FeatureEncodingIssue } from './errors';
 import type { Feature, Manifest, TensorElementType } from './manifest';
 import type { FeedTensor } from './model-runtime';
 import { ownValue } from './own';
+import {
+  compileTensorWriter,
+  elementCount,
+  type B64TensorValue,
+  type TensorData,
+  type TensorWriter,
+} from './tensor-values';
 
-/** A feature value as it arrives in JSON; `null` and absence both mean missing. */
-export type FeatureValue = number | string | boolean | null;
+/**
+ * A feature value as it arrives in JSON; `null` and absence both mean missing. A tensor feature's value is a nested
+ * array of its shape or `{ b64 }` (./tensor-values.ts).
+ */
+export type FeatureValue = number | string | boolean | null | readonly unknown[] | B64TensorValue;
 export type Instance = Readonly<Record<string, FeatureValue | undefined>>;
 
 /** Encodes one value into slot `offset` of the tensor's data; returns an error message or undefined. */
@@ -28,6 +38,17 @@ interface TensorPlan {
   readonly name: string;
   readonly elementType: TensorElementType;
   readonly columns: readonly ColumnPlan[];
+  /** Set when a tensor feature feeds this graph input alone: its values fill `[batch, ...shape]`. */
+  readonly whole?: WholeTensorPlan;
+}
+
+interface WholeTensorPlan {
+  readonly feature: string;
+  readonly shape: readonly number[];
+  /** Elements per instance. */
+  readonly count: number;
+  readonly required: boolean;
+  readonly write: TensorWriter;
 }
 
 interface EncoderPlan {
@@ -75,6 +96,10 @@ export function encodeInstances(
   const feeds: Record<string, FeedTensor> = {};
   const n = instances.length;
   for (const tensor of plan.tensors) {
+    if (tensor.whole !== undefined) {
+      feeds[tensor.name] = encodeWhole(tensor.elementType, tensor.whole, instances, issues);
+      continue;
+    }
     const width = tensor.columns.length;
     const data = allocate(tensor.elementType, n * width);
     for (let i = 0; i < n; i++) {
@@ -101,6 +126,32 @@ export function encodeInstances(
   return feeds;
 }
 
+/** One tensor feature's values, instance after instance, into one `[n, ...shape]` feed. */
+function encodeWhole(
+  elementType: TensorElementType,
+  whole: WholeTensorPlan,
+  instances: readonly Instance[],
+  issues: FeatureEncodingIssue[],
+): FeedTensor {
+  const n = instances.length;
+  const { count, feature } = whole;
+  const data = allocate(elementType, n * count) as TensorData;
+  for (let i = 0; i < n; i++) {
+    const value = ownValue(instances[i]!, feature);
+    if (value === null || value === undefined) {
+      if (whole.required) issues.push({ instance: i, feature, message: 'is required' });
+      // As for columns: floats mark a missing value NaN, integers stay 0.
+      else if (!(data instanceof BigInt64Array) && !(data instanceof Int32Array)) {
+        data.fill(Number.NaN, i * count, (i + 1) * count);
+      }
+      continue;
+    }
+    const message = whole.write(data, i * count, value);
+    if (message !== undefined) issues.push({ instance: i, feature, message });
+  }
+  return { elementType, data, dims: [n, ...whole.shape] } as FeedTensor;
+}
+
 function allocate(elementType: TensorElementType, length: number): FeedTensor['data'] {
   switch (elementType) {
     case 'float32':
@@ -120,16 +171,33 @@ function allocate(elementType: TensorElementType, length: number): FeedTensor['d
 
 function compilePlan(manifest: EncoderSource): EncoderPlan {
   const features = new Map(manifest.inputs.features.map((f) => [f.name, f]));
-  const tensors = manifest.inputs.tensors.map((t) => ({
-    name: t.name,
-    elementType: t.elementType,
-    columns: t.features.map((name) => {
-      const feature = features.get(name);
-      // parseManifest guarantees every tensor feature is declared; this guards hand-built manifests.
-      if (!feature) throw new Error(`tensor "${t.name}" names undeclared feature "${name}"`);
-      return { feature: name, write: writerFor(feature, t.elementType) };
-    }),
-  }));
+  const tensors = manifest.inputs.tensors.map((t): TensorPlan => {
+    const only = t.features.length === 1 ? features.get(t.features[0]!) : undefined;
+    if (only?.type === 'tensor') {
+      return {
+        name: t.name,
+        elementType: t.elementType,
+        columns: [],
+        whole: {
+          feature: only.name,
+          shape: only.shape,
+          count: elementCount(only.shape),
+          required: only.required,
+          write: compileTensorWriter(only),
+        },
+      };
+    }
+    return {
+      name: t.name,
+      elementType: t.elementType,
+      columns: t.features.map((name) => {
+        const feature = features.get(name);
+        // parseManifest guarantees every tensor feature is declared; this guards hand-built manifests.
+        if (!feature) throw new Error(`tensor "${t.name}" names undeclared feature "${name}"`);
+        return { feature: name, write: writerFor(feature, t.elementType) };
+      }),
+    };
+  });
   return { tensors, known: new Set(features.keys()) };
 }
 
@@ -197,5 +265,8 @@ function writerFor(feature: Feature, elementType: TensorElementType): Writer {
         else storeNumber(data, offset, flag ? 1 : 0);
         return undefined;
       };
+    case 'tensor':
+      // parseManifest keeps a tensor feature alone in its tensor (compilePlan's whole-tensor path).
+      return () => `is a tensor feature and must feed a tensor of its own`;
   }
 }

@@ -10,7 +10,9 @@
  *   declared in the model's manifest to its value: numeric → a finite JSON number (within `range` if declared);
  *   boolean → `true`/`false`; categorical → one of the declared `categories` (a string). A feature declared
  *   `required: false` may be omitted or `null`. Features the manifest does not declare are rejected, so a typo
- *   cannot silently turn into a missing value.
+ *   cannot silently turn into a missing value. Tensor → a nested array of exactly the feature's `shape`
+ *   (row-major) or `{ "b64": "<base64 of the little-endian element bytes>" }` (./tensor-values.ts); element
+ *   errors name their index, e.g. `instances[0].image[2][5]`.
  * - `routingKey` (optional): 1–256 characters (UTF-16 code units). Requests with the same key are served by the same
  *   version during a canary (sticky routing). Only a hash of it is used.
  * - No other top-level fields.
@@ -25,6 +27,8 @@
  * Nothing here throws on any input; the inference path runs it on every request.
  */
 import type { Feature } from './manifest';
+import { compileTensorChecker, type TensorChecker } from './tensor-values';
+import { kindOf } from './value-kind';
 
 /** One problem with a request: where (`instances[3].mean_radius`) and what is wrong and what is expected. */
 export interface FieldError {
@@ -187,9 +191,19 @@ export function compileInstanceValidator(
   const known: ReadonlySet<string> = new Set(names);
   const pathSuffixes = features.map((f) => keySuffix(f.name));
   const knownList = listForMessage(features.map((f) => f.name));
+  const tensors: (TensorChecker | undefined)[] = features.map((f) =>
+    f.type === 'tensor' ? compileTensorChecker(f) : undefined,
+  );
+  const shows = features.map((f) => (f.pii ? () => REDACTED : describeValue));
+  // A tensor value reports its problems element by element; one sink, defined once, knows where it is.
+  let errors = new ErrorCollector(maxErrors);
+  let atInstance = 0;
+  let atFeature = 0;
+  const sink = (suffix: string, message: string): void =>
+    errors.add(`instances[${atInstance}]${pathSuffixes[atFeature]!}${suffix}`, message);
 
   return (instances) => {
-    const errors = new ErrorCollector(maxErrors);
+    errors = new ErrorCollector(maxErrors);
     try {
       if (!Array.isArray(instances)) {
         errors.add('instances', `must be an array of objects of feature values, got ${kindOf(instances)}`);
@@ -211,6 +225,16 @@ export function compileInstanceValidator(
           // Own properties only: a feature named "constructor" must not read Object.prototype.constructor.
           const has = Object.hasOwn(record, name);
           if (has) present++;
+          const tensor = tensors[f];
+          if (tensor !== undefined) {
+            const value = has ? record[name] : undefined;
+            if (value !== undefined && value !== null) {
+              atInstance = i;
+              atFeature = f;
+              tensor(value, sink, shows[f]!);
+              continue;
+            }
+          }
           const message = checks[f]!(has ? record[name] : undefined, has);
           if (message !== undefined) errors.add(`instances[${i}]${pathSuffixes[f]!}`, message);
         }
@@ -279,6 +303,11 @@ function compileFeatureCheck(feature: Feature): FeatureCheck {
           ? undefined
           : `must be ${expected}, got ${show(value)}`;
       };
+    }
+    case 'tensor': {
+      // Present values are checked element by element by the tensor checker; this sees only missing ones.
+      const expected = `a nested array of shape [${feature.shape.join(', ')}] or {"b64": "…"}`;
+      return (value, present) => missing(required, present, value, expected);
     }
   }
 }
@@ -354,26 +383,6 @@ function describeValue(value: unknown): string {
       return String(value);
     default:
       return kindOf(value);
-  }
-}
-
-/** The kind of a value without its content: for shapes that are wrong as a whole. */
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  switch (typeof value) {
-    case 'undefined':
-      return 'nothing';
-    case 'object':
-      return 'an object';
-    case 'string':
-      return 'a string';
-    case 'number':
-      return 'a number';
-    case 'boolean':
-      return 'a boolean';
-    default:
-      return `a ${typeof value}`;
   }
 }
 

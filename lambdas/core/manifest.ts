@@ -15,8 +15,16 @@ import {
   type OutputKind,
   type TensorElementType,
 } from './names';
+import { safeParseExplained } from './manifest-issues';
 import { PROTOTYPE_KEY } from './own';
 import { PREDICTION_BINS_KIND } from './prediction-baseline';
+import {
+  compileTensorChecker,
+  TENSOR_FEATURE_ELEMENT_TYPES,
+  TENSOR_STATS,
+  tensorShapeIssues,
+  tensorStatKey,
+} from './tensor-values';
 
 // Defined in ./names (zod-free, for the inference path); re-exported so this stays the manifest contract's home.
 export { MODEL_NAME_PATTERN, VERSION_PATTERN };
@@ -47,7 +55,7 @@ const identifier = z
 const finite = z.number().refine(Number.isFinite, { error: 'must be a finite number' });
 const nonEmptyText = (max: number) => z.string().trim().min(1, { error: 'must not be empty' }).max(max);
 
-export const FEATURE_TYPES = ['numeric', 'categorical', 'boolean'] as const;
+export const FEATURE_TYPES = ['numeric', 'categorical', 'boolean', 'tensor'] as const;
 export type FeatureType = (typeof FEATURE_TYPES)[number];
 
 const featureBase = {
@@ -84,10 +92,27 @@ const booleanFeatureSchema = z.strictObject({
   type: z.literal('boolean'),
 });
 
+/**
+ * A whole tensor per instance (an image, a sequence, an embedding): a nested array of exactly `shape` or
+ * `{ "b64": … }` in a request (./tensor-values.ts). It feeds one graph input alone, as `[batch, ...shape]`.
+ */
+const tensorFeatureSchema = z.strictObject({
+  ...featureBase,
+  type: z.literal('tensor'),
+  elementType: z.enum(TENSOR_FEATURE_ELEMENT_TYPES, {
+    error: 'must be "float32", "float64", "int32" or "int64" (the element type of the graph input it feeds)',
+  }),
+  /** Per-instance dimensions, without the batch dimension. */
+  shape: z.array(z.number()).superRefine((shape, ctx) => {
+    for (const message of tensorShapeIssues(shape)) ctx.addIssue({ code: 'custom', message });
+  }),
+});
+
 export const featureSchema = z.discriminatedUnion('type', [
   numericFeatureSchema,
   categoricalFeatureSchema,
   booleanFeatureSchema,
+  tensorFeatureSchema,
 ]);
 export type Feature = z.infer<typeof featureSchema>;
 
@@ -205,7 +230,15 @@ export type Baseline = z.infer<typeof baselineSchema>;
 
 export const OTHER_CATEGORY = '__OTHER__';
 
-const featureValue = z.union([finite, z.string().max(256), z.boolean(), z.null()]);
+// Arrays and `{ b64 }` objects are tensor values; manifestConsistencyIssues checks them against their feature.
+const featureValue = z.union([
+  finite,
+  z.string().max(256),
+  z.boolean(),
+  z.null(),
+  z.array(z.unknown()),
+  z.strictObject({ b64: z.string() }),
+]);
 
 export const smokeSampleSchema = z.strictObject({
   inputs: z.record(identifier, featureValue),
@@ -222,6 +255,20 @@ export const lineageSchema = z.strictObject({
   parentVersion: versionSchema.optional(),
   trainer: nonEmptyText(256),
   trainedAt: z.iso.datetime({ error: 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' }).optional(),
+  /** Set by the retrain pipeline's Package step (docs/retrain.md): which run made this version, and why. */
+  retrain: z
+    .strictObject({
+      runId: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/, { error: 'must be a retrain run id, e.g. r3' }),
+      trigger: z.enum(['drift', 'schedule', 'accuracy', 'manual']),
+      reason: nonEmptyText(1024),
+      /** A short summary of the trigger's evidence (the full evidence stays in the AuditLog). */
+      evidence: z.string().max(2048).optional(),
+      dataWindow: z.strictObject({ fromMs: z.number().int().min(0), toMs: z.number().int().min(0) }),
+      trainingJob: nonEmptyText(256),
+    })
+    .optional(),
 });
 
 export const modelCardSchema = z.strictObject({
@@ -350,20 +397,12 @@ export function parseManifestText(text: string): ManifestParseResult {
 
 /** Validates a parsed manifest object. Never throws; returns every issue found. */
 export function parseManifest(json: unknown): ManifestParseResult {
-  const parsed = manifestSchema.safeParse(json, { error: requiredFieldMessage });
+  // Every issue names the field, the bad value and the fix, with a did-you-mean for misspellings (./manifest-issues).
+  const parsed = safeParseExplained(manifestSchema, json, '(manifest)');
   // A "__proto__" key would vanish from the parsed copy without an issue, so it is looked for in the input itself.
   const reserved = prototypeKeyPaths(json).map((path) => ({ path, message: RESERVED_NAME_MESSAGE }));
   if (!parsed.success || reserved.length > 0) {
-    return {
-      ok: false,
-      issues: [
-        ...reserved,
-        ...(parsed.success ? [] : parsed.error.issues).map((i) => ({
-          path: formatPath(i.path),
-          message: i.message,
-        })),
-      ],
-    };
+    return { ok: false, issues: [...reserved, ...(parsed.success ? [] : parsed.issues)] };
   }
   const issues = manifestConsistencyIssues(parsed.data);
   return issues.length > 0 ? { ok: false, issues } : { ok: true, manifest: parsed.data };
@@ -396,6 +435,8 @@ function elementTypeAccepts(elementType: TensorElementType, feature: Feature): b
       return elementType === 'string' || elementType === 'int64' || elementType === 'int32';
     case 'boolean':
       return elementType === 'bool' || NUMERIC_ELEMENT_TYPES.has(elementType);
+    case 'tensor':
+      return elementType === feature.elementType;
   }
 }
 
@@ -422,8 +463,20 @@ export function manifestConsistencyIssues(m: Manifest): ManifestIssue[] {
       if (!feature) return add(path, `names unknown feature "${name}"; declare it in inputs.features`);
       if (fedBy.has(name)) return add(path, `feature "${name}" already feeds tensor "${fedBy.get(name)}"`);
       fedBy.set(name, t.name);
-      if (!elementTypeAccepts(t.elementType, feature)) {
+      if (feature.type === 'tensor' && t.elementType !== feature.elementType) {
+        add(
+          `inputs.tensors[${ti}].elementType`,
+          `is ${t.elementType} but tensor feature "${name}" is ${feature.elementType}; make them equal`,
+        );
+      } else if (!elementTypeAccepts(t.elementType, feature)) {
         add(path, `${feature.type} feature "${name}" cannot feed a ${t.elementType} tensor`);
+      }
+      // A tensor feature is the whole graph input ([batch, ...shape]); it cannot share it with columns.
+      if (feature.type === 'tensor' && t.features.length !== 1) {
+        add(
+          `inputs.tensors[${ti}].features`,
+          `tensor feature "${name}" must feed tensor "${t.name}" alone; move the other features to their own tensor`,
+        );
       }
     });
   });
@@ -455,10 +508,38 @@ export function manifestConsistencyIssues(m: Manifest): ManifestIssue[] {
       add(`gates.maxRegression.${metric}`, `metrics has no "${metric}"; report it`);
   }
 
+  // A tensor feature's drift keys (`image.norm`, `image.mean`) must not be the names of other features.
+  const statOf = new Map<string, string>();
+  for (const f of features.values()) {
+    if (f.type !== 'tensor') continue;
+    for (const stat of TENSOR_STATS) statOf.set(tensorStatKey(f.name, stat), f.name);
+  }
+  m.inputs.features.forEach((f, i) => {
+    const owner = statOf.get(f.name);
+    if (owner !== undefined) {
+      add(
+        `inputs.features[${i}].name`,
+        `"${f.name}" is the drift key of tensor feature "${owner}"; rename one`,
+      );
+    }
+  });
+
   if (m.baseline) {
     for (const [name, bins] of Object.entries(m.baseline.features)) {
       const path = `baseline.features.${name}`;
       const feature = features.get(name);
+      if (feature?.type === 'tensor') {
+        add(
+          path,
+          `tensor feature "${name}" is profiled as "${name}.norm" and "${name}.mean"; recompute the baseline`,
+        );
+        continue;
+      }
+      if (!feature && statOf.has(name)) {
+        if (bins.kind !== 'numeric')
+          add(`${path}.kind`, `must be "numeric" (a statistic of tensor feature "${statOf.get(name)}")`);
+        continue;
+      }
       if (!feature) {
         add(path, `names unknown feature "${name}"; remove it or declare the feature`);
         continue;
@@ -471,8 +552,17 @@ export function manifestConsistencyIssues(m: Manifest): ManifestIssue[] {
   }
 
   m.smokeSamples.forEach((s, i) => {
-    for (const name of Object.keys(s.inputs)) {
-      if (!features.has(name)) add(`smokeSamples[${i}].inputs.${name}`, `is not a declared feature`);
+    for (const [name, value] of Object.entries(s.inputs)) {
+      const feature = features.get(name);
+      const path = `smokeSamples[${i}].inputs.${name}`;
+      if (!feature) add(path, `is not a declared feature`);
+      else if (feature.type === 'tensor') {
+        if (value !== null) {
+          compileTensorChecker(feature)(value, (suffix, message) => add(`${path}${suffix}`, message), String);
+        }
+      } else if (typeof value === 'object' && value !== null) {
+        add(path, `is a tensor value but "${name}" is a ${feature.type} feature`);
+      }
     }
     for (const name of Object.keys(s.expected)) {
       if (!outputNames.has(name)) add(`smokeSamples[${i}].expected.${name}`, `is not a declared output`);

@@ -216,6 +216,13 @@ export const AUDIT_EVENT_TYPES = [
   'APPROVAL_REQUESTED',
   /** `modelops approve`: the release goes on. Details: who (the actor) and why. */
   'APPROVAL_GRANTED',
+  /**
+   * `modelops prune --rejected`: a REJECTED version record is being deleted (appended before the delete, so no delete
+   * goes unaudited). Details: the record's updatedAt, createdAt and reasons, the --older-than filter.
+   */
+  'VERSION_PRUNED',
+  /** A VERSION_PRUNED delete found the record changed (re-pushed) and deleted nothing. Details: what stood instead. */
+  'VERSION_PRUNE_CANCELLED',
   /** `modelops reject`: the release ends without traffic. Details: who and why. */
   'APPROVAL_REJECTED',
   /** Nobody decided within the configured timeout: the release ended as rejected. */
@@ -225,6 +232,16 @@ export const AUDIT_EVENT_TYPES = [
    * was closed instead of decided, since no one waits for it. Details: the execution's status.
    */
   'APPROVAL_ABANDONED',
+  /** The retrain guard let a retrain start (lambdas/core/retrain-guard.ts). Details: runId, trigger, data window. */
+  'RETRAIN_STARTED',
+  /** The retrain guard refused a trigger (cooldown, cap, backoff, running, no persistence). Details: code, reason. */
+  'RETRAIN_SKIPPED',
+  /** The retrained version did not beat LIVE (lambdas/core/champion-gate.ts); nothing was released. Details: numbers. */
+  'RETRAIN_REJECTED',
+  /** A retrain released its version; details say whether the canary promoted it. */
+  'RETRAIN_SUCCEEDED',
+  /** A retrain step failed (training, packaging, release); backoff starts. Details: step, error, cause tail. */
+  'RETRAIN_FAILED',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -257,6 +274,19 @@ export interface VersionStore {
   putVersionUnlessRegistered(
     record: VersionRecord,
   ): Promise<{ readonly written: boolean; readonly current: VersionRecord }>;
+}
+
+/**
+ * The only delete on the ModelVersions table (`modelops prune --rejected`), implemented by the VersionStore adapter.
+ * A port of its own so that no handler's deps (and no fake of VersionStore) carry a delete they never use.
+ */
+export interface RejectedVersionPruner {
+  /**
+   * One conditional delete: removes the record only while it is still REJECTED and still the one read (`updatedAt`
+   * unchanged), so a concurrent re-push that registered (or re-rejected) the version is never deleted. Returns
+   * whether it deleted.
+   */
+  deleteRejectedVersion(model: string, version: string, expectedUpdatedAt: string): Promise<boolean>;
 }
 
 export const APPROVAL_STATES = ['PENDING', 'APPROVED', 'REJECTED', 'TIMED_OUT', 'ABANDONED'] as const;

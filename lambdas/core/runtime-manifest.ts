@@ -12,6 +12,12 @@
  */
 import { FRAMEWORKS, OUTPUT_KINDS, TENSOR_ELEMENT_TYPES } from './names';
 import { PREDICTION_BINS_KIND } from './prediction-baseline';
+import {
+  TENSOR_FEATURE_ELEMENT_TYPES,
+  TENSOR_STATS,
+  tensorShapeIssues,
+  tensorStatKey,
+} from './tensor-values';
 import type {
   Baseline,
   Feature,
@@ -41,6 +47,7 @@ export type RuntimeManifestResult =
 const TENSOR_ELEMENT_TYPES_SET: ReadonlySet<string> = new Set(TENSOR_ELEMENT_TYPES);
 const OUTPUT_KINDS_SET: ReadonlySet<string> = new Set(OUTPUT_KINDS);
 const FRAMEWORKS_SET: ReadonlySet<string> = new Set(FRAMEWORKS);
+const TENSOR_FEATURE_ELEMENT_TYPES_SET: ReadonlySet<string> = new Set(TENSOR_FEATURE_ELEMENT_TYPES);
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Same bound as `MAX_MANIFEST_BYTES` in manifest.ts (a unit test keeps them equal). */
@@ -109,6 +116,18 @@ export function parseRuntimeManifest(text: string): RuntimeManifestResult {
       }
       const unknown = raw.features.filter((f) => !declared.has(f));
       if (unknown.length > 0) add(`${path}.features`, `names undeclared features: ${unknown.join(', ')}`);
+      // The manifest schema's rule: a tensor feature is its graph input's only feature, of the same element type.
+      for (const name of raw.features) {
+        const feature = features.find((f) => f.name === name);
+        if (feature?.type !== 'tensor') continue;
+        if (raw.features.length !== 1) add(`${path}.features`, `tensor feature "${name}" must feed it alone`);
+        if (raw.elementType !== feature.elementType) {
+          add(
+            `${path}.elementType`,
+            `must be ${feature.elementType}, the element type of tensor feature "${name}"`,
+          );
+        }
+      }
       tensors.push({
         name: raw.name,
         elementType: raw.elementType as TensorElementType,
@@ -193,7 +212,13 @@ function readBaseline(
   if (!isCount(raw.referenceCount) || raw.referenceCount < 1) {
     add('baseline.referenceCount', 'must be a whole number >= 1');
   }
-  const types = new Map(features.map((f) => [f.name, f.type]));
+  const types = new Map<string, Feature['type']>(features.map((f) => [f.name, f.type]));
+  // A tensor feature is profiled by numeric statistics (`image.norm`, `image.mean`), never under its own name.
+  for (const f of features) {
+    if (f.type !== 'tensor') continue;
+    types.delete(f.name);
+    for (const stat of TENSOR_STATS) types.set(tensorStatKey(f.name, stat), 'numeric');
+  }
   const out: Record<string, FeatureBins> = {};
   for (const [name, bins] of Object.entries(raw.features)) {
     const path = `baseline.features.${name}`;
@@ -368,8 +393,27 @@ function readFeature(
       return { ...base, type: 'categorical', categories: raw.categories };
     case 'boolean':
       return { ...base, type: 'boolean' };
+    case 'tensor': {
+      if (typeof raw.elementType !== 'string' || !TENSOR_FEATURE_ELEMENT_TYPES_SET.has(raw.elementType)) {
+        add(`${path}.elementType`, 'must be "float32", "float64", "int32" or "int64"');
+        return undefined;
+      }
+      const shapeIssues = Array.isArray(raw.shape)
+        ? tensorShapeIssues(raw.shape)
+        : ['must be a list of dimensions'];
+      if (shapeIssues.length > 0) {
+        for (const message of shapeIssues) add(`${path}.shape`, message);
+        return undefined;
+      }
+      return {
+        ...base,
+        type: 'tensor',
+        elementType: raw.elementType as Extract<Feature, { type: 'tensor' }>['elementType'],
+        shape: [...(raw.shape as number[])],
+      };
+    }
     default:
-      add(`${path}.type`, 'must be "numeric", "categorical" or "boolean"');
+      add(`${path}.type`, 'must be "numeric", "categorical", "boolean" or "tensor"');
       return undefined;
   }
 }

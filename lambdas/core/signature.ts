@@ -2,8 +2,11 @@
  * Does the model's graph accept what the manifest promises to feed it and return what the manifest promises to
  * read? Pure: works on the metadata a `ModelRuntime` reports.
  */
+import { graphBatchSize } from './batch-runs';
 import type { Manifest } from './manifest';
 import type { TensorMeta } from './model-runtime';
+import { outputShapeIssue } from './serve-contract';
+import { tensorFeatureOf, tensorInputShapeIssues } from './tensor-signature';
 
 /** A fixed dimension, or undefined when the model leaves it symbolic (string or negative). */
 function fixedDim(dim: number | string | undefined): number | undefined {
@@ -44,17 +47,16 @@ export function signatureIssues(
       );
     }
     const shape = meta.shape ?? [];
-    if (shape.length !== 2) {
+    const tensorFeature = tensorFeatureOf(tensor, manifest.inputs.features);
+    if (tensorFeature !== undefined) {
+      issues.push(...tensorInputShapeIssues(tensor, tensorFeature, meta));
+    } else if (shape.length !== 2) {
       issues.push(
         `${where}: the model input has shape ${describeShape(shape)}; expected rank 2 [batch, ${tensor.features.length}]`,
       );
     } else {
-      const batch = fixedDim(shape[0]);
-      if (batch !== undefined && batch !== 1) {
-        issues.push(
-          `${where}: the model fixes the batch dimension to ${batch}; export it with a symbolic (or size 1) batch dimension`,
-        );
-      }
+      // A fixed batch dimension (torch.onnx.export without dynamic_axes) is served in runs of that size
+      // (./batch-runs.ts); only inputs that fix different sizes cannot be fed together (checked below).
       const width = fixedDim(shape[1]);
       if (width !== undefined && width !== tensor.features.length) {
         issues.push(
@@ -63,6 +65,11 @@ export function signatureIssues(
       }
     }
   }
+  const batch = graphBatchSize(
+    graph.inputs,
+    manifest.inputs.tensors.map((t) => t.name),
+  );
+  if (!batch.ok) issues.push(batch.issue);
   for (const name of graphInputs.keys()) {
     if (!declared.has(name)) {
       issues.push(
@@ -92,14 +99,8 @@ export function signatureIssues(
         `${where}: elementType is ${output.elementType} but the model returns ${meta.elementType ?? 'an unknown type'}`,
       );
     }
-    if (output.kind === 'probability' && output.labels) {
-      const last = fixedDim(meta.shape?.at(-1));
-      if ((meta.shape?.length ?? 0) >= 2 && last !== undefined && last !== output.labels.length) {
-        issues.push(
-          `${where}: the model returns ${last} probabilities per row but labels lists ${output.labels.length}`,
-        );
-      }
-    }
+    const shape = outputShapeIssue(output, meta);
+    if (shape !== undefined) issues.push(shape);
   }
   return issues;
 }

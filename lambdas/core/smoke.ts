@@ -1,12 +1,17 @@
 /**
- * Smoke samples: the manifest's own examples of input → expected output, run through the loaded model. Catches a
- * model exported with the wrong column order, label order or preprocessing before any traffic reaches it.
+ * Smoke samples: the manifest's own examples of input → expected output, run through the serving stages (the
+ * ingress validator, the in-process backend's batched run, the prediction formatter). Catches a model exported with
+ * the wrong column order, label order or preprocessing, and samples the serving validator would refuse, before any
+ * traffic reaches it.
  */
+import { batchedPredict } from './batch-runs';
 import { FeatureEncodingError } from './errors';
-import { encodeInstances } from './features';
+import type { Instance } from './features';
+import { compileInstanceValidator } from './inference-request';
 import type { Manifest, Output } from './manifest';
 import type { LoadedModel, OutputValue } from './model-runtime';
 import { ownValue } from './own';
+import { createPredictionFormatter, PredictionFormatError } from './predictions';
 
 type Expected = Manifest['smokeSamples'][number]['expected'][string];
 
@@ -75,21 +80,71 @@ export function compareOutput(
   }
 }
 
-/** Runs every smoke sample (one at a time, so a model with a fixed batch of 1 works) and reports each failure. */
-export async function smokeSampleIssues(manifest: Manifest, model: LoadedModel): Promise<string[]> {
+/**
+ * A class value as a person reads it: the label, with its index when the model emits indices
+ * (`"benign" (index 1)`); an index with no label says so.
+ */
+export function showClass(output: Output, value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  const labels = output.labels ?? [];
+  if (typeof n === 'number' && Number.isInteger(n)) {
+    const label = n >= 0 && n < labels.length ? labels[n] : undefined;
+    return label === undefined ? `index ${n} (no label)` : `${JSON.stringify(label)} (index ${n})`;
+  }
+  return show(value);
+}
+
+/**
+ * Runs every smoke sample as a one-instance request through the serving stages: the ingress validator (ranges and
+ * categories), the batched run the in-process backend uses (./batch-runs.ts), the prediction formatter, then the
+ * comparison with the expected values. Reports each failure with the field, the values and the fix.
+ */
+export async function smokeSampleIssues(
+  manifest: Manifest,
+  model: Pick<LoadedModel, 'inputs' | 'run'>,
+): Promise<string[]> {
   const issues: string[] = [];
   const outputs = new Map(manifest.outputs.map((o) => [o.name, o]));
+  const validate = compileInstanceValidator(manifest, { maxErrors: 20 });
+  const predict = batchedPredict(model, manifest);
+  const format = createPredictionFormatter(manifest.outputs);
+  const features = new Map(manifest.inputs.features.map((f, i) => [f.name, i]));
   for (const [index, sample] of manifest.smokeSamples.entries()) {
     const where = `smokeSamples[${index}]`;
+    const instances: readonly Instance[] = [sample.inputs];
+    const refused = validate(instances);
+    if (refused.length > 0) {
+      for (const e of refused) {
+        const path = e.path.replace(/^instances\[0\]/, '');
+        const name = path.startsWith('.') ? path.slice(1) : undefined;
+        const at = name === undefined ? undefined : features.get(name);
+        const fix =
+          at === undefined
+            ? 'fix the sample'
+            : `fix the sample or the declaration inputs.features[${at}] ("${name}"): requests like it would get 400`;
+        issues.push(`${where}.inputs${path}: ${e.message}; ${fix}`);
+      }
+      continue;
+    }
     let results: Readonly<Record<string, OutputValue>>;
     try {
-      results = await model.run(encodeInstances(manifest, [sample.inputs]));
+      results = await predict(instances);
     } catch (err) {
       if (err instanceof FeatureEncodingError) {
         for (const i of err.issues) issues.push(`${where}.inputs.${i.feature}: ${i.message}`);
       } else {
         issues.push(`${where}: the model failed to run: ${(err as Error).message}`);
       }
+      continue;
+    }
+    try {
+      format(results, 1);
+    } catch (err) {
+      if (!(err instanceof PredictionFormatError)) throw err;
+      issues.push(
+        `${where}: the prediction cannot be formatted: ${err.message}; declare the outputs as the model returns them`,
+      );
       continue;
     }
     for (const [name, expected] of Object.entries(sample.expected)) {
@@ -106,9 +161,13 @@ export async function smokeSampleIssues(manifest: Manifest, model: LoadedModel):
       const got = outputRow(value, 0);
       const reason = compareOutput(output, expected, got, sample.tolerance);
       if (reason !== undefined) {
-        issues.push(
-          `${where}.expected.${name}: ${reason} (expected ${show(expected)}, got ${show(output.kind === 'probability' ? got : got[0])})`,
-        );
+        const shown =
+          output.kind === 'probability'
+            ? `expected ${show(expected)}, got ${show(got)}`
+            : output.kind === 'class'
+              ? `expected ${showClass(output, expected)}, got ${showClass(output, got[0])}`
+              : `expected ${show(expected)}, got ${show(got[0])}`;
+        issues.push(`${where}.expected.${name}: ${reason} (${shown})`);
       }
     }
   }

@@ -5,12 +5,15 @@
 import { auditEvent, sourceDetails } from './audit';
 import { InvalidUtf8Error, ObjectTooLargeError } from './errors';
 import { evaluateGates, type Champion } from './gates';
+import { DEFAULT_INFERENCE_LIMITS } from './inference-request';
 import { ledgerSegment, MANIFEST_FILE, parseIncomingKey } from './keys';
 import { MAX_MANIFEST_BYTES, parseManifestText, type Manifest } from './manifest';
 import type { ModelRuntime } from './model-runtime';
 import type { AuditLogStore, DeploymentStore, ObjectHead, RegistryStore, VersionStore } from './ports';
 import { boundReasons, type ValidationResult } from './release-events';
 import { digestStream, sha256OfBytes } from './sha256';
+import { ownValue } from './own';
+import { serveContractIssues } from './serve-contract';
 import { signatureIssues } from './signature';
 import { smokeSampleIssues } from './smoke';
 
@@ -19,6 +22,12 @@ export interface ValidationSettings {
   readonly maxArtifactBytes: number;
   /** Model names from the config; undefined or empty accepts any model. */
   readonly configuredModels?: readonly string[];
+  /**
+   * Per model (config `models[].inference.maxBatch`): most instances per inference request it will be served with;
+   * the synthetic batch of the serve-time contract check (./serve-contract.ts) has this many instances.
+   * @default DEFAULT_INFERENCE_LIMITS.maxBatch for a model not listed
+   */
+  readonly maxBatchByModel?: Readonly<Record<string, number>>;
 }
 
 export interface ValidationDeps {
@@ -252,16 +261,31 @@ async function checkArtifact(
     checks.push(
       `signature: inputs ${manifest.inputs.tensors.map((t) => t.name).join(', ')} and outputs ${manifest.outputs.map((o) => o.name).join(', ')} match the model`,
     );
+    let failed = false;
     if (manifest.smokeSamples.length === 0) {
       checks.push('smoke samples: none declared');
     } else {
       const smoke = await smokeSampleIssues(manifest, model);
       if (smoke.length > 0) {
         reasons.push(...smoke);
-        return undefined;
+        failed = true;
+      } else {
+        checks.push(
+          `smoke samples: ${manifest.smokeSamples.length} of ${manifest.smokeSamples.length} accepted by the ingress validator, served, formatted and matching`,
+        );
       }
-      checks.push(`smoke samples: ${manifest.smokeSamples.length} of ${manifest.smokeSamples.length} match`);
     }
+    // The serve-time contract: every request the ingress validator accepts within maxBatch gets a 2xx.
+    const contract = await serveContractIssues(manifest, model, {
+      maxBatch: ownValue(settings.maxBatchByModel ?? {}, manifest.name) ?? DEFAULT_INFERENCE_LIMITS.maxBatch,
+      modelBytes: bytes,
+    });
+    checks.push(...contract.checks.map((c) => `serve contract: ${c}`));
+    if (contract.issues.length > 0) {
+      reasons.push(...contract.issues);
+      failed = true;
+    }
+    if (failed) return undefined;
   } finally {
     await model.release();
   }

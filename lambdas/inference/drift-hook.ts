@@ -96,7 +96,16 @@ export function createDriftHook(options: DriftHookOptions): DriftHook {
       const baseline = ctx.manifest.baseline;
       if (baseline === undefined) return undefined;
       const nowMs = now();
-      const full = counter.count(ctx.model, ctx.version, baseline, ctx.instances, nowMs, ctx.predictions);
+      const full = counter.count(
+        ctx.model,
+        ctx.version,
+        baseline,
+        ctx.instances,
+        nowMs,
+        ctx.predictions,
+        // Which baseline keys are tensor statistics (`image.norm`, `image.mean`); read once per version.
+        ctx.manifest.inputs?.features,
+      );
       if (full || nowMs - lastFlush >= flushMs) return flush();
       return undefined;
     },

@@ -123,6 +123,11 @@ export interface InferenceAppFromEnvOptions {
   readonly feedbackSettings?: (model: string) => FeedbackServingSettings | undefined;
   /** Per-model latency SLO thresholds (ms) for an app serving several models (local mode). @default {} */
   readonly latencyThresholdMsByModel?: Readonly<Record<string, number>>;
+  /**
+   * Per-model request limits for an app serving several models (local mode passes the config's, resolved by
+   * `modelInferenceLimits` in lib/config.ts). @default MAX_BATCH and MAX_BODY_BYTES for every model
+   */
+  readonly limitsByModel?: InferenceSettingsInput['limitsByModel'];
 }
 
 /** Default feedback settings (config defaults: sampleRate 0, ttlDays 30). */
@@ -159,6 +164,7 @@ export function createInferenceAppFromEnv(options: InferenceAppFromEnvOptions): 
     ...(options.latencyThresholdMsByModel
       ? { latencyThresholdMsByModel: options.latencyThresholdMsByModel }
       : {}),
+    ...(options.limitsByModel ? { limitsByModel: options.limitsByModel } : {}),
   };
   const metrics =
     options.metrics ??

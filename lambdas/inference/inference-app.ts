@@ -30,7 +30,12 @@ import { composeHooks, type AfterResponseHook } from './hooks';
 import { errorResponse, type HttpRequest, type HttpResponse } from './http';
 import { createRequestMetrics, type ModelMetrics } from './request-metrics';
 import { createServingPipeline, type ServedModel, type ServeOutcome } from './serving-pipeline';
-import { latencyThresholdFor, resolveInferenceSettings, type InferenceSettingsInput } from './settings';
+import {
+  latencyThresholdFor,
+  limitsFor,
+  resolveInferenceSettings,
+  type InferenceSettingsInput,
+} from './settings';
 import { createShadowHook } from './shadow-hook';
 import { createPredictionLogHook, type FeedbackServingSettings } from './prediction-log-hook';
 import { createVersionLoader } from './version-loader';
@@ -133,7 +138,8 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
   const settings = resolveInferenceSettings(options.settings);
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
-  const limits = settings.limits;
+  const defaultLimits = settings.limits;
+  const limitsOf = new Map(options.models.map((name) => [name, limitsFor(settings, name)]));
   const accounting = createRequestMetrics(options.metrics, logger);
 
   const served: ServedModel[] = options.models.map((name) => ({
@@ -145,7 +151,7 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
       versions: options.versions,
       backend,
       logger,
-      maxErrors: limits.maxErrors,
+      maxErrors: limitsFor(settings, name).maxErrors,
       failureTtlMs: settings.routingCacheTtlMs,
       now,
       ...(options.maxLoadedVersions === undefined ? {} : { maxLoadedVersions: options.maxLoadedVersions }),
@@ -179,7 +185,7 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
   hooks.push(...(options.hooks ?? []));
   const feedbackRoute = createFeedbackRoute({
     store: options.feedback?.store,
-    maxBodyBytes: limits.maxBodyBytes,
+    maxBodyBytes: defaultLimits.maxBodyBytes,
     now,
   });
 
@@ -298,6 +304,8 @@ export function createInferenceApp(options: InferenceAppOptions): InferenceApp {
     const m = route(request);
     if (!('loader' in m)) return m;
     ctx.model = m;
+    // The model's own limits (config models[].inference); one app may serve several models (local mode).
+    const limits = limitsOf.get(m.name) ?? defaultLimits;
 
     // Body: size before decoding or parsing, so an oversized body costs no more than its length check.
     let text = request.body;

@@ -16,6 +16,11 @@ export interface InferenceSettings {
   readonly latencyThresholdMs: number;
   /** Per-model latency SLO thresholds (ms), for an app serving several models (local mode). @default {} */
   readonly latencyThresholdMsByModel: Readonly<Record<string, number>>;
+  /**
+   * Per-model request limits (config `models[].inference.maxBatch` / `maxBodyBytes`) for an app serving several
+   * models (local mode); a model without an entry gets `limits`. @default {}
+   */
+  readonly limitsByModel: Readonly<Record<string, InferenceLimits>>;
 }
 
 export interface InferenceSettingsInput {
@@ -25,6 +30,7 @@ export interface InferenceSettingsInput {
   readonly shadowTolerance?: number;
   readonly latencyThresholdMs?: number;
   readonly latencyThresholdMsByModel?: Readonly<Record<string, number>>;
+  readonly limitsByModel?: Readonly<Record<string, Partial<InferenceLimits>>>;
 }
 
 export const DEFAULT_ROUTING_CACHE_TTL_MS = 5_000;
@@ -39,20 +45,35 @@ export function latencyThresholdFor(settings: InferenceSettings, model: string):
     : settings.latencyThresholdMs;
 }
 
+/** The request limits that apply to `model`. */
+export function limitsFor(settings: InferenceSettings, model: string): InferenceLimits {
+  return Object.hasOwn(settings.limitsByModel, model) ? settings.limitsByModel[model]! : settings.limits;
+}
+
 /** Resolves settings with defaults and checks them; throws RangeError naming the bad value. */
 export function resolveInferenceSettings(input: InferenceSettingsInput = {}): InferenceSettings {
+  const limits = { ...DEFAULT_INFERENCE_LIMITS, ...input.limits };
   const settings: InferenceSettings = {
     routingCacheTtlMs: input.routingCacheTtlMs ?? DEFAULT_ROUTING_CACHE_TTL_MS,
-    limits: { ...DEFAULT_INFERENCE_LIMITS, ...input.limits },
+    limits,
+    limitsByModel: Object.fromEntries(
+      Object.entries(input.limitsByModel ?? {}).map(([m, l]) => [m, { ...limits, ...l }]),
+    ),
     capture: { ...DEFAULT_CAPTURE_SETTINGS, ...input.capture },
     shadowTolerance: input.shadowTolerance ?? DEFAULT_SHADOW_TOLERANCE,
     latencyThresholdMs: input.latencyThresholdMs ?? DEFAULT_LATENCY_THRESHOLD_MS,
     latencyThresholdMsByModel: { ...input.latencyThresholdMsByModel },
   };
   const issues = captureSettingsIssues(settings.capture);
-  const { maxBodyBytes, maxBatch, maxErrors } = settings.limits;
-  for (const [name, v] of Object.entries({ maxBodyBytes, maxBatch, maxErrors })) {
-    if (!Number.isSafeInteger(v) || v < 1) issues.push(`${name} must be a whole number >= 1, got ${v}`);
+  for (const [where, l] of [
+    ['', settings.limits] as const,
+    ...Object.entries(settings.limitsByModel).map(([m, l]) => [`limitsByModel.${m}.`, l] as const),
+  ]) {
+    const { maxBodyBytes, maxBatch, maxErrors } = l;
+    for (const [name, v] of Object.entries({ maxBodyBytes, maxBatch, maxErrors })) {
+      if (!Number.isSafeInteger(v) || v < 1)
+        issues.push(`${where}${name} must be a whole number >= 1, got ${v}`);
+    }
   }
   if (!Number.isFinite(settings.routingCacheTtlMs) || settings.routingCacheTtlMs < 0) {
     issues.push(`routingCacheTtlMs must be >= 0, got ${settings.routingCacheTtlMs}`);

@@ -27,6 +27,50 @@ import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV, type ModelLockMode } from '..
 /** Comma-separated model names from modelops.config.ts; unset or empty accepts every model. */
 export const CONFIGURED_MODELS_ENV = 'CONFIGURED_MODELS';
 
+/** JSON `{ "<model>": <maxBatch> }` from `models[].inference.maxBatch`: the serve-time contract's batch size. */
+export const MODEL_MAX_BATCH_ENV = 'MODEL_MAX_BATCH';
+
+/** MODEL_MAX_BATCH parsed; unset or empty is `{}` (every model gets the default limit). */
+export function modelMaxBatchEnv(env: NodeJS.ProcessEnv = currentEnvironment()): Record<string, number> {
+  const raw = env[MODEL_MAX_BATCH_ENV] ?? '';
+  if (raw.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new ConfigurationError(
+      `${MODEL_MAX_BATCH_ENV} is not JSON: ${(err as Error).message}; redeploy from modelops.config.ts`,
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigurationError(
+      `${MODEL_MAX_BATCH_ENV} must be a JSON object of model name to maxBatch, got ${raw.slice(0, 80)}`,
+    );
+  }
+  const limits: Record<string, number> = {};
+  for (const [model, value] of Object.entries(parsed)) {
+    if (!Number.isSafeInteger(value) || (value as number) < 1) {
+      throw new ConfigurationError(
+        `${MODEL_MAX_BATCH_ENV}.${model} must be a whole number >= 1, got ${JSON.stringify(value)}`,
+      );
+    }
+    limits[model] = value as number;
+  }
+  return limits;
+}
+
+/** Per model, `models[].inference.maxBatch`: what validation's serve-time contract uses as the request limit. */
+export function maxBatchByModel(
+  models: readonly { name: string; inference: { maxBatch: number } }[],
+): Record<string, number> {
+  return Object.fromEntries(models.map((m) => [m.name, m.inference.maxBatch]));
+}
+
+/** The MODEL_MAX_BATCH value for `models`, as the stack and local mode set it. */
+export function modelMaxBatchEnvValue(models: Parameters<typeof maxBatchByModel>[0]): string {
+  return JSON.stringify(maxBatchByModel(models));
+}
+
 /**
  * The environment of one local function: exactly the variables its wiring row binds. Records which variables the
  * handler read, so tests can compare what a row grants with what its handler uses.
@@ -119,6 +163,7 @@ export const env = {
   deploymentsTable: (e?: NodeJS.ProcessEnv) => requireEnv(DEPLOYMENTS_TABLE.envVar, e),
   auditLogTable: (e?: NodeJS.ProcessEnv) => requireEnv(AUDIT_LOG_TABLE.envVar, e),
   configuredModels: (e?: NodeJS.ProcessEnv) => listEnv(CONFIGURED_MODELS_ENV, e),
+  modelMaxBatch: (e?: NodeJS.ProcessEnv) => modelMaxBatchEnv(e),
   modelLock: (e?: NodeJS.ProcessEnv) => modelLockEnv(e),
 };
 

@@ -22,7 +22,11 @@ export const handler = releaseStepHandler({
         deployments: DynamoDeploymentStore.fromEnv(),
         audit: DynamoAuditLog.fromEnv(),
         runtime: new OnnxModelRuntime(),
-        settings: { maxArtifactBytes: env.maxArtifactBytes(), configuredModels: env.configuredModels() },
+        settings: {
+          maxArtifactBytes: env.maxArtifactBytes(),
+          configuredModels: env.configuredModels(),
+          maxBatchByModel: env.modelMaxBatch(),
+        },
       },
     };
   },

@@ -60,6 +60,11 @@ export interface ReleasePipelineProps {
   readonly maxArtifactBytes: number;
   /** Names of the configured models; a bundle for any other model is rejected. */
   readonly configuredModels: readonly string[];
+  /**
+   * Per model, the most instances per request (`modelMaxBatchEnvValue(config.models)`): validation serves a
+   * synthetic batch of that size. @default '{}' (every model the default limit)
+   */
+  readonly modelMaxBatch?: string;
   /** Powertools metrics namespace of the functions, usually the project name; AnalyzeCanary reads it back. */
   readonly metricsNamespace: string;
   /**
@@ -137,6 +142,7 @@ export class ReleasePipeline extends Construct {
       registryBucket: registry.bucket.bucketName,
       maxArtifactBytes: String(props.maxArtifactBytes),
       configuredModels: props.configuredModels.join(','),
+      modelMaxBatch: props.modelMaxBatch ?? '{}',
       // The registry's lock: RegisterVersion puts it on each object it writes under models/.
       modelLockMode: registry.objectLock.mode,
       modelLockDays: String(registry.objectLock.days),

@@ -8,6 +8,7 @@ import type { ModelOpsConfig } from '../config';
 import { approvalPoliciesEnvValue } from '../../lambdas/core/approval-events';
 import { alarmNamePrefix } from '../../lambdas/core/alarm-rules';
 import { rolloutPoliciesEnvValue } from '../../lambdas/core/rollout-events';
+import { modelMaxBatchEnvValue } from '../../lambdas/shared/env';
 import { AlarmRollback } from '../constructs/alarm-rollback';
 import { AlarmTopic } from '../constructs/alarm-topic';
 import { ArtifactRegistry } from '../constructs/artifact-registry';
@@ -134,6 +135,7 @@ export class ModelOpsStack extends Stack {
       maxArtifactBytes: config.registry.maxArtifactBytes,
       reservedConcurrency: config.release.reservedConcurrency,
       configuredModels: config.models.map((m) => m.name),
+      modelMaxBatch: modelMaxBatchEnvValue(config.models),
       rolloutPolicies: rolloutPoliciesEnvValue(config.models),
       approvalPolicies: approvalPoliciesEnvValue(config.models),
       metricsNamespace: config.monitoring.namespace,

@@ -22,7 +22,7 @@ export const RELEASE_WORKFLOW = {
       // Reads the version (and its champion); appends VALIDATION_PASSED (a rejection is RecordRejection's).
       tables: { modelVersions: 'read', deployments: 'read', auditLog: 'append' },
       bucket: ['readIncoming'],
-      settings: ['registryBucket', 'maxArtifactBytes', 'configuredModels'],
+      settings: ['registryBucket', 'maxArtifactBytes', 'configuredModels', 'modelMaxBatch'],
     },
     {
       id: 'RegisterVersion',

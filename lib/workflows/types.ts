@@ -23,7 +23,7 @@ import {
 } from '../../lambdas/core/tables';
 import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV } from '../../lambdas/core/object-lock';
 import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
-import { CONFIGURED_MODELS_ENV } from '../../lambdas/shared/env';
+import { CONFIGURED_MODELS_ENV, MODEL_MAX_BATCH_ENV } from '../../lambdas/shared/env';
 
 /**
  * The metadata tables a function can be bound to, named as the `MetadataTables` fields that hold them (driftCounters,
@@ -66,6 +66,8 @@ export const WORKFLOW_SETTINGS = {
   metricsReadUrl: METRICS_READ_URL_ENV,
   /** Per model: approvalRequired, riskTier, approvalTimeoutSeconds (lambdas/core/approval-events.ts). */
   approvalPolicies: APPROVAL_POLICIES_ENV,
+  /** Per model: the most instances per request, the size of the serve-time contract's synthetic batch. */
+  modelMaxBatch: MODEL_MAX_BATCH_ENV,
   /** The EventBridge bus for approval requests: `default` in AWS, empty locally (no bus emulator). */
   eventBusName: EVENT_BUS_NAME_ENV,
   /**

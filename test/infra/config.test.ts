@@ -89,8 +89,8 @@ describe('parseConfig', () => {
 
   it('rejects a wrong type and an unknown key', () => {
     const issues = issuesOf({ ...minimal, stage: 7, colour: 'blue' });
-    expect(issues.some((i) => i.startsWith('stage:') && i.includes('(got 7)'))).toBe(true);
-    expect(issues.some((i) => i.includes('colour'))).toBe(true);
+    expect(issues).toContain('stage: expected a string, got the number 7');
+    expect(issues.some((i) => i.includes('"colour" is not a field of (config)'))).toBe(true);
   });
 
   it('rejects missing and duplicate models naming the index', () => {

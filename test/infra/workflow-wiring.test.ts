@@ -131,6 +131,7 @@ describe('release wiring table', () => {
       'CONFIGURED_MODELS',
       'DEPLOYMENTS_TABLE',
       'MAX_ARTIFACT_BYTES',
+      'MODEL_MAX_BATCH',
       'MODEL_VERSIONS_TABLE',
       'REGISTRY_BUCKET',
     ]);
@@ -158,6 +159,7 @@ describe('release wiring table', () => {
           modelSigningKeyId: 'k',
           rolloutTargets: '{}',
           candidateWarmUrl: '',
+          modelMaxBatch: '{}',
         },
         { modelVersions: 'mv', deployments: 'dep', auditLog: 'audit', driftCounters: 'dc' },
       ),

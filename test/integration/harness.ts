@@ -22,6 +22,7 @@ import { emulatorClients, emulatorTarget } from '../../local/emulators';
 import { memoryLogger } from '../../local/logger';
 import { INFERENCE_SERVICE_NAME, type RunningInferenceService } from '../../local/inference-server';
 import { startLocalMode, type LocalMode, type LocalService } from '../../local/start';
+import type { CliIo } from '../../cli/errors';
 import type { Target } from '../../cli/target';
 
 export const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', 'examples');
@@ -344,4 +345,21 @@ export const SMALL_SAMPLE_JUDGE = {
 /** The inputs of an example manifest's first smoke sample: a valid instance to send. */
 export function firstSmokeInputs(manifest: object): Record<string, unknown> {
   return (manifest as { smokeSamples: { inputs: Record<string, unknown> }[] }).smokeSamples[0]!.inputs;
+}
+
+/** A CLI output sink that keeps every line, for assertions on what a command printed. */
+export function capturedIo(): { out: string[]; err: string[]; text: () => string; io: CliIo } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    text: () => [...out, ...err].join('\n'),
+    io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) },
+  };
+}
+
+/** The CLI target flags that point a command at the harness's emulators. */
+export function cliTargetFlags(h: Pick<Harness, 'target'>): string[] {
+  return ['--s3-endpoint', h.target.s3Endpoint!, '--dynamodb-endpoint', h.target.dynamodbEndpoint!];
 }

@@ -2,10 +2,12 @@
  * DeployCandidate before any traffic reaches the candidate: the real release ASL with the real handlers against the
  * emulators and the local inference server. StartRollout names the candidate at weight 0; DeployCandidate warms it in
  * the server's app (its real loader, then the manifest's smoke samples through the real validator, ONNX Runtime and
- * formatter), and only then BeginCanary routes the first step. A candidate whose smoke samples fail in the serving
- * path is rolled back (DEPLOY_FAILED) without ever being routed.
+ * formatter), and only then BeginCanary routes the first step. A candidate the serving path cannot load (its
+ * registered artifact altered after registration) is rolled back (DEPLOY_FAILED) without ever being routed.
  */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
 import { VERSION_HEADER } from '../../lambdas/inference/http';
 import type { RolloutState } from '../../lambdas/core/rollout';
 import type { ExecutionResult } from '../../local/asl-runner';
@@ -157,19 +159,36 @@ describe('deploying the candidate', () => {
     expect(await h.metadata.deployments.getDeployment(MODEL)).toMatchObject({ stable: '1.1.0', weight: 0 });
   }, 120_000);
 
-  it('rolls back a candidate whose smoke samples fail in the serving path (DEPLOY_FAILED); it never gets traffic', async () => {
-    // Valid for ValidateArtifact, which runs the smoke samples through the model without the input schema, but the
-    // serving validator refuses samples 0 (mean_radius 19.55) and 3 (16.5) against this range.
+  it('rolls back a candidate the serving path refuses to load (DEPLOY_FAILED); it never gets traffic', async () => {
+    // ValidateArtifact now runs the smoke samples through the serving stages, so a candidate whose samples fail in
+    // the serving function no longer registers. What the serving path still refuses after registration is an
+    // artifact that is not the one registered: approval.required holds the execution after RegisterVersion, the
+    // registered object is overwritten while it waits, and the warm-up's integrity check refuses it.
     const run = release('1.2.0', (m) => {
-      const inputs = m.inputs as { features: Record<string, unknown>[] };
-      inputs.features[0] = { ...inputs.features[0], range: { min: 0, max: 15 } };
+      m.approval = { required: true, riskTier: 'medium' };
     });
+    const { DynamoApprovalStore } = await import('../../lambdas/adapters/dynamo-approval-store');
+    const approvals = new DynamoApprovalStore(h.target.tables[MODEL_VERSIONS_TABLE.envVar]!);
+    for (let waited = 0; (await approvals.getApproval(MODEL, '1.2.0'))?.state !== 'PENDING'; waited += 50) {
+      if (waited > 60_000) throw new Error('the release never waited for approval');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const artifactKey = (await h.version(MODEL, '1.2.0'))!.artifactKey;
+    const { artifact } = await loadExample(MODEL);
+    const tampered = Buffer.from(artifact);
+    tampered[tampered.length - 1] = tampered.at(-1)! ^ 0xff;
+    await h.s3.send(new PutObjectCommand({ Bucket: h.bucket, Key: artifactKey, Body: tampered }));
+    const { runCli } = await import('../../cli/index');
+    const quiet = { out: () => undefined, err: () => undefined };
+    const flags = ['--s3-endpoint', h.target.s3Endpoint!, '--dynamodb-endpoint', h.target.dynamodbEndpoint!];
+    expect(await runCli(['approve', MODEL, '1.2.0', '--reason', 'reviewed', ...flags], quiet)).toBe(0);
+
     const answers = await trafficUntil(run);
     const result = await run;
     expect(result.status).toBe('FAILED');
     expect(result.error, JSON.stringify(result)).toBe('CandidateDeployFailed');
     expect(result.cause).toMatch(
-      /^DEPLOY_FAILED \(SMOKE_FAILED\): 2 of 5 smoke samples of breast-cancer 1\.2\.0/,
+      /^DEPLOY_FAILED \(CANDIDATE_LOAD_FAILED\): the inference function could not load breast-cancer 1\.2\.0: .*sha256/,
     );
     expect(entered(result)).not.toContain('BeginCanary');
     expect(entered(result).slice(-6)).toEqual([
@@ -192,27 +211,26 @@ describe('deploying the candidate', () => {
     expect(record?.candidate).toBeUndefined();
     expect(record?.rollout).toBeUndefined();
 
-    // The ledger says why, per sample.
+    // The ledger says why.
     const events = await h.audit(MODEL, '1.2.0');
     expect(types(events)).toEqual([
       'VALIDATION_PASSED',
       'REGISTERED',
+      'APPROVAL_REQUESTED',
+      'APPROVAL_GRANTED',
       'ROLLOUT_STARTED',
       'CANDIDATE_DEPLOY_FAILED',
       'ROLLED_BACK',
     ]);
     const failed = events.find((e) => e.type === 'CANDIDATE_DEPLOY_FAILED')!.details as {
       reason: string;
-      detail: { failed: { index: number; issues: string[] }[] };
+      message: string;
     };
-    expect(failed.reason).toBe('SMOKE_FAILED');
-    expect(failed.detail.failed.map((f) => f.index)).toEqual([0, 3]);
-    expect(failed.detail.failed[0]!.issues[0]).toBe(
-      'smokeSamples[0].inputs.mean_radius: must be from 0 to 15, got 19.55',
-    );
+    expect(failed.reason).toBe('CANDIDATE_LOAD_FAILED');
+    expect(failed.message).toMatch(/sha256/);
     expect(events.find((e) => e.type === 'ROLLED_BACK')!.details).toMatchObject({
       reason: 'DEPLOY_FAILED',
-      targetReason: 'SMOKE_FAILED',
+      targetReason: 'CANDIDATE_LOAD_FAILED',
       clearedCandidate: '1.2.0',
       stable: '1.1.0',
     });

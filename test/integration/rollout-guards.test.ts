@@ -116,7 +116,14 @@ async function release(model: string, version: string, artifact: string, smokeSa
   await writeFile(path.join(dir, 'model.onnx'), bytes);
   await writeFile(
     path.join(dir, 'manifest.json'),
-    JSON.stringify({ ...manifest, name: model, version, ...(smokeSamples ? { smokeSamples } : {}) }),
+    JSON.stringify({
+      ...manifest,
+      name: model,
+      version,
+      // Another model file: push fills in its sha256 and size (it never replaces written ones).
+      artifact: { file: 'model.onnx' },
+      ...(smokeSamples ? { smokeSamples } : {}),
+    }),
   );
   const bundle = await prepareBundle(dir, {
     reference: path.join(EXAMPLES_DIR, 'credit-risk', 'reference.csv'),

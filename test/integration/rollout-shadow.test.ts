@@ -106,7 +106,14 @@ async function release(version: string, artifact: string, smokeSamples?: unknown
   await writeFile(path.join(dir, 'model.onnx'), bytes);
   await writeFile(
     path.join(dir, 'manifest.json'),
-    JSON.stringify({ ...manifest, name: MODEL, version, ...(smokeSamples ? { smokeSamples } : {}) }),
+    JSON.stringify({
+      ...manifest,
+      name: MODEL,
+      version,
+      // Another model file: push fills in its sha256 and size (it never replaces written ones).
+      artifact: { file: 'model.onnx' },
+      ...(smokeSamples ? { smokeSamples } : {}),
+    }),
   );
   const bundle = await prepareBundle(dir, {
     reference: path.join(EXAMPLES_DIR, 'credit-risk', 'reference.csv'),

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,8 @@ import {
   computeBaseline,
   isMissingCell,
   ReferenceDataError,
+  computeInstanceBaseline,
+  parseReferenceJsonl,
 } from '../../lambdas/core/baseline';
 import { baselineSchema, type Feature, type FeatureBins } from '../../lambdas/core/manifest';
 import { parseReferenceCsv } from '../../lambdas/core/reference-csv';
@@ -352,7 +354,8 @@ describe('parseReferenceCsv', () => {
 
 describe('baseline cross-check with examples/make_examples.py', () => {
   const examples = readdirSync(EXAMPLES, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
+    // Bundles only: examples/trainer holds the example trainer, not a model.
+    .filter((d) => d.isDirectory() && existsSync(path.join(EXAMPLES, d.name, 'manifest.json')))
     .map((d) => d.name);
 
   it('finds the committed examples', () => {
@@ -365,6 +368,12 @@ describe('baseline cross-check with examples/make_examples.py', () => {
       baseline: unknown;
     };
     const features = manifest.inputs.features;
+    if (features.some((f) => f.type === 'tensor')) {
+      // A tensor-input bundle carries reference.jsonl, profiled by computeInstanceBaseline.
+      const lines = parseReferenceJsonl(readFileSync(path.join(EXAMPLES, name, 'reference.jsonl'), 'utf8'));
+      expect(computeInstanceBaseline(features, lines)).toEqual(manifest.baseline);
+      return;
+    }
     const csv = parseReferenceCsv(
       readFileSync(path.join(EXAMPLES, name, 'reference.csv'), 'utf8'),
       features.map((f) => f.name),

@@ -200,15 +200,24 @@ export function tinyRuntime(over: { inputs?: TensorMeta[]; failLoad?: string } =
       { name: 'label', isTensor: true, elementType: 'int64', shape: ['batch'] },
     ],
     (feeds) => {
-      const x = Array.from(feeds.features!.data as ArrayLike<number>);
-      const logits = [0, 1].map((j) =>
-        x.reduce((s, v, i) => s + (Number.isNaN(v) ? 0 : v) * W[i]![j]!, B[j]!),
-      );
-      const e = logits.map((l) => Math.exp(l - Math.max(...logits)));
-      const p = e.map((v) => v / (e[0]! + e[1]!));
+      // Row by row: validation runs batches (the serve-contract check), not just single smoke samples.
+      const all = Array.from(feeds.features!.data as ArrayLike<number>);
+      const rows = feeds.features!.dims[0]!;
+      const probabilities: number[] = [];
+      const label: bigint[] = [];
+      for (let r = 0; r < rows; r++) {
+        const x = all.slice(r * 3, r * 3 + 3);
+        const logits = [0, 1].map((j) =>
+          x.reduce((s, v, i) => s + (Number.isNaN(v) ? 0 : v) * W[i]![j]!, B[j]!),
+        );
+        const e = logits.map((l) => Math.exp(l - Math.max(...logits)));
+        const p = e.map((v) => v / (e[0]! + e[1]!));
+        probabilities.push(...p);
+        label.push(BigInt(p[1]! > p[0]! ? 1 : 0));
+      }
       return {
-        probabilities: { elementType: 'float32', dims: [1, 2], data: p },
-        label: { elementType: 'int64', dims: [1], data: [BigInt(p[1]! > p[0]! ? 1 : 0)] },
+        probabilities: { elementType: 'float32', dims: [rows, 2], data: probabilities },
+        label: { elementType: 'int64', dims: [rows], data: label },
       };
     },
     over.failLoad,

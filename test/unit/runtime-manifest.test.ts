@@ -83,7 +83,7 @@ describe('parseRuntimeManifest', () => {
         baseline: undefined,
       }),
     ).toEqual([
-      'inputs.features[0].type: must be "numeric", "categorical" or "boolean"',
+      'inputs.features[0].type: must be "numeric", "categorical", "boolean" or "tensor"',
       'inputs.features[1]: must be an object with a name',
       'inputs.tensors[0]: must have a name, an elementType and a list of feature names',
       'outputs: must be a non-empty array',

@@ -55,16 +55,64 @@ describe('signatureIssues', () => {
     expect(issues).toEqual([expect.stringMatching(/elementType is float32 but the model expects float64/)]);
   });
 
-  it('rejects a wrong rank, a fixed batch other than 1, and a wrong column count', () => {
+  it('accepts a fixed batch dimension of any size (served in runs of that size)', () => {
+    for (const batch of [1, 4, 8]) {
+      expect(
+        signatureIssues(manifest(), { inputs: [input({ shape: [batch, 3] })], outputs: outputs() }),
+      ).toEqual([]);
+    }
+  });
+
+  it('rejects a wrong rank and a wrong column count', () => {
     expect(signatureIssues(manifest(), { inputs: [input({ shape: ['N'] })], outputs: outputs() })[0]).toMatch(
       /expected rank 2/,
     );
     expect(
-      signatureIssues(manifest(), { inputs: [input({ shape: [8, 3] })], outputs: outputs() })[0],
-    ).toMatch(/fixes the batch dimension to 8/);
-    expect(
       signatureIssues(manifest(), { inputs: [input({ shape: ['N', 4] })], outputs: outputs() })[0],
     ).toMatch(/expects 4 columns but the tensor lists 3 features/);
+  });
+
+  it('rejects inputs that fix different batch sizes, naming each', () => {
+    const raw = tinyManifest();
+    raw.inputs.tensors = [
+      { name: 'features', elementType: 'float32', features: ['x1', 'x2'] },
+      { name: 'extra', elementType: 'float32', features: ['x3'] },
+    ];
+    const issues = signatureIssues(manifest(raw), {
+      inputs: [input({ shape: [1, 2] }), input({ name: 'extra', shape: [4, 1] })],
+      outputs: outputs(),
+    });
+    expect(issues).toEqual([
+      'inputs.tensors: the model\'s inputs fix different batch sizes ("features" 1, "extra" 4); export them with one batch dimension (or a symbolic one)',
+    ]);
+    // A fixed and a symbolic batch dimension agree: every run has the fixed size.
+    expect(
+      signatureIssues(manifest(raw), {
+        inputs: [input({ shape: [1, 2] }), input({ name: 'extra', shape: ['N', 1] })],
+        outputs: outputs(),
+      }),
+    ).toEqual([]);
+  });
+
+  it('rejects output shapes that do not fit their kind: class with several values, probability of rank 1', () => {
+    const issues = signatureIssues(manifest(), {
+      inputs: [input()],
+      outputs: [
+        { name: 'probabilities', isTensor: true, elementType: 'float32', shape: ['N'] },
+        { name: 'label', isTensor: true, elementType: 'int64', shape: ['N', 3] },
+      ],
+    });
+    expect(issues).toEqual([
+      'outputs "probabilities": the model returns shape ["N"]; a probability output must be [batch, 2] (one score per label); export the scores as a 2-D tensor',
+      'outputs "label": the model returns shape ["N", 3] (3 values per instance); a class output must have one class per instance ([batch] or [batch, 1]); declare scores as kind "probability", or take their ArgMax in the graph',
+    ]);
+    // [batch, 1] is one value per instance.
+    expect(
+      signatureIssues(manifest(), {
+        inputs: [input()],
+        outputs: [outputs()[0]!, { name: 'label', isTensor: true, elementType: 'int64', shape: ['N', 1] }],
+      }),
+    ).toEqual([]);
   });
 
   it('rejects a missing output, a non-tensor output and a wrong output type', () => {
@@ -96,7 +144,9 @@ describe('signatureIssues', () => {
         outputs()[1]!,
       ],
     });
-    expect(issues).toEqual([expect.stringMatching(/returns 3 probabilities per row but labels lists 2/)]);
+    expect(issues).toEqual([
+      expect.stringMatching(/returns 3 probabilities per row but labels lists 2; list one label per score/),
+    ]);
   });
 
   it('rejects a non-tensor input', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseManifest, type Manifest, type Output } from '../../lambdas/core/manifest';
 import type { LoadedModel, OutputValue } from '../../lambdas/core/model-runtime';
-import { compareOutput, outputRow, smokeSampleIssues } from '../../lambdas/core/smoke';
+import { compareOutput, outputRow, showClass, smokeSampleIssues } from '../../lambdas/core/smoke';
 import { tinyRuntime } from './fakes';
 import { tinyManifest } from './manifest-fixtures';
 
@@ -64,6 +64,16 @@ function tiny(): Manifest {
 /** The fixture model's math (see test/fixtures/tiny-classifier/make_model.py), in plain JS. */
 const tinyModel = (): Promise<LoadedModel> => tinyRuntime().load();
 
+describe('showClass', () => {
+  const output: Output = { name: 'label', kind: 'class', elementType: 'int64', labels: ['a', 'b'] };
+  it('shows the label with its index, a label as is, and an index without a label as such', () => {
+    expect(showClass(output, 1n)).toBe('"b" (index 1)');
+    expect(showClass(output, 0)).toBe('"a" (index 0)');
+    expect(showClass(output, 'b')).toBe('"b"');
+    expect(showClass(output, 5)).toBe('index 5 (no label)');
+  });
+});
+
 describe('smokeSampleIssues', () => {
   it('passes the fixture samples', async () => {
     expect(await smokeSampleIssues(tiny(), await tinyModel())).toEqual([]);
@@ -85,21 +95,25 @@ describe('smokeSampleIssues', () => {
     const issues = await smokeSampleIssues(bad, await tinyModel());
     expect(issues).toHaveLength(2);
     expect(issues[0]).toMatch(
-      /^smokeSamples\[1\]\.expected\.label: class differs \(expected "benign", got 1\)$/,
+      /^smokeSamples\[1\]\.expected\.label: class differs \(expected "benign", got "malignant" \(index 1\)\)$/,
     );
     expect(issues[1]).toMatch(
       /^smokeSamples\[1\]\.expected\.probabilities: probability\[0\].*expected \[0.5,0.5\], got \[/,
     );
   });
 
-  it('reports samples whose inputs cannot be encoded, and a model that fails to run', async () => {
+  it('reports samples the ingress validator refuses (type, range), naming the declaration to fix, and a model that fails to run', async () => {
     const m = tiny();
     const bad = {
       ...m,
-      smokeSamples: [{ inputs: { x1: 'x', x2: 1 }, expected: { label: 0 }, tolerance: 0 }],
+      smokeSamples: [
+        { inputs: { x1: 'x', x2: 1 }, expected: { label: 0 }, tolerance: 0 },
+        { inputs: { x1: 11, x2: 1 }, expected: { label: 0 }, tolerance: 0 },
+      ],
     };
     expect(await smokeSampleIssues(bad, await tinyModel())).toEqual([
-      'smokeSamples[0].inputs.x1: must be a finite number',
+      'smokeSamples[0].inputs.x1: must be a finite number, got "x"; fix the sample or the declaration inputs.features[0] ("x1"): requests like it would get 400',
+      'smokeSamples[1].inputs.x1: must be from -10 to 10, got 11; fix the sample or the declaration inputs.features[0] ("x1"): requests like it would get 400',
     ]);
     const broken: LoadedModel = {
       ...(await tinyModel()),

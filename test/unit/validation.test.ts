@@ -54,7 +54,12 @@ describe('validateRelease', () => {
     if (!r.valid) return;
     expect(r.etag).toMatch(/[0-9a-f]{32}/);
     expect(r.manifestSha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(r.checks.join('\n')).toMatch(/signature: .*smoke samples: 2 of 2 match.*no champion/s);
+    expect(r.checks.join('\n')).toMatch(
+      /signature: .*smoke samples: 2 of 2 accepted by the ingress validator, served, formatted and matching.*serve contract: .*no champion/s,
+    );
+    expect(r.checks).toContain(
+      'serve contract: class labels of "label": cover every class the graph can emit (ArgMax over a tensor of width 2 (initializer "W" [3, 2]))',
+    );
     expect(ledger.audit.types()).toEqual(['VALIDATION_PASSED']);
     expect(runtime.released).toBe(1);
   });
@@ -192,7 +197,9 @@ describe('validateRelease', () => {
     const m = tinyManifest();
     m.smokeSamples[1].expected.label = 'benign';
     const reasons = reasonsOf(await setup({ manifest: m }).run());
-    expect(reasons).toEqual(['smokeSamples[1].expected.label: class differs (expected "benign", got 1)']);
+    expect(reasons).toEqual([
+      'smokeSamples[1].expected.label: class differs (expected "benign", got "malignant" (index 1))',
+    ]);
   });
 
   it('compares against the champion and rejects a regression beyond the limit', async () => {
