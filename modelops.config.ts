@@ -28,6 +28,18 @@ export default defineConfig({
       // reservedConcurrency: 20,
       // Request limits, routing cache and capture (defaults in docs/config.md), e.g. capture 5% of requests:
       // inference: { capture: { sampleRate: 0.05 } },
+      // Retraining (docs/retrain.md). Local mode runs trainer.command; a deploy also needs trainer.sagemaker.image,
+      // which is why it is off here. referenceData is a registry key holding the reference CSV (features + label):
+      // retrain: {
+      //   enabled: true,
+      //   schedule: 'rate(7 days)',
+      //   referenceData: 'reference/breast-cancer.csv',
+      //   trainer: {
+      //     command: ['node', '--import', 'tsx', 'examples/trainer/train.ts'],
+      //     // sagemaker: { image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/trainer:1.0' },
+      //   },
+      //   championGate: { metric: 'auc' },
+      // },
     },
     { name: 'credit-risk', target: 'lambda', owner: 'ml-platform', riskTier: 'high' },
     // A model served by a SageMaker endpoint behind the same router (see docs/config.md):

@@ -11,6 +11,7 @@ import { decide } from './approve';
 import { promote, route } from './promote';
 import { push } from './push';
 import { rollback } from './rollback';
+import { retrain } from './retrain';
 import { status, statusOfVersion } from './status';
 import { MAX_OLDER_THAN_DAYS, prune } from './prune';
 import { unlock } from './unlock';
@@ -455,6 +456,64 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
 
   addTargetOptions(
     program
+      .command('retrain')
+      .description(
+        'Start a retrain of a model by hand (docs/retrain.md): the retrain state machine with input ' +
+          '{model, trigger: "manual", reason, requestedBy}. Checked first (model configured with retrain.enabled, ' +
+          'reason given); nothing is written when a check fails. AWS (--stack): StartExecution, printing the ' +
+          'execution ARN and console link. Local mode: a request object the running `npm start` picks up. Then waits ' +
+          "for the Guard's decision (RETRAIN_STARTED, or RETRAIN_SKIPPED with why). Exit 0 started or skipped, 1 " +
+          'failure or no decision in time, 2 bad usage.',
+      )
+      .argument('<model>', 'a model with retrain.enabled in modelops.config.ts')
+      .addOption(
+        new Option('--reason <text>', 'why (required, 1-500 characters; audited and kept in the lineage)'),
+      )
+      .addOption(
+        new Option(
+          '--state-machine-arn <arn>',
+          'AWS: the retrain state machine to start (default: the stack output RetrainStateMachineArn)',
+        ).env('MODELOPS_RETRAIN_STATE_MACHINE_ARN'),
+      )
+      .addOption(
+        new Option('--name <execution-name>', 'execution name (default <model>-retrain-manual-<time>-<hex>)'),
+      )
+      .addOption(new Option('--no-follow', "return once started, without waiting for the Guard's decision"))
+      .addOption(
+        new Option('--timeout <seconds>', "how long to wait for the Guard's decision")
+          .argParser(positiveNumber('--timeout'))
+          .default(60),
+      ),
+  ).action(
+    async (
+      model: string,
+      flags: TargetOptions & {
+        reason?: string;
+        stateMachineArn?: string;
+        name?: string;
+        follow: boolean;
+        timeout: number;
+      },
+    ) => {
+      await retrain(
+        model,
+        {
+          reason: flags.reason,
+          ...(flags.stack !== undefined ? { stack: flags.stack } : {}),
+          ...(flags.stateMachineArn !== undefined ? { stateMachineArn: flags.stateMachineArn } : {}),
+          ...(flags.name !== undefined ? { name: flags.name } : {}),
+          follow: flags.follow,
+          timeoutSeconds: flags.timeout,
+        },
+        () => resolveTarget(flags),
+        io,
+      );
+      setExitCode(0);
+    },
+  );
+
+  addTargetOptions(
+    program
       .command('prune')
       .description(
         'Delete REJECTED version records of a model (registered versions are never touched). Each delete is ' +
@@ -607,6 +666,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       "  modelops rollback breast-cancer --reason 'p99 doubled on the candidate'",
       "  modelops rollback breast-cancer --to 1.0.0 --reason '1.1.0 mislabels benign cases'",
       "  modelops unlock breast-cancer --reason 'release execution died'",
+      "  modelops retrain breast-cancer --reason 'labels of November arrived'",
       '  modelops invoke breast-cancer --file instances.json',
       '  modelops feedback breast-cancer --request-id 3f2a… --label benign',
     ].join('\n'),

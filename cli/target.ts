@@ -87,7 +87,11 @@ function tableOverrides(o: TargetOptions): Record<string, string> {
   return out;
 }
 
-async function stackOutputs(stack: string, region: string | undefined): Promise<Record<string, string>> {
+/** A stack's CloudFormation outputs by key; a stack that cannot be read is bad usage naming the fix. */
+export async function stackOutputs(
+  stack: string,
+  region: string | undefined,
+): Promise<Record<string, string>> {
   const cfn = new CloudFormationClient(region ? { region } : {});
   try {
     const { Stacks } = await cfn.send(new DescribeStacksCommand({ StackName: stack }));

@@ -373,6 +373,123 @@ const canarySchema = z
   .prefault({});
 export type CanaryConfig = z.infer<typeof canarySchema>;
 
+export const DEFAULT_RETRAIN = {
+  enabled: false,
+  cooldownMinutes: 360,
+  dailyCap: 2,
+  backoffMinutes: 60,
+  dataWindowDays: 7,
+  championGate: { minImprovement: 0, higherIsBetter: true },
+  sagemaker: { instanceCount: 1, volumeSizeGb: 30, maxRuntimeSeconds: 3_600 },
+} as const;
+
+/**
+ * `rate(<n> minutes|hours|days)` or `cron(<6 fields>)`: EventBridge Scheduler's recurring expressions (checked
+ * loosely here; the scheduler refuses what it cannot read at deploy time). Local mode runs `rate(...)` only.
+ */
+export const RETRAIN_SCHEDULE_PATTERN =
+  /^(rate\((\d+) (minute|minutes|hour|hours|day|days)\)|cron\((\S+ ){5}\S+\))$/;
+
+/** SageMaker hyperparameters: string to string, as CreateTrainingJob takes them (at most 100). */
+const hyperparametersSchema = z
+  .record(z.string().min(1).max(256), z.string().max(2_500))
+  .refine((h) => Object.keys(h).length <= 100, { error: 'at most 100 hyperparameters' });
+
+/**
+ * Retraining (docs/retrain.md): persistent drift, a schedule, the accuracy alarm or a manual start run the retrain
+ * state machine, guarded by cooldown, daily cap and backoff; the retrained version must beat LIVE on
+ * `championGate.metric` before it is released through the usual canary.
+ */
+const retrainSchema = z
+  .strictObject({
+    enabled: z.boolean().default(DEFAULT_RETRAIN.enabled),
+    /** Extra trigger on a timetable: `rate(7 days)` or `cron(0 3 ? * MON *)`. */
+    schedule: z
+      .string()
+      .regex(RETRAIN_SCHEDULE_PATTERN, {
+        error: 'must be rate(<n> minutes|hours|days) or cron(<6 fields>), e.g. rate(7 days)',
+      })
+      .optional(),
+    /** No automatic retrain starts this long after the last retrain started or the last promote. */
+    cooldownMinutes: wholeNumber(0, 43_200, 'minutes').default(DEFAULT_RETRAIN.cooldownMinutes),
+    /** At most this many retrains start per UTC day (manual starts count too). */
+    dailyCap: wholeNumber(1, 100, 'retrains').default(DEFAULT_RETRAIN.dailyCap),
+    /** After a failed retrain, automatic starts wait this long, doubled per consecutive failure (capped at 7 days). */
+    backoffMinutes: wholeNumber(0, 10_080, 'minutes').default(DEFAULT_RETRAIN.backoffMinutes),
+    /**
+     * Drifted windows the `ModelDriftDetected` evidence must show among its recent windows before drift starts a
+     * retrain. @default - the model's drift.persistence.m
+     */
+    driftPersistence: wholeNumber(1, 100, 'windows').optional(),
+    /** Labelled predictions of this many days before the start are added to the reference data. */
+    dataWindowDays: wholeNumber(1, 365, 'days').default(DEFAULT_RETRAIN.dataWindowDays),
+    /** The reference CSV training starts from: a path in the project (local) or a registry key. */
+    referenceData: z.string().trim().min(1, { error: 'must name a CSV file or registry key' }).optional(),
+    trainer: z
+      .strictObject({
+        /**
+         * Local mode: the command, run with `--data <csv> --manifest <parent manifest.json> --out <dir>` appended;
+         * it writes model.onnx and report.json to the out dir.
+         */
+        command: z.array(z.string().min(1)).min(1, { error: 'must list the program and its arguments' }),
+        /** AWS: the SageMaker training job (`createTrainingJob.sync`). */
+        sagemaker: z
+          .strictObject({
+            image: z.string().regex(ECR_IMAGE_URI_PATTERN, {
+              error:
+                'must be an ECR image URI such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/trainer:1.0',
+            }),
+            instanceType: z
+              .string()
+              .regex(SAGEMAKER_INSTANCE_TYPE_PATTERN, {
+                error: 'must be a SageMaker instance type such as ml.m5.large',
+              })
+              .default('ml.m5.large'),
+            instanceCount: wholeNumber(1, 20, 'instances').default(DEFAULT_RETRAIN.sagemaker.instanceCount),
+            volumeSizeGb: wholeNumber(1, 16_384, 'GB').default(DEFAULT_RETRAIN.sagemaker.volumeSizeGb),
+            maxRuntimeSeconds: wholeNumber(60, 21_600, 'seconds').default(
+              DEFAULT_RETRAIN.sagemaker.maxRuntimeSeconds,
+            ),
+            hyperparameters: hyperparametersSchema.default({}),
+          })
+          .optional(),
+      })
+      .optional(),
+    championGate: z
+      .strictObject({
+        /** A metric both LIVE's manifest and the trainer's report.json carry, e.g. `auc`. */
+        metric: z.string().trim().min(1, { error: 'must name a metric, e.g. auc' }),
+        /** The retrained model must beat LIVE by at least this much (in the metric's units). */
+        minImprovement: z
+          .number()
+          .min(0, { error: 'must be >= 0' })
+          .default(DEFAULT_RETRAIN.championGate.minImprovement),
+        higherIsBetter: z.boolean().default(DEFAULT_RETRAIN.championGate.higherIsBetter),
+      })
+      .optional(),
+  })
+  .prefault({})
+  .superRefine((r, ctx) => {
+    if (!r.enabled) return;
+    if (r.trainer === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trainer'],
+        message:
+          'is required when retrain.enabled is true: add trainer: { command: [...], sagemaker?: {...} }',
+      });
+    }
+    if (r.championGate === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['championGate'],
+        message:
+          'is required when retrain.enabled is true: add championGate: { metric: "<a manifest metric>" }',
+      });
+    }
+  });
+export type RetrainConfig = z.infer<typeof retrainSchema>;
+
 export const OBJECT_LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
 export const DEFAULT_OBJECT_LOCK = { mode: 'GOVERNANCE', days: 365 } as const;
 
@@ -424,7 +541,7 @@ export const modelConfigSchema = z
     drift: driftSchema,
     feedback: feedbackSchema,
     canary: canarySchema,
-    // Room for later issues: retrain.
+    retrain: retrainSchema,
   })
   .superRefine((m, ctx) => {
     if (m.reservedConcurrency !== undefined && m.provisionedConcurrency.max > m.reservedConcurrency) {

@@ -74,6 +74,12 @@ export interface LocalFunction {
    * @default - no scope: the helpers read process.env
    */
   readonly environment?: TaskEnvironment;
+  /**
+   * `service`: the local stand-in of a service integration (`arn:aws:states:::sagemaker:…`, `…:states:startExecution…`)
+   * bound by its Resource. Its error's message is the Cause as is (Step Functions puts the service's own description
+   * there, not a Lambda error document). @default 'lambda'
+   */
+  readonly integration?: 'lambda' | 'service';
 }
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -337,7 +343,13 @@ export class AslRunner {
         result = await (environment ? withTaskEnvironment(environment, () => invoke(input)) : invoke(input));
       } catch (err) {
         // The library matches Retry/Catch `ErrorEquals` against `error.name`, as Step Functions matches errorType.
-        throw new LambdaFunctionError(errorName(err), lambdaErrorCause(err));
+        const cause =
+          fn.integration === 'service'
+            ? err instanceof Error
+              ? err.message
+              : String(err)
+            : lambdaErrorCause(err);
+        throw new LambdaFunctionError(errorName(err), cause);
       }
       // Lambda serializes the result to JSON: undefined becomes null, Dates become strings, and so on.
       return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);

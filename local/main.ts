@@ -3,8 +3,10 @@
  * release state machine to the real handlers, and starts a release for every manifest uploaded to `incoming/`.
  */
 import { TimeSeriesMetricsStore } from '../lambdas/adapters/local-metric-store';
-import { alarmService } from './alarm-runner';
+import { alarmService, type AlarmRunner } from './alarm-runner';
 import { driftService } from './drift-runner';
+import { LocalEventBus } from './event-bus';
+import { retrainTriggerService } from './retrain-scheduler';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -120,6 +122,17 @@ function inferenceLines(mode: LocalMode, target: string): string[] {
   ];
 }
 
+/** How to start a retrain by hand, when some model has retrain enabled (docs/retrain.md#manual-start). */
+function retrainLines(mode: LocalMode, target: string): string[] {
+  const model = mode.runtime.config.models.find((m) => m.retrain.enabled);
+  if (model === undefined) return [];
+  return [
+    '',
+    'Retrain it (drift, schedule and accuracy alarms also start retrains):',
+    `  npx modelops retrain ${model.name} --reason 'new labels' ${target}`,
+  ];
+}
+
 function banner(mode: LocalMode): string {
   const { emulators } = mode;
   const relative = path.relative(process.cwd(), emulators.dataDir) || '.';
@@ -142,6 +155,7 @@ function banner(mode: LocalMode): string {
     `  npx modelops push examples/breast-cancer ${target}`,
     `  npx modelops status ${target}`,
     ...inferenceLines(mode, target),
+    ...retrainLines(mode, target),
     '',
     'Or with the AWS CLI (artifact first, the manifest starts the release):',
     `  export AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} AWS_REGION=${emulators.region}`,
@@ -170,6 +184,9 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
 
   // One metric store: the inference app and the drift monitor emit into it, the alarm runner reads it.
   const metricStore = new TimeSeriesMetricsStore();
+  // One bus: the drift monitor publishes ModelDriftDetected on it, the retrain triggers subscribe.
+  const bus = new LocalEventBus();
+  let alarmRunner: AlarmRunner | undefined;
   let mode: LocalMode;
   try {
     mode = await startLocalMode({
@@ -180,9 +197,11 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
       s3Port: opts.s3Port,
       services: [
         inferenceService({ port: opts.httpPort, metricStore }),
-        alarmService({ reader: metricStore }),
+        alarmService({ reader: metricStore, onRunner: (runner) => (alarmRunner = runner) }),
         // Every monitoring.driftScheduleMinutes, as the deployed schedule; its metrics feed the drift alarm rule.
-        driftService({ metrics: metricStore }),
+        driftService({ metrics: metricStore, bus }),
+        // Persistent drift, accuracy alarms, rate(...) schedules and `modelops retrain` start retrains (docs/retrain.md).
+        retrainTriggerService({ bus, alarms: () => alarmRunner }),
       ],
       onExecutionFinished: (e) => {
         const reason = e.result?.error ? ` (${e.result.error})` : '';

@@ -12,10 +12,12 @@ import path from 'node:path';
 import { LOCAL_SIGNING_KEY_DIR_PREFIX } from '../lambdas/adapters/signer-from-env';
 import { approvalPoliciesEnvValue } from '../lambdas/core/approval-events';
 import { localRolloutTargetsEnvValue } from '../lambdas/core/candidate-deploy';
+import { retrainPoliciesEnvValue } from '../lambdas/core/retrain-policy';
 import { rolloutPoliciesEnvValue } from '../lambdas/core/rollout-events';
 import { modelMaxBatchEnvValue, TaskEnvironment } from '../lambdas/shared/env';
 import { parseConfig, type ModelOpsConfig } from '../lib/config';
 import { RELEASE_WORKFLOW } from '../lib/workflows/release';
+import { RETRAIN_WORKFLOW, type RetrainSubstitution } from '../lib/workflows/retrain';
 import {
   functionArnPlaceholder,
   functionEnvironment,
@@ -30,6 +32,8 @@ import {
 import {
   AslRunner,
   loadDefinition,
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
   localFunctionArn,
   STEPFUNCTIONS_DIR,
   type ExecutionResult,
@@ -37,11 +41,26 @@ import {
   type LocalFunction,
   type TaskTokenWaiter,
 } from './asl-runner';
-import { LOCAL_CREDENTIALS, type Emulators } from './emulators';
+import { emulatorClients, LOCAL_CREDENTIALS, type Emulators } from './emulators';
+import { SAGEMAKER_TRAINING_SYNC, localTrainerFunction } from './trainer';
 import type { ExecutionJournal, JournalEntry } from './journal';
 import type { LocalLogger } from './logger';
 
 export const RELEASE_STATE_MACHINE = RELEASE_WORKFLOW.name;
+export const RETRAIN_STATE_MACHINE = RETRAIN_WORKFLOW.name;
+
+/** The nested release of the retrain ASL's Release state. */
+export const NESTED_EXECUTION_SYNC = 'arn:aws:states:::states:startExecution.sync:2';
+
+/** `arn:aws:states:us-east-1:000000000000:stateMachine:<name>`. */
+export function localStateMachineArn(name: string): string {
+  return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${name}`;
+}
+
+/** A nested execution that did not succeed, as `startExecution.sync:2` fails its Task. */
+class NestedExecutionFailedError extends Error {
+  override name = 'States.TaskFailed';
+}
 
 /** `modelops-local-validate-artifact`: the function name (and ARN) local mode gives a row. */
 export function localFunctionName(fn: Pick<WorkflowFunction, 'handler'>): string {
@@ -99,6 +118,7 @@ export function localSettings(emulators: Emulators, config: ModelOpsConfig): Wor
     // provided by the server once it listens); SageMaker does not run locally.
     rolloutTargets: localRolloutTargetsEnvValue(config.models),
     candidateWarmUrl: '',
+    retrainPolicies: retrainPoliciesEnvValue(config.models),
   };
 }
 
@@ -152,6 +172,11 @@ export interface LocalRuntimeOptions {
   /** Tests only: the release wiring table, e.g. with a binding removed. @default RELEASE_WORKFLOW */
   readonly releaseWorkflow?: Workflow;
   /**
+   * Tests only: the retrain wiring table, e.g. with a row's handler replaced by a test stand-in.
+   * @default RETRAIN_WORKFLOW
+   */
+  readonly retrainWorkflow?: Workflow;
+  /**
    * Where running executions are recorded before they start and forgotten when they end, so a crash leaves a trace
    * that the next start recovers (local/start.ts). @default no journal
    */
@@ -168,6 +193,13 @@ export interface LocalRuntime {
   startRelease(input: { bucket: string; key: string }, name?: string): Promise<ExecutionResult>;
   /** Starts a journaled release again from the start, under the same name (recovery after a crash). */
   resumeRelease(entry: JournalEntry): Promise<ExecutionResult>;
+  /** The retrain state machine; only when a model has `retrain.enabled`. */
+  readonly retrain?: AslRunner;
+  /**
+   * Starts a retrain execution (input: docs/retrain.md#manual-start) and waits for its end. Throws when no model has
+   * retrain enabled.
+   */
+  startRetrain(input: unknown, name?: string): Promise<ExecutionResult>;
   /**
    * Gives every release function bound to `setting` a value known only once a service runs: the inference server
    * provides `metricsReadUrl` (its own URL) for AnalyzeCanary and `candidateWarmUrl` for DeployCandidate.
@@ -217,29 +249,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   Object.assign(process.env, environment);
 
   const workflow = options.releaseWorkflow ?? RELEASE_WORKFLOW;
-  const substitutions: Record<string, string> = {};
-  const functions = new Map<string, LocalFunction>();
-  const environments = new Map<string, TaskEnvironment>();
-  for (const fn of workflow.functions) {
-    const name = localFunctionName(fn);
-    const arn = localFunctionArn(name);
-    const fnEnvironment = taskEnvironment(fn, options.emulators, config);
-    substitutions[functionArnPlaceholder(fn)] = arn;
-    environments.set(fn.id, fnEnvironment);
-    functions.set(arn, {
-      name,
-      timeoutSeconds: fn.timeoutSeconds,
-      memoryMb: fn.memoryMb,
-      environment: fnEnvironment,
-      load: async () => {
-        const mod = (await fn.import()) as { handler?: unknown };
-        if (typeof mod.handler !== 'function') {
-          throw new TypeError(`lambdas/${fn.handler}/handler.ts does not export a function named "handler"`);
-        }
-        return mod.handler as LambdaHandler;
-      },
-    });
-  }
+  const { substitutions, functions, environments } = bindWorkflow(workflow, options, config);
   const definition = loadDefinition(path.join(STEPFUNCTIONS_DIR, workflow.aslFile), substitutions);
   const release = new AslRunner({
     definition,
@@ -270,10 +280,33 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       .catch((err: Error) => logger.warn(`could not clear journal entry of ${name}: ${err.message}`));
     return result;
   };
+  const retrain = createRetrainRunner(options, config, (input, name) => run(input, name, undefined));
+  const retrainRun = async (input: unknown, name: string): Promise<ExecutionResult> => {
+    if (retrain === undefined) {
+      throw new Error(
+        'no model has retrain.enabled in the config; enable it to start retrains (docs/retrain.md)',
+      );
+    }
+    await journal?.begin({
+      stateMachine: RETRAIN_WORKFLOW.name,
+      name,
+      input,
+      startedAt: new Date().toISOString(),
+      attempt: 1,
+      status: 'RUNNING',
+    });
+    const result = await retrain.runner.run(input, { name });
+    await journal
+      ?.end(name)
+      .catch((err: Error) => logger.warn(`could not clear journal entry of ${name}: ${err.message}`));
+    return result;
+  };
   return {
     config,
     environment,
     release,
+    ...(retrain ? { retrain: retrain.runner } : {}),
+    startRetrain: (input, name) => retrainRun(input, name ?? randomUUID()),
     releaseEnvironments: environments,
     startRelease: (input, name) => run(input, name ?? randomUUID(), undefined),
     resumeRelease: (entry) => run(entry.input, entry.name, entry),
@@ -283,6 +316,111 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
           environments.get(fn.id)!.provide(WORKFLOW_SETTINGS[setting], value);
         }
       }
+      for (const fn of retrain?.workflow.functions ?? []) {
+        if ((fn.settings as readonly WorkflowSetting[]).includes(setting)) {
+          retrain!.environments.get(fn.id)!.provide(WORKFLOW_SETTINGS[setting], value);
+        }
+      }
     },
   };
+}
+
+/** Local functions for a wiring table's rows, each in its own environment, and the ARN substitutions. */
+function bindWorkflow(
+  workflow: Workflow,
+  options: LocalRuntimeOptions,
+  config: ModelOpsConfig,
+): {
+  substitutions: Record<string, string>;
+  functions: Map<string, LocalFunction>;
+  environments: Map<string, TaskEnvironment>;
+} {
+  const substitutions: Record<string, string> = {};
+  const functions = new Map<string, LocalFunction>();
+  const environments = new Map<string, TaskEnvironment>();
+  for (const fn of workflow.functions) {
+    const name = localFunctionName(fn);
+    const arn = localFunctionArn(name);
+    const fnEnvironment = taskEnvironment(fn, options.emulators, config);
+    substitutions[functionArnPlaceholder(fn)] = arn;
+    environments.set(fn.id, fnEnvironment);
+    functions.set(arn, {
+      name,
+      timeoutSeconds: fn.timeoutSeconds,
+      memoryMb: fn.memoryMb,
+      environment: fnEnvironment,
+      load: async () => {
+        const mod = (await fn.import()) as { handler?: unknown };
+        if (typeof mod.handler !== 'function') {
+          throw new TypeError(`lambdas/${fn.handler}/handler.ts does not export a function named "handler"`);
+        }
+        return mod.handler as LambdaHandler;
+      },
+    });
+  }
+  return { substitutions, functions, environments };
+}
+
+/**
+ * The retrain state machine bound locally: its rows like the release's, Train to the local trainer (local/trainer.ts)
+ * and Release to `startRelease` in-process, answering as `startExecution.sync:2` does (`Output` parsed JSON, a failed
+ * nested execution failing the Task with `States.TaskFailed`). Only when some model has retrain enabled.
+ */
+function createRetrainRunner(
+  options: LocalRuntimeOptions,
+  config: ModelOpsConfig,
+  startRelease: (input: unknown, name: string) => Promise<ExecutionResult>,
+): { runner: AslRunner; workflow: Workflow; environments: Map<string, TaskEnvironment> } | undefined {
+  if (!config.models.some((m) => m.retrain.enabled)) return undefined;
+  const workflow = options.retrainWorkflow ?? RETRAIN_WORKFLOW;
+  const { substitutions, functions, environments } = bindWorkflow(workflow, options, config);
+  const releaseArn = localStateMachineArn(RELEASE_WORKFLOW.name);
+  const local: Record<RetrainSubstitution, string> = {
+    RegistryBucketName: options.emulators.bucket,
+    // s3rver has no KMS; the parameter is passed and ignored, as the local trainer ignores the image.
+    RegistryKeyArn: `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:key/local`,
+    TrainingRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/modelops-local-training`,
+    ReleaseStateMachineArn: releaseArn,
+  };
+  Object.assign(substitutions, local);
+  const { s3 } = emulatorClients(options.emulators);
+  functions.set(SAGEMAKER_TRAINING_SYNC, localTrainerFunction({ config, s3, logger: options.logger }));
+  functions.set(NESTED_EXECUTION_SYNC, {
+    name: 'local-nested-release',
+    integration: 'service',
+    timeoutSeconds: 3_700,
+    load: async () => async (event) => {
+      const { StateMachineArn, Input } = event as { StateMachineArn?: string; Input?: unknown };
+      if (StateMachineArn !== releaseArn) {
+        throw new NestedExecutionFailedError(
+          `local mode runs only the release state machine (${releaseArn}), not ${StateMachineArn}`,
+        );
+      }
+      const result = await startRelease(Input, randomUUID());
+      const described = {
+        ExecutionArn: result.executionArn,
+        StateMachineArn: releaseArn,
+        Name: result.name,
+        Status: result.status,
+        StartDate: result.startDate,
+        StopDate: result.stopDate,
+        Input: JSON.stringify(Input),
+      };
+      if (result.status !== 'SUCCEEDED') {
+        throw new NestedExecutionFailedError(
+          JSON.stringify({ ...described, Error: result.error ?? result.status, Cause: result.cause ?? '' }),
+        );
+      }
+      return { ...described, Output: result.output ?? null };
+    },
+  });
+  const definition = loadDefinition(path.join(STEPFUNCTIONS_DIR, workflow.aslFile), substitutions);
+  const runner = new AslRunner({
+    definition,
+    stateMachineName: workflow.name,
+    functions,
+    logger: options.logger,
+    ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
+  });
+  return { runner, workflow, environments };
 }

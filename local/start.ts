@@ -7,13 +7,20 @@ import path from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { auditEvent } from '../lambdas/core/audit';
 import { parseIncomingKey } from '../lambdas/core/keys';
-import { AUDIT_LOG_TABLE } from '../lambdas/core/tables';
+import { recordRetrainOutcome } from '../lambdas/core/retrain-outcome';
+import { RETRAIN_STATE_KIND, retrainPolicyOf, type RetrainState } from '../lambdas/core/retrain-policy';
+import { AUDIT_LOG_TABLE, MONITOR_STATE_TABLE } from '../lambdas/core/tables';
 import type { ModelOpsConfig } from '../lib/config';
-import type { ExecutionStatus } from './asl-runner';
+import { LOCAL_ACCOUNT, LOCAL_REGION, type ExecutionStatus } from './asl-runner';
 import { emulatorClients, startEmulators, type EmulatorOptions, type Emulators } from './emulators';
 import { ExecutionJournal, JOURNAL_DIR, type JournalEntry } from './journal';
 import type { LocalLogger } from './logger';
-import { createLocalRuntime, RELEASE_STATE_MACHINE, type LocalRuntime } from './runtime';
+import {
+  createLocalRuntime,
+  RELEASE_STATE_MACHINE,
+  RETRAIN_STATE_MACHINE,
+  type LocalRuntime,
+} from './runtime';
 import { startWatcher, type TrackedExecution, type Watcher } from './watcher';
 
 /**
@@ -121,11 +128,14 @@ async function recoverInterrupted(
   log.warn(`${entries.length} execution(s) were interrupted by the last shutdown; recovering them`);
   const { s3, dynamodb: ddb } = emulatorClients(emulators);
   // Imported here: the adapter modules create their default SDK clients from process.env when they load.
-  const [{ DynamoAuditLog }, { createDocumentClient }] = await Promise.all([
+  const [{ DynamoAuditLog }, { DynamoMonitorStateStore }, { createDocumentClient }] = await Promise.all([
     import('../lambdas/adapters/dynamo-audit-log'),
+    import('../lambdas/adapters/dynamo-monitor-state'),
     import('../lambdas/adapters/clients'),
   ]);
-  const audit = new DynamoAuditLog(emulators.tables[AUDIT_LOG_TABLE.envVar]!, createDocumentClient(ddb));
+  const doc = createDocumentClient(ddb);
+  const audit = new DynamoAuditLog(emulators.tables[AUDIT_LOG_TABLE.envVar]!, doc);
+  const monitorState = new DynamoMonitorStateStore(emulators.tables[MONITOR_STATE_TABLE.envVar]!, doc);
   const manifestExists = async (input: { bucket: string; key: string }): Promise<boolean> => {
     try {
       await s3.send(new HeadObjectCommand({ Bucket: input.bucket, Key: input.key }));
@@ -202,6 +212,7 @@ async function recoverInterrupted(
       };
     }
 
+    if (entry.stateMachine === RETRAIN_STATE_MACHINE) return endRetrain(entry, reason);
     const key = input ? parseIncomingKey(input.key) : undefined;
     if (key && key.issues.length === 0) {
       try {
@@ -238,6 +249,61 @@ async function recoverInterrupted(
       status: 'INTERRUPTED',
       cause: reason,
     });
+    await journal.end(entry.name);
+    return {
+      name: entry.name,
+      stateMachine: entry.stateMachine,
+      input: entry.input,
+      action: 'INTERRUPTED',
+      status: 'INTERRUPTED',
+      reason,
+    };
+  }
+
+  /**
+   * A retrain a crash interrupted is not re-run (it may have trained, packaged or released part-way), but its
+   * model's retrain slot is released as RecordFailure would: RETRAIN_FAILED audited, backoff applied. Otherwise the
+   * Guard would skip every trigger with RETRAIN_RUNNING until the state machine timeout (8 h).
+   */
+  async function endRetrain(entry: JournalEntry, reason: string): Promise<RecoveredExecution | undefined> {
+    const model = (entry.input as { model?: unknown } | null)?.model;
+    const configured =
+      typeof model === 'string'
+        ? runtime.config.models.find((m) => m.name === model && m.retrain.enabled)
+        : undefined;
+    if (configured !== undefined) {
+      const executionId = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${entry.stateMachine}:${entry.name}`;
+      try {
+        // The run id, when this execution's Guard took the slot (RecordFailure gets it from the execution's state).
+        const held = (await monitorState.getState(configured.name, RETRAIN_STATE_KIND))?.state as
+          RetrainState | undefined;
+        const runId = held?.running?.executionId === executionId ? held.running.runId : undefined;
+        await recordRetrainOutcome(
+          { monitorState, audit },
+          {
+            model: configured.name,
+            executionId,
+            ...(runId !== undefined ? { runId } : {}),
+            outcome: 'failed',
+            failure: { step: 'LocalModeInterrupted', error: 'LocalModeInterrupted', cause: reason },
+          },
+          retrainPolicyOf(configured),
+          Date.now(),
+        );
+      } catch (err) {
+        log.error(
+          `could not end interrupted retrain ${entry.name}: ${(err as Error).message}; kept in the journal for the next start`,
+        );
+        return undefined;
+      }
+    }
+    log.warn(
+      `retrain execution ${entry.name} was interrupted and ended: ${reason}` +
+        (configured
+          ? ` (RETRAIN_FAILED audited for ${configured.name}; its retrain slot is free)`
+          : ' (no retrain-enabled model in its input)'),
+    );
+    await record({ name: entry.name, startedAt: entry.startedAt, status: 'INTERRUPTED', cause: reason });
     await journal.end(entry.name);
     return {
       name: entry.name,

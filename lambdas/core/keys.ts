@@ -10,7 +10,35 @@ export const MANIFEST_FILE = 'manifest.json';
  * An upload id: the folder `modelops push` puts one push's files in, so that concurrent pushes of one version never
  * read each other's files. Sortable time first (`20261201T225700123Z`), then a random suffix: `<time>-<hex>`.
  */
-export const UPLOAD_ID_PATTERN = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8,32}$/;
+export const UPLOAD_ID_PATTERN =
+  /^(?:[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8,32}|retrain-[A-Za-z0-9][A-Za-z0-9_-]{0,47})$/;
+
+/**
+ * A retrain run id (`r<n>`, docs/retrain.md): safe in S3 keys and in version strings. Its upload folder is
+ * `retrain-<runId>`, an upload id of its own (`UPLOAD_ID_PATTERN` accepts it) so the run's bundle never shares files
+ * with a push of the same version.
+ */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/;
+
+/** Where one retrain run keeps its files: `training/<model>/<runId>/`. */
+export function trainingRunPrefix(model: string, runId: string): string {
+  return `training/${model}/${runId}/`;
+}
+
+/** The training CSV PrepareTrainingData writes: `training/<model>/<runId>/data/train.csv`. */
+export function trainingDataKey(model: string, runId: string): string {
+  return `${trainingRunPrefix(model, runId)}data/train.csv`;
+}
+
+/** Where the Train step writes the trainer's output (model.tar.gz, or model.onnx + report.json). */
+export function trainingOutputPrefix(model: string, runId: string): string {
+  return `${trainingRunPrefix(model, runId)}output/`;
+}
+
+/** The folder Package uploads a retrained bundle to: `incoming/<model>/<version>/retrain-<runId>/`. */
+export function retrainUploadDir(model: string, version: string, runId: string): string {
+  return `${PREFIX.incoming}${model}/${version}/retrain-${runId}/`;
+}
 
 /** A new upload id for a push started at `now`. */
 export function newUploadId(now: Date = new Date(), random: () => string = randomUploadSuffix): string {

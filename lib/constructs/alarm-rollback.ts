@@ -7,12 +7,12 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ALARM_NAME_PREFIX_ENV, ALARM_ROLLBACK_MODELS_ENV } from '../../lambdas/core/alarm-rollback';
 import { alarmName } from '../../lambdas/core/alarm-rules';
 import { MODEL_NAME_PATTERN } from '../../lambdas/core/names';
-import { deadLetterAlarm } from './dead-letter-alarm';
+import { deadLetterAlarm, deadLetterQueue } from './dead-letter-alarm';
 import { ConstructPropsError, handlerEntry, ModelOpsFunction } from './modelops-function';
 
 /** EventBridge's default limit on the size of one event pattern, in characters (adjustable to 4096). */
@@ -120,18 +120,11 @@ export class AlarmRollback extends Construct {
       .bindTable(props.auditLog, 'append')
       .bindTable(props.modelVersions, 'patch');
 
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the alarm rule target and the on-failure destination of the ' +
-        'rollback function; cdk-nag only recognizes queue-to-queue redrive. A DLQ of a DLQ would only move the same ' +
-        'messages again.',
-    });
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'DeadLetterQueue',
+      'the alarm rule target and the on-failure destination of the rollback function',
+    );
     this.function.function.configureAsyncInvoke({
       retryAttempts: 2,
       maxEventAge,

@@ -2,7 +2,7 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Queue, QueueEncryption, type IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
 /**
@@ -37,4 +37,23 @@ export function deadLetterAlarm(
     });
   }
   return alarm;
+}
+
+/**
+ * A dead-letter queue of the stack: SQS-encrypted, TLS only, messages kept 14 days. `deadLetterOf` says whose
+ * undeliverable events it holds, for the cdk-nag acknowledgement (SQS3 asks every queue for a DLQ of its own).
+ */
+export function deadLetterQueue(scope: Construct, id: string, deadLetterOf: string): Queue {
+  const queue = new Queue(scope, id, {
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  Validations.of(queue).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-SQS3',
+    reason:
+      `This queue is itself the dead-letter queue of ${deadLetterOf}; cdk-nag only recognizes queue-to-queue ` +
+      'redrive. A DLQ of a DLQ would only move the same messages again.',
+  });
+  return queue;
 }

@@ -8,7 +8,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { APPROVAL_REQUESTED_EVENT } from '../../lambdas/core/approval';
@@ -25,7 +25,7 @@ import {
   type WorkflowTable,
 } from '../workflows/types';
 import type { ArtifactRegistry } from './artifact-registry';
-import { deadLetterAlarm } from './dead-letter-alarm';
+import { deadLetterAlarm, deadLetterQueue } from './dead-letter-alarm';
 import type { MetadataTables } from './metadata-tables';
 import type { IModelEndpoint } from './model-endpoint';
 import { SageMakerEndpoint } from './sagemaker-endpoint';
@@ -159,6 +159,8 @@ export class ReleasePipeline extends Construct {
       }),
       // Local mode only; empty in AWS, where DeployCandidate invokes the inference functions' aliases.
       candidateWarmUrl: '',
+      // No release row binds it (RetrainPipeline's rows do).
+      retrainPolicies: '{}',
     };
     // The row's access names onto the construct's grants; the record types refuse a name with no mapping here.
     const bucketGrants: Record<BucketAccess, BucketGrant> = {
@@ -338,17 +340,7 @@ export class ReleasePipeline extends Construct {
       );
     }
 
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the EventBridge rule target; cdk-nag only recognizes ' +
-        'queue-to-queue redrive. A DLQ of a DLQ would only move the same messages again.',
-    });
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', 'the EventBridge rule target');
 
     this.deadLetterAlarm = deadLetterAlarm(this, 'DeadLetterAlarm', {
       queue: this.deadLetterQueue,

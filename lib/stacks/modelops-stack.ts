@@ -8,6 +8,7 @@ import type { ModelOpsConfig } from '../config';
 import { approvalPoliciesEnvValue } from '../../lambdas/core/approval-events';
 import { alarmNamePrefix } from '../../lambdas/core/alarm-rules';
 import { rolloutPoliciesEnvValue } from '../../lambdas/core/rollout-events';
+import { retrainPoliciesEnvValue } from '../../lambdas/core/retrain-policy';
 import { modelMaxBatchEnvValue } from '../../lambdas/shared/env';
 import { AlarmRollback } from '../constructs/alarm-rollback';
 import { AlarmTopic } from '../constructs/alarm-topic';
@@ -21,6 +22,7 @@ import { MetadataTables } from '../constructs/metadata-tables';
 import type { IModelEndpoint } from '../constructs/model-endpoint';
 import { ConstructPropsError } from '../constructs/modelops-function';
 import { ReleasePipeline } from '../constructs/release-pipeline';
+import { RetrainPipeline, type RetrainModel } from '../constructs/retrain-pipeline';
 import { SageMakerEndpoint } from '../constructs/sagemaker-endpoint';
 import { ModelSigningKey } from '../constructs/signing-key';
 import { UploaderAccess } from '../constructs/uploader-access';
@@ -49,6 +51,8 @@ export const STACK_OUTPUTS = {
 export const OPTIONAL_STACK_OUTPUTS = {
   /** Only when `config.registry.uploaderRole` is set. */
   uploaderRoleArn: 'UploaderRoleArn',
+  /** Only when some model has `retrain.enabled` (`modelops retrain` starts it). */
+  retrainStateMachineArn: 'RetrainStateMachineArn',
 } as const;
 
 /** `breast-cancer` → `BreastCancer`: the stable construct-id stem of a model (renaming it replaces its resources). */
@@ -67,7 +71,7 @@ export function invokeUrlOutputName(model: string): string {
 /**
  * One environment of serverless-modelops: registry, metadata tables, release pipeline (issue 2, "Foundation"), and
  * one serving endpoint per configured model (issue 3, "Inference"), and the scheduled drift monitor when any model has
- * drift enabled.
+ * drift enabled, and the retrain pipeline with its triggers when any model has retrain enabled (issue 11).
  */
 export class ModelOpsStack extends Stack {
   public readonly registry: ArtifactRegistry;
@@ -94,6 +98,8 @@ export class ModelOpsStack extends Stack {
   public readonly driftMonitor?: DriftMonitor;
   /** Candidate alarms entering ALARM roll the candidate back; only when at least one model has `canary.enabled`. */
   public readonly alarmRollback?: AlarmRollback;
+  /** The retrain pipeline and its triggers; only when at least one model has `retrain.enabled`. */
+  public readonly retrain?: RetrainPipeline;
 
   constructor(scope: Construct, id: string, props: ModelOpsStackProps) {
     super(scope, id, props);
@@ -155,6 +161,7 @@ export class ModelOpsStack extends Stack {
     });
 
     const endpoints: Record<string, IModelEndpoint> = {};
+    const modelAlarms: Record<string, ModelAlarms> = {};
     const stems = new Map<string, string>();
     for (const model of config.models) {
       const stem = modelConstructStem(model.name);
@@ -212,7 +219,7 @@ export class ModelOpsStack extends Stack {
       // SageMaker endpoint); a model without a canary is promoted by hand.
       if (model.canary.enabled) this.release.addRolloutTarget(endpoint);
       // SLO burn-rate, candidate, feedback and drift alarms of the model (docs/alarms.md).
-      new ModelAlarms(this, `${stem}Alarms`, {
+      modelAlarms[model.name] = new ModelAlarms(this, `${stem}Alarms`, {
         model: {
           name: model.name,
           slo: model.slo,
@@ -263,6 +270,40 @@ export class ModelOpsStack extends Stack {
       });
     }
 
+    const retrainModels = config.models.filter((m) => m.retrain.enabled);
+    if (retrainModels.length > 0) {
+      this.retrain = new RetrainPipeline(this, 'Retrain', {
+        registry: this.registry,
+        tables: this.tables,
+        releaseStateMachine: this.release.stateMachine,
+        models: retrainModels.map((m): RetrainModel => {
+          const sagemaker = m.retrain.trainer?.sagemaker;
+          if (sagemaker === undefined) {
+            // Local mode runs trainer.command; the Train state in AWS is a SageMaker training job.
+            throw new ConstructPropsError(
+              `ModelOpsStack: model "${m.name}" has retrain.enabled but no retrain.trainer.sagemaker; add ` +
+                'trainer.sagemaker: { image: "<ECR image URI>" } to retrain it in AWS, or set retrain.enabled false',
+            );
+          }
+          const alarms = modelAlarms[m.name]!;
+          return {
+            name: m.name,
+            trainingImage: sagemaker.image,
+            schedule: m.retrain.schedule,
+            // The feedback alarms (accuracy floor, MAE ceiling): labels say the model got worse.
+            accuracyAlarms: alarms.rules
+              .filter((r) => r.kind === 'accuracy')
+              .map((r) => alarms.alarms[r.id]!),
+          };
+        }),
+        retrainPolicies: retrainPoliciesEnvValue(config.models),
+        metricsNamespace: config.monitoring.namespace,
+        logRetention,
+        logEncryptionKey: this.logsKey,
+        alarmTopic: this.alarmTopic,
+      });
+    }
+
     const dashboardNamePrefix = `${config.project}-${config.stage}`;
     const dashboards: Record<string, ModelDashboard> = {};
     for (const model of config.models) {
@@ -283,11 +324,13 @@ export class ModelOpsStack extends Stack {
         ...this.release.functions,
         ...(this.driftMonitor ? [this.driftMonitor.function] : []),
         ...(this.alarmRollback ? [this.alarmRollback.function] : []),
+        ...(this.retrain ? this.retrain.functions : []),
       ],
-      stateMachines: [this.release.stateMachine],
+      stateMachines: [this.release.stateMachine, ...(this.retrain ? [this.retrain.stateMachine] : [])],
       deadLetterQueues: [
         this.release.deadLetterQueue,
         ...(this.alarmRollback ? [this.alarmRollback.deadLetterQueue] : []),
+        ...(this.retrain ? [this.retrain.deadLetterQueue] : []),
       ],
       tables: Object.values(this.tables.tables),
     });
@@ -310,6 +353,12 @@ export class ModelOpsStack extends Stack {
       new CfnOutput(this, OPTIONAL_STACK_OUTPUTS.uploaderRoleArn, {
         value: this.uploader.role.roleArn,
         description: 'Assume this role to push bundles (config.registry.uploaderRole.principalArns may)',
+      });
+    }
+    if (this.retrain) {
+      new CfnOutput(this, OPTIONAL_STACK_OUTPUTS.retrainStateMachineArn, {
+        value: this.retrain.stateMachine.stateMachineArn,
+        description: 'Start a manual retrain: { "model": "<name>", "trigger": "manual", "reason": "<why>" }',
       });
     }
     new CfnOutput(this, STACK_OUTPUTS.modelSigningKeyArn, {

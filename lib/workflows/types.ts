@@ -16,6 +16,8 @@ import {
   MAX_ARTIFACT_BYTES_ENV,
   METRICS_READ_URL_ENV,
   MODEL_VERSIONS_TABLE,
+  MONITOR_STATE_TABLE,
+  PREDICTION_LOG_TABLE,
   REGISTRY_BUCKET_ENV,
   ROLLOUT_POLICIES_ENV,
   ROLLOUT_TARGETS_ENV,
@@ -24,6 +26,7 @@ import {
 import { MODEL_LOCK_DAYS_ENV, MODEL_LOCK_MODE_ENV } from '../../lambdas/core/object-lock';
 import { MODEL_SIGNING_KEY_ENV } from '../../lambdas/core/ports';
 import { CONFIGURED_MODELS_ENV, MODEL_MAX_BATCH_ENV } from '../../lambdas/shared/env';
+import { RETRAIN_POLICIES_ENV } from '../../lambdas/core/retrain-env';
 
 /**
  * The metadata tables a function can be bound to, named as the `MetadataTables` fields that hold them (driftCounters,
@@ -35,6 +38,10 @@ export const WORKFLOW_TABLES = {
   auditLog: AUDIT_LOG_TABLE,
   /** The live drift counters the inference path ADDs to; AnalyzeCanary reads the versions' prediction bins. */
   driftCounters: DRIFT_COUNTERS_TABLE,
+  /** Per model and kind: the drift state (drift monitor) and the retrain state (retrain Guard and RecordOutcome). */
+  monitorState: MONITOR_STATE_TABLE,
+  /** Sampled predictions joined with their labels: PrepareTrainingData reads the labelled ones of a data window. */
+  predictionLog: PREDICTION_LOG_TABLE,
 } as const satisfies Record<string, TableDefinition>;
 export type WorkflowTable = keyof typeof WORKFLOW_TABLES;
 
@@ -77,6 +84,8 @@ export const WORKFLOW_SETTINGS = {
   rolloutTargets: ROLLOUT_TARGETS_ENV,
   /** Local mode only: the inference server DeployCandidate warms candidates in; empty in AWS. */
   candidateWarmUrl: CANDIDATE_WARM_URL_ENV,
+  /** Per model with retrain enabled: guard, champion gate and training settings (lambdas/core/retrain-policy.ts). */
+  retrainPolicies: RETRAIN_POLICIES_ENV,
 } as const;
 export type WorkflowSetting = keyof typeof WORKFLOW_SETTINGS;
 export type WorkflowSettingValues = Readonly<Record<WorkflowSetting, string>>;
@@ -120,6 +129,11 @@ export interface Workflow {
   /** File name in `stepfunctions/`, e.g. `release.asl.json`. */
   readonly aslFile: string;
   readonly functions: readonly WorkflowFunction[];
+  /**
+   * Placeholders of the ASL file that are not functions (a state machine ARN, a role ARN, a bucket name), each
+   * substituted by CDK and by local mode. @default none
+   */
+  readonly substitutions?: readonly string[];
 }
 
 /** `ValidateArtifact` → `ValidateArtifactFunctionArn`: the ASL placeholder (and substitution key) of a function. */

@@ -48,8 +48,9 @@ export function wiringProblems(workflow: Workflow, aslText: string): string[] {
   const file = workflow.aslFile;
   const rows = new Map(workflow.functions.map((fn) => [functionArnPlaceholder(fn), fn]));
   const placeholders = aslPlaceholders(aslText);
+  const declared = new Set(workflow.substitutions ?? []);
   for (const name of placeholders) {
-    if (!rows.has(name)) {
+    if (!rows.has(name) && !declared.has(name)) {
       problems.push(`${file}: \${${name}} has no row in the ${workflow.name} wiring table; add one`);
     }
   }
@@ -83,6 +84,14 @@ export function wiringProblems(workflow: Workflow, aslText: string): string[] {
       problems.push(
         `${file}: Task ${stateName} has TimeoutSeconds ${String(state.TimeoutSeconds)} but its function ${fn.id} ` +
           `times out after ${fn.timeoutSeconds} s; make them equal`,
+      );
+    }
+  }
+
+  for (const name of declared) {
+    if (!placeholders.includes(name)) {
+      problems.push(
+        `${workflow.name} wiring table: substitution \${${name}} is not used in ${file}; remove it from substitutions`,
       );
     }
   }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
   DEFAULT_CANARY,
+  DEFAULT_RETRAIN,
   DEFAULT_DRIFT,
   DEFAULT_FEEDBACK,
   DEFAULT_SLO,
@@ -57,6 +58,13 @@ describe('parseConfig', () => {
           drift: DEFAULT_DRIFT,
           feedback: DEFAULT_FEEDBACK,
           canary: { ...DEFAULT_CANARY, steps: [...DEFAULT_CANARY.steps], judge: {} },
+          retrain: {
+            enabled: DEFAULT_RETRAIN.enabled,
+            cooldownMinutes: DEFAULT_RETRAIN.cooldownMinutes,
+            dailyCap: DEFAULT_RETRAIN.dailyCap,
+            backoffMinutes: DEFAULT_RETRAIN.backoffMinutes,
+            dataWindowDays: DEFAULT_RETRAIN.dataWindowDays,
+          },
         },
       ],
     });

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RELEASE_ASL_PATH } from '../../lib/constructs/release-pipeline';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
+import { RETRAIN_WORKFLOW } from '../../lib/workflows/retrain';
 import {
   boundVariableNames,
   functionArnPlaceholder,
@@ -160,10 +161,40 @@ describe('release wiring table', () => {
           rolloutTargets: '{}',
           candidateWarmUrl: '',
           modelMaxBatch: '{}',
+          retrainPolicies: '{}',
         },
-        { modelVersions: 'mv', deployments: 'dep', auditLog: 'audit', driftCounters: 'dc' },
+        {
+          modelVersions: 'mv',
+          deployments: 'dep',
+          auditLog: 'audit',
+          driftCounters: 'dc',
+          monitorState: 'ms',
+          predictionLog: 'pl',
+        },
       ),
     ).toEqual({ REGISTRY_BUCKET: 'bucket', MODEL_VERSIONS_TABLE: 'mv', AUDIT_LOG_TABLE: 'audit' });
+  });
+});
+
+describe('retrain wiring table', () => {
+  const retrainAsl = fs.readFileSync(
+    path.join(path.dirname(RELEASE_ASL_PATH), RETRAIN_WORKFLOW.aslFile),
+    'utf8',
+  );
+
+  it('agrees with retrain.asl.json: every function placeholder a row, every other one a declared substitution', () => {
+    expect(wiringProblems(RETRAIN_WORKFLOW, retrainAsl)).toEqual([]);
+    expect([...aslPlaceholders(retrainAsl)].sort()).toEqual(
+      [...RETRAIN_WORKFLOW.functions.map(functionArnPlaceholder), ...RETRAIN_WORKFLOW.substitutions].sort(),
+    );
+  });
+
+  it('reports an undeclared placeholder and a declared substitution the file does not use', () => {
+    const asl = retrainAsl.replace('${TrainingRoleArn}', '${TrainingRole}');
+    expect(wiringProblems(RETRAIN_WORKFLOW, asl)).toEqual([
+      'retrain.asl.json: ${TrainingRole} has no row in the retrain wiring table; add one',
+      'retrain wiring table: substitution ${TrainingRoleArn} is not used in retrain.asl.json; remove it from substitutions',
+    ]);
   });
 });
 

@@ -96,6 +96,7 @@ describe('AslRunner', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('VersionConflict');
     expect(result.history.filter((e) => e.type === 'StateEntered').map((e) => e.state)).toEqual([
+      'IsStartedByRetrain',
       'ValidateArtifact',
       'IsArtifactValid',
       'RegisterVersion',
