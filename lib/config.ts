@@ -367,6 +367,8 @@ const canarySchema = z
         minRequestsForP99: wholeNumber(100, 10_000_000, 'requests').optional(),
         maxInvalidInputRatio: z.number().gte(1, { error: 'must be >= 1' }).optional(),
         maxPredictionShift: share(0.000001, 1).optional(),
+        minPredictionShift: share(0.000001, 1).optional(),
+        predictionShiftAlpha: z.number().gt(0).lte(0.05, { error: 'must be in (0, 0.05]' }).optional(),
       })
       .prefault({}),
   })

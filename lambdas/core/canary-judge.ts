@@ -9,6 +9,7 @@
  * docs/rollout-judge.md.
  */
 import { jsDistance } from './drift';
+import { gTestHomogeneity } from './chi-square';
 import {
   mixtureAlternatives,
   rateRatioTest,
@@ -76,6 +77,13 @@ export interface CanaryPolicy {
   readonly maxInvalidInputRatio: number;
   /** Largest allowed Jensen–Shannon distance (base 2) between candidate and stable prediction bins. @default 0.1 */
   readonly maxPredictionShift: number;
+  /**
+   * A smaller shift fails too once the samples prove it: when the G-test of homogeneity rejects "same distribution"
+   * at `predictionShiftAlpha` (per look) and the distance is at least `minPredictionShift`. @default 0.01
+   */
+  readonly minPredictionShift: number;
+  /** Per-look significance of that test (small: it is applied at every look). @default 0.001 */
+  readonly predictionShiftAlpha: number;
   /** The candidate breaches the SLO when its burn rate exceeds this × stable's ... @default 2 */
   readonly maxBurnRateRatio: number;
   /** ... and is at least this (burning below budget is not a breach). @default 1 */
@@ -93,6 +101,8 @@ export const DEFAULT_CANARY_POLICY: CanaryPolicy = {
   minRequestsForP99: 500,
   maxInvalidInputRatio: 1.5,
   maxPredictionShift: 0.1,
+  minPredictionShift: 0.01,
+  predictionShiftAlpha: 0.0001,
   maxBurnRateRatio: 2,
   minBurnRate: 1,
 };
@@ -137,6 +147,13 @@ export function resolveCanaryPolicy(overrides: Partial<CanaryPolicy> = {}): Cana
   );
   requireRange('maxInvalidInputRatio', policy.maxInvalidInputRatio, (v) => v >= 1, 'a number >= 1');
   requireRange('maxPredictionShift', policy.maxPredictionShift, (v) => v > 0 && v <= 1, 'in (0, 1]');
+  requireRange(
+    'minPredictionShift',
+    policy.minPredictionShift,
+    (v) => v > 0 && v <= policy.maxPredictionShift,
+    `in (0, maxPredictionShift ${policy.maxPredictionShift}]`,
+  );
+  requireRange('predictionShiftAlpha', policy.predictionShiftAlpha, (v) => v > 0 && v <= 0.05, 'in (0, 0.05]');
   requireRange('maxBurnRateRatio', policy.maxBurnRateRatio, (v) => v >= 1, 'a number >= 1');
   requireRange('minBurnRate', policy.minBurnRate, (v) => v >= 0, 'a number >= 0');
   return policy;
@@ -360,9 +377,14 @@ export function judgeLatency(latency: CanaryObservation['latency'], policy: Cana
 }
 
 /**
- * Prediction shift guard. Sampling noise alone gives JS divergence ≈ (k − 1)/(8·n·ln 2) bits for k bins and n
- * effective samples (chi-square approximation), so the guard is inconclusive until that noise distance is at most
- * half the limit: n_eff = n_c·n_s/(n_c + n_s) ≥ (k − 1)/(2·ln 2·limit²).
+ * Prediction shift guard, in two tiers:
+ * - a shift the samples prove fails at any look: the G-test of homogeneity (./chi-square.ts) rejects at
+ *   `predictionShiftAlpha` and the JS distance is at least `minPredictionShift` (so a 5 % flip of predictions is
+ *   caught once traffic makes it significant, and a trivial but significant shift on huge traffic is not);
+ * - otherwise the distance is judged against `maxPredictionShift`. Sampling noise alone gives JS divergence
+ *   ≈ (k − 1)/(8·n·ln 2) bits for k bins and n effective samples (chi-square approximation), so this tier is
+ *   inconclusive until that noise distance is at most half the limit: n_eff = n_c·n_s/(n_c + n_s) ≥
+ *   (k − 1)/(2·ln 2·limit²).
  */
 export function judgePredictionShift(
   bins: CanaryObservation['predictionBins'],
@@ -376,6 +398,21 @@ export function judgePredictionShift(
   const k = bins.stable.length;
   const neededEffective = Math.ceil((k - 1) / (2 * Math.LN2 * limit * limit));
   const effective = nc > 0 && ns > 0 ? (nc * ns) / (nc + ns) : 0;
+  if (nc > 0 && ns > 0) {
+    const distance = jsDistance(bins.candidate, bins.stable);
+    const test = gTestHomogeneity(bins.candidate, bins.stable);
+    if (test.pValue < policy.predictionShiftAlpha && distance >= policy.minPredictionShift) {
+      return {
+        metric: 'predictionShift',
+        effect: distance,
+        // The limit the distance is beyond: the hard one when it is, else the floor the test proved it above.
+        limit: distance > limit ? limit : policy.minPredictionShift,
+        pValue: test.pValue,
+        decision: 'fail',
+        reasonCode: 'PREDICTION_SHIFT',
+      };
+    }
+  }
   if (effective < neededEffective) {
     // Candidate samples that reach neededEffective with stable's count held fixed.
     const neededCandidate =

@@ -203,6 +203,23 @@ describe('guards', () => {
     });
   });
 
+  it('fails a small shift once the samples prove it, and only then (G-test at predictionShiftAlpha, floor minPredictionShift)', () => {
+    // 60/40 vs 55/45: JS distance ≈ 0.04, well under maxPredictionShift 0.1 but above the 0.01 floor.
+    const small = { candidate: [1200, 800], stable: [5500, 4500] };
+    expect(judgePredictionShift(small, policy)).toMatchObject({
+      decision: 'fail',
+      reasonCode: 'PREDICTION_SHIFT',
+      limit: 0.01,
+    });
+    expect(judgePredictionShift(small, policy).pValue).toBeLessThan(0.0001);
+    // The same shares on a tenth of the traffic are not significant: judged against the hard limit, and pass.
+    const fewer = { candidate: [120, 80], stable: [550, 450] };
+    expect(judgePredictionShift(fewer, policy).decision).toBe('pass');
+    // Significant but below the floor: 10,000,000 samples make a 0.2 pp shift significant, and it still passes.
+    const trivial = { candidate: [5_010_000, 4_990_000], stable: [5_000_000, 5_000_000] };
+    expect(judgePredictionShift(trivial, policy).decision).toBe('pass');
+  });
+
   it('fails burn rate only above both the ratio and the minimum burn rate', () => {
     expect(judgeBurnRate({ candidate: 2, stable: 1 }, policy).decision).toBe('pass');
     expect(judgeBurnRate({ candidate: 2.01, stable: 1 }, policy).decision).toBe('fail');
