@@ -7,9 +7,11 @@
  * real validator, model and formatter, and answers per sample. Any failure is TargetDeployFailedError with a reason
  * code (CANDIDATE_LOAD_FAILED, SMOKE_FAILED, …), so the rollout is rolled back before the candidate sees traffic.
  *
- * Only the execution environment that answered the invocation is warmed. Other environments (provisioned
- * concurrency included) load the candidate in their own init warm-up (the routing record names it from StartRollout
- * on) or on the first request routed to it, and stable covers a failed load there (the fallback rule).
+ * An execution environment serves one invocation at a time, so DeployCandidate sends `warmConcurrency` overlapping
+ * invocations (provisioned concurrency's minimum, from ROLLOUT_TARGETS) and so warms that many environments: the
+ * candidate's first canary requests then do not pay a cold load (which the p99 guard would count against it).
+ * Environments started later load the candidate in their own init warm-up (the routing record names it from
+ * StartRollout on) or on the first request routed to it, and stable covers a failed load there (the fallback rule).
  *
  * Locally the inference app runs inside the local inference server, so the warm-up is POSTed to it
  * (`POST /candidates/warm`, guarded like every local route) instead of invoked; the app code that answers is the same.
@@ -194,12 +196,26 @@ export class HttpCandidateWarmer implements CandidateWarmer {
 }
 
 export class LambdaRolloutTarget implements RolloutTarget {
-  constructor(private readonly warmer: CandidateWarmer) {}
+  /** @param concurrency overlapping warm-ups, one per environment to warm (1: the environment that answers). */
+  constructor(
+    private readonly warmer: CandidateWarmer,
+    private readonly concurrency = 1,
+  ) {}
 
-  /** Warms the candidate in the serving function; `ready` once it loaded and every smoke sample matched. */
+  /**
+   * Warms the candidate in `concurrency` environments at once; `ready` once every one loaded it and matched every
+   * smoke sample. Every answer is judged, so one refusal is never masked by the others.
+   */
   async deployCandidate(req: RolloutTargetRequest): Promise<TargetProgress> {
     const request = { model: req.model, version: req.candidate };
-    return warmProgress(request, await this.warmer.warm(request));
+    const answers = await Promise.all(
+      Array.from({ length: this.concurrency }, () => this.warmer.warm(request)),
+    );
+    const progress = answers.map((answer) => warmProgress(request, answer));
+    const first = progress[0]!;
+    if (this.concurrency === 1) return first;
+    const notReady = progress.find((p) => p.status !== 'ready');
+    return notReady ?? { ...first, detail: { ...first.detail, environmentsWarmed: this.concurrency } };
   }
 
   /** `deployCandidate` never answers pending; a poll warms (idempotently) again. */

@@ -22,10 +22,16 @@ export { CANDIDATE_WARM_URL_ENV, ROLLOUT_TARGETS_ENV } from './tables';
 
 export type TargetKind = 'lambda' | 'sagemaker';
 
+/** Most overlapping warm-up invocations DeployCandidate sends (its timeout and the account's burst bound it). */
+export const MAX_WARM_CONCURRENCY = 50;
+
 /** How DeployCandidate reaches a model's serving capacity. */
 export type RolloutTargetConfig =
-  /** `functionArn`: the inference function's alias `live` (absent locally, where the warm URL is used). */
-  | { readonly kind: 'lambda'; readonly functionArn?: string }
+  /**
+   * `functionArn`: the inference function's alias `live` (absent locally, where the warm URL is used);
+   * `warmConcurrency`: overlapping warm-up invocations, one per provisioned environment (default 1).
+   */
+  | { readonly kind: 'lambda'; readonly functionArn?: string; readonly warmConcurrency?: number }
   /** `settings`: `SageMakerEndpoint.rolloutSettings` (absent locally: local mode has no SageMaker). */
   | { readonly kind: 'sagemaker'; readonly settings?: SageMakerTargetSettings };
 
@@ -58,7 +64,11 @@ const sageMakerSettingsSchema = z.object({
 });
 
 const targetSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('lambda'), functionArn: z.string().min(1).optional() }),
+  z.object({
+    kind: z.literal('lambda'),
+    functionArn: z.string().min(1).optional(),
+    warmConcurrency: z.number().int().min(1).max(MAX_WARM_CONCURRENCY).optional(),
+  }),
   z.object({ kind: z.literal('sagemaker'), settings: sageMakerSettingsSchema.optional() }),
 ]);
 

@@ -77,7 +77,10 @@ function targetFor(
   if (config.functionArn !== undefined) {
     return {
       kind: 'lambda',
-      target: new LambdaRolloutTarget(new LambdaInvokeWarmer({ functionArn: config.functionArn })),
+      target: new LambdaRolloutTarget(
+        new LambdaInvokeWarmer({ functionArn: config.functionArn }),
+        config.warmConcurrency ?? 1,
+      ),
     };
   }
   return {

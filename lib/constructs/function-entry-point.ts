@@ -127,12 +127,15 @@ export class FunctionEntryPoint extends Construct {
   public readonly functionUrl: FunctionUrl;
   /** Application Auto Scaling target of the alias' provisioned concurrency; only when `provisionedConcurrency.max` > 0. */
   public readonly scalableTarget?: ScalableTarget;
+  /** Provisioned concurrency's minimum: environments that are always initialised (0 without provisioned concurrency). */
+  public readonly provisionedConcurrencyMin: number;
 
   constructor(scope: Construct, id: string, props: FunctionEntryPointProps) {
     super(scope, id);
     const serving = props.serving ?? DEFAULT_INFERENCE;
     const pc = props.provisionedConcurrency ?? DEFAULT_PROVISIONED_CONCURRENCY;
     validateProps(props, serving, pc);
+    this.provisionedConcurrencyMin = pc.max > 0 ? pc.min : 0;
     const { registry, modelName } = props;
     const captureOn = serving.capture.sampleRate > 0;
 

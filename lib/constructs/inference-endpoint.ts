@@ -83,6 +83,10 @@ export class InferenceEndpoint extends Construct implements IModelEndpoint {
     }
   }
 
+  get warmEnvironments(): number {
+    return Math.max(1, this.entryPoint.provisionedConcurrencyMin);
+  }
+
   /** The HTTPS URL of the entry point (ends in `/`); requests go to `<url>models/<name>/invoke`. */
   get url(): string {
     return this.functionUrl.url;

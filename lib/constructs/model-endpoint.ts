@@ -41,6 +41,11 @@ export interface IModelEndpoint extends IConstruct {
   readonly functionUrl: FunctionUrl;
   /** Scaling target of the alias' provisioned concurrency; only when `provisionedConcurrency.max` > 0. */
   readonly scalableTarget?: ScalableTarget;
+  /**
+   * Execution environments DeployCandidate warms with overlapping invocations: provisioned concurrency's minimum,
+   * at least 1 (an environment serves one invocation at a time, so n overlapping invocations reach n environments).
+   */
+  readonly warmEnvironments: number;
   /** Lets `grantee` call the Function URL (alias `live` only). */
   grantInvoke(grantee: IGrantable): Grant;
   /**

@@ -12,7 +12,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { APPROVAL_REQUESTED_EVENT } from '../../lambdas/core/approval';
-import type { RolloutTargetConfig } from '../../lambdas/core/candidate-deploy';
+import { MAX_WARM_CONCURRENCY, type RolloutTargetConfig } from '../../lambdas/core/candidate-deploy';
 import { RELEASE_TRIGGER_KEY_WILDCARD, releaseTriggerKeyFilter } from '../../lambdas/core/release-trigger';
 import { RELEASE_WORKFLOW } from '../workflows/release';
 import {
@@ -403,7 +403,11 @@ export class ReleasePipeline extends Construct {
       this.rolloutTargets.set(model, { kind: 'sagemaker', settings: endpoint.rolloutSettings });
     } else {
       endpoint.alias.grantInvoke(this.deployCandidate.role);
-      this.rolloutTargets.set(model, { kind: 'lambda', functionArn: endpoint.alias.functionArn });
+      this.rolloutTargets.set(model, {
+        kind: 'lambda',
+        functionArn: endpoint.alias.functionArn,
+        warmConcurrency: Math.min(endpoint.warmEnvironments, MAX_WARM_CONCURRENCY),
+      });
     }
   }
 }

@@ -288,6 +288,11 @@ export class SageMakerEndpoint extends Construct implements IModelEndpoint {
     );
   }
 
+  /** The router's environments DeployCandidate would warm (SageMaker candidates are deployed, not warmed). */
+  get warmEnvironments(): number {
+    return Math.max(1, this.entryPoint.provisionedConcurrencyMin);
+  }
+
   /** The HTTPS URL of the router's entry point (ends in `/`); requests go to `<url>models/<name>/invoke`. */
   get url(): string {
     return this.functionUrl.url;

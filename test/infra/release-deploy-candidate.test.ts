@@ -17,7 +17,13 @@ const SAGEMAKER = {
 const CONFIG: ModelOpsConfigInput = {
   ...TEST_CONFIG,
   models: [
-    { name: 'breast-cancer', owner: 'ml-platform', canary: { enabled: true } },
+    {
+      name: 'breast-cancer',
+      owner: 'ml-platform',
+      canary: { enabled: true },
+      // Three always-initialised environments: DeployCandidate warms all three.
+      provisionedConcurrency: { min: 3, max: 4 },
+    },
     // No canary: promoted by hand, so DeployCandidate never reaches it.
     { name: 'credit-risk', owner: 'ml-platform' },
     {
@@ -113,6 +119,8 @@ describe('DeployCandidate settings', () => {
     expect(targets).toContain('\\"breast-cancer\\":{\\"kind\\":\\"lambda\\",\\"functionArn\\":');
     expect(targets).toContain('\\"fraud-score\\":{\\"kind\\":\\"sagemaker\\",\\"settings\\":');
     expect(targets).toContain(logicalIdOf(synth.template, 'AWS::Lambda::Alias', 'BreastCancerEndpoint'));
+    // The one Lambda target (fraud-score is SageMaker): breast-cancer's three provisioned environments.
+    expect(targets).toContain('\\"warmConcurrency\\":3');
     expect(targets).not.toContain('credit-risk');
     expect(environment().CANDIDATE_WARM_URL).toBe('');
   });

@@ -351,6 +351,54 @@ describe('LambdaInvokeWarmer', () => {
     });
   });
 
+  it('warms warmConcurrency environments with overlapping invocations, and fails if any one fails', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const replies: (() => unknown)[] = [];
+    const c: LambdaInvokeClient = {
+      send: () => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        // Answers only once all three are in flight: an environment serves one invocation at a time.
+        return new Promise((resolve) => {
+          replies.push(() => {
+            inFlight--;
+            resolve({ StatusCode: 200, Payload: payload(result) });
+          });
+          if (replies.length === 3) replies.forEach((reply) => reply());
+        });
+      },
+    };
+    const three = new LambdaRolloutTarget(new LambdaInvokeWarmer({ functionArn: ARN, client: c }), 3);
+    expect(await three.deployCandidate(req)).toMatchObject({
+      status: 'ready',
+      detail: { loadMs: 40, environmentsWarmed: 3 },
+    });
+    expect(most).toBe(3);
+
+    let calls = 0;
+    const oneSmokeFails: LambdaInvokeClient = {
+      send: async () => {
+        calls++;
+        const answer =
+          calls === 2
+            ? {
+                ...result,
+                outcome: 'smoke-failed',
+                samples: [{ index: 0, ok: false, issues: ['label differs'] }],
+              }
+            : result;
+        return { StatusCode: 200, Payload: payload(answer) };
+      },
+    };
+    await expect(
+      new LambdaRolloutTarget(
+        new LambdaInvokeWarmer({ functionArn: ARN, client: oneSmokeFails }),
+        3,
+      ).deployCandidate(req),
+    ).rejects.toMatchObject({ reasonCode: LAMBDA_TARGET_FAILURE.smokeFailed });
+  });
+
   it('fails WARM_UP_CRASHED when the function failed (FunctionError), with its error', async () => {
     const { c } = client(async () => ({
       StatusCode: 200,
