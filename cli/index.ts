@@ -2,7 +2,7 @@
  * The `modelops` command line. `runCli(argv, io)` runs in-process (tests call it directly); `cli/bin.cjs` and
  * `npm run cli` run it as a program and exit with its code: 0 success, 1 rejected/failed, 2 bad usage.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { S3RegistryStore } from '../lambdas/adapters/s3-registry-store';
 import { CliError, consoleIo, type CliIo } from './errors';
 import { feedback } from './feedback';
@@ -13,9 +13,12 @@ import { push } from './push';
 import { rollback } from './rollback';
 import { retrain } from './retrain';
 import { status, statusOfVersion } from './status';
+import { completionScript, COMPLETION_SHELLS, type CompletionShell } from './completion';
+import { diffVersions, printDiff } from './diff';
+import { history, printHistory } from './history';
 import { MAX_OLDER_THAN_DAYS, prune } from './prune';
 import { unlock } from './unlock';
-import { printValidation, validateBundle } from './validate';
+import { printValidation, validateBundle, validationDocument } from './validate';
 import { loadProjectConfig, loadSource } from './bundle';
 import type { init as initCommand } from './init';
 import { createLedgerStores } from './metadata';
@@ -120,11 +123,24 @@ interface ValidateFlags extends TargetOptions {
   readonly reference?: string;
   /** `--no-ledger`: false. */
   readonly ledger: boolean;
+  readonly json?: boolean;
 }
 
 interface StatusFlags extends TargetOptions {
   readonly limit: number;
+  readonly json?: boolean;
 }
+
+/** `--json` of the read commands: one JSON document on stdout, everything for people on stderr. */
+const jsonOption = (): Option =>
+  new Option(
+    '--json',
+    'print one JSON document on stdout (fields: docs/cli.md#json-output); nothing else there',
+  );
+
+/** Under --json, lines meant for people go to stderr so stdout stays one parseable document. */
+const humanIo = (io: CliIo, json: boolean | undefined): CliIo =>
+  json === true ? { out: (l) => io.err(l), err: (l) => io.err(l) } : io;
 
 interface PruneFlags extends TargetOptions {
   readonly rejected?: boolean;
@@ -234,17 +250,18 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
           '--no-ledger',
           'do not read any ledger: the champion is not compared (e.g. in CI without AWS)',
         ),
-      ),
+      )
+      .addOption(jsonOption()),
   ).action(async (bundleDir: string, flags: ValidateFlags) => {
     const target = flags.ledger ? await resolveTarget(flags) : undefined;
     const validation = await validateBundle(bundleDir, {
       ...(flags.reference !== undefined ? { reference: flags.reference } : {}),
       ...(target ? { ledger: createLedgerStores(target) } : {}),
     });
-    printValidation(validation, io, {
-      bundleDir,
-      ...(target ? { ledgerDescription: target.description } : {}),
-    });
+    const context = { bundleDir, ...(target ? { ledgerDescription: target.description } : {}) };
+    // The human report still goes out, on stderr, so a CI log shows it next to the document.
+    printValidation(validation, humanIo(io, flags.json), context);
+    if (flags.json === true) io.out(JSON.stringify(validationDocument(validation, context), null, 2));
     setExitCode(validation.valid ? 0 : 1);
   });
 
@@ -302,11 +319,12 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       .argument('[version]', 'a version of the model: show it alone, in full')
       .addOption(
         new Option('--limit <n>', 'audit events to show').argParser(positiveInteger('--limit')).default(20),
-      ),
+      )
+      .addOption(jsonOption()),
   ).action(async (model: string | undefined, version: string | undefined, flags: StatusFlags) => {
     const target = await resolveTarget(flags);
     if (model !== undefined && version !== undefined) {
-      await statusOfVersion(model, version, target, io);
+      await statusOfVersion(model, version, target, io, undefined, { json: flags.json === true });
       setExitCode(0);
       return;
     }
@@ -320,6 +338,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       target,
       {
         limit: flags.limit,
+        json: flags.json === true,
         ...(config !== undefined && modelConfig !== undefined && reader !== undefined
           ? {
               slo: {
@@ -353,6 +372,60 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     );
     setExitCode(0);
   });
+
+  addTargetOptions(
+    program
+      .command('history')
+      .description(
+        "A model's lifecycle from the audit log, oldest first, one line per event: pushes and validations, " +
+          'registrations, approvals (who, why), rollout steps and canary verdicts with their numbers, promotions, ' +
+          'rollbacks, retrains. Exit 0 shown (also when there is no event), 1 the ledger cannot be read, 2 bad usage.',
+      )
+      .argument('<model>', 'model name')
+      .addOption(
+        new Option('--limit <n>', 'show only the latest n events (still oldest first)').argParser(
+          positiveInteger('--limit'),
+        ),
+      )
+      .addOption(jsonOption()),
+  ).action(async (model: string, flags: TargetOptions & { limit?: number; json?: boolean }) => {
+    const target = await resolveTarget(flags);
+    const result = await history(model, target, flags.limit !== undefined ? { limit: flags.limit } : {});
+    printHistory(result, io, flags.json === true);
+    setExitCode(0);
+  });
+
+  addTargetOptions(
+    program
+      .command('diff')
+      .description(
+        'Compare two registered versions of a model, from the manifests the registry keeps for them: changed ' +
+          'fields, features, tensors, outputs and labels, gates, metrics side by side with deltas, lineage, and the ' +
+          "baseline shift per feature (JS distance between the two baselines' bins, as the drift monitor computes " +
+          'it). Exit 0 compared, 1 a version is not REGISTERED or cannot be read, 2 bad usage.',
+      )
+      .argument('<model>', 'model name')
+      .argument('<v1>', 'a REGISTERED version: the "from" side')
+      .argument('<v2>', 'another REGISTERED version: the "to" side')
+      .addOption(jsonOption()),
+  ).action(async (model: string, v1: string, v2: string, flags: TargetOptions & { json?: boolean }) => {
+    const target = await resolveTarget(flags);
+    printDiff(await diffVersions(model, v1, v2, target), io, flags.json === true);
+    setExitCode(0);
+  });
+
+  program
+    .command('completion')
+    .description(
+      'Print a shell completion script for modelops, generated from its commands and options. ' +
+        'bash: source <(modelops completion bash); zsh: modelops completion zsh > "${fpath[1]}/_modelops". ' +
+        'Exit 0 printed, 2 bad usage.',
+    )
+    .addArgument(new Argument('<shell>', 'the shell to complete in').choices([...COMPLETION_SHELLS]))
+    .action((shell: CompletionShell) => {
+      io.out(completionScript(program, shell).replace(/\n$/, ''));
+      setExitCode(0);
+    });
 
   for (const decision of ['approve', 'reject'] as const) {
     addTargetOptions(
@@ -660,6 +733,10 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '  modelops push ./my-model --reference ./my-model/reference.csv --stack modelops-dev',
       '  modelops status breast-cancer',
       '  modelops status breast-cancer 1.1.0',
+      '  modelops status breast-cancer --json',
+      '  modelops history breast-cancer --limit 30',
+      '  modelops diff breast-cancer 1.0.0 1.1.0',
+      '  source <(modelops completion bash)',
       '  modelops prune breast-cancer --rejected --older-than 30 --dry-run',
       '  modelops promote breast-cancer 1.0.0',
       '  modelops route breast-cancer --candidate 1.1.0 --weight 0.1',

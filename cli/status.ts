@@ -34,6 +34,8 @@ import type { Target } from './target';
 export interface StatusOptions {
   /** Audit events to show for a model. @default 20 */
   readonly limit?: number;
+  /** Print one JSON document (docs/cli.md#json-output) instead of the tables. @default false */
+  readonly json?: boolean;
   /** The clock the Rollout section judges lock expiry by. @default Date.now() */
   readonly nowMs?: number;
   /** With a model: its SLOs, error budget, burn rates and firing alarms, read from these metrics. */
@@ -179,18 +181,28 @@ function driftLines(
   return lines;
 }
 
+/** What the Drift section shows: the report, or why there is none. */
+type DriftData =
+  | {
+      readonly report: DriftReport;
+      readonly featuresUnknown?: string;
+      readonly metricsError?: Error;
+    }
+  | { readonly unavailable: string };
+
 /** Reads the state, the baseline's names and the metrics; a failing metrics read still shows the state. */
-async function driftSection(
+async function driftData(
   model: string,
   drift: NonNullable<StatusOptions['drift']>,
   stores: { readonly monitorState: MonitorStateStore | undefined; readonly versions: VersionReader },
-): Promise<string[]> {
-  if (!drift.config.enabled) return driftLines({ kind: 'disabled' }, { nowMs: drift.nowMs });
+): Promise<DriftData> {
+  if (!drift.config.enabled) return { report: { kind: 'disabled' } };
   if (stores.monitorState === undefined) {
-    return [
-      'Drift: this target names no MonitorState table (a stack without the MonitorStateTableName output: deploy ' +
-        'the current stack, or pass --monitor-state-table).',
-    ];
+    return {
+      unavailable:
+        'this target names no MonitorState table (a stack without the MonitorStateTableName output: deploy ' +
+        'the current stack, or pass --monitor-state-table)',
+    };
   }
   const record = await stores.monitorState.getState(model, DRIFT_STATE_KIND);
   const names =
@@ -217,10 +229,24 @@ async function driftSection(
     reader,
     nowMs: drift.nowMs,
   });
-  return driftLines(report, {
-    nowMs: drift.nowMs,
+  return {
+    report,
     ...(typeof names === 'string' ? { featuresUnknown: names } : {}),
     ...(metricsError !== undefined ? { metricsError } : {}),
+  };
+}
+
+async function driftSection(
+  model: string,
+  drift: NonNullable<StatusOptions['drift']>,
+  stores: { readonly monitorState: MonitorStateStore | undefined; readonly versions: VersionReader },
+): Promise<string[]> {
+  const data = await driftData(model, drift, stores);
+  if ('unavailable' in data) return [`Drift: ${data.unavailable}.`];
+  return driftLines(data.report, {
+    nowMs: drift.nowMs,
+    ...(data.featuresUnknown !== undefined ? { featuresUnknown: data.featuresUnknown } : {}),
+    ...(data.metricsError !== undefined ? { metricsError: data.metricsError } : {}),
   });
 }
 
@@ -420,6 +446,25 @@ export async function status(
         (target.dynamodbEndpoint ? ' (is `npm start` running?)' : ''),
     );
   }
+  if (options.json === true) {
+    io.out(
+      toJson(
+        await statusDocument(
+          model,
+          target,
+          options,
+          { versions, events },
+          {
+            audit,
+            monitorState,
+            deployments,
+            versions: versionStore,
+          },
+        ),
+      ),
+    );
+    return { versions, events };
+  }
   io.out(`Target: ${target.description}`);
   if (versions.length === 0) {
     io.out(
@@ -517,6 +562,7 @@ export async function statusOfVersion(
   target: Target,
   io: CliIo,
   stores?: Pick<LedgerStores, 'versions' | 'audit'>,
+  options: { readonly json?: boolean } = {},
 ): Promise<{ record: VersionRecord; events: readonly AuditEvent[] }> {
   if (!modelNameSchema.safeParse(model).success) {
     throw new UsageError(
@@ -552,6 +598,20 @@ export async function statusOfVersion(
         : `${model} ${version} has no record at ${target.description}; run \`modelops status ${model}\` to list ` +
             'its versions',
     );
+  }
+  if (options.json === true) {
+    const validation = latestOf(events, 'VALIDATION_PASSED');
+    io.out(
+      toJson({
+        target: target.description,
+        model,
+        version,
+        record,
+        validationChecks: Array.isArray(validation?.details.checks) ? validation.details.checks : [],
+        events: events.map((e) => ({ ...e, summary: summary(e) })),
+      }),
+    );
+    return { record, events };
   }
   io.out(`Target: ${target.description}`);
   io.out(`${model} ${version}: ${record.status}`);
@@ -656,4 +716,69 @@ export async function statusOfVersion(
     for (const line of table([['AT', 'EVENT', 'ACTOR', 'DETAIL'], ...rows])) io.out(line);
   }
   return { record, events };
+}
+
+/** JSON with Maps as objects and Errors as their message (SLO burn rates are keyed by window in a Map). */
+export function toJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, v: unknown) =>
+      v instanceof Map ? Object.fromEntries(v) : v instanceof Error ? { error: v.message } : v,
+    2,
+  );
+}
+
+/** A section that could not be read: the rest of the document still stands, as in the human form. */
+const failed = (err: unknown): { readonly error: string } => ({ error: (err as Error).message });
+
+/** `status [model] --json`: the same reads as the human form, as one document (docs/cli.md#json-output). */
+async function statusDocument(
+  model: string | undefined,
+  target: Target,
+  options: StatusOptions,
+  read: { readonly versions: readonly VersionRecord[]; readonly events: readonly AuditEvent[] },
+  stores: {
+    readonly audit: AuditLogStore;
+    readonly versions: VersionReader;
+    readonly monitorState: MonitorStateStore | undefined;
+    readonly deployments: RoutingSource | undefined;
+  },
+): Promise<Record<string, unknown>> {
+  const doc: Record<string, unknown> = {
+    target: target.description,
+    model: model ?? null,
+    versions: read.versions,
+    pendingApprovals: read.versions
+      .filter((v) => v.approvalRequest?.state === 'PENDING')
+      .map((v) => ({
+        model: v.model,
+        version: v.version,
+        expiresAt: v.approvalRequest!.expiresAt,
+        why: v.approvalRequest!.why,
+      })),
+  };
+  if (model === undefined) return doc;
+  doc.events = read.events.map((e) => ({ ...e, summary: summary(e) }));
+  if (stores.deployments !== undefined) {
+    try {
+      doc.routing = (await stores.deployments.getDeployment(model)) ?? null;
+    } catch (err) {
+      doc.routing = failed(err);
+    }
+  }
+  if (options.slo !== undefined) {
+    try {
+      doc.slo = await sloReport(options.slo.model, options.slo.reader, options.slo.nowMs);
+    } catch (err) {
+      doc.slo = failed(err);
+    }
+  }
+  if (options.drift !== undefined) {
+    try {
+      doc.drift = await driftData(model, options.drift, stores);
+    } catch (err) {
+      doc.drift = failed(err);
+    }
+  }
+  return doc;
 }

@@ -314,3 +314,28 @@ function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message || err.name : String(err);
   return (message.split('\n')[0] ?? message).slice(0, 300);
 }
+
+/**
+ * `validate --json`: the verdict as one document (docs/cli.md#json-output). `model`, `version`, `sha256` and
+ * `sizeBytes` are null when the manifest could not be read.
+ */
+export function validationDocument(
+  v: BundleValidation,
+  context: { readonly bundleDir: string; readonly ledgerDescription?: string },
+): Record<string, unknown> {
+  return {
+    bundleDir: context.bundleDir,
+    model: v.bundle?.manifest.name ?? null,
+    version: v.bundle?.manifest.version ?? null,
+    sha256: v.bundle?.sha256 ?? null,
+    sizeBytes: v.bundle?.sizeBytes ?? null,
+    valid: v.valid,
+    checks: v.checks,
+    reasons: v.reasons,
+    warnings: v.bundle?.warnings ?? [],
+    notes: v.bundle?.notes ?? [],
+    champion: v.champion,
+    ledger: context.ledgerDescription ?? null,
+    uploadId: v.uploadId,
+  };
+}
