@@ -153,7 +153,12 @@ export function resolveCanaryPolicy(overrides: Partial<CanaryPolicy> = {}): Cana
     (v) => v > 0 && v <= policy.maxPredictionShift,
     `in (0, maxPredictionShift ${policy.maxPredictionShift}]`,
   );
-  requireRange('predictionShiftAlpha', policy.predictionShiftAlpha, (v) => v > 0 && v <= 0.05, 'in (0, 0.05]');
+  requireRange(
+    'predictionShiftAlpha',
+    policy.predictionShiftAlpha,
+    (v) => v > 0 && v <= 0.05,
+    'in (0, 0.05]',
+  );
   requireRange('maxBurnRateRatio', policy.maxBurnRateRatio, (v) => v >= 1, 'a number >= 1');
   requireRange('minBurnRate', policy.minBurnRate, (v) => v >= 0, 'a number >= 0');
   return policy;

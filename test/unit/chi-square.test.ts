@@ -12,7 +12,8 @@ const golden = JSON.parse(
 };
 
 /** Relative agreement, with an absolute floor for tails near 0. */
-const close = (got: number, want: number) => Math.abs(got - want) <= 1e-9 * Math.max(1e-12, Math.abs(want)) + 1e-15;
+const close = (got: number, want: number) =>
+  Math.abs(got - want) <= 1e-9 * Math.max(1e-12, Math.abs(want)) + 1e-15;
 
 describe('chiSquareSurvival', () => {
   it.each(golden.survival)('agrees with scipy.stats.chi2.sf(x=$x, df=$df)', ({ x, df, sf }) => {
