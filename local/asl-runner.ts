@@ -149,6 +149,34 @@ export interface AslRunnerOptions {
  */
 export type TaskTokenWaiter = (payload: unknown, taskToken: string) => Promise<unknown>;
 
+/** A history event as it happens, with the state's input (StateEntered) or output (StateExited) when it has one. */
+export interface LiveHistoryEvent extends HistoryEvent {
+  readonly output?: unknown;
+}
+
+/**
+ * What {@link AslRunner.observe} delivers, as each execution runs: its start, every history event, its end. The local
+ * console draws running executions from it; Step Functions' GetExecutionHistory is the AWS counterpart.
+ */
+export type ExecutionObservation =
+  | {
+      readonly kind: 'started';
+      readonly stateMachine: string;
+      readonly name: string;
+      readonly executionArn: string;
+      readonly input: unknown;
+      readonly startDate: string;
+    }
+  | {
+      readonly kind: 'event';
+      readonly stateMachine: string;
+      readonly name: string;
+      readonly event: LiveHistoryEvent;
+    }
+  | { readonly kind: 'finished'; readonly stateMachine: string; readonly result: ExecutionResult };
+
+export type ExecutionObserver = (observation: ExecutionObservation) => void;
+
 /** The Lambda service integration; its `.waitForTaskToken` form names the function in `Parameters.FunctionName`. */
 const LAMBDA_WAIT_FOR_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
 
@@ -262,6 +290,7 @@ export class AslRunner {
   private readonly machine: StateMachine;
   private readonly taskHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   private readonly retryOverrides: Record<string, number[]> = {};
+  private readonly observers = new Set<ExecutionObserver>();
 
   constructor(private readonly options: AslRunnerOptions) {
     this.definition = withLocalTokenTimeouts(options.definition);
@@ -356,8 +385,35 @@ export class AslRunner {
     };
   }
 
+  /** Receives every execution's start, history events and end from now on; returns the unsubscribe function. */
+  observe(observer: ExecutionObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  /** An observer's failure must never change an execution. */
+  private notify(observation: ExecutionObservation): void {
+    for (const observer of this.observers) {
+      try {
+        observer(observation);
+      } catch (err) {
+        this.options.logger.warn(
+          `[${this.options.stateMachineName}] execution observer failed: ${(err as Error).message}`,
+        );
+      }
+    }
+  }
+
   /** Runs one execution to its end. Never rejects for an execution failure: the status says how it ended. */
   async run(input: unknown, runOptions: RunOptions = {}): Promise<ExecutionResult> {
+    const result = await this.runUnobserved(input, runOptions);
+    if (this.observers.size > 0) {
+      this.notify({ kind: 'finished', stateMachine: this.options.stateMachineName, result });
+    }
+    return result;
+  }
+
+  private async runUnobserved(input: unknown, runOptions: RunOptions = {}): Promise<ExecutionResult> {
     const name = runOptions.name ?? randomUUID();
     const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${this.options.stateMachineName}:${name}`;
     const log = this.options.logger;
@@ -414,9 +470,14 @@ export class AslRunner {
     let error: string | undefined;
     let cause: string | undefined;
     log.info(`${tag} started with ${JSON.stringify(input)}`);
+    const machineName = this.options.stateMachineName;
+    const observed = this.observers.size > 0;
+    if (observed)
+      this.notify({ kind: 'started', stateMachine: machineName, name, executionArn, input, startDate });
     try {
       for await (const event of execution.eventLogs) {
         const timestamp = new Date(event.timestamp).toISOString();
+        const before = history.length;
         switch (event.type) {
           case 'StateEntered':
             enteredAt.set(event.state.name, event.timestamp);
@@ -475,6 +536,15 @@ export class AslRunner {
             break;
           default:
             history.push({ type: event.type, timestamp });
+        }
+        if (observed && history.length > before) {
+          const state = (event as { state?: { input?: unknown; output?: unknown } }).state;
+          const live: LiveHistoryEvent = {
+            ...history[history.length - 1]!,
+            ...(event.type === 'StateEntered' && state ? { input: state.input } : {}),
+            ...(event.type === 'StateExited' && state?.output !== undefined ? { output: state.output } : {}),
+          };
+          this.notify({ kind: 'event', stateMachine: machineName, name, event: live });
         }
       }
     } catch (err) {

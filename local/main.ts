@@ -24,6 +24,7 @@ import {
   inferenceService,
 } from './inference-server';
 import { consoleLogger } from './logger';
+import { CONSOLE_PORT_ENV, DEFAULT_CONSOLE_PORT, consoleService } from './console/server';
 import { startLocalMode, type LocalMode } from './start';
 import { watchConfig } from './config-watcher';
 import { loadProjectConfig } from './runtime';
@@ -48,6 +49,7 @@ export interface MainOptions {
   readonly dynamodbPort: number;
   readonly s3Port: number;
   readonly httpPort: number;
+  readonly consolePort: number;
 }
 
 export function buildCommand(): Command {
@@ -85,6 +87,12 @@ export function buildCommand(): Command {
         .env(HTTP_PORT_ENV)
         .argParser(parsePort('--http-port'))
         .default(DEFAULT_HTTP_PORT),
+    )
+    .addOption(
+      new Option('--console-port <port>', 'local console port, http://127.0.0.1:<port>/ (0 = any free port)')
+        .env(CONSOLE_PORT_ENV)
+        .argParser(parsePort('--console-port'))
+        .default(DEFAULT_CONSOLE_PORT),
     )
     .showHelpAfterError('(run npm start -- --help for all options)')
     .allowExcessArguments(false);
@@ -202,6 +210,9 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
         driftService({ metrics: metricStore, bus }),
         // Persistent drift, accuracy alarms, rate(...) schedules and `modelops retrain` start retrains (docs/retrain.md).
         retrainTriggerService({ bus, alarms: () => alarmRunner }),
+        // The console reads the same stores, metric store and alarm runner; its banner URL carries this start's
+        // token (docs/console.md).
+        consoleService({ port: opts.consolePort, metrics: metricStore, alarms: () => alarmRunner }),
       ],
       onExecutionFinished: (e) => {
         const reason = e.result?.error ? ` (${e.result.error})` : '';

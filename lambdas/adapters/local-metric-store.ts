@@ -199,6 +199,8 @@ export class TimeSeriesMetricsStore implements MetricsSink, MetricsReader {
   private readonly series = new Map<string, Series>();
   /** As in InMemoryMetricsSink: the app reuses one dimension-set object per version, so two lookups find a series. */
   private readonly byDimensions = new WeakMap<MetricDimensions, Map<string, Series | null>>();
+  /** Every recorded series' name and dimensions, in the order first seen (what {@link listSeries} answers). */
+  private readonly index: { readonly metricName: string; readonly dimensions: MetricDimensions }[] = [];
   /** Series not recorded because `maxSeries` was reached. */
   droppedSeries = 0;
 
@@ -243,10 +245,19 @@ export class TimeSeriesMetricsStore implements MetricsSink, MetricsReader {
           minute: new Tier(MINUTE_BUCKET_MS, MINUTE_RETENTION_MS),
         };
         this.series.set(key, s);
+        this.index.push({ metricName: name, dimensions: { ...dimensions } });
       }
     }
     named.set(name, s);
     return s;
+  }
+
+  /**
+   * The series recorded so far (metric name and dimensions), e.g. for the local console to find each feature's drift
+   * series; CloudWatch's ListMetrics is the AWS counterpart.
+   */
+  listSeries(): readonly { readonly metricName: string; readonly dimensions: MetricDimensions }[] {
+    return this.index;
   }
 
   flush(): void {
