@@ -45,6 +45,8 @@ export type CanaryPredictionInput =
       readonly bins: { readonly candidate: readonly number[]; readonly stable: readonly number[] };
       /** Counter items summed per version (DriftCounters buckets of DRIFT_BUCKET_MS). */
       readonly itemsRead: { readonly candidate: number; readonly stable: number };
+      /** The candidate came from the retrain pipeline (its record's `lineage.retrain`): it is meant to predict differently. */
+      readonly candidateRetrained: boolean;
     }
   | { readonly kind: 'skipped'; readonly reason: string };
 
@@ -145,9 +147,10 @@ export async function readCanaryPredictionBins(
   },
 ): Promise<CanaryPredictionInput> {
   const { model } = input;
-  const [stableBaseline, candidateBaseline] = await Promise.all([
+  const [stableBaseline, candidateBaseline, candidateRecord] = await Promise.all([
     loadBaseline(deps, model, input.stable),
     loadBaseline(deps, model, input.candidate),
+    deps.versions.getVersion(model, input.candidate),
   ]);
   for (const [arm, version, baseline] of [
     ['stable', input.stable, stableBaseline],
@@ -203,6 +206,7 @@ export async function readCanaryPredictionBins(
     binNames: [...comparison.binNames, 'missing'],
     bins: { candidate: candidateBins, stable: stableBins },
     itemsRead: { candidate: c.itemsRead, stable: s.itemsRead },
+    candidateRetrained: candidateRecord?.lineage?.retrain !== undefined,
   };
 }
 

@@ -10,6 +10,7 @@
  */
 import { appendAuditOnce, derivedEventId } from './audit';
 import {
+  DEFAULT_CANARY_POLICY,
   judgeCanary,
   resolveCanaryPolicy,
   type CanaryPolicy,
@@ -608,6 +609,21 @@ export function canaryQueries(model: string, stable: string, candidate: string):
 }
 
 /**
+ * A retrained candidate (lineage.retrain) is trained to predict differently from the version it replaces, and its
+ * quality was gated on held-out data by the champion gate: only the hard limit `maxPredictionShift` applies to it,
+ * not the "proven small shift" rule (`minPredictionShift`), which would roll back exactly the change retraining
+ * was for (docs/rollout-judge.md#guards).
+ */
+function predictionPolicy(
+  judge: Partial<CanaryPolicy> | undefined,
+  prediction: CanaryPredictionInput,
+): Partial<CanaryPolicy> {
+  if (prediction.kind !== 'read' || !prediction.candidateRetrained) return judge ?? {};
+  const hard = judge?.maxPredictionShift ?? DEFAULT_CANARY_POLICY.maxPredictionShift;
+  return { ...judge, minPredictionShift: hard };
+}
+
+/**
  * AnalyzeCanary: one look. Reads the candidate's and the stable version's counts over the same window (since the
  * rollout started; p99 over the current step), appends the look, judges it and records the verdict. `next`:
  * `rollback` on a failed check (or exhausted extensions), `step` / `promote` when the step passed, `bake` when the
@@ -695,7 +711,7 @@ export async function analyzeCanary(
     slow: [...state.looks.slow, look('slow', 'ans')],
     invalidInput: [...state.looks.invalidInput, look('inv', 'req')],
   };
-  const judgePolicy = resolveCanaryPolicy(policy.judge);
+  const judgePolicy = resolveCanaryPolicy(predictionPolicy(policy.judge, prediction));
   const verdict = judgeCanary(judgePolicy, {
     ...looks,
     latency: { candidateP99Ms: p99('c'), stableP99Ms: p99('s'), candidateRequests: stepAnswered('c') },

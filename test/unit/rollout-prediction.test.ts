@@ -47,7 +47,10 @@ const PROBABILITY_BINS = { kind: 'numeric', edges: [0.6, 0.8, 0.9], counts: [25,
 
 type Predictions = Baseline['predictions'];
 
-function setup(baselines: { stable?: Predictions; candidate?: Predictions } = {}) {
+function setup(
+  baselines: { stable?: Predictions; candidate?: Predictions } = {},
+  candidateRetrained = false,
+) {
   const deployments = new FakeDeploymentStore();
   const versions = new FakeVersionStore();
   const audit = new FakeAuditLog();
@@ -64,6 +67,9 @@ function setup(baselines: { stable?: Predictions; candidate?: Predictions } = {}
       version,
       status: 'REGISTERED',
       manifestKey,
+      ...(candidateRetrained && version === '2.0.0'
+        ? { lineage: { retrain: { runId: 'r1', trigger: 'drift' } } }
+        : {}),
     } as VersionRecord);
   };
   const both = { label: LABEL_BINS, probabilities: PROBABILITY_BINS } as Predictions;
@@ -108,6 +114,20 @@ function setup(baselines: { stable?: Predictions; candidate?: Predictions } = {}
 }
 
 describe('AnalyzeCanary prediction-shift input', () => {
+  it('rolls back a proven small shift, but lets a retrained candidate (lineage.retrain) shift up to maxPredictionShift', async () => {
+    for (const retrained of [false, true]) {
+      const s = setup({}, retrained);
+      const state = await s.start();
+      // 55 % vs 50 % benign on 10,000 predictions each: JS distance ≈ 0.04, far below 0.1 but proven.
+      await s.served('1.0.0', T0 + MINUTE, [5000, 5000, 0]);
+      await s.served('2.0.0', T0 + MINUTE, [5500, 4500, 0]);
+      await s.analyze(state, T0 + 3 * MINUTE);
+      const { check } = s.lastVerdict();
+      expect(check.decision).toBe(retrained ? 'pass' : 'fail');
+      expect(check.limit).toBe(retrained ? 0.1 : 0.01);
+    }
+  });
+
   it('passes both versions’ class bins over the canary window to the judge, which rolls a flipped candidate back', async () => {
     const s = setup();
     const state = await s.start();
