@@ -3,6 +3,8 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } fr
 import type { Attribute, ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { WORKFLOW_TABLES, type WorkflowTable } from '../workflows/types';
+import { ConstructPropsError } from './construct-props-error';
 import {
   AUDIT_LOG_TABLE,
   DEPLOYMENTS_TABLE,
@@ -106,5 +108,20 @@ export class MetadataTables extends Construct {
     const table = this.tables[definition.id];
     if (!table) throw new UnknownTableError(`TABLE_DEFINITIONS has no table with id "${definition.id}"`);
     return table;
+  }
+
+  /**
+   * The table a workflow wiring row binds as `table` (lib/workflows/types.ts WORKFLOW_TABLES), by definition id: not
+   * every such table has a field of its own here (DriftCounters). `boundBy` names the caller for the error.
+   */
+  workflowTable(table: WorkflowTable, boundBy: string): Table {
+    const found = this.tables[WORKFLOW_TABLES[table].id];
+    if (found === undefined) {
+      throw new ConstructPropsError(
+        `${boundBy}: props.tables has no ${WORKFLOW_TABLES[table].id} table (bound as "${table}" by a wiring row); ` +
+          'pass the MetadataTables construct',
+      );
+    }
+    return found;
   }
 }

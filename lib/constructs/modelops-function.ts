@@ -10,6 +10,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AUDIT_LOG_TABLE } from '../../lambdas/core/tables';
+import { ConstructPropsError } from './construct-props-error';
 import { MetadataTables } from './metadata-tables';
 import { OnnxRuntimeLayer } from './onnx-runtime-layer';
 
@@ -21,10 +22,8 @@ export function handlerEntry(fn: string): string {
   return path.join(PROJECT_ROOT, 'lambdas', fn, 'handler.ts');
 }
 
-/** Raised for invalid construct props; the message names the prop, the value and the fix. */
-export class ConstructPropsError extends Error {
-  override name = 'ConstructPropsError';
-}
+// Constructs import it from here; it lives in its own module so that MetadataTables can use it without a cycle.
+export { ConstructPropsError };
 
 /**
  * A role whose statements all land in one customer-managed policy instead of an inline `DefaultPolicy`.

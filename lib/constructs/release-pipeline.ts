@@ -20,7 +20,6 @@ import {
   settingsEnvironment,
   type BucketAccess,
   type TableAccess,
-  WORKFLOW_TABLES,
   type WorkflowSettingValues,
   type WorkflowTable,
 } from '../workflows/types';
@@ -168,17 +167,6 @@ export class ReleasePipeline extends Construct {
       publishModels: (g) => registry.grantPublishModels(g),
       readModels: (g) => registry.grantReadModels(g),
     };
-    // By definition id: not every table a row may bind has a field of its own on MetadataTables (DriftCounters).
-    const tableOf = (table: WorkflowTable) => {
-      const found = tables.tables[WORKFLOW_TABLES[table].id];
-      if (found === undefined) {
-        throw new ConstructPropsError(
-          `ReleasePipeline: props.tables has no ${WORKFLOW_TABLES[table].id} table (bound as "${table}" by a ` +
-            'release wiring row); pass the MetadataTables construct',
-        );
-      }
-      return found;
-    };
     const byId = new Map<string, ModelOpsFunction>();
     const substitutions: Record<string, string> = {};
     for (const row of RELEASE_WORKFLOW.functions) {
@@ -197,7 +185,7 @@ export class ReleasePipeline extends Construct {
       });
       fn.bindBucket(...row.bucket.map((b: BucketAccess) => bucketGrants[b]));
       for (const [table, access] of Object.entries(row.tables) as [WorkflowTable, TableAccess][]) {
-        fn.bindTable(tableOf(table), access);
+        fn.bindTable(tables.workflowTable(table, 'ReleasePipeline'), access);
       }
       byId.set(row.id, fn);
       substitutions[functionArnPlaceholder(row)] = fn.function.functionArn;

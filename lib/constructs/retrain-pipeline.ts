@@ -26,7 +26,6 @@ import {
   type BucketAccess,
   type TableAccess,
   WORKFLOW_SETTINGS,
-  WORKFLOW_TABLES,
   type WorkflowSetting,
   type WorkflowTable,
 } from '../workflows/types';
@@ -263,16 +262,6 @@ export class RetrainPipeline extends Construct {
           grantList(g, [`${TRAINING_PREFIX}*`]),
         ),
     };
-    const tableOf = (table: WorkflowTable) => {
-      const found = tables.tables[WORKFLOW_TABLES[table].id];
-      if (found === undefined) {
-        throw new ConstructPropsError(
-          `RetrainPipeline: props.tables has no ${WORKFLOW_TABLES[table].id} table (bound as "${table}" by a ` +
-            'retrain wiring row); pass the MetadataTables construct',
-        );
-      }
-      return found;
-    };
 
     const byId = new Map<string, ModelOpsFunction>();
     const substitutions: Record<string, string> = {};
@@ -305,7 +294,7 @@ export class RetrainPipeline extends Construct {
         ...[...row.bucket, ...row.training].map((b: BucketAccess | TrainingAccess) => bucketGrants[b]),
       );
       for (const [table, access] of Object.entries(row.tables) as [WorkflowTable, TableAccess][]) {
-        fn.bindTable(tableOf(table), access);
+        fn.bindTable(tables.workflowTable(table, 'RetrainPipeline'), access);
       }
       Validations.of(fn.function).acknowledge({
         id: 'NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ',
