@@ -23,7 +23,7 @@ import { loadProjectConfig, loadSource } from './bundle';
 import type { init as initCommand } from './init';
 import { createLedgerStores } from './metadata';
 import { metricsReaderFor } from './metrics-reader';
-import type { ModelOpsConfig } from '../lib/config';
+import { alarmRulesInputOf, type ModelOpsConfig } from '../lib/config';
 
 /** The project's modelops.config.ts when the CLI runs from a checkout that has one (SLOs of `status`). */
 async function projectConfigIfAny(): Promise<ModelOpsConfig | undefined> {
@@ -342,13 +342,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
         ...(config !== undefined && modelConfig !== undefined && reader !== undefined
           ? {
               slo: {
-                model: {
-                  name: modelConfig.name,
-                  slo: modelConfig.slo,
-                  feedback: modelConfig.feedback,
-                  drift: modelConfig.drift.enabled,
-                  driftScheduleMinutes: config.monitoring.driftScheduleMinutes,
-                },
+                model: alarmRulesInputOf(modelConfig, config),
                 reader,
                 nowMs,
               },

@@ -2,6 +2,7 @@
  * Typed project configuration (`modelops.config.ts`), validated with zod. Reference: docs/config.md.
  * Errors name the field, the value received and the fix; `parseConfig` throws one `ConfigError` listing them all.
  */
+import type { AlarmRulesInput } from '../lambdas/core/alarm-rules';
 import { z } from 'zod';
 import { modelNameSchema, RISK_TIERS, VERSION_PATTERN } from '../lambdas/core/manifest';
 import { safeParseExplained } from '../lambdas/core/manifest-issues';
@@ -744,4 +745,19 @@ export function parseConfig(raw: unknown): ModelOpsConfig {
       (i) => `${i.path}: ${i.message}${i.missing && !/\(got /.test(i.message) ? ' (got nothing)' : ''}`,
     ),
   );
+}
+
+/** A model's alarm rules input (lambdas/core/alarm-rules.ts) from its config: the stack, local alarms and the console. */
+export function alarmRulesInputOf(
+  model: ModelConfig,
+  config: Pick<ModelOpsConfig, 'monitoring'>,
+): AlarmRulesInput {
+  return {
+    name: model.name,
+    slo: model.slo,
+    feedback: model.feedback,
+    drift: model.drift.enabled,
+    driftScheduleMinutes: config.monitoring.driftScheduleMinutes,
+    retrain: model.retrain.enabled,
+  };
 }

@@ -20,7 +20,7 @@ import {
 } from '../lambdas/core/alarm-evaluation';
 import type { MetricsReader } from '../lambdas/core/ports';
 import { AUDIT_LOG_TABLE, DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../lambdas/core/tables';
-import type { ModelOpsConfig } from '../lib/config';
+import { alarmRulesInputOf, type ModelOpsConfig } from '../lib/config';
 import type { LocalLogger } from './logger';
 import type { LocalService, RunningService } from './start';
 
@@ -58,13 +58,7 @@ export class AlarmRunner {
   ) {
     this.models = config.models.map((m) => ({
       model: m.name,
-      rules: alarmRules({
-        name: m.name,
-        slo: m.slo,
-        feedback: m.feedback,
-        drift: m.drift.enabled,
-        driftScheduleMinutes: config.monitoring.driftScheduleMinutes,
-      }),
+      rules: alarmRules(alarmRulesInputOf(m, config)),
     }));
   }
 

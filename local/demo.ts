@@ -339,6 +339,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         retrainTriggerService({
           bus,
           alarms: () => alarmRunner,
+          metrics: metricStore,
           schedules: false,
           onTriggers: (t) => (triggers = t),
         }),

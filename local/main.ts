@@ -209,7 +209,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
         // Every monitoring.driftScheduleMinutes, as the deployed schedule; its metrics feed the drift alarm rule.
         driftService({ metrics: metricStore, bus }),
         // Persistent drift, accuracy alarms, rate(...) schedules and `modelops retrain` start retrains (docs/retrain.md).
-        retrainTriggerService({ bus, alarms: () => alarmRunner }),
+        retrainTriggerService({ bus, alarms: () => alarmRunner, metrics: metricStore }),
         // The console reads the same stores, metric store and alarm runner; its banner URL carries this start's
         // token (docs/console.md).
         consoleService({ port: opts.consolePort, metrics: metricStore, alarms: () => alarmRunner }),

@@ -20,11 +20,18 @@ import type S3rver from 's3rver';
 import type { AlarmStateChangeEvent } from '../lambdas/core/alarm-evaluation';
 import { alarmNamePrefix, parseAlarmName } from '../lambdas/core/alarm-rules';
 import { DRIFT_DETECTED_DETAIL_TYPE, DRIFT_EVENT_SOURCE } from '../lambdas/core/drift-monitor';
-import type { DomainEvent } from '../lambdas/core/ports';
+import {
+  METRIC_DIMENSIONS,
+  RETRAIN_METRICS,
+  type DomainEvent,
+  type MetricDatum,
+  type MetricDimensions,
+  type MetricsSink,
+} from '../lambdas/core/ports';
 import type { RetrainStart } from '../lambdas/core/retrain-policy';
 import type { ModelOpsConfig } from '../lib/config';
 import type { AlarmRunner } from './alarm-runner';
-import type { ExecutionResult } from './asl-runner';
+import type { ExecutionObservation, ExecutionResult } from './asl-runner';
 import { emulatorClients } from './emulators';
 import type { LocalEventBus } from './event-bus';
 import type { LocalLogger } from './logger';
@@ -264,6 +271,11 @@ export interface RetrainTriggerServiceOptions {
   readonly schedules?: boolean;
   /** Receives the triggers once they exist (tests drive them directly). */
   readonly onTriggers?: (triggers: RetrainTriggers) => void;
+  /**
+   * The local metric store: a retrain run that ends failed adds 1 to RetrainsFailed {Model}, the series the
+   * retrain-failed alarm rule reads (in AWS RecordRetrainOutcome emits it as EMF; locally Powertools metrics are off).
+   */
+  readonly metrics?: MetricsSink;
 }
 
 export interface RunningRetrainTriggers extends RunningService {
@@ -274,6 +286,25 @@ export interface RunningRetrainTriggers extends RunningService {
  * The retrain triggers as a `LocalService`. With no model retrain-enabled it subscribes to nothing and says so. On
  * stop: timers cleared, subscriptions dropped, then it waits for the retrains it started.
  */
+/** The Error of retrain.asl.json's Fail state after RecordFailure (a step failed; RETRAIN_FAILED is audited). */
+const RETRAIN_FAILED_ERROR = 'RetrainFailed';
+
+/**
+ * The RetrainsFailed datum of a finished retrain execution that ended failed (the `RetrainFailed` Fail state, after
+ * RecordFailure audited it), or undefined for any other observation.
+ */
+export function retrainFailureMetric(
+  o: ExecutionObservation,
+): { dimensions: MetricDimensions[]; data: MetricDatum[] } | undefined {
+  if (o.kind !== 'finished' || o.result.error !== RETRAIN_FAILED_ERROR) return undefined;
+  const model = (o.result.input as { model?: unknown } | null)?.model;
+  if (typeof model !== 'string') return undefined;
+  return {
+    dimensions: [{ [METRIC_DIMENSIONS.model]: model }],
+    data: [{ name: RETRAIN_METRICS.failed, unit: 'Count', value: 1 }],
+  };
+}
+
 export function retrainTriggerService(options: RetrainTriggerServiceOptions = {}): LocalService {
   return {
     name: RETRAIN_TRIGGER_SERVICE_NAME,
@@ -294,6 +325,15 @@ export function retrainTriggerService(options: RetrainTriggerServiceOptions = {}
         };
       }
       const cleanups: (() => void)[] = [];
+      const metrics = options.metrics;
+      if (metrics && runtime.retrain) {
+        cleanups.push(
+          runtime.retrain.observe((o) => {
+            const failed = retrainFailureMetric(o);
+            if (failed) metrics.emit(failed.dimensions, failed.data);
+          }),
+        );
+      }
       if (options.bus) {
         const bus = options.bus;
         cleanups.push(bus.subscribe((event) => void triggers.onDriftEvent(event)));

@@ -10,6 +10,7 @@ import {
   FEEDBACK_METRICS,
   INFERENCE_METRICS,
   METRIC_DIMENSIONS,
+  RETRAIN_METRICS,
   type MetricStat,
 } from './ports';
 import { MODEL_NAME_PATTERN } from './names';
@@ -30,6 +31,7 @@ export const ALARM_KINDS = [
   'accuracy',
   'drift',
   'drift-monitor-errors',
+  'retrain-failed',
 ] as const;
 export type AlarmKind = (typeof ALARM_KINDS)[number];
 
@@ -100,6 +102,8 @@ export interface AlarmRulesInput {
   readonly driftScheduleMinutes?: number;
   /** @default true: the model has a drift monitor emitting DriftAlarm */
   readonly drift?: boolean;
+  /** @default false: the model has `retrain.enabled` (RecordRetrainOutcome emits RetrainsFailed) */
+  readonly retrain?: boolean;
 }
 
 export const runbookPath = (kind: AlarmKind): string => `docs/runbooks/${kind}.md`;
@@ -250,6 +254,26 @@ export function alarmRules(model: AlarmRulesInput): AlarmRule[] {
       treatMissingData: 'notBreaching',
     });
   }
+  if (model.retrain === true) {
+    // A failed retrain backs off the next automatic one: someone should read why (the RETRAIN_FAILED audit event).
+    rules.push({
+      type: 'metric',
+      id: 'retrain-failed',
+      kind: 'retrain-failed',
+      severity: 'ticket',
+      description: `${model.name}: a retrain run failed (training, packaging, champion gate or release); automatic retrains back off`,
+      runbook: runbookPath('retrain-failed'),
+      notify: true,
+      metric: { metricName: RETRAIN_METRICS.failed, dimensions: modelDims, stat: 'Sum' },
+      // Short: the notification should follow the failure within minutes (the audit event keeps the details).
+      periodMs: 5 * MINUTE_MS,
+      evaluationPeriods: 1,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      threshold: 1,
+      // Emitted only when a run ends; no retrain in the hour is not a failure.
+      treatMissingData: 'notBreaching',
+    });
+  }
   for (const rule of rules) {
     const windows = rule.type === 'ratio' ? [rule.windowMs] : rule.type === 'metric' ? [rule.periodMs] : [];
     for (const w of windows) {
@@ -353,11 +377,12 @@ const BURN_KINDS = ['availability-burn', 'latency-burn', 'candidate-errors', 'ca
  */
 const RULE_ID_GRAMMAR =
   `(?<burn>(?<burnKind>${BURN_KINDS.join('|')})-(?:page|ticket)-\\d+(?:\\.\\d+)?[smhd](?:-(?<window>long|short))?)` +
-  '|(?<fixed>accuracy-floor|mae-ceiling|drift-monitor-errors|drift)';
+  '|(?<fixed>accuracy-floor|mae-ceiling|drift-monitor-errors|retrain-failed|drift)';
 const FIXED_RULE_KINDS: Readonly<Record<string, AlarmKind>> = {
   'accuracy-floor': 'accuracy',
   'mae-ceiling': 'accuracy',
   drift: 'drift',
+  'retrain-failed': 'retrain-failed',
   'drift-monitor-errors': 'drift-monitor-errors',
 };
 const ALARM_NAME_TAIL = new RegExp(`^(?<model>[a-z0-9-]+)-(?<rule>${RULE_ID_GRAMMAR})$`);

@@ -454,6 +454,14 @@ export const INFERENCE_METRICS = {
 export type InferenceMetricName = (typeof INFERENCE_METRICS)[keyof typeof INFERENCE_METRICS];
 
 /** Metric names of the drift monitor, per {Model, Feature} (features) and per {Model} (dataset, predictions). */
+/** What RecordRetrainOutcome emits per model (dimension `model`); the retrain-failed alarm rule reads the first. */
+export const RETRAIN_METRICS = {
+  /** 1 per retrain run that ended failed (training, packaging, gate or release step). */
+  failed: 'RetrainsFailed',
+  /** 1 per retrain run that ended any other way (promoted, released, rejected by the champion gate). */
+  ended: 'RetrainsEnded',
+} as const;
+
 export const DRIFT_METRICS = {
   /** Jensen–Shannon distance (base 2) of a feature's window against the baseline. */
   featureJsDistance: 'FeatureDriftJsDistance',

@@ -6,12 +6,14 @@ import { z } from 'zod';
 import { DynamoAuditLog } from '../adapters/dynamo-audit-log';
 import { DynamoDeploymentStore } from '../adapters/dynamo-deployment-store';
 import { DynamoMonitorStateStore } from '../adapters/dynamo-monitor-state';
+import { PowertoolsMetricsSink } from '../adapters/powertools-metrics-sink';
 import { ConfigurationError } from '../core/errors';
+import { METRIC_DIMENSIONS, RETRAIN_METRICS } from '../core/ports';
 import { recordRetrainOutcome, type OutcomeInput } from '../core/retrain-outcome';
 import { parseRetrainPolicies, RETRAIN_POLICIES_ENV } from '../core/retrain-policy';
 import { MONITOR_STATE_TABLE } from '../core/tables';
 import { currentEnvironment, requireEnv } from '../shared/env';
-import { logger, metrics, MetricUnit } from '../shared/powertools';
+import { logger } from '../shared/powertools';
 import { releaseStepHandler } from '../shared/release-step';
 
 const name = z.string().min(1);
@@ -49,6 +51,9 @@ const eventSchema = z.discriminatedUnion('result', [
 /** The last characters of a failure's cause (a trainer's stderr tail, a nested execution's error): enough to act on. */
 const CAUSE_TAIL = 2_000;
 
+/** Set on every ModelOps function (metricsNamespace, config `monitoring.namespace`). */
+const POWERTOOLS_METRICS_NAMESPACE_ENV = 'POWERTOOLS_METRICS_NAMESPACE';
+
 export const handler = releaseStepHandler({
   name: 'RecordOutcome',
   wire: () => ({
@@ -58,6 +63,7 @@ export const handler = releaseStepHandler({
       monitorState: new DynamoMonitorStateStore(requireEnv(MONITOR_STATE_TABLE.envVar)),
       deployments: DynamoDeploymentStore.fromEnv(),
       audit: DynamoAuditLog.fromEnv(),
+      metrics: new PowertoolsMetricsSink({ namespace: requireEnv(POWERTOOLS_METRICS_NAMESPACE_ENV) }),
     },
   }),
   run: async (deps, event) => {
@@ -94,7 +100,18 @@ export const handler = releaseStepHandler({
     const policy = deps.policies[input.model] ?? { backoffMs: 0 };
     const result = await recordRetrainOutcome(deps, input, policy, Date.now());
     logger.info('retrain outcome recorded', { ...result });
-    metrics.addMetric(result.outcome === 'failed' ? 'RetrainsFailed' : 'RetrainsEnded', MetricUnit.Count, 1);
+    // Exactly {Model}: the retrain-failed alarm rule (lambdas/core/alarm-rules.ts) addresses the series by it alone.
+    deps.metrics.emit(
+      [{ [METRIC_DIMENSIONS.model]: input.model }],
+      [
+        {
+          name: result.outcome === 'failed' ? RETRAIN_METRICS.failed : RETRAIN_METRICS.ended,
+          unit: 'Count',
+          value: 1,
+        },
+      ],
+    );
+    deps.metrics.flush();
     return result;
   },
 });

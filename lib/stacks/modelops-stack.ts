@@ -4,7 +4,7 @@ import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import type { ModelOpsConfig } from '../config';
+import { alarmRulesInputOf, type ModelOpsConfig } from '../config';
 import { approvalPoliciesEnvValue } from '../../lambdas/core/approval-events';
 import { alarmNamePrefix } from '../../lambdas/core/alarm-rules';
 import { rolloutPoliciesEnvValue } from '../../lambdas/core/rollout-events';
@@ -220,13 +220,7 @@ export class ModelOpsStack extends Stack {
       if (model.canary.enabled) this.release.addRolloutTarget(endpoint);
       // SLO burn-rate, candidate, feedback and drift alarms of the model (docs/alarms.md).
       modelAlarms[model.name] = new ModelAlarms(this, `${stem}Alarms`, {
-        model: {
-          name: model.name,
-          slo: model.slo,
-          feedback: model.feedback,
-          drift: model.drift.enabled,
-          driftScheduleMinutes: config.monitoring.driftScheduleMinutes,
-        },
+        model: alarmRulesInputOf(model, config),
         namespace: config.monitoring.namespace,
         topic: this.alarmTopic,
         alarmNamePrefix: `${config.project}-${config.stage}`,

@@ -33,7 +33,7 @@ import {
   type VersionRecord,
   type VersionStore,
 } from '../../lambdas/core/ports';
-import type { ModelOpsConfig } from '../../lib/config';
+import { alarmRulesInputOf, type ModelOpsConfig } from '../../lib/config';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
 import { RETRAIN_WORKFLOW } from '../../lib/workflows/retrain';
 import type { AlarmRunner } from '../alarm-runner';
@@ -351,13 +351,11 @@ export class ConsoleApi {
     };
     const { config } = options;
     this.rules = config.models.flatMap((m) =>
-      alarmRules({
-        name: m.name,
-        slo: m.slo,
-        feedback: m.feedback,
-        drift: m.drift.enabled,
-        driftScheduleMinutes: config.monitoring.driftScheduleMinutes,
-      }).map((rule) => ({ model: m.name, alarmName: localAlarmName(config, m.name, rule.id), rule })),
+      alarmRules(alarmRulesInputOf(m, config)).map((rule) => ({
+        model: m.name,
+        alarmName: localAlarmName(config, m.name, rule.id),
+        rule,
+      })),
     );
   }
 

@@ -278,6 +278,26 @@ describe('RetrainPipeline functions', () => {
   });
 });
 
+describe('retrain-failed alarm', () => {
+  it('alarms on RetrainsFailed {Model} of each retraining model, as a ticket on the alarm topic', () => {
+    const alarms = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.MetricName === 'RetrainsFailed',
+    );
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const alarm of alarms) {
+      expect(alarm.Properties).toMatchObject({
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        Dimensions: [{ Name: 'Model', Value: expect.any(String) }],
+      });
+      expect(String(alarm.Properties.AlarmName)).toMatch(/-retrain-failed$/);
+    }
+  });
+});
+
 describe('RetrainPipeline state machine', () => {
   it('is STANDARD with ALL logging to a KMS-encrypted, retained log group and tracing', () => {
     const id = logicalIdOf(synth.template, 'AWS::StepFunctions::StateMachine', 'RetrainStateMachine');

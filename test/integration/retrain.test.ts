@@ -16,7 +16,11 @@ import { promoteStable } from '../../lambdas/core/promotion';
 import type { AuditEvent, MonitorStateStore } from '../../lambdas/core/ports';
 import { RETRAIN_STATE_KIND, type RetrainState } from '../../lambdas/core/retrain-policy';
 import { MONITOR_STATE_TABLE } from '../../lambdas/core/tables';
-import type { ModelOpsConfigInput } from '../../lib/config';
+import { TimeSeriesMetricsStore } from '../../lambdas/adapters/local-metric-store';
+import { evaluateAlarmRules } from '../../lambdas/core/alarm-evaluation';
+import { alarmRules } from '../../lambdas/core/alarm-rules';
+import { alarmRulesInputOf, type ModelOpsConfigInput } from '../../lib/config';
+import { retrainTriggerService } from '../../local/retrain-scheduler';
 import type { ExecutionResult } from '../../local/asl-runner';
 import { inferenceService } from '../../local/inference-server';
 import {
@@ -30,6 +34,7 @@ import {
 } from './harness';
 
 const TRAINER = ['node', '--import', 'tsx', 'examples/trainer/train.ts'];
+const metricStore = new TimeSeriesMetricsStore();
 const FAILING_TRAINER = ['node', 'test/fixtures/retrain/failing-trainer.mjs'];
 const REFERENCE_KEY = 'reference/breast-cancer.csv';
 const PARENT = '1.0.0';
@@ -172,7 +177,11 @@ beforeAll(async () => {
         model(M.locked, {}),
       ],
     },
-    services: [inferenceService({ port: 0 })],
+    // The trigger service only for its metrics hook (no bus, no schedules): a failed run feeds the local alarms.
+    services: [
+      inferenceService({ port: 0 }),
+      retrainTriggerService({ metrics: metricStore, schedules: false }),
+    ],
   });
   const { DynamoMonitorStateStore } = await import('../../lambdas/adapters/dynamo-monitor-state');
   const { createDocumentClient } = await import('../../lambdas/adapters/clients');
@@ -317,7 +326,7 @@ describe('retrain', () => {
     expect(await retrainState(M.gate)).toMatchObject({ counter: 2, startsOnDay: 2 });
   }, 60_000);
 
-  it('fails a run whose trainer exits 1: audited with the step and stderr, backed off, execution failed, no release', async () => {
+  it('fails a run whose trainer exits 1: audited with the step and stderr, alarmed, backed off, execution failed, no release', async () => {
     const result = await h.mode.runtime.startRetrain(manualStart(M.broken));
     expect(result.status).toBe('FAILED');
     // The error the RetrainFailed rule (execution status FAILED) sends to the alarm topic.
@@ -333,6 +342,15 @@ describe('retrain', () => {
     expect(await h.keys(`incoming/${M.broken}/${PARENT}-r1/`)).toEqual([]);
     expect(await h.version(M.broken, `${PARENT}-r1`)).toBeUndefined();
     expect((await h.metadata.deployments.getDeployment(M.broken))?.stable).toBe(PARENT);
+    // The alarm: the model's retrain-failed rule over the local metric store, judged once its period is complete.
+    const rule = alarmRules(
+      alarmRulesInputOf(
+        h.mode.runtime.config.models.find((m) => m.name === M.broken)!,
+        h.mode.runtime.config,
+      ),
+    ).find((r) => r.id === 'retrain-failed')!;
+    const [alarm] = await evaluateAlarmRules([rule], metricStore, Date.now() + 6 * 60_000);
+    expect(alarm).toMatchObject({ value: 'ALARM', observed: 1 });
     // An automatic trigger now waits out the backoff.
     const next = await h.mode.runtime.startRetrain(driftStart(M.broken, 'after-failure'));
     expect(next.output).toMatchObject({ skipped: true, code: 'BACKOFF' });

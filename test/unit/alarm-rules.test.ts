@@ -12,6 +12,12 @@ import {
   type AlarmStateValue,
 } from '../../lambdas/core/alarm-evaluation';
 import type { MetricReadRequest, MetricReadSeries, MetricsReader } from '../../lambdas/core/ports';
+import { TimeSeriesMetricsStore } from '../../lambdas/adapters/local-metric-store';
+import type { ExecutionResult } from '../../local/asl-runner';
+import { retrainFailureMetric } from '../../local/retrain-scheduler';
+
+/** A minute boundary, so the emitted point and the evaluation window line up. */
+const T = Date.parse('2026-06-01T12:00:00Z');
 
 const MODEL: AlarmRulesInput = {
   name: 'bc',
@@ -105,6 +111,40 @@ describe('alarmRules', () => {
     for (const id of ['accuracy-floor', 'mae-ceiling', 'drift', 'drift-monitor-errors']) {
       expect(plain.has(id)).toBe(false);
     }
+  });
+
+  it('adds retrain-failed only for a model with retrain enabled, and a failed run raises it', async () => {
+    expect(byId(alarmRules(MODEL)).has('retrain-failed')).toBe(false);
+    const rule = byId(alarmRules({ ...MODEL, retrain: true })).get('retrain-failed')!;
+    expect(rule).toMatchObject({
+      kind: 'retrain-failed',
+      severity: 'ticket',
+      runbook: 'docs/runbooks/retrain-failed.md',
+      metric: { metricName: 'RetrainsFailed', dimensions: { Model: 'bc' }, stat: 'Sum' },
+      threshold: 1,
+      treatMissingData: 'notBreaching',
+    });
+    const store = new TimeSeriesMetricsStore({ now: () => T });
+    const [idle] = await evaluateAlarmRules([rule], store, T + 60_000);
+    expect(idle!.value).toBe('OK');
+    // What local mode's retrain trigger service emits when a retrain execution ends in RetrainFailed.
+    const failed = retrainFailureMetric({
+      kind: 'finished',
+      stateMachine: 'retrain',
+      result: { status: 'FAILED', error: 'RetrainFailed', input: { model: 'bc' } } as ExecutionResult,
+    })!;
+    store.emit(failed.dimensions, failed.data);
+    // Judged once its 5-minute period is complete, as CloudWatch evaluates it.
+    const [raised] = await evaluateAlarmRules([rule], store, T + 6 * 60_000);
+    expect(raised!.value).toBe('ALARM');
+    // A retrain that was skipped or succeeded, or failed on bad input before any step, emits nothing.
+    expect(
+      retrainFailureMetric({
+        kind: 'finished',
+        stateMachine: 'retrain',
+        result: { status: 'FAILED', error: 'InvalidInput', input: { model: 'bc' } } as ExecutionResult,
+      }),
+    ).toBeUndefined();
   });
 
   it('keeps the budget shares for a shorter SLO period and refuses an unusable one, naming the field', () => {
