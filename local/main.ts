@@ -162,6 +162,7 @@ function banner(mode: LocalMode): string {
     'Push a model (in another terminal):',
     `  npx modelops push examples/breast-cancer ${target}`,
     `  npx modelops status ${target}`,
+    '  your own model: npx modelops init <model.onnx> --reference <data.csv>, list it in modelops.config.ts, restart',
     ...inferenceLines(mode, target),
     ...retrainLines(mode, target),
     '',
