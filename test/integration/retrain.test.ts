@@ -48,6 +48,8 @@ const M = {
   gate: 'bc-gate',
   broken: 'bc-broken',
   locked: 'bc-locked',
+  noData: 'bc-nodata',
+  badOutput: 'bc-badout',
 } as const;
 
 function model(
@@ -175,6 +177,11 @@ beforeAll(async () => {
         }),
         model(M.broken, { trainer: { command: FAILING_TRAINER }, backoffMinutes: 30 }),
         model(M.locked, {}),
+        // Reference data that was never uploaded: PrepareTrainingData fails.
+        model(M.noData, { referenceData: 'reference/missing.csv' }),
+        model(M.badOutput, {
+          trainer: { command: ['node', 'test/fixtures/retrain/bad-output-trainer.mjs'] },
+        }),
       ],
     },
     // The trigger service only for its metrics hook (no bus, no schedules): a failed run feeds the local alarms.
@@ -355,6 +362,28 @@ describe('retrain', () => {
     const next = await h.mode.runtime.startRetrain(driftStart(M.broken, 'after-failure'));
     expect(next.output).toMatchObject({ skipped: true, code: 'BACKOFF' });
   }, 60_000);
+
+  it.each([
+    [M.noData, 'PrepareTrainingData', /reference\/missing\.csv.*does not exist/],
+    [M.badOutput, 'Package', /report\.json|metrics/],
+  ])(
+    'ends a run whose %s step fails through RecordFailure: RETRAIN_FAILED with the step, backoff, no release',
+    async (name, step, cause) => {
+      const result = await h.mode.runtime.startRetrain(manualStart(name));
+      expect(result.status, JSON.stringify(result.cause)).toBe('FAILED');
+      expect(result.error).toBe('RetrainFailed');
+      const failed = ofType(await h.metadata.audit.listAudit(name), 'RETRAIN_FAILED');
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.details).toMatchObject({ step });
+      expect(JSON.stringify(failed[0]!.details)).toMatch(cause);
+      const state = await retrainState(name);
+      expect(state).toMatchObject({ lastOutcome: 'failed', consecutiveFailures: 1 });
+      expect(state?.running).toBeUndefined();
+      expect(await h.version(name, `${PARENT}-r1`)).toBeUndefined();
+      expect((await h.metadata.deployments.getDeployment(name))?.stable).toBe(PARENT);
+    },
+    60_000,
+  );
 
   it('fails a manual start with bad input naming every bad field, and changes no state', async () => {
     const before = await snapshot();
