@@ -4,6 +4,8 @@
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MonitorStateConflictError, type MonitorStateRecord, type MonitorStateStore } from '../core/ports';
+import { MONITOR_STATE_TABLE } from '../core/tables';
+import { requireEnv } from '../shared/env';
 import { dynamoDocumentClient, mapStoreError } from './clients';
 import { isConditionFailed, revisionCondition, storeCall } from './dynamo-helpers';
 
@@ -12,6 +14,11 @@ export class DynamoMonitorStateStore implements MonitorStateStore {
     private readonly tableName: string,
     private readonly doc: DynamoDBDocumentClient = dynamoDocumentClient,
   ) {}
+
+  /** The table named by MONITOR_STATE_TABLE, as the other stores' `fromEnv`. */
+  static fromEnv(e?: NodeJS.ProcessEnv): DynamoMonitorStateStore {
+    return new DynamoMonitorStateStore(requireEnv(MONITOR_STATE_TABLE.envVar, e));
+  }
 
   async getState(model: string, kind: string): Promise<MonitorStateRecord | undefined> {
     const r = await storeCall(`GetItem ${this.tableName}`, () =>

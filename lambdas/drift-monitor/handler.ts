@@ -33,12 +33,11 @@ import {
   type DriftModel,
 } from '../core/drift-schedule';
 import type { MetricsSink, StructuredLogger } from '../core/ports';
-import { DRIFT_COUNTERS_TABLE, MONITOR_STATE_TABLE } from '../core/tables';
+import { DRIFT_COUNTERS_TABLE } from '../core/tables';
 import { currentEnvironment, env, requireEnv } from '../shared/env';
 import { logger, tracer } from '../shared/powertools';
 
 /** Set on every ModelOpsFunction (config `monitoring.namespace`). */
-const METRICS_NAMESPACE_ENV = 'POWERTOOLS_METRICS_NAMESPACE';
 
 const eventBridge = new EventBridgeClient({});
 tracer?.captureAWSv3Client(eventBridge);
@@ -54,13 +53,13 @@ export interface DriftMonitorWiring {
 export function wireFromEnv(e: NodeJS.ProcessEnv = currentEnvironment()): DriftMonitorWiring {
   return {
     models: parseDriftModels(e[DRIFT_MODELS_ENV]),
-    metrics: new PowertoolsMetricsSink({ namespace: requireEnv(METRICS_NAMESPACE_ENV, e) }),
+    metrics: new PowertoolsMetricsSink({ namespace: env.metricsNamespace(e) }),
     deps: {
       deployments: DynamoDeploymentStore.fromEnv(e),
       versions: DynamoVersionStore.fromEnv(e),
       registry: new S3RegistryStore(env.registryBucket(e)),
       counters: new DynamoDriftCounterStore(dynamoDocumentClient, requireEnv(DRIFT_COUNTERS_TABLE.envVar, e)),
-      monitorState: new DynamoMonitorStateStore(requireEnv(MONITOR_STATE_TABLE.envVar, e)),
+      monitorState: DynamoMonitorStateStore.fromEnv(e),
       events: new EventBridgePublisher(eventBridge),
       audit: DynamoAuditLog.fromEnv(e),
     },

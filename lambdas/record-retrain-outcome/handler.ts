@@ -11,8 +11,7 @@ import { ConfigurationError } from '../core/errors';
 import { METRIC_DIMENSIONS, RETRAIN_METRICS } from '../core/ports';
 import { recordRetrainOutcome, type OutcomeInput } from '../core/retrain-outcome';
 import { parseRetrainPolicies, RETRAIN_POLICIES_ENV } from '../core/retrain-policy';
-import { MONITOR_STATE_TABLE } from '../core/tables';
-import { currentEnvironment, requireEnv } from '../shared/env';
+import { currentEnvironment, env } from '../shared/env';
 import { logger } from '../shared/powertools';
 import { releaseStepHandler } from '../shared/release-step';
 
@@ -51,19 +50,16 @@ const eventSchema = z.discriminatedUnion('result', [
 /** The last characters of a failure's cause (a trainer's stderr tail, a nested execution's error): enough to act on. */
 const CAUSE_TAIL = 2_000;
 
-/** Set on every ModelOps function (metricsNamespace, config `monitoring.namespace`). */
-const POWERTOOLS_METRICS_NAMESPACE_ENV = 'POWERTOOLS_METRICS_NAMESPACE';
-
 export const handler = releaseStepHandler({
   name: 'RecordOutcome',
   wire: () => ({
     schema: eventSchema,
     deps: {
       policies: parseRetrainPolicies(currentEnvironment()[RETRAIN_POLICIES_ENV]),
-      monitorState: new DynamoMonitorStateStore(requireEnv(MONITOR_STATE_TABLE.envVar)),
+      monitorState: DynamoMonitorStateStore.fromEnv(),
       deployments: DynamoDeploymentStore.fromEnv(),
       audit: DynamoAuditLog.fromEnv(),
-      metrics: new PowertoolsMetricsSink({ namespace: requireEnv(POWERTOOLS_METRICS_NAMESPACE_ENV) }),
+      metrics: new PowertoolsMetricsSink({ namespace: env.metricsNamespace() }),
     },
   }),
   run: async (deps, event) => {

@@ -6,8 +6,7 @@ import { DynamoMonitorStateStore } from '../adapters/dynamo-monitor-state';
 import { DynamoVersionStore } from '../adapters/dynamo-version-store';
 import { runRetrainGuard } from '../core/retrain-guard';
 import { parseRetrainPolicies, parseRetrainStart, RETRAIN_POLICIES_ENV } from '../core/retrain-policy';
-import { MONITOR_STATE_TABLE } from '../core/tables';
-import { currentEnvironment, requireEnv } from '../shared/env';
+import { currentEnvironment } from '../shared/env';
 import { logger, metrics, MetricUnit } from '../shared/powertools';
 import { releaseStepHandler } from '../shared/release-step';
 
@@ -23,7 +22,7 @@ export const handler = releaseStepHandler({
     schema: eventSchema,
     deps: {
       policies: parseRetrainPolicies(currentEnvironment()[RETRAIN_POLICIES_ENV]),
-      monitorState: new DynamoMonitorStateStore(requireEnv(MONITOR_STATE_TABLE.envVar)),
+      monitorState: DynamoMonitorStateStore.fromEnv(),
       deployments: DynamoDeploymentStore.fromEnv(),
       versions: DynamoVersionStore.fromEnv(),
       audit: DynamoAuditLog.fromEnv(),

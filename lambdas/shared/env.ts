@@ -164,6 +164,8 @@ export const env = {
   auditLogTable: (e?: NodeJS.ProcessEnv) => requireEnv(AUDIT_LOG_TABLE.envVar, e),
   configuredModels: (e?: NodeJS.ProcessEnv) => listEnv(CONFIGURED_MODELS_ENV, e),
   modelMaxBatch: (e?: NodeJS.ProcessEnv) => modelMaxBatchEnv(e),
+  /** Powertools' namespace, set on every ModelOps function (config `monitoring.namespace`). */
+  metricsNamespace: (e?: NodeJS.ProcessEnv) => requireEnv(INFERENCE_ENV.metricsNamespace, e),
   modelLock: (e?: NodeJS.ProcessEnv) => modelLockEnv(e),
 };
 
