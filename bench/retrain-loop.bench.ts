@@ -50,7 +50,7 @@ import {
   type ExampleBundle,
   type Harness,
 } from '../test/integration/harness';
-import { median, MODEL } from './support';
+import { median, MODEL, uploadAndAwaitRelease } from './support';
 
 const TRAINER = ['node', '--import', 'tsx', 'examples/trainer/train.ts'];
 const REFERENCE_KEY = 'reference/breast-cancer.csv';
@@ -76,7 +76,6 @@ const SHORT_TTL_MS = 200;
 const retrainModel = (i: number) => `${MODEL}-rt${i}`;
 
 const now = () => Date.now();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Run {
   readonly version: string;
@@ -154,33 +153,11 @@ async function upload(
   model: string,
   version: string,
 ): Promise<{ uploadAt: number; result: ExecutionResult | undefined }> {
-  const dir = `incoming/${model}/${version}/`;
-  await h.s3.send(
-    new PutObjectCommand({
-      Bucket: h.bucket,
-      Key: `${dir}${bundle.manifest.artifact.file}`,
-      Body: bundle.artifact,
-    }),
-  );
-  const key = `${dir}manifest.json`;
-  const uploadAt = now();
-  await h.s3.send(
-    new PutObjectCommand({
-      Bucket: h.bucket,
-      Key: key,
-      Body: JSON.stringify({ ...bundle.manifest, name: model, version }),
-      ContentType: 'application/json',
-    }),
-  );
-  const deadline = now() + RUN_BOUND_MS;
-  for (;;) {
-    const execution = h.mode.watcher.executions().find((e) => e.key === key);
-    if (execution !== undefined && execution.status !== 'RUNNING')
-      return { uploadAt, result: execution.result };
-    if (now() > deadline)
-      throw new Error(`no end of the release of ${model} ${version} within ${RUN_BOUND_MS} ms`);
-    await sleep(5);
-  }
+  const { uploadAt, execution } = await uploadAndAwaitRelease(h, bundle, model, version, {
+    now,
+    boundMs: RUN_BOUND_MS,
+  });
+  return { uploadAt, result: execution.result };
 }
 
 async function baselineRun(

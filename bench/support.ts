@@ -5,8 +5,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
 import type { LocalMode, LocalService } from '../local/start';
+import type { TrackedExecution } from '../local/watcher';
+import type { Harness } from '../test/integration/harness';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 export const EXAMPLE_DIR = path.join(REPO_ROOT, 'examples', 'breast-cancer');
@@ -242,4 +245,46 @@ export function spawnUntil(
       if (!done) reject(new Error(`child exited (${code}) before ready:\n${out.slice(-2000)}\n${err}`));
     });
   });
+}
+
+/**
+ * Uploads a bundle's artifact, then (timed from `now()`) the manifest that starts its release under `model` and
+ * `version`, and resolves when the watcher's release of that manifest ended (throws after `boundMs`).
+ */
+export async function uploadAndAwaitRelease(
+  h: Pick<Harness, 's3' | 'bucket' | 'mode'>,
+  bundle: {
+    readonly manifest: { readonly artifact: { readonly file: string } };
+    readonly artifact: Uint8Array;
+  },
+  model: string,
+  version: string,
+  options: { readonly now: () => number; readonly boundMs: number },
+): Promise<{ uploadAt: number; execution: TrackedExecution }> {
+  const dir = `incoming/${model}/${version}/`;
+  await h.s3.send(
+    new PutObjectCommand({
+      Bucket: h.bucket,
+      Key: `${dir}${bundle.manifest.artifact.file}`,
+      Body: bundle.artifact,
+    }),
+  );
+  const key = `${dir}manifest.json`;
+  const uploadAt = options.now();
+  await h.s3.send(
+    new PutObjectCommand({
+      Bucket: h.bucket,
+      Key: key,
+      Body: JSON.stringify({ ...bundle.manifest, name: model, version }),
+      ContentType: 'application/json',
+    }),
+  );
+  const deadline = options.now() + options.boundMs;
+  for (;;) {
+    const execution = h.mode.watcher.executions().find((e) => e.key === key);
+    if (execution !== undefined && execution.status !== 'RUNNING') return { uploadAt, execution };
+    if (options.now() > deadline)
+      throw new Error(`no end of the release of ${model} ${version} within ${options.boundMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }

@@ -33,7 +33,6 @@
  *   npx tsx --openssl-legacy-provider bench/upload-to-canary.bench.ts [repetitions=10]
  */
 import { Agent } from 'node:http';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { ExecutionResult } from '../local/asl-runner';
 import { inferenceService } from '../local/inference-server';
 import type { TrackedExecution } from '../local/watcher';
@@ -48,6 +47,7 @@ import {
   MODEL,
   percentile,
   spawnUntil,
+  uploadAndAwaitRelease,
   type ExampleModel,
 } from './support';
 
@@ -248,37 +248,13 @@ async function phase(ttl: 'default' | number, repetitions: number): Promise<Phas
 }
 
 /** Uploads the artifact, then (timed) the manifest that triggers the release; resolves when the release ended. */
-async function release(
+function release(
   h: Harness,
   model: ExampleModel,
   name: string,
   version: string,
 ): Promise<{ uploadAt: number; execution: TrackedExecution }> {
-  const dir = `incoming/${name}/${version}/`;
-  await h.s3.send(
-    new PutObjectCommand({
-      Bucket: h.bucket,
-      Key: `${dir}${model.manifest.artifact.file}`,
-      Body: model.artifact,
-    }),
-  );
-  const key = `${dir}manifest.json`;
-  const uploadAt = now();
-  await h.s3.send(
-    new PutObjectCommand({
-      Bucket: h.bucket,
-      Key: key,
-      Body: JSON.stringify({ ...model.manifest, name, version }),
-      ContentType: 'application/json',
-    }),
-  );
-  const deadline = now() + 120_000;
-  for (;;) {
-    const execution = h.mode.watcher.executions().find((e) => e.key === key);
-    if (execution !== undefined && execution.status !== 'RUNNING') return { uploadAt, execution };
-    if (now() > deadline) throw new Error(`no end of the release of ${name} ${version} within 120 s`);
-    await sleep(5);
-  }
+  return uploadAndAwaitRelease(h, model, name, version, { now, boundMs: 120_000 });
 }
 
 async function repetition(
