@@ -134,13 +134,16 @@ const sagemakerSchema = z.strictObject({
     error:
       'must be an ECR image URI such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-image:1.0 (or @sha256:<digest>)',
   }),
-  /** Registry key of the stable version's registered model.tar.gz (`models/<name>/<version>/<sha256>.tar.gz`). */
+  /** Registry key of `version`'s registered model.tar.gz (`models/<name>/<version>/<sha256>.tar.gz`). */
   modelDataKey: z
     .string()
     .refine((k) => k.startsWith(PREFIX.models) && !k.includes('..') && !k.endsWith('/'), {
       error: `must be the key of a registered artifact under ${PREFIX.models} (${PREFIX.models}<name>/<version>/<sha256>.tar.gz)`,
     }),
-  /** The stable version the endpoint serves; its production variant is named `variantNameFor(version)`. */
+  /**
+   * The version CloudFormation creates the endpoint with (variant `variantNameFor(version)`); from the first rollout
+   * on, the release pipeline owns the endpoint's config and routing decides what serves. Leave it as first deployed.
+   */
   version: z.string().regex(VERSION_PATTERN, {
     error: 'must be a registered version: 1-64 characters of A-Z, a-z, 0-9, ".", "_", "-"',
   }),

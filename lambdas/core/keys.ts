@@ -1,5 +1,5 @@
 /** Registry key layout: where a bundle is uploaded and where a registered version lives. */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Manifest } from './manifest';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
 import { PREFIX } from './tables';
@@ -130,10 +130,35 @@ export function contentAddressedManifestKey(model: string, version: string, mani
 }
 
 /**
- * The SageMaker production variant that serves a version: `v-` plus the version with every character SageMaker does
- * not allow in a variant name (`[a-zA-Z0-9-]`, ≤ 63) replaced by `-`. Both the CDK construct and the router use
- * it, so the router's TargetVariant always names a variant the endpoint config declares.
+ * How `variantNameFor` writes a version's separators: SageMaker variant names allow only letters, digits and `-`,
+ * and a run of one, two or three dashes between two letters or digits reads back as exactly one separator.
+ */
+const SEPARATOR_DASHES: Readonly<Record<string, string>> = { '.': '-', '-': '--', _: '---' };
+/** A version `v-…` can spell: separators single and between letters or digits, at most 61 characters spelled. */
+const SPELLABLE_VERSION = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+const VARIANT_NAME_MAX_LENGTH = 63;
+const HASHED_VARIANT_HEX_DIGITS = 16;
+
+/**
+ * The SageMaker production variant that serves a version; the CDK construct and the router both use it, so the
+ * router's TargetVariant always names a variant the endpoint config declares. Injective, so two versions never
+ * share a variant (the router could not tell them apart):
+ * - `v-` and the version spelled with `.` → `-`, `-` → `--`, `_` → `---` (semantic versions read as before:
+ *   `1.2.0` → `v-1-2-0`; `1-2-0` → `v-1--2--0`);
+ * - a version that cannot be spelled so (two separators in a row, a trailing separator, or longer than 63
+ *   characters spelled) → `x-`, its letters and digits joined by `-` (at most 44), `-`, and 16 hex digits of its
+ *   sha256. The prefixes differ, so the two forms never meet.
+ *
+ * @example variantNameFor('2.0.0-rc.1') // 'v-2-0-0--rc-1'
  */
 export function variantNameFor(version: string): string {
-  return `v-${version.replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 63);
+  const spelled = `v-${version.replace(/[._-]/g, (c) => SEPARATOR_DASHES[c]!)}`;
+  if (SPELLABLE_VERSION.test(version) && spelled.length <= VARIANT_NAME_MAX_LENGTH) return spelled;
+  const head = version
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/-+$/, '')
+    .slice(0, VARIANT_NAME_MAX_LENGTH - 3 - HASHED_VARIANT_HEX_DIGITS)
+    .replace(/-+$/, '');
+  const hash = createHash('sha256').update(version).digest('hex').slice(0, HASHED_VARIANT_HEX_DIGITS);
+  return `x-${head}-${hash}`;
 }

@@ -79,10 +79,6 @@ export const SAGEMAKER_FAILURE = {
   outOfService: 'ENDPOINT_OUT_OF_SERVICE',
   /** The endpoint does not exist (deleted, or the stack was never deployed in this account/region). */
   endpointNotFound: 'ENDPOINT_NOT_FOUND',
-  /** Two versions map to the same variant name (`variantNameFor`), so the router could not tell them apart. */
-  variantNameCollision: 'VARIANT_NAME_COLLISION',
-  /** `variantNameFor(version)` is not a valid SageMaker variant name (the version ends in ".", "_" or "-"). */
-  variantNameInvalid: 'VARIANT_NAME_INVALID',
   /** The version is not a registered SageMaker artifact (no record, not REGISTERED, or not a model.tar.gz). */
   artifactNotServable: 'ARTIFACT_NOT_SERVABLE',
   /** An EndpointStatus this code does not know. */
@@ -311,34 +307,10 @@ export function endpointConfigFor(request: EndpointConfigRequest): EndpointPlan 
       );
     }
   }
-  for (const artifact of candidate === undefined ? [stable] : [stable, candidate]) {
-    // variantNameFor keeps a trailing "-" (versions ending in ".", "_" or "-"), which SageMaker refuses as a variant
-    // name; refuse it here, naming the version, instead of letting CreateEndpointConfig fail with a bare pattern.
-    const variantName = variantNameFor(artifact.version);
-    if (!SAGEMAKER_NAME_PATTERN.test(variantName)) {
-      throw new TargetDeployFailedError(
-        SAGEMAKER_FAILURE.variantNameInvalid,
-        `version ${JSON.stringify(artifact.version)} maps to SageMaker variant "${variantName}", which SageMaker ` +
-          'refuses (a variant name must end in a letter or digit); push it under a version that ends in a letter or digit',
-        { version: artifact.version, variantName },
-      );
-    }
-  }
-  if (candidate !== undefined) {
-    if (candidate.version === stable.version) {
-      throw new RangeError(
-        `candidate must differ from stable (both ${JSON.stringify(stable.version)}); a rollout needs two versions`,
-      );
-    }
-    if (variantNameFor(candidate.version) === variantNameFor(stable.version)) {
-      throw new TargetDeployFailedError(
-        SAGEMAKER_FAILURE.variantNameCollision,
-        `versions ${JSON.stringify(stable.version)} and ${JSON.stringify(candidate.version)} both map to SageMaker ` +
-          `variant "${variantNameFor(stable.version)}" (variantNameFor replaces characters outside [A-Za-z0-9-] ` +
-          'and keeps 63 characters); push the candidate under a version that differs in letters, digits or "-"',
-        { stable: stable.version, candidate: candidate.version },
-      );
-    }
+  if (candidate?.version === stable.version) {
+    throw new RangeError(
+      `candidate must differ from stable (both ${JSON.stringify(stable.version)}); a rollout needs two versions`,
+    );
   }
   const versions = candidate === undefined ? [stable] : [stable, candidate];
   const models = versions.map((artifact) => modelPlanFor(settings, model, artifact));

@@ -14,7 +14,6 @@ import { variantNameFor } from '../../lambdas/core/keys';
 import {
   endpointConfigNamePrefix,
   modelNamePrefix,
-  SAGEMAKER_NAME_PATTERN,
   type SageMakerTargetSettings,
 } from '../../lambdas/core/rollout-target';
 import { VERSION_PATTERN } from '../../lambdas/core/manifest';
@@ -416,11 +415,6 @@ function validateProps(props: SageMakerEndpointProps): void {
   if (!VERSION_PATTERN.test(props.version)) {
     fail(
       `version must be a registered version (A-Z, a-z, 0-9, ".", "_", "-"), got ${JSON.stringify(props.version)}`,
-    );
-  }
-  if (!SAGEMAKER_NAME_PATTERN.test(variantNameFor(props.version))) {
-    fail(
-      `version ${JSON.stringify(props.version)} maps to variant "${variantNameFor(props.version)}", which SageMaker refuses; use a version that ends in a letter or digit`,
     );
   }
   const versionDir = `${PREFIX.models}${props.modelName}/${props.version}/`;
