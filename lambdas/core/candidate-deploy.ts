@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { ConfigurationError } from './errors';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from './names';
-import type { AuditLogStore, DeploymentStore } from './ports';
+import type { AuditLogStore, DeploymentRecord, DeploymentStore } from './ports';
 import { appendAuditOnce } from './audit';
 import { rolloutEvent } from './rollout';
 import { TargetDeployFailedError, type RolloutTarget, type SageMakerTargetSettings } from './rollout-target';
@@ -106,6 +106,13 @@ export function localRolloutTargetsEnvValue(
 // ---------------------------------------------------------------------------------------------------------------
 
 export const CANDIDATE_ACTIONS = ['deploy', 'poll', 'retire'] as const;
+
+/**
+ * How a rollout that made no decision of its own ends, after its retire: `aborted` (a step failed; AbortRollout
+ * cleared the candidate, the release ends in RecordFailure) or `superseded` (its lock was taken from it).
+ */
+export const RETIRE_ENDINGS = ['aborted', 'superseded'] as const;
+export type RetireEnding = (typeof RETIRE_ENDINGS)[number];
 export type CandidateAction = (typeof CANDIDATE_ACTIONS)[number];
 
 /** The part of `$.rollout` these Tasks read (the rest of the state is ignored). */
@@ -123,8 +130,11 @@ export const deployCandidateEventSchema = z.object({
   rollout: rolloutRefSchema,
   /** PollCandidate: what DeployCandidate or the last poll returned (`$.deploy`). */
   deploy: z.object({ startedAtMs: ms }).optional(),
-  /** RetireCandidate: what the last retire returned (`$.retire`; PrepareRetire's `{}` before the first). */
-  retire: z.object({ startedAtMs: ms.optional() }).optional(),
+  /**
+   * RetireCandidate: what the last retire returned (`$.retire`): PrepareRetire's `{}` before the first, or
+   * `{ ending }` when the rollout ended without a decision of its own (AbortRollout, Superseded); carried through.
+   */
+  retire: z.object({ startedAtMs: ms.optional(), ending: z.enum(RETIRE_ENDINGS).optional() }).optional(),
 });
 export type DeployCandidateEvent = z.infer<typeof deployCandidateEventSchema>;
 
@@ -134,7 +144,7 @@ export type DeployCandidateEvent = z.infer<typeof deployCandidateEventSchema>;
  * nothing was deployed or polled; BeginCanary says how the execution ends. `failed`: a retire that did not complete
  * (recorded as CANDIDATE_RETIRE_FAILED); deploy and poll never return it, they throw TargetDeployFailedError.
  */
-export type CandidateProgress =
+export type CandidateProgress = (
   | {
       readonly status: 'ready';
       readonly target: TargetKind;
@@ -160,7 +170,11 @@ export type CandidateProgress =
       readonly startedAtMs: number;
       readonly reasonCode: string;
       readonly message: string;
-    };
+    }
+) & {
+  /** Retire only: the ending it was called with, for OutcomeRoute. */
+  readonly ending?: RetireEnding;
+};
 
 /** A deploy still pending this long after DeployCandidate started fails with DEPLOY_TIMED_OUT. */
 export const DEPLOY_DEADLINE_MS = 30 * 60_000;
@@ -200,8 +214,10 @@ export interface CandidateStepDeps {
  *   (else `lock-lost`, without calling the target). `ready` is audited CANDIDATE_DEPLOYED with what the
  *   target checked; TargetDeployFailedError is audited CANDIDATE_DEPLOY_FAILED and rethrown with its code first in
  *   the message; a deploy pending past {@link DEPLOY_DEADLINE_MS} fails with DEPLOY_TIMED_OUT.
- * - `retire`: after the decision, keep the winner (the candidate when `next` is `promoted`, else the stable version
- *   the rollout started from) and remove the loser's capacity. A target failure or a retire pending past
+ * - `retire`: after the decision — or after an abort or a lost lock (`retire.ending`) — keep the version routing
+ *   serves ({@link keptVersion}: the candidate after a promote, else the stable version the rollout started from)
+ *   and remove the other's capacity; nothing when routing serves both, a third version, or another release holds
+ *   the lock. A target failure or a retire pending past
  *   {@link RETIRE_DEADLINE_MS} is audited CANDIDATE_RETIRE_FAILED and returned as `failed`; a retire that did work is
  *   audited CANDIDATE_RETIRED (the Lambda target's no-op is not).
  *
@@ -282,38 +298,71 @@ export async function candidateStep(
   }
 }
 
+/**
+ * Which of the rollout's two versions to keep: the one routing serves, alone. Read at every retire call rather than
+ * taken from the decision, because the decision may have been overtaken (a manual promote or rollback, another
+ * release after `modelops unlock`), and removing a variant something routes to would fail live requests. Retire
+ * removes only a version nothing routes to, and never touches an endpoint another release holds the lock of (that
+ * release's deploy replaces the endpoint's config, and its own retire cleans up).
+ */
+export function keptVersion(
+  record: DeploymentRecord | undefined,
+  rollout: { readonly model: string; readonly version: string; readonly executionId: string },
+  stable: string,
+): { readonly keep: string } | { readonly skip: string } {
+  const { model, version } = rollout;
+  if (record?.rollout !== undefined && record.rollout.executionId !== rollout.executionId) {
+    return {
+      skip: `another release (${record.rollout.executionId}) holds the rollout lock of ${model}; its deploy and retire own the target now`,
+    };
+  }
+  if (record?.candidate !== undefined) {
+    return {
+      skip: `routing still names ${record.candidate} as the candidate of ${model} next to ${record.stable ?? 'no stable version'}; nothing is removed while both may serve`,
+    };
+  }
+  if (record?.stable === version) return { keep: version };
+  if (record?.stable === stable) return { keep: stable };
+  return {
+    skip: `routing serves ${record?.stable ?? 'nothing'} for ${model}, neither ${stable} nor ${version}; the target is left as it is`,
+  };
+}
+
 async function retire(
   deps: CandidateStepDeps,
   event: DeployCandidateEvent,
   stable: string | undefined,
   nowMs: number,
 ): Promise<CandidateProgress> {
+  const ending = event.retire?.ending;
+  const withEnding = (progress: CandidateProgress): CandidateProgress =>
+    ending === undefined ? progress : { ...progress, ending };
   const { rollout } = event;
   const kind = deps.targetKind;
   const startedAtMs = event.retire?.startedAtMs ?? nowMs;
+  const noop = (reason: string): CandidateProgress =>
+    withEnding({ status: 'ready', target: kind, startedAtMs, detail: { action: 'noop', reason } });
   if (rollout.stableAtStart === undefined || stable === undefined) {
     // A state from before DeployCandidate existed: nothing was deployed next to anything.
-    return {
-      status: 'ready',
-      target: kind,
-      startedAtMs,
-      detail: { action: 'noop', reason: 'the rollout did not deploy the candidate next to a stable version' },
-    };
+    return noop('the rollout did not deploy the candidate next to a stable version');
   }
-  const keep = rollout.next === 'promoted' ? rollout.version : stable;
+  const kept = keptVersion(await deps.deployments.getDeployment(rollout.model), rollout, stable);
+  if ('skip' in kept) return noop(kept.skip);
+  const { keep } = kept;
+  const outcome = ending ?? rollout.next;
   const failed = async (reasonCode: string, message: string, detail: unknown): Promise<CandidateProgress> => {
     await appendAuditOnce(
       deps.audit,
       rolloutEvent(rollout, 'CANDIDATE_RETIRE_FAILED', 'candidate-retire-failed', nowMs, {
         target: kind,
         keep,
-        outcome: rollout.next,
+        outcome,
         reason: reasonCode,
         message,
         detail,
       }),
     );
-    return { status: 'failed', target: kind, startedAtMs, reasonCode, message };
+    return withEnding({ status: 'failed', target: kind, startedAtMs, reasonCode, message });
   };
   let progress;
   try {
@@ -331,13 +380,13 @@ async function retire(
         progress.detail,
       );
     }
-    return {
+    return withEnding({
       status: 'pending',
       target: kind,
       startedAtMs,
       pollSeconds: progress.pollSeconds,
       detail: progress.detail,
-    };
+    });
   }
   if (progress.detail.action !== 'noop') {
     await appendAuditOnce(
@@ -345,11 +394,11 @@ async function retire(
       rolloutEvent(rollout, 'CANDIDATE_RETIRED', 'candidate-retired', nowMs, {
         target: kind,
         keep,
-        outcome: rollout.next,
+        outcome,
         durationMs: nowMs - startedAtMs,
         ...progress.detail,
       }),
     );
   }
-  return { status: 'ready', target: kind, startedAtMs, detail: progress.detail };
+  return withEnding({ status: 'ready', target: kind, startedAtMs, detail: progress.detail });
 }

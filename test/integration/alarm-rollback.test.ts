@@ -192,5 +192,14 @@ describe('alarm-triggered rollback', () => {
     }
     const result = await run;
     expect(result.error, JSON.stringify(result)).toBe('RolloutSuperseded');
+    // It still went through the retire, which found the lock gone and removed what routing no longer serves.
+    const entered = result.history.filter((e) => e.type === 'StateEntered').map((e) => e.state);
+    expect(entered.slice(-5)).toEqual([
+      'PrepareSupersededRetire',
+      'RetireCandidate',
+      'RetireRoute',
+      'OutcomeRoute',
+      'Superseded',
+    ]);
   }, 120_000);
 });

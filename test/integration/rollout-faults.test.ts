@@ -482,6 +482,11 @@ describe('a failure injected into each rollout Task', () => {
       } else {
         expect(aborted).toBeUndefined();
       }
+      // An aborted rollout that named its candidate retires it before RecordFailure (a SageMaker variant would keep
+      // its instances); one whose StartRollout failed had deployed nothing.
+      if (started && !decided && c.state !== 'StartRollout') {
+        expect(invoked.slice(invoked.indexOf('AbortRollout')), trace(result)).toContain('RetireCandidate');
+      }
       if (c.error === 'TransientStoreError') expect(invoked.filter((s) => s === c.state)).toHaveLength(2);
 
       // AND the stages follow what landed

@@ -83,6 +83,20 @@ function locked(): FakeDeploymentStore {
   return deployments;
 }
 
+/** The routing record after the decision: lock released, candidate cleared, `stable` serving 100 %. */
+function decided(stable: string): FakeDeploymentStore {
+  const deployments = new FakeDeploymentStore();
+  deployments.records.set(MODEL, {
+    model: MODEL,
+    stable,
+    weight: 0,
+    mode: 'canary',
+    revision: 3,
+    updatedAt: new Date(T0).toISOString(),
+  });
+  return deployments;
+}
+
 function run(
   target: RolloutTarget,
   event: DeployCandidateEvent,
@@ -204,13 +218,21 @@ describe('candidateStep: a rollout ended from outside', () => {
 describe('candidateStep: retire', () => {
   it('keeps the candidate after promote and the stable version otherwise; a SageMaker retire is audited', async () => {
     const target = scripted({ retire: () => ready({ action: 'retired', deletedConfigs: ['c-1'] }) });
-    const promoted = run(target, {
-      action: 'retire',
-      rollout: { ...rollout, next: 'promoted', stable: '2.0.0' },
-      retire: {},
-    });
+    const promoted = run(
+      target,
+      { action: 'retire', rollout: { ...rollout, next: 'promoted', stable: '2.0.0' }, retire: {} },
+      T0,
+      'sagemaker',
+      decided('2.0.0'),
+    );
     expect(await promoted.result).toMatchObject({ status: 'ready' });
-    const rolledBack = run(target, { action: 'retire', rollout: { ...rollout, next: 'deploy-failed' } });
+    const rolledBack = run(
+      target,
+      { action: 'retire', rollout: { ...rollout, next: 'deploy-failed' } },
+      T0,
+      'sagemaker',
+      decided('1.0.0'),
+    );
     await rolledBack.result;
     expect(target.calls).toEqual([
       ['retire', { model: MODEL, stable: '1.0.0', candidate: '2.0.0', keep: '2.0.0' }],
@@ -227,6 +249,7 @@ describe('candidateStep: retire', () => {
       { action: 'retire', rollout: { ...rollout, next: 'rolled-back' } },
       T0,
       'lambda',
+      decided('1.0.0'),
     );
     expect(await result).toMatchObject({ status: 'ready', detail: { action: 'noop', keep: '1.0.0' } });
     expect(audit.events).toEqual([]);
@@ -238,6 +261,9 @@ describe('candidateStep: retire', () => {
         retire: () => Promise.reject(new TargetDeployFailedError('ENDPOINT_FAILED', 'Failed: capacity')),
       }),
       { action: 'retire', rollout: { ...rollout, next: 'promoted', stable: '2.0.0' }, retire: {} },
+      T0,
+      'sagemaker',
+      decided('2.0.0'),
     );
     expect(await result).toMatchObject({
       status: 'failed',
@@ -255,9 +281,15 @@ describe('candidateStep: retire', () => {
       rollout: { ...rollout, next: 'rolled-back' },
       retire: startedAtMs === undefined ? {} : { startedAtMs },
     });
-    const first = run(scripted({ retire: () => pending(30) }), event());
+    const first = run(scripted({ retire: () => pending(30) }), event(), T0, 'sagemaker', decided('1.0.0'));
     expect(await first.result).toMatchObject({ status: 'pending', pollSeconds: 30, startedAtMs: T0 });
-    const late = run(scripted({ retire: () => pending(30) }), event(T0), T0 + RETIRE_DEADLINE_MS + 1);
+    const late = run(
+      scripted({ retire: () => pending(30) }),
+      event(T0),
+      T0 + RETIRE_DEADLINE_MS + 1,
+      'sagemaker',
+      decided('1.0.0'),
+    );
     expect(await late.result).toMatchObject({ status: 'failed', reasonCode: 'RETIRE_TIMED_OUT' });
     expect(late.audit.types()).toEqual(['CANDIDATE_RETIRE_FAILED']);
   });
@@ -267,6 +299,65 @@ describe('candidateStep: retire', () => {
     const { stableAtStart: _s, ...old } = rollout;
     const { result } = run(target, { action: 'retire', rollout: { ...old, next: 'promoted' } });
     expect(await result).toMatchObject({ status: 'ready', detail: { action: 'noop' } });
+    expect(target.calls).toEqual([]);
+  });
+
+  it('after an abort or a lost lock, keeps what routing serves and carries the ending for OutcomeRoute', async () => {
+    const target = scripted({ retire: () => ready({ action: 'retired' }) });
+    // AbortRollout cleared the candidate: stable serves, the candidate's variant goes.
+    const aborted = run(
+      target,
+      { action: 'retire', rollout: { ...rollout, next: 'bake' }, retire: { ending: 'aborted' } },
+      T0,
+      'sagemaker',
+      decided('1.0.0'),
+    );
+    expect(await aborted.result).toMatchObject({ status: 'ready', ending: 'aborted' });
+    expect(aborted.audit.events).toMatchObject([
+      { type: 'CANDIDATE_RETIRED', details: { keep: '1.0.0', outcome: 'aborted' } },
+    ]);
+    // `modelops promote` took the candidate live mid-rollout: the old stable's variant goes, not the live one.
+    const promotedByHand = run(
+      target,
+      { action: 'retire', rollout: { ...rollout, next: 'bake' }, retire: { ending: 'superseded' } },
+      T0,
+      'sagemaker',
+      decided('2.0.0'),
+    );
+    expect(await promotedByHand.result).toMatchObject({ status: 'ready', ending: 'superseded' });
+    expect(target.calls).toEqual([
+      ['retire', { model: MODEL, stable: '1.0.0', candidate: '2.0.0', keep: '1.0.0' }],
+      ['retire', { model: MODEL, stable: '1.0.0', candidate: '2.0.0', keep: '2.0.0' }],
+    ]);
+  });
+
+  it('removes nothing while routing serves both versions, a third one, or another release holds the lock', async () => {
+    const target = scripted({});
+    const otherRelease = locked();
+    const record = otherRelease.records.get(MODEL)!;
+    otherRelease.records.set(MODEL, {
+      ...record,
+      candidate: '3.0.0',
+      rollout: { ...record.rollout!, executionId: 'exec-b', candidate: '3.0.0' },
+    });
+    const cases: [FakeDeploymentStore, RegExp][] = [
+      [otherRelease, /another release \(exec-b\) holds the rollout lock/],
+      [locked(), /routing still names 2\.0\.0 as the candidate/],
+      [decided('0.9.0'), /routing serves 0\.9\.0 for breast-cancer, neither 1\.0\.0 nor 2\.0\.0/],
+    ];
+    for (const [deployments, reason] of cases) {
+      const { audit, result } = run(
+        target,
+        { action: 'retire', rollout: { ...rollout, next: 'bake' }, retire: { ending: 'superseded' } },
+        T0,
+        'sagemaker',
+        deployments,
+      );
+      const progress = await result;
+      expect(progress).toMatchObject({ status: 'ready', ending: 'superseded', detail: { action: 'noop' } });
+      expect((progress as unknown as { detail: { reason: string } }).detail.reason).toMatch(reason);
+      expect(audit.events).toEqual([]);
+    }
     expect(target.calls).toEqual([]);
   });
 });
