@@ -195,6 +195,24 @@ export class HttpCandidateWarmer implements CandidateWarmer {
   }
 }
 
+/**
+ * Sends `concurrency` overlapping warm-ups of one version to its serving function (the ONNX inference function, or
+ * the SageMaker router); `ready` once every environment loaded it and matched every smoke sample, else
+ * TargetDeployFailedError. Every answer is judged, so one refusal is never masked by the others.
+ */
+export async function warmInServingFunction(
+  warmer: CandidateWarmer,
+  concurrency: number,
+  request: WarmCandidateRequest,
+): Promise<TargetProgress> {
+  const answers = await Promise.all(Array.from({ length: concurrency }, () => warmer.warm(request)));
+  const progress = answers.map((answer) => warmProgress(request, answer));
+  const first = progress[0]!;
+  if (concurrency === 1) return first;
+  const notReady = progress.find((p) => p.status !== 'ready');
+  return notReady ?? { ...first, detail: { ...first.detail, environmentsWarmed: concurrency } };
+}
+
 export class LambdaRolloutTarget implements RolloutTarget {
   /** @param concurrency overlapping warm-ups, one per environment to warm (1: the environment that answers). */
   constructor(
@@ -202,20 +220,9 @@ export class LambdaRolloutTarget implements RolloutTarget {
     private readonly concurrency = 1,
   ) {}
 
-  /**
-   * Warms the candidate in `concurrency` environments at once; `ready` once every one loaded it and matched every
-   * smoke sample. Every answer is judged, so one refusal is never masked by the others.
-   */
-  async deployCandidate(req: RolloutTargetRequest): Promise<TargetProgress> {
-    const request = { model: req.model, version: req.candidate };
-    const answers = await Promise.all(
-      Array.from({ length: this.concurrency }, () => this.warmer.warm(request)),
-    );
-    const progress = answers.map((answer) => warmProgress(request, answer));
-    const first = progress[0]!;
-    if (this.concurrency === 1) return first;
-    const notReady = progress.find((p) => p.status !== 'ready');
-    return notReady ?? { ...first, detail: { ...first.detail, environmentsWarmed: this.concurrency } };
+  /** Warms the candidate in `concurrency` environments at once (see {@link warmInServingFunction}). */
+  deployCandidate(req: RolloutTargetRequest): Promise<TargetProgress> {
+    return warmInServingFunction(this.warmer, this.concurrency, { model: req.model, version: req.candidate });
   }
 
   /** `deployCandidate` never answers pending; a poll warms (idempotently) again. */

@@ -9,7 +9,9 @@
  *   is under way; otherwise CreateModel (stable, candidate) → CreateEndpointConfig → UpdateEndpoint → pending.
  *   "Already exists" from a create is success: the name is a hash of the content, so what exists is what we want.
  * - `pollCandidate`: DescribeEndpoint, judged by `judgeEndpointState` — including the silent rollback (InService on
- *   the previous config), which InService alone would hide.
+ *   the previous config), which InService alone would hide; once InService with both variants, the router's warm-up
+ *   (`smoke`): the manifest's smoke samples through the router onto the candidate's variant (SMOKE_FAILED and the
+ *   other warm-up reason codes roll back, like the Lambda target's).
  * - `retire`: the same steps towards the kept version's single-variant config; once the endpoint runs it (or any
  *   config with only the kept variant), DeleteEndpointConfig of the two-variant rollout config → ready. The rollout
  *   config is deleted only after the endpoint has left it: deleting a config the endpoint still uses breaks its next
@@ -44,6 +46,7 @@ import {
 } from '../core/rollout-target';
 import { variantNameFor } from '../core/keys';
 import { mapStoreError } from './clients';
+import { warmInServingFunction, type CandidateWarmer } from './lambda-rollout-target';
 
 /** The commands this target sends. */
 export type SageMakerRolloutCommand =
@@ -71,6 +74,13 @@ export interface SageMakerRolloutTargetOptions {
    * @default 60
    */
   readonly pollSeconds?: number;
+  /**
+   * The router's warm-up, sent once the endpoint runs both variants: the candidate's manifest smoke samples through
+   * the router's real validator, InvokeEndpoint on the candidate's variant and formatter, in `concurrency`
+   * environments (provisioned concurrency's minimum), so the first canary requests find the candidate loaded.
+   * @default none (InService alone makes the candidate ready)
+   */
+  readonly smoke?: { readonly warmer: CandidateWarmer; readonly concurrency?: number };
 }
 
 let defaultClient: SageMakerClient | undefined;
@@ -115,9 +125,11 @@ export class SageMakerRolloutTarget implements RolloutTarget {
   private readonly versions: VersionReader;
   private readonly client: SageMakerRolloutClient;
   private readonly pollSeconds: number;
+  private readonly smoke: SageMakerRolloutTargetOptions['smoke'];
 
   constructor(options: SageMakerRolloutTargetOptions) {
     this.settings = options.settings;
+    this.smoke = options.smoke;
     this.versions = options.versions;
     this.client = options.client ?? sageMakerClient();
     this.pollSeconds = options.pollSeconds ?? 60;
@@ -133,7 +145,7 @@ export class SageMakerRolloutTarget implements RolloutTarget {
     const status = endpoint.EndpointStatus ?? '';
     if (status === 'InService' && endpoint.EndpointConfigName === target) {
       // A repeat after the update finished: judge it like a poll (the variants must be there).
-      return this.progress(endpoint, plan);
+      return this.progress(endpoint, plan, req);
     }
     if (TRANSITIONAL.has(status)) {
       const heading = updatingTo(endpoint) ?? endpoint.EndpointConfigName;
@@ -146,7 +158,7 @@ export class SageMakerRolloutTarget implements RolloutTarget {
     }
     if (status !== 'InService') {
       // Failed, RollingBack, OutOfService, Deleting: the judge names why the candidate cannot be placed.
-      return this.progress(endpoint, plan);
+      return this.progress(endpoint, plan, req);
     }
     await this.ensure(plan);
     await this.update(target);
@@ -155,7 +167,7 @@ export class SageMakerRolloutTarget implements RolloutTarget {
 
   async pollCandidate(req: RolloutTargetRequest): Promise<TargetProgress> {
     const plan = await this.plan(req.model, req.stable, req.candidate);
-    return this.progress(await this.describe(), plan);
+    return this.progress(await this.describe(), plan, req);
   }
 
   async retire(req: RolloutTargetRequest & { readonly keep: string }): Promise<TargetProgress> {
@@ -348,13 +360,28 @@ export class SageMakerRolloutTarget implements RolloutTarget {
     }
   }
 
-  private progress(endpoint: DescribeEndpointCommandOutput, plan: EndpointPlan): TargetProgress {
+  /**
+   * The endpoint judged against the plan; once InService with both variants, the smoke samples through the router
+   * (when configured): InService says only that SageMaker's health check passed, not that the candidate answers
+   * this model's requests the way its manifest says.
+   */
+  private async progress(
+    endpoint: DescribeEndpointCommandOutput,
+    plan: EndpointPlan,
+    req: RolloutTargetRequest,
+  ): Promise<TargetProgress> {
     const verdict = judgeEndpointState(endpoint, plan.config.EndpointConfigName, plan.variants);
     if (verdict.state === 'failed') {
       throw new TargetDeployFailedError(verdict.reasonCode, verdict.message, verdict.detail);
     }
     if (verdict.state === 'pending') return this.pending(endpoint, plan, 'update-in-progress');
-    return { status: 'ready', detail: { ...verdict.detail, action: 'in-service' } };
+    const detail = { ...verdict.detail, action: 'in-service' };
+    if (this.smoke === undefined) return { status: 'ready', detail };
+    const smoke = await warmInServingFunction(this.smoke.warmer, this.smoke.concurrency ?? 1, {
+      model: req.model,
+      version: req.candidate,
+    });
+    return smoke.status === 'ready' ? { status: 'ready', detail: { ...detail, smoke: smoke.detail } } : smoke;
   }
 
   private pending(

@@ -32,8 +32,17 @@ export type RolloutTargetConfig =
    * `warmConcurrency`: overlapping warm-up invocations, one per provisioned environment (default 1).
    */
   | { readonly kind: 'lambda'; readonly functionArn?: string; readonly warmConcurrency?: number }
-  /** `settings`: `SageMakerEndpoint.rolloutSettings` (absent locally: local mode has no SageMaker). */
-  | { readonly kind: 'sagemaker'; readonly settings?: SageMakerTargetSettings };
+  /**
+   * `settings`: `SageMakerEndpoint.rolloutSettings` (absent locally: local mode has no SageMaker);
+   * `routerFunctionArn`: the router's alias `live`, which runs the candidate's smoke samples once its variant is
+   * InService, in `warmConcurrency` environments (default 1).
+   */
+  | {
+      readonly kind: 'sagemaker';
+      readonly settings?: SageMakerTargetSettings;
+      readonly routerFunctionArn?: string;
+      readonly warmConcurrency?: number;
+    };
 
 const model = z.string().regex(MODEL_NAME_PATTERN, { error: 'must be a model name (a-z, 0-9, "-")' });
 const version = z
@@ -63,13 +72,20 @@ const sageMakerSettingsSchema = z.object({
   networkIsolation: z.boolean().optional(),
 });
 
+const warmConcurrency = z.number().int().min(1).max(MAX_WARM_CONCURRENCY);
+
 const targetSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('lambda'),
     functionArn: z.string().min(1).optional(),
-    warmConcurrency: z.number().int().min(1).max(MAX_WARM_CONCURRENCY).optional(),
+    warmConcurrency: warmConcurrency.optional(),
   }),
-  z.object({ kind: z.literal('sagemaker'), settings: sageMakerSettingsSchema.optional() }),
+  z.object({
+    kind: z.literal('sagemaker'),
+    settings: sageMakerSettingsSchema.optional(),
+    routerFunctionArn: z.string().min(1).optional(),
+    warmConcurrency: warmConcurrency.optional(),
+  }),
 ]);
 
 /** Parses ROLLOUT_TARGETS; throws ConfigurationError naming the model and field. Unset or empty: no targets. */

@@ -68,7 +68,18 @@ function targetFor(
           ? unreachable(
               `${model} is served by SageMaker (models[].target), which local mode does not run; roll it out in AWS`,
             )
-          : new SageMakerRolloutTarget({ settings: config.settings, versions }),
+          : new SageMakerRolloutTarget({
+              settings: config.settings,
+              versions,
+              ...(config.routerFunctionArn !== undefined
+                ? {
+                    smoke: {
+                      warmer: new LambdaInvokeWarmer({ functionArn: config.routerFunctionArn }),
+                      concurrency: config.warmConcurrency ?? 1,
+                    },
+                  }
+                : {}),
+            }),
     };
   }
   if (warmUrl !== undefined && warmUrl !== '') {

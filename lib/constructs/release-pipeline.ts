@@ -372,8 +372,9 @@ export class ReleasePipeline extends Construct {
 
   /**
    * Lets DeployCandidate deploy and retire the candidates of `endpoint`'s model: for a SageMaker endpoint its
-   * `grantRollout()` (the variant next to stable, on that endpoint only); for a Lambda endpoint `lambda:InvokeFunction`
-   * on its alias `live` only (the warm-up invocation; the function's other versions and aliases stay out of reach).
+   * `grantRollout()` (the variant next to stable, on that endpoint only); for both, `lambda:InvokeFunction` on the
+   * serving function's alias `live` only (the warm-up invocation — the inference function, or the SageMaker router
+   * that smoke-tests the candidate's variant; the function's other versions and aliases stay out of reach).
    * Call it once per model whose canary is enabled; a model without a target fails its rollout with
    * TARGET_NOT_CONFIGURED before any traffic reaches the candidate.
    *
@@ -386,16 +387,22 @@ export class ReleasePipeline extends Construct {
         `ReleasePipeline: addRolloutTarget was called twice for model "${model}"; call it once per model`,
       );
     }
+    // Both targets warm the candidate through the serving function's alias `live`: the inference function, or the
+    // SageMaker router once the candidate's variant is InService (the smoke samples through the router).
+    endpoint.alias.grantInvoke(this.deployCandidate.role);
+    const warm = {
+      warmConcurrency: Math.min(endpoint.warmEnvironments, MAX_WARM_CONCURRENCY),
+    };
     if (endpoint instanceof SageMakerEndpoint) {
       endpoint.grantRollout(this.deployCandidate.role);
-      this.rolloutTargets.set(model, { kind: 'sagemaker', settings: endpoint.rolloutSettings });
-    } else {
-      endpoint.alias.grantInvoke(this.deployCandidate.role);
       this.rolloutTargets.set(model, {
-        kind: 'lambda',
-        functionArn: endpoint.alias.functionArn,
-        warmConcurrency: Math.min(endpoint.warmEnvironments, MAX_WARM_CONCURRENCY),
+        kind: 'sagemaker',
+        settings: endpoint.rolloutSettings,
+        routerFunctionArn: endpoint.alias.functionArn,
+        ...warm,
       });
+    } else {
+      this.rolloutTargets.set(model, { kind: 'lambda', functionArn: endpoint.alias.functionArn, ...warm });
     }
   }
 }

@@ -94,7 +94,8 @@ export function hasLocalInstanceStorage(instanceType: string): boolean {
  *
  * In front of it, a router function with the same entry point shape as `InferenceEndpoint` (alias `live`, Function
  * URL with AWS_IAM auth, provisioned concurrency and scaling) runs the same inference app and calls
- * `sagemaker:InvokeEndpoint` on this endpoint only, with `TargetVariant = variantNameFor(version)`.
+ * `sagemaker:InvokeEndpoint` on this endpoint only, with `TargetVariant = variantNameFor(version)` of the version
+ * routing chose; it also answers DeployCandidate's warm-up, which smoke-tests a candidate's variant through it.
  */
 export class SageMakerEndpoint extends Construct implements IModelEndpoint {
   public readonly modelName: string;
@@ -287,7 +288,7 @@ export class SageMakerEndpoint extends Construct implements IModelEndpoint {
     );
   }
 
-  /** The router's environments DeployCandidate would warm (SageMaker candidates are deployed, not warmed). */
+  /** The router's environments DeployCandidate warms with the candidate's smoke samples once its variant is InService. */
   get warmEnvironments(): number {
     return Math.max(1, this.entryPoint.provisionedConcurrencyMin);
   }

@@ -50,14 +50,16 @@ const actionsOf = (statements: ReturnType<typeof deployStatements>) =>
   statements.flatMap((s) => asArray(s.statement.Action));
 
 describe('DeployCandidate grants', () => {
-  it("may invoke only the canaried Lambda model's alias live", () => {
+  it("may invoke only the canaried models' serving aliases live: the inference function and the SageMaker router", () => {
     const invoke = deployStatements().filter((s) =>
       asArray(s.statement.Action).includes('lambda:InvokeFunction'),
     );
-    expect(invoke).toHaveLength(1);
-    expect(asArray(invoke[0]!.statement.Action)).toEqual(['lambda:InvokeFunction']);
-    const alias = logicalIdOf(synth.template, 'AWS::Lambda::Alias', 'BreastCancerEndpoint');
-    expect(invoke[0]!.statement.Resource).toEqual({ Ref: alias });
+    expect(invoke).toHaveLength(2);
+    for (const s of invoke) expect(asArray(s.statement.Action)).toEqual(['lambda:InvokeFunction']);
+    const aliases = ['BreastCancerEndpoint', 'FraudScoreEndpoint'].map((prefix) => ({
+      Ref: logicalIdOf(synth.template, 'AWS::Lambda::Alias', prefix),
+    }));
+    expect(invoke.map((s) => s.statement.Resource)).toEqual(expect.arrayContaining(aliases));
     // Nothing of credit-risk (no canary), and no function ARN (which would allow $LATEST and every version).
     expect(JSON.stringify(deployStatements())).not.toMatch(/CreditRisk/);
   });
@@ -118,8 +120,11 @@ describe('DeployCandidate settings', () => {
     const targets = JSON.stringify(environment().ROLLOUT_TARGETS);
     expect(targets).toContain('\\"breast-cancer\\":{\\"kind\\":\\"lambda\\",\\"functionArn\\":');
     expect(targets).toContain('\\"fraud-score\\":{\\"kind\\":\\"sagemaker\\",\\"settings\\":');
+    // The SageMaker target smoke-tests the candidate's variant through the router's alias.
+    expect(targets).toContain('\\"routerFunctionArn\\":');
+    expect(targets).toContain(logicalIdOf(synth.template, 'AWS::Lambda::Alias', 'FraudScoreEndpoint'));
     expect(targets).toContain(logicalIdOf(synth.template, 'AWS::Lambda::Alias', 'BreastCancerEndpoint'));
-    // The one Lambda target (fraud-score is SageMaker): breast-cancer's three provisioned environments.
+    // breast-cancer's three provisioned environments (fraud-score's router has none: one).
     expect(targets).toContain('\\"warmConcurrency\\":3');
     expect(targets).not.toContain('credit-risk');
     expect(environment().CANDIDATE_WARM_URL).toBe('');

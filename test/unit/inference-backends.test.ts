@@ -87,7 +87,7 @@ describe('SageMaker backend through the inference app', () => {
     const input = client.inputs[0]!;
     expect(input).toMatchObject({
       EndpointName: 'bc-endpoint',
-      TargetVariant: 'v-1-1-0-rc-1',
+      TargetVariant: 'v-1-1-0--rc-1',
       ContentType: 'application/json',
       Accept: 'application/json',
     });
@@ -97,6 +97,38 @@ describe('SageMaker backend through the inference app', () => {
       { label: 'benign', probabilities: { malignant: 0.25, benign: 0.75 } },
     ]);
     expect(registry.calls.some((c) => c.startsWith('readBytes'))).toBe(false);
+  });
+
+  it("answers DeployCandidate's warm-up: the candidate's smoke samples through the router onto its variant", async () => {
+    // A variant that serves the model: it answers each smoke input with the manifest's expected output.
+    const samples = breastCancer.manifest.smokeSamples;
+    const client = stubClient((input) => {
+      const [sent] = (JSON.parse(String(input.Body)) as { instances: unknown[] }).instances;
+      const expected = samples.find((s) => JSON.stringify(s.inputs) === JSON.stringify(sent))!.expected as {
+        label: unknown;
+        probabilities: unknown;
+      };
+      return { outputs: { label: [expected.label], probabilities: [expected.probabilities] } };
+    });
+    const { app, metrics } = routerApp(client, { stable: '1.0.0', candidate: '1.1.0-rc.1', weight: 0 });
+    const result = await app.warmCandidate({ model: BC, version: '1.1.0-rc.1' });
+    expect(result.outcome, JSON.stringify(result)).toBe('warmed');
+    expect(result.samples.length).toBeGreaterThan(0);
+    expect(result.samples.every((s) => s.ok)).toBe(true);
+    expect(client.inputs.map((i) => i.TargetVariant)).toEqual(result.samples.map(() => 'v-1-1-0--rc-1'));
+    // A warm-up is not traffic: the canary judge must not count it.
+    expect(metrics.snapshot()).toEqual([]);
+    // A variant that answers otherwise than the manifest's smoke outputs fails the warm-up.
+    const wrong = stubClient(goodReply);
+    const refused = await routerApp(wrong, {
+      stable: '1.0.0',
+      candidate: '1.1.0-rc.1',
+      weight: 0,
+    }).app.warmCandidate({
+      model: BC,
+      version: '1.1.0-rc.1',
+    });
+    expect(refused.outcome).toBe('smoke-failed');
   });
 
   it('rejects invalid input with 400 before calling the endpoint', async () => {

@@ -36,6 +36,7 @@ import {
   TargetDeployFailedError,
 } from '../../lambdas/core/rollout-target';
 import type { SageMakerTargetSettings, VersionArtifact } from '../../lambdas/core/rollout-target';
+import type { WarmCandidateRequest } from '../../lambdas/core/candidate-warm';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'sagemaker');
 function fixture<T = Record<string, unknown>>(name: string): T {
@@ -589,6 +590,41 @@ describe('SageMakerRolloutTarget.deployCandidate and pollCandidate', () => {
     ]);
     expect(await t.deployCandidate(REQ)).toMatchObject({ status: 'ready' });
     expect(client.names).toEqual(['DescribeEndpoint']);
+  });
+
+  it('smoke-tests the candidate through the router once InService, in every router environment to warm', async () => {
+    const warmed: WarmCandidateRequest[] = [];
+    const answer = (outcome: 'warmed' | 'smoke-failed', ok: boolean) => async (req: WarmCandidateRequest) => {
+      warmed.push(req);
+      return { ...req, outcome, loadMs: 3, samples: [{ index: 0, ok, issues: ok ? [] : ['class: 0 ≠ 1'] }] };
+    };
+    const client = new RecordedSageMaker([
+      ['DescribeEndpoint', ok('describe-endpoint-updating')],
+      ['DescribeEndpoint', ok('describe-endpoint-in-service-candidate')],
+      ['DescribeEndpoint', ok('describe-endpoint-in-service-candidate')],
+    ]);
+    const smoked = (warm: (req: WarmCandidateRequest) => Promise<unknown>) =>
+      new SageMakerRolloutTarget({
+        settings: SETTINGS,
+        versions: versions(),
+        client,
+        smoke: { warmer: { warm }, concurrency: 2 },
+      });
+    // Not while the variant is still coming up: the router would call a variant that is not there.
+    expect(await smoked(answer('warmed', true)).pollCandidate(REQ)).toMatchObject({ status: 'pending' });
+    expect(warmed).toEqual([]);
+    expect(await smoked(answer('warmed', true)).pollCandidate(REQ)).toMatchObject({
+      status: 'ready',
+      detail: { action: 'in-service', smoke: { smokeSamples: 1, environmentsWarmed: 2 } },
+    });
+    expect(warmed).toEqual([
+      { model: MODEL, version: CANDIDATE },
+      { model: MODEL, version: CANDIDATE },
+    ]);
+    // A candidate SageMaker calls healthy that answers its smoke sample wrongly is not deployed.
+    const err = await failure(smoked(answer('smoke-failed', false)).pollCandidate(REQ));
+    expect(err.reasonCode).toBe('SMOKE_FAILED');
+    expect(client.done).toBe(true);
   });
 
   it('fails a silent rollback with SILENT_ROLLBACK, naming the config the endpoint went back to', async () => {
