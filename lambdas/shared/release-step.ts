@@ -55,7 +55,10 @@ export function releaseStepHandler<D, I, R>(
       }
       throw err;
     } finally {
-      metrics.publishStoredMetrics();
+      // Most steps add no metric on most calls; publishing nothing would log Powertools' "No application metrics to
+      // publish" warning on every such call, which reads like a fault in the function's logs.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      else metrics.clearDimensions();
     }
   };
 }
