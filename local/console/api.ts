@@ -3,7 +3,8 @@
  * (no copy, no second source of truth): versions, routing and pending approvals from the emulated tables, the
  * rollout timeline from the AuditLog, executions from the ASL runners as they run, series from the
  * TimeSeriesMetricsStore, alarm states from the AlarmRunner. Only the executions are kept here, in a bounded ring:
- * local mode stores no execution history anywhere else (the journal holds running executions only).
+ * local mode stores no execution history anywhere else (the journal holds running executions only), so the console
+ * also persists the finished ones itself (./execution-history.ts) and seeds the ring from them at start.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,8 +12,9 @@ import { userInfo } from 'node:os';
 import { alarmRules, type AlarmRule } from '../../lambdas/core/alarm-rules';
 import type { AlarmStateChangeEvent } from '../../lambdas/core/alarm-evaluation';
 import { ApprovalRefusedError, decideApproval } from '../../lambdas/core/approval';
-import { DRIFT_STATE_KIND } from '../../lambdas/core/drift-monitor';
+import { DRIFT_STATE_KIND, layoutFromBaseline, loadBaseline } from '../../lambdas/core/drift-monitor';
 import type { DriftState } from '../../lambdas/core/drift-state';
+import { OTHER_CATEGORY, type FeatureBins } from '../../lambdas/core/manifest';
 import { MODEL_NAME_PATTERN, VERSION_PATTERN } from '../../lambdas/core/names';
 import {
   ARM_DIMENSION,
@@ -21,18 +23,23 @@ import {
   FEEDBACK_METRICS,
   INFERENCE_METRICS,
   METRIC_DIMENSIONS,
+  OUTPUT_DIMENSION,
   type ApprovalStore,
   type AuditEvent,
   type AuditLogStore,
   type DeploymentRecord,
   type DeploymentStore,
+  type DriftCounterStore,
   type MetricDimensions,
   type MetricQuery,
   type MetricReadSeries,
   type MonitorStateStore,
+  type RegistryStore,
   type VersionRecord,
   type VersionStore,
 } from '../../lambdas/core/ports';
+import { readModelBudget, type ModelBudget, type ObjectiveBudget } from '../../lambdas/core/rollout-budget';
+import { budgetRemaining, burnRate } from '../../lambdas/core/slo';
 import { alarmRulesInputOf, type ModelOpsConfig } from '../../lib/config';
 import { RELEASE_WORKFLOW } from '../../lib/workflows/release';
 import { RETRAIN_WORKFLOW } from '../../lib/workflows/retrain';
@@ -75,7 +82,7 @@ export const TIMELINE_EVENT_TYPES: ReadonlySet<string> = new Set([
   'RETRAIN_FAILED',
 ]);
 
-/** Executions kept by the console, newest last; older ones fall off. */
+/** Executions kept by the console per state machine, newest last; older ones fall off. */
 export const DEFAULT_EXECUTION_RING = 50;
 /** Audit events read per model for the page (the latest ones). */
 const AUDIT_EVENTS_PER_MODEL = 200;
@@ -125,7 +132,10 @@ interface MutableExecution {
   revision: number;
 }
 
-/** The most recent executions of every observed state machine, fed by `AslRunner.observe`. */
+/**
+ * The most recent executions of every observed state machine, fed by `AslRunner.observe`. Bounded per state machine,
+ * so a burst of releases does not push the (rarer) retrains out.
+ */
 export class ExecutionRing {
   private readonly byName = new Map<string, MutableExecution>();
   private readonly listeners = new Set<() => void>();
@@ -181,12 +191,29 @@ export class ExecutionRing {
       e.revision++;
       this.byName.set(k, e);
     }
-    while (this.byName.size > this.capacity) {
-      const oldest = this.byName.keys().next().value as string;
-      this.byName.delete(oldest);
-    }
+    this.evict(o.stateMachine);
     for (const listener of this.listeners) listener();
   };
+
+  /** Adds executions of an earlier run (oldest first), behind any this run has already seen. */
+  seed(views: readonly ExecutionView[]): void {
+    const current = [...this.byName];
+    this.byName.clear();
+    for (const v of views) this.byName.set(`${v.stateMachine}/${v.name}`, { ...v, history: [...v.history] });
+    for (const [k, e] of current) {
+      this.byName.delete(k);
+      this.byName.set(k, e);
+    }
+    for (const machine of new Set(views.map((v) => v.stateMachine))) this.evict(machine);
+    for (const listener of this.listeners) listener();
+  }
+
+  private evict(stateMachine: string): void {
+    const keys = [...this.byName.values()].filter((e) => e.stateMachine === stateMachine);
+    for (const e of keys.slice(0, Math.max(keys.length - this.capacity, 0))) {
+      this.byName.delete(`${e.stateMachine}/${e.name}`);
+    }
+  }
 
   list(): readonly ExecutionView[] {
     return [...this.byName.values()];
@@ -294,6 +321,102 @@ export interface ConsoleState {
   }[];
 }
 
+/** What `GET /api/metrics/{model}` answers. */
+export interface ConsoleMetrics {
+  readonly periodSeconds: number;
+  readonly timestamps: readonly number[];
+  readonly series: Readonly<Record<string, readonly (number | null)[]>>;
+  readonly versions: readonly string[];
+  readonly features: readonly string[];
+  /** Outputs the drift monitor has a prediction drift series for. */
+  readonly outputs: readonly string[];
+  readonly availabilityTarget: number;
+  readonly latencyTarget: number;
+  /** The rollout gate's budget reading now (`readModelBudget`), over the SLO period; absent without a metric store. */
+  readonly budget?: {
+    readonly periodDays: number;
+    readonly requests: number;
+    readonly objectives: readonly Pick<ObjectiveBudget, 'sli' | 'target' | 'status' | 'remaining' | 'bad'>[];
+  };
+}
+
+/** What `GET /api/predictions/{model}` answers: baseline and live share per prediction bin, per output. */
+export interface PredictionBinsView {
+  readonly version: string;
+  readonly windowStart: string;
+  readonly windowEnd: string;
+  readonly outputs: readonly {
+    readonly output: string;
+    readonly bins: readonly string[];
+    readonly baseline: readonly number[];
+    /** Empty when the window has no prediction counted. */
+    readonly live: readonly number[];
+    readonly liveCount: number;
+  }[];
+}
+
+/** Values of one dimension among a model's series (of one metric, or of any). */
+function dimensionValues(
+  known: readonly { readonly metricName: string; readonly dimensions: MetricDimensions }[],
+  metricName: string | undefined,
+  dimension: string,
+): string[] {
+  const values = known
+    .filter((s) => metricName === undefined || s.metricName === metricName)
+    .map((s) => s.dimensions[dimension])
+    .filter((v): v is string => v !== undefined);
+  return [...new Set(values)].sort();
+}
+
+/** Burn rate per period (slo.ts's `burnRate`); null where the period had no request. */
+export function burnRateSeries(
+  requests: readonly (number | null)[],
+  bad: readonly (number | null)[],
+  target: number,
+): (number | null)[] {
+  return requests.map((r, i) => (r !== null && r > 0 ? burnRate((bad[i] ?? 0) / r, target) : null));
+}
+
+/**
+ * Budget remaining at the end of each chart period. The last point is the rollout gate's reading now
+ * (`readModelBudget`: the SLO period's counts); each earlier point takes off the counts of the periods after it and
+ * goes through the same `budgetRemaining`. The period's far edge is held: the chart spans minutes, the period days.
+ */
+export function budgetRemainingSeries(
+  budget: Pick<ModelBudget, 'requests'>,
+  objective: Pick<ObjectiveBudget, 'target' | 'bad'>,
+  requests: readonly (number | null)[],
+  bad: readonly (number | null)[],
+): (number | null)[] {
+  const out = new Array<number | null>(requests.length).fill(null);
+  let total = budget.requests;
+  let badTotal = objective.bad;
+  for (let i = requests.length - 1; i >= 0; i--) {
+    // A datum emitted between the two reads is in the chart but not the period: never below zero.
+    const status = budgetRemaining(
+      { total: Math.max(total, 0), bad: Math.max(badTotal, 0) },
+      objective.target,
+    );
+    out[i] = status.status === 'no-data' ? null : status.remaining;
+    total -= requests[i] ?? 0;
+    badTotal -= bad[i] ?? 0;
+  }
+  return out;
+}
+
+/** Each count's share of their sum; all zero when the sum is. */
+function shares(counts: readonly number[]): number[] {
+  const sum = counts.reduce((a, c) => a + c, 0);
+  return counts.map((c) => (sum > 0 ? c / sum : 0));
+}
+
+/** A label per bin, in count order: numeric bins by their edges, categorical ones by category then `__OTHER__`. */
+export function binLabels(bins: FeatureBins): string[] {
+  if (bins.kind === 'categorical') return [...bins.categories, OTHER_CATEGORY];
+  const e = bins.edges.map((x) => String(Number(x.toPrecision(3))));
+  return [`< ${e[0]}`, ...e.slice(1).map((x, i) => `${e[i]}–${x}`), `> ${e[e.length - 1]}`];
+}
+
 export interface ConsoleMetricsSource {
   read(request: {
     queries: readonly MetricQuery[];
@@ -313,6 +436,10 @@ export interface ConsoleApiOptions {
     readonly approvals: ApprovalStore;
     /** The drift monitor's state per model (OK/ALARM, recent windows). @default - not shown */
     readonly monitorState?: MonitorStateStore;
+    /** Where the versions' manifests (and their prediction baselines) are. @default - no prediction bins */
+    readonly registry?: Pick<RegistryStore, 'readText'>;
+    /** The live drift counters the drift monitor reads. @default - no prediction bins */
+    readonly counters?: Pick<DriftCounterStore, 'readWindow'>;
   };
   readonly executions: ExecutionRing;
   /** @default - no charts */
@@ -340,6 +467,7 @@ export class ConsoleApi {
   private readonly alarmHistory: ConsoleState['alarmHistory'][number][] = [];
   private unsubscribeAlarms?: () => void;
   private readonly now: () => number;
+  private readonly baselines = new Map<string, Exclude<Awaited<ReturnType<typeof loadBaseline>>, string>>();
   readonly actor: string;
 
   constructor(private readonly options: ConsoleApiOptions) {
@@ -486,51 +614,35 @@ export class ConsoleApi {
   }
 
   /**
-   * Series of one model over the last `minutes`: per version requests, errors, p50/p99 latency; per model the
-   * availability burn rate (error ratio ÷ the SLO's allowed ratio), accuracy, drift per feature and dataset drift.
+   * Series of one model over the last `minutes`: per version requests, errors, p50/p99 latency; per model the burn
+   * rate and error budget remaining of each SLO objective, accuracy or MAE, label lag and labels received, drift
+   * per feature, prediction drift per output and dataset drift.
    */
-  async metrics(
-    model: string,
-    minutes: number,
-  ): Promise<{
-    readonly periodSeconds: number;
-    readonly timestamps: readonly number[];
-    readonly series: Readonly<Record<string, readonly (number | null)[]>>;
-    readonly versions: readonly string[];
-    readonly features: readonly string[];
-    readonly availabilityTarget: number;
-  }> {
+  async metrics(model: string, minutes: number): Promise<ConsoleMetrics> {
     const configured = this.options.config.models.find((m) => m.name === model);
     if (configured === undefined) throw new ConsoleRequestError(`no model "${model}" in the config`, 404);
     const source = this.options.metrics;
     const span = Math.min(Math.max(minutes, 1), 180);
     const periodSeconds = span <= 30 ? 10 : 60;
-    const endMs = this.now() + 1;
+    const nowMs = this.now();
+    const endMs = nowMs + 1;
     const startMs = endMs - span * 60_000;
-    if (source === undefined) {
-      return {
-        periodSeconds,
-        timestamps: [],
-        series: {},
-        versions: [],
-        features: [],
-        availabilityTarget: configured.slo.availability.target,
-      };
-    }
+    const { slo } = configured;
+    const empty = {
+      periodSeconds,
+      timestamps: [],
+      series: {},
+      versions: [],
+      features: [],
+      outputs: [],
+      availabilityTarget: slo.availability.target,
+      latencyTarget: slo.latency.target,
+    };
+    if (source === undefined) return empty;
     const known = source.listSeries().filter((s) => s.dimensions[METRIC_DIMENSIONS.model] === model);
-    const versions = [
-      ...new Set(
-        known.map((s) => s.dimensions[METRIC_DIMENSIONS.version]).filter((v): v is string => v !== undefined),
-      ),
-    ].sort();
-    const features = [
-      ...new Set(
-        known
-          .filter((s) => s.metricName === DRIFT_METRICS.featureJsDistance)
-          .map((s) => s.dimensions[FEATURE_DIMENSION])
-          .filter((f): f is string => f !== undefined),
-      ),
-    ].sort();
+    const versions = dimensionValues(known, undefined, METRIC_DIMENSIONS.version);
+    const features = dimensionValues(known, DRIFT_METRICS.featureJsDistance, FEATURE_DIMENSION);
+    const outputs = dimensionValues(known, DRIFT_METRICS.predictionDrift, OUTPUT_DIMENSION);
     const modelDims = { [METRIC_DIMENSIONS.model]: model };
     const queries: (MetricQuery & { label: string })[] = [];
     let n = 0;
@@ -542,9 +654,14 @@ export class ConsoleApi {
     ) => queries.push({ id: `q${n++}`, label, metricName, dimensions, stat });
     add('requests', INFERENCE_METRICS.requests, modelDims, 'Sum');
     add('errors', INFERENCE_METRICS.errors, modelDims, 'Sum');
+    add('slow', INFERENCE_METRICS.slowRequests, modelDims, 'Sum');
     add('p50', INFERENCE_METRICS.latency, modelDims, 'p50');
     add('p99', INFERENCE_METRICS.latency, modelDims, 'p99');
     add('accuracy', FEEDBACK_METRICS.correct, modelDims, 'Average');
+    add('mae', FEEDBACK_METRICS.absoluteError, modelDims, 'Average');
+    add('labels', FEEDBACK_METRICS.labels, modelDims, 'Sum');
+    add('labelLagP50', FEEDBACK_METRICS.labelLag, modelDims, 'p50');
+    add('labelLagP99', FEEDBACK_METRICS.labelLag, modelDims, 'p99');
     add('datasetDrift', DRIFT_METRICS.datasetDrift, modelDims, 'Maximum');
     add(
       'candidateRequests',
@@ -563,22 +680,96 @@ export class ConsoleApi {
     for (const f of features) {
       add(`drift:${f}`, DRIFT_METRICS.featureJsDistance, { ...modelDims, [FEATURE_DIMENSION]: f }, 'Maximum');
     }
-    const read = await source.read({ queries, startMs, endMs, periodSeconds });
+    for (const o of outputs) {
+      add(
+        `predictionDrift:${o}`,
+        DRIFT_METRICS.predictionDrift,
+        { ...modelDims, [OUTPUT_DIMENSION]: o },
+        'Maximum',
+      );
+    }
+    const [read, budget] = await Promise.all([
+      source.read({ queries, startMs, endMs, periodSeconds }),
+      readModelBudget(source, model, slo, nowMs),
+    ]);
     const series: Record<string, readonly (number | null)[]> = {};
     read.forEach((s, i) => (series[queries[i]!.label] = s.values));
-    const allowed = 1 - configured.slo.availability.target;
-    series.burnRate = (series.requests ?? []).map((r, i) => {
-      const e = series.errors?.[i];
-      return r && r > 0 && e !== null && e !== undefined && allowed > 0 ? e / r / allowed : null;
-    });
+    const requests = series.requests ?? [];
+    for (const o of budget.objectives) {
+      const bad = (o.sli === 'availability' ? series.errors : series.slow) ?? [];
+      series[`burnRate:${o.sli}`] = burnRateSeries(requests, bad, o.target);
+      series[`budget:${o.sli}`] = budgetRemainingSeries(budget, o, requests, bad);
+    }
     return {
-      periodSeconds,
+      ...empty,
       timestamps: read[0]?.timestamps ?? [],
       series,
       versions,
       features,
-      availabilityTarget: configured.slo.availability.target,
+      outputs,
+      budget: {
+        periodDays: budget.periodDays,
+        requests: budget.requests,
+        objectives: budget.objectives.map(({ sli, target, status, remaining, bad }) => ({
+          sli,
+          target,
+          status,
+          remaining,
+          bad,
+        })),
+      },
     };
+  }
+
+  /**
+   * The stable version's prediction bins: the share of each bin in its manifest's prediction baseline beside the
+   * share in the drift monitor's current window (the live counters the monitor itself reads). Undefined while the
+   * console has no registry or counters, no version is stable, or its baseline has no predictions.
+   */
+  async predictionBins(model: string): Promise<PredictionBinsView | undefined> {
+    const configured = this.options.config.models.find((m) => m.name === model);
+    if (configured === undefined) throw new ConsoleRequestError(`no model "${model}" in the config`, 404);
+    const { registry, counters, versions, deployments } = this.options.stores;
+    if (registry === undefined || counters === undefined) return undefined;
+    const version = (await deployments.getDeployment(model))?.stable;
+    if (version === undefined) return undefined;
+    const baseline = await this.baselineOf(model, version, () =>
+      loadBaseline({ versions, registry }, model, version),
+    );
+    if (typeof baseline === 'string' || baseline.predictions === undefined) return undefined;
+    const toMs = this.now();
+    const fromMs = toMs - configured.drift.windowMinutes * 60_000;
+    const { counts } = await counters.readWindow(model, version, fromMs, toMs, layoutFromBaseline(baseline));
+    return {
+      version,
+      windowStart: new Date(fromMs).toISOString(),
+      windowEnd: new Date(toMs).toISOString(),
+      outputs: Object.entries(baseline.predictions).map(([output, bins]) => {
+        const live = counts?.predictions?.[output]?.counts ?? [];
+        return {
+          output,
+          bins: binLabels(bins),
+          baseline: shares(bins.counts),
+          live: shares(live),
+          liveCount: live.reduce((a, c) => a + c, 0),
+        };
+      }),
+    };
+  }
+
+  /** A version's baseline never changes (its manifest is content-addressed): read it once per version. */
+  private async baselineOf(
+    model: string,
+    version: string,
+    load: () => ReturnType<typeof loadBaseline>,
+  ): ReturnType<typeof loadBaseline> {
+    const key = `${model}/${version}`;
+    const cached = this.baselines.get(key);
+    if (cached !== undefined) return cached;
+    const baseline = await load();
+    // A reason (no manifest yet) may change once the version is registered: only a baseline is kept.
+    if (typeof baseline !== 'string') this.baselines.set(key, baseline);
+    return baseline;
   }
 
   /** The decision `modelops approve|reject` writes, with the console's actor; the local waiter resumes the release. */

@@ -21,15 +21,18 @@ import path from 'node:path';
 import {
   AUDIT_LOG_TABLE,
   DEPLOYMENTS_TABLE,
+  DRIFT_COUNTERS_TABLE,
   MODEL_VERSIONS_TABLE,
   MONITOR_STATE_TABLE,
 } from '../../lambdas/core/tables';
 import { numberEnv } from '../../lambdas/shared/env';
 import type { AlarmRunner } from '../alarm-runner';
+import type { ExecutionObservation } from '../asl-runner';
 import { emulatorClients } from '../emulators';
 import type { LocalLogger } from '../logger';
 import type { LocalService, RunningService } from '../start';
 import { ConsoleApi, ConsoleRequestError, ExecutionRing, type ConsoleMetricsSource } from './api';
+import { ExecutionHistoryFile } from './execution-history';
 
 export const DEFAULT_CONSOLE_PORT = 4571;
 export const CONSOLE_PORT_ENV = 'MODELOPS_CONSOLE_PORT';
@@ -344,6 +347,11 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
         await api.metrics(decodeURIComponent(metrics[1]!), Number.isFinite(minutes) ? minutes : 15),
       );
     }
+    const predictions = /^\/api\/predictions\/([^/]+)$/.exec(url.pathname);
+    if (predictions !== null) {
+      // An empty object, not 404, while there is nothing to show: the page asks every 2 s.
+      return json(res, 200, (await api.predictionBins(decodeURIComponent(predictions[1]!))) ?? {});
+    }
     const runbook = /^\/runbooks\/([^/]+)$/.exec(url.pathname);
     if (runbook !== null && RUNBOOK_FILE.test(runbook[1]!)) {
       try {
@@ -441,6 +449,8 @@ export function consoleService(options: ConsoleServiceOptions = {}): LocalServic
         { DynamoAuditLog },
         { DynamoApprovalStore },
         { DynamoMonitorStateStore },
+        { DynamoDriftCounterStore },
+        { S3RegistryStore },
         { createDocumentClient },
       ] = await Promise.all([
         import('../../lambdas/adapters/dynamo-version-store'),
@@ -448,17 +458,25 @@ export function consoleService(options: ConsoleServiceOptions = {}): LocalServic
         import('../../lambdas/adapters/dynamo-audit-log'),
         import('../../lambdas/adapters/dynamo-approval-store'),
         import('../../lambdas/adapters/dynamo-monitor-state'),
+        import('../../lambdas/adapters/dynamo-drift-counters'),
+        import('../../lambdas/adapters/s3-registry-store'),
         import('../../lambdas/adapters/clients'),
       ]);
       const { emulators, runtime } = context;
       const { s3, dynamodb } = emulatorClients(emulators);
-      s3.destroy();
       const doc = createDocumentClient(dynamodb);
       const tables = emulators.tables;
       const executions = new ExecutionRing();
+      const history = new ExecutionHistoryFile(emulators.dataDir, context.logger);
+      executions.seed(await history.load());
+      const observe = (o: ExecutionObservation) => {
+        executions.observe(o);
+        const finished = o.kind === 'finished' ? executions.get(o.stateMachine, o.result.name) : undefined;
+        if (finished !== undefined) void history.append(finished);
+      };
       const unobserve = [
-        runtime.release.observe(executions.observe),
-        ...(runtime.retrain ? [runtime.retrain.observe(executions.observe)] : []),
+        runtime.release.observe(observe),
+        ...(runtime.retrain ? [runtime.retrain.observe(observe)] : []),
       ];
       const api = new ConsoleApi({
         config: runtime.config,
@@ -469,6 +487,10 @@ export function consoleService(options: ConsoleServiceOptions = {}): LocalServic
           approvals: new DynamoApprovalStore(tables[MODEL_VERSIONS_TABLE.envVar]!, doc),
           ...(tables[MONITOR_STATE_TABLE.envVar] !== undefined
             ? { monitorState: new DynamoMonitorStateStore(tables[MONITOR_STATE_TABLE.envVar]!, doc) }
+            : {}),
+          registry: new S3RegistryStore(emulators.bucket, s3),
+          ...(tables[DRIFT_COUNTERS_TABLE.envVar] !== undefined
+            ? { counters: new DynamoDriftCounterStore(doc, tables[DRIFT_COUNTERS_TABLE.envVar]!) }
             : {}),
         },
         executions,
@@ -494,9 +516,11 @@ export function consoleService(options: ConsoleServiceOptions = {}): LocalServic
         executions,
         stop: async () => {
           for (const u of unobserve) u();
+          await history.flush();
           api.stop();
           await running.stop();
           dynamodb.destroy();
+          s3.destroy();
         },
       };
     },

@@ -12,6 +12,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../cli/errors';
 import { TimeSeriesMetricsStore } from '../../lambdas/adapters/local-metric-store';
+import type { Output } from '../../lambdas/core/manifest';
+import { computePredictionBaseline } from '../../lambdas/core/prediction-baseline';
 import { CONSOLE_SERVICE_NAME, consoleService, type RunningConsoleService } from '../../local/console/server';
 import { inferenceService } from '../../local/inference-server';
 import {
@@ -36,6 +38,7 @@ const PLAIN = 'breast-cancer';
 const GATED = 'credit-risk';
 
 let h: Harness;
+let metricStore: TimeSeriesMetricsStore;
 let ui: RunningConsoleService;
 let context: BrowserContext;
 let page: Page;
@@ -50,7 +53,7 @@ const model = (name: string) => page.locator(`[data-testid=model][data-model="${
 
 describe.skipIf(!HAVE_CHROMIUM)('local console in Chromium', () => {
   beforeAll(async () => {
-    const metricStore = new TimeSeriesMetricsStore();
+    metricStore = new TimeSeriesMetricsStore();
     h = await startHarness({
       config: {
         models: [
@@ -58,6 +61,13 @@ describe.skipIf(!HAVE_CHROMIUM)('local console in Chromium', () => {
             name: PLAIN,
             owner: 'ml-platform',
             canary: { enabled: true, steps: [0.25, 0.5], bakeSeconds: 3, judge: SMALL_SAMPLE_JUDGE },
+            // Reference data that was never uploaded: a retrain fails at PrepareTrainingData, before any training.
+            retrain: {
+              enabled: true,
+              referenceData: 'reference/missing.csv',
+              trainer: { command: ['node', 'test/fixtures/retrain/failing-trainer.mjs'] },
+              championGate: { metric: 'auc' },
+            },
           },
           { name: GATED, owner: 'ml-platform', riskTier: 'high', canary: { enabled: true, bakeSeconds: 0 } },
         ],
@@ -119,7 +129,13 @@ describe.skipIf(!HAVE_CHROMIUM)('local console in Chromium', () => {
     })()`)) as Record<string, number>;
     Object.assign(measured, timing);
     expect(await page.locator('[data-testid=chart]').count()).toBeGreaterThanOrEqual(4);
-    expect(await page.locator('#alarm-list tbody tr').count()).toBeGreaterThan(0);
+    // Alarms are grouped per model, collapsed while none is in ALARM; opening a group shows its runbook links.
+    const alarms = page.locator(`[data-testid=alarm-group][data-model="${PLAIN}"]`);
+    expect(await page.getByTestId('alarm-group').count()).toBe(2);
+    await expect.poll(() => alarms.locator('tr.group').textContent()).toMatch(/0 in ALARM · \d+ alarms/);
+    expect(await alarms.locator('tr[data-alarm]').first().isVisible()).toBe(false);
+    await alarms.locator('button.group-toggle').click();
+    await alarms.locator('tr[data-alarm] a[href^="/runbooks/"]').first().waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'console-loaded.png'), fullPage: true });
     expect(problems).toEqual([]);
   });
@@ -221,6 +237,107 @@ describe.skipIf(!HAVE_CHROMIUM)('local console in Chromium', () => {
       details: { reason: 'reviewed in the browser test' },
     });
     await page.screenshot({ path: path.join(ARTIFACTS, 'console-approved.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('draws the error budget, prediction drift and labels charts once their data exists', async () => {
+    const chart = (title: RegExp) => page.locator('[data-testid=chart]').filter({ hasText: title });
+    // The budget is the rollout gate's reading: the traffic of the earlier tests is in it.
+    await chart(/^Error budget remaining \(SLO period 30 days/).waitFor();
+    await expect
+      .poll(() => page.getByTestId('budget-now').textContent(), { timeout: 10_000 })
+      .toMatch(/availability: .* left/);
+    expect(await chart(/^Prediction drift/).count()).toBe(0);
+    expect(await chart(/^Labels/).count()).toBe(0);
+    // GIVEN what the drift monitor and the feedback route emit, in the store the console reads
+    metricStore.emit(
+      [{ Model: PLAIN, Output: 'label' }],
+      [{ name: 'PredictionDriftJsDistance', unit: 'Count', value: 0.2 }],
+    );
+    metricStore.emit(
+      [{ Model: PLAIN }],
+      [
+        { name: 'LabelsReceived', unit: 'Count', value: 1 },
+        { name: 'LabelLagSeconds', unit: 'Count', value: 42 },
+      ],
+    );
+    // THEN the charts appear with their series
+    await chart(/^Prediction drift/)
+      .getByText('label')
+      .first()
+      .waitFor();
+    await chart(/^Labels/)
+      .getByText('lag p99')
+      .waitFor();
+    await page.locator('#charts').screenshot({ path: path.join(ARTIFACTS, 'console-charts-slo.png') });
+    expect(problems).toEqual([]);
+  });
+
+  it("draws the stable version's prediction bins beside its baseline once it serves", async () => {
+    const { manifest, artifact } = await loadExample(PLAIN);
+    const instance = firstSmokeInputs(manifest);
+    // GIVEN a version whose manifest has a prediction baseline: three reference rows in four benign
+    const benign = { label: 'benign', probabilities: { malignant: 0.1, benign: 0.9 } };
+    const malignant = { label: 'malignant', probabilities: { malignant: 0.8, benign: 0.2 } };
+    const { predictions } = computePredictionBaseline(manifest.outputs as Output[], [
+      benign,
+      benign,
+      benign,
+      malignant,
+    ]);
+    const staged = await h.stage(
+      PLAIN,
+      '1.2.0',
+      { ...manifest, version: '1.2.0', baseline: { ...(manifest.baseline as object), predictions } },
+      artifact,
+    );
+    // WHEN it is released through its canary under traffic, and its drift counts are written
+    const running = h.release(staged);
+    let done = false;
+    void running.finally(() => (done = true));
+    while (!done) await invokeModel(h.inference()!.baseUrl, PLAIN, { instances: [instance] });
+    expect((await running).status).toBe('SUCCEEDED');
+    await h.inference()!.flushDrift!();
+    // THEN the page shows each bin's baseline share beside the live share of the drift window
+    const bins = page.locator('[data-testid=prediction-bins][data-output=label]');
+    await expect.poll(() => bins.locator('h4').textContent(), { timeout: 10_000 }).toMatch(/1\.2\.0/);
+    // The charts refresh every 2 s: the flushed counts show at the next refresh.
+    await expect
+      .poll(() => bins.locator('tr[data-bin=benign] td').last().textContent(), { timeout: 10_000 })
+      .toMatch(/^75 % \/ \d+(\.\d)? %$/);
+    expect(await bins.locator('tr[data-bin=__OTHER__]').count()).toBe(1);
+    await expect
+      .poll(() => bins.locator('p.hint').textContent())
+      .toMatch(/^[1-9]\d* predictions in the drift window/);
+    await page.locator('#charts').screenshot({ path: path.join(ARTIFACTS, 'console-prediction-bins.png') });
+    expect(problems).toEqual([]);
+  });
+
+  it('draws a retrain execution as the retrain state graph', async () => {
+    const result = await h.mode.runtime.startRetrain({
+      model: PLAIN,
+      trigger: 'manual',
+      reason: 'console browser test',
+      requestedBy: 'test',
+    });
+    expect(result.status, JSON.stringify(result.cause)).toBe('FAILED');
+    const row = page.locator(
+      `#execution-list tbody tr[data-machine=retrain][data-name="${result.name}"][data-status=FAILED]`,
+    );
+    await row.click();
+    const graph = page.getByTestId('state-graph');
+    await graph.locator('g[data-state=Guard][data-status=succeeded]').waitFor();
+    expect(await graph.locator('g[data-state=PrepareTrainingData]').getAttribute('data-status')).toMatch(
+      /^(failed|caught)$/,
+    );
+    expect(await graph.locator('g[data-state=Train]').getAttribute('data-status')).toBe('idle');
+    expect(await graph.locator('g[data-state=RecordFailure]').getAttribute('data-status')).toBe('succeeded');
+    expect(await graph.locator('g.node').count()).toBe(ui.api.graphs.retrain!.states.length);
+    // The release state selected earlier is not carried over into the retrain graph.
+    expect(await page.getByTestId('state-detail').textContent()).toMatch(/^Click a state/);
+    await page
+      .locator('#execution-detail')
+      .screenshot({ path: path.join(ARTIFACTS, 'console-retrain-graph.png') });
     expect(problems).toEqual([]);
   });
 });

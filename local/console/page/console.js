@@ -242,7 +242,12 @@ function renderExecutions() {
         {
           class: selected.execution && selected.execution.name === e.name ? 'selected' : '',
           dataset: { name: e.name, machine: e.stateMachine, status: e.status },
-          onclick: () => selectExecution(e.stateMachine, e.name),
+          onclick: () => {
+            // A state selected in another state machine's graph is not in this one.
+            if (selected.execution && selected.execution.stateMachine !== e.stateMachine)
+              selected.state = undefined;
+            void selectExecution(e.stateMachine, e.name);
+          },
         },
         h('td', {}, e.stateMachine),
         h('td', {}, e.name),
@@ -469,32 +474,79 @@ async function selectExecution(machine, name) {
 
 // ---- alarms ------------------------------------------------------------------------------------------------------
 
-function renderAlarms() {
-  document
-    .querySelector('#alarm-list tbody')
-    .replaceChildren(
-      ...state.alarms.map((a) =>
+/** Models whose alarm group the user opened or closed; the others follow their state (open while one is in ALARM). */
+const alarmGroupOpen = new Map();
+
+/** One tbody per model: a header row with its count in ALARM, then its alarms, those in ALARM first. */
+function alarmGroup(model, alarms) {
+  const firing = alarms.filter((a) => a.state === 'ALARM').length;
+  const open = alarmGroupOpen.has(model) ? alarmGroupOpen.get(model) : firing > 0;
+  const toggle = h(
+    'button',
+    {
+      type: 'button',
+      class: 'group-toggle',
+      'aria-expanded': String(open),
+      onclick: () => {
+        alarmGroupOpen.set(model, !open);
+        renderAlarms();
+      },
+    },
+    `${open ? '▾' : '▸'} ${model}`,
+  );
+  const rows = [...alarms]
+    .sort((a, b) => Number(b.state === 'ALARM') - Number(a.state === 'ALARM'))
+    .map((a) => {
+      const row = h(
+        'tr',
+        { dataset: { alarm: a.alarmName, state: a.state } },
+        h('td', {}, a.model),
+        h('td', { title: a.description }, a.ruleId),
+        h('td', {}, a.severity),
+        h('td', { class: `state-${a.state}` }, a.state),
+        h('td', {}, time(a.since)),
+        h('td', { class: 'hint' }, a.reason),
         h(
-          'tr',
-          { dataset: { alarm: a.alarmName, state: a.state } },
-          h('td', {}, a.model),
-          h('td', { title: a.description }, a.ruleId),
-          h('td', {}, a.severity),
-          h('td', { class: `state-${a.state}` }, a.state),
-          h('td', {}, time(a.since)),
-          h('td', { class: 'hint' }, a.reason),
+          'td',
+          {},
           h(
-            'td',
-            {},
-            h(
-              'a',
-              { href: `/runbooks/${a.runbook.split('/').pop()}`, target: '_blank', rel: 'noopener' },
-              a.runbook.split('/').pop(),
-            ),
+            'a',
+            { href: `/runbooks/${a.runbook.split('/').pop()}`, target: '_blank', rel: 'noopener' },
+            a.runbook.split('/').pop(),
           ),
         ),
+      );
+      row.hidden = !open;
+      return row;
+    });
+  return h(
+    'tbody',
+    { 'data-testid': 'alarm-group', dataset: { model, firing: String(firing) } },
+    h(
+      'tr',
+      { class: 'group' },
+      h(
+        'th',
+        { colspan: '7' },
+        toggle,
+        ' ',
+        h('span', { class: firing > 0 ? 'state-ALARM' : 'state-OK' }, `${firing} in ALARM`),
+        h('span', { class: 'hint' }, ` · ${alarms.length} alarms`),
       ),
-    );
+    ),
+    ...rows,
+  );
+}
+
+function renderAlarms() {
+  const byModel = new Map();
+  for (const a of state.alarms) {
+    if (!byModel.has(a.model)) byModel.set(a.model, []);
+    byModel.get(a.model).push(a);
+  }
+  const table = document.getElementById('alarm-list');
+  for (const body of table.querySelectorAll('tbody')) body.remove();
+  table.append(...[...byModel].map(([model, alarms]) => alarmGroup(model, alarms)));
   document
     .getElementById('alarm-history')
     .replaceChildren(
@@ -515,7 +567,16 @@ const CHART_MINUTES = 10;
 const charts = { model: undefined, key: '', plots: [] };
 const palette = ['#0969da', '#cf222e', '#1a7f37', '#8250df', '#bf8700', '#57606a', '#e16f24', '#0550ae'];
 
+const hasData = (values) => (values || []).some((x) => x !== null);
+
+/**
+ * The charts of one model's metrics. A series is [key in m.series, legend label, scale]; scale `count` draws on a
+ * right-hand axis of its own. `note` names a line of text the refresh writes under the chart (not part of the
+ * chart's identity: a new value must not rebuild the chart).
+ */
 function chartSpecs(m) {
+  const objectives = (m.budget && m.budget.objectives) || [];
+  const targetOf = (sli) => (objectives.find((o) => o.sli === sli) || {}).target;
   const specs = [
     {
       title: 'Requests per 10 s',
@@ -533,30 +594,133 @@ function chartSpecs(m) {
       title: 'Latency p50 / p99 (ms)',
       series: [['p50', 'p50'], ['p99', 'p99'], ...m.versions.flatMap((v) => [[`p99@${v}`, `p99 ${v}`]])],
     },
-    { title: `Availability burn rate (SLO ${m.availabilityTarget})`, series: [['burnRate', 'burn rate']] },
+    {
+      title: `Burn rate (availability SLO ${m.availabilityTarget}, latency SLO ${m.latencyTarget})`,
+      series: [
+        ['burnRate:availability', 'availability'],
+        ['burnRate:latency', 'latency'],
+      ],
+    },
   ];
-  if (m.features.length > 0 || m.series.datasetDrift.some((x) => x !== null)) {
+  if (m.budget) {
+    specs.push({
+      title: `Error budget remaining (SLO period ${m.budget.periodDays} days, 1 = untouched)`,
+      series: [
+        ['budget:availability', `availability ${targetOf('availability')}`],
+        ['budget:latency', `latency ${targetOf('latency')}`],
+      ],
+      note: 'budget',
+    });
+  }
+  if (m.features.length > 0 || hasData(m.series.datasetDrift)) {
     specs.push({
       title: 'Drift (JS distance per feature, dataset share)',
       series: [['datasetDrift', 'dataset share'], ...m.features.map((f) => [`drift:${f}`, f])],
     });
   }
-  if (m.series.accuracy.some((x) => x !== null))
+  if (m.outputs.length > 0) {
+    specs.push({
+      title: 'Prediction drift (JS distance per output against the baseline)',
+      series: m.outputs.map((o) => [`predictionDrift:${o}`, o]),
+    });
+  }
+  if (hasData(m.series.accuracy))
     specs.push({ title: 'Accuracy (labelled)', series: [['accuracy', 'accuracy']] });
+  if (hasData(m.series.mae))
+    specs.push({ title: 'Mean absolute error (labelled)', series: [['mae', 'MAE']] });
+  if (hasData(m.series.labels) || hasData(m.series.labelLagP99)) {
+    specs.push({
+      title: 'Labels: lag from prediction (s), received per 10 s (right)',
+      series: [
+        ['labelLagP50', 'lag p50'],
+        ['labelLagP99', 'lag p99'],
+        ['labels', 'received', 'count'],
+      ],
+    });
+  }
   return specs;
+}
+
+/** The gate's budget now, per objective: what the chart's last point shows, as numbers. */
+function budgetNote(m) {
+  const b = m.budget;
+  if (!b) return '';
+  return b.objectives
+    .map((o) =>
+      o.remaining === null
+        ? `${o.sli}: no request in the last ${b.periodDays} days`
+        : `${o.sli}: ${pct(o.remaining)} left${o.status === 'exhausted' ? ' (exhausted)' : ''}, ` +
+          `${o.bad} bad of ${b.requests} requests (target ${o.target})`,
+    )
+    .join(' · ');
+}
+const NOTES = { budget: budgetNote };
+
+/** Baseline share beside live share per prediction bin of the stable version, per output (plain DOM bars). */
+function renderPredictionBins(p) {
+  const box = document.getElementById('prediction-bins');
+  if (!p || !Array.isArray(p.outputs) || p.outputs.length === 0) {
+    box.replaceChildren();
+    return;
+  }
+  const bar = (share, kind) => {
+    const el = h('span', { class: `share ${kind}` });
+    el.style.width = `${Math.round(share * 1000) / 10}%`;
+    return h('span', { class: 'share-track' }, el);
+  };
+  box.replaceChildren(
+    ...p.outputs.map((o) =>
+      h(
+        'div',
+        { class: 'chart', 'data-testid': 'prediction-bins', dataset: { output: o.output } },
+        h('h4', {}, `Predictions of ${p.version} vs baseline: ${o.output}`),
+        h(
+          'p',
+          { class: 'hint' },
+          `${o.liveCount} predictions in the drift window ${time(p.windowStart)}–${time(p.windowEnd)}; ` +
+            'upper bar baseline, lower bar live',
+        ),
+        h(
+          'table',
+          { class: 'bins' },
+          h(
+            'tbody',
+            {},
+            ...o.bins.map((label, i) =>
+              h(
+                'tr',
+                { dataset: { bin: label } },
+                h('td', {}, label),
+                h('td', {}, bar(o.baseline[i] || 0, 'baseline'), bar(o.live[i] || 0, 'live')),
+                h(
+                  'td',
+                  { class: 'hint' },
+                  `${pct(o.baseline[i])} / ${o.live.length > 0 ? pct(o.live[i]) : '—'}`,
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 async function refreshCharts() {
   const model = document.getElementById('chart-model').value;
   if (!model) return;
-  const res = await fetch(`/api/metrics/${encodeURIComponent(model)}?minutes=${CHART_MINUTES}`);
+  const [res, bins] = await Promise.all([
+    fetch(`/api/metrics/${encodeURIComponent(model)}?minutes=${CHART_MINUTES}`),
+    fetch(`/api/predictions/${encodeURIComponent(model)}`),
+  ]);
   if (!res.ok) return;
   const m = await res.json();
+  renderPredictionBins(bins.ok ? await bins.json() : undefined);
   const specs = chartSpecs(m);
   const key = `${model}|${JSON.stringify(specs)}`;
   const xs = m.timestamps.map((t) => t / 1000);
   // A count with no data point in a period counted nothing: draw it as 0. Other series keep their gaps.
-  const counts = /^(requests|errors|candidateRequests|candidateErrors)(@|$)/;
+  const counts = /^(requests|errors|candidateRequests|candidateErrors|labels)(@|$)/;
   const dataOf = (spec) => [
     xs,
     ...spec.series.map(([label]) => {
@@ -575,24 +739,32 @@ async function refreshCharts() {
         h('h4', {}, spec.title),
       );
       list.append(box);
-      return new uPlot(
+      const twoScales = spec.series.some(([, , scale]) => scale === 'count');
+      const plot = new uPlot(
         {
           width: 460,
           height: 180,
           series: [
             {},
-            ...spec.series.map(([, label], i) => ({
+            ...spec.series.map(([, label, scale], i) => ({
               label,
+              ...(scale ? { scale } : {}),
               stroke: palette[i % palette.length],
               width: 1.5,
               points: { show: true, size: 4 },
             })),
           ],
-          axes: [{}, { size: 64 }],
+          axes: [
+            {},
+            { size: 64 },
+            ...(twoScales ? [{ scale: 'count', side: 1, size: 48, grid: { show: false } }] : []),
+          ],
         },
         dataOf(spec),
         box,
       );
+      if (spec.note) box.append(h('p', { class: 'hint', 'data-testid': `${spec.note}-now` }));
+      return plot;
     });
     charts.key = key;
     if (marks.firstChartMs === undefined && charts.plots.length > 0) {
@@ -601,6 +773,11 @@ async function refreshCharts() {
     }
   } else {
     specs.forEach((spec, i) => charts.plots[i].setData(dataOf(spec)));
+  }
+  for (const spec of specs) {
+    if (!spec.note) continue;
+    const el = document.querySelector(`[data-testid="${spec.note}-now"]`);
+    if (el) el.textContent = NOTES[spec.note](m);
   }
 }
 
