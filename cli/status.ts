@@ -270,12 +270,45 @@ function verdictsOf(events: readonly AuditEvent[], executionId?: string): AuditE
 function verdictTable(verdicts: readonly AuditEvent[]): string[] {
   const rows = verdicts.map((e) => {
     const d = e.details;
-    // The verdict's step is an index into canary.steps; people count steps from 1, as the Routing line does.
-    const step = typeof d.step === 'number' ? String(d.step + 1) : '-';
-    return [str(d.look), step, str(d.weight), str(d.decision), str(d.reasonCode), e.at];
+    const shadow = d.phase === 'shadow';
+    // The verdict's step is an index into canary.steps; people count steps from 1, as the Routing line does. A
+    // shadow look has no step: the candidate answers mirrored requests at weight 0.
+    const step = !shadow && typeof d.step === 'number' ? String(d.step + 1) : '-';
+    return [
+      shadow ? 'shadow' : 'canary',
+      str(d.look),
+      step,
+      str(d.weight),
+      str(d.decision),
+      str(d.reasonCode),
+      e.at,
+    ];
   });
-  return table([['LOOK', 'STEP', 'WEIGHT', 'DECISION', 'REASON', 'AT'], ...rows]);
+  return table([['PHASE', 'LOOK', 'STEP', 'WEIGHT', 'DECISION', 'REASON', 'AT'], ...rows]);
 }
+
+/** Where a locked rollout stands (`status --json`: `rolloutPhase`). */
+export type RolloutPhase = 'deploying' | 'deployed' | 'shadow' | 'canary';
+
+/**
+ * Where a locked rollout stands, from the routing record and its execution's audit events: deploying (weight 0,
+ * no CANDIDATE_DEPLOYED yet — the Lambda warm-up, or a SageMaker endpoint update that takes minutes), shadow, or a
+ * canary step.
+ */
+function phaseOf(record: DeploymentRecord, own: readonly AuditEvent[]): RolloutPhase {
+  if (record.mode === 'shadow') return 'shadow';
+  if (record.weight > 0) return 'canary';
+  return own.some((e) => e.type === 'CANDIDATE_DEPLOYED') ? 'deployed' : 'deploying';
+}
+
+const PHASE_TEXT: Readonly<Record<RolloutPhase, string>> = {
+  canary: "canary: the candidate gets its step's share of the requests (Routing below)",
+  shadow: "shadow: the candidate answers a copy of the requests at weight 0; callers get stable's answers",
+  deployed: 'deployed: the candidate is ready at weight 0; the first canary step is routed next',
+  deploying:
+    'deploying: the candidate is at weight 0 while the target makes it servable (Lambda: warm-up and smoke ' +
+    'samples; SageMaker: its variant next to stable, then smoke samples through the router)',
+};
 
 /** " (step 2 of 3: 0.05, 0.25, 0.5)" from the ROLLOUT_STARTED event's steps, when the weight is one of them. */
 function stepOf(weight: number, started: AuditEvent | undefined): string {
@@ -299,20 +332,25 @@ function lockLines(
       : `EXPIRED at ${lock.expiresAt} (${minutesApart(expiresMs, nowMs)} ago): its execution is presumed dead; ` +
         `the next release takes the lock over, or release it with \`modelops unlock ${record.model} --reason …\``;
   const started = events.find((e) => e.type === 'ROLLOUT_STARTED' && e.actor === lock.executionId);
+  const phase = phaseOf(
+    record,
+    events.filter((e) => e.actor === lock.executionId),
+  );
   const lines = [
     'Rollout:',
     `Lock: execution ${lock.executionId}, candidate ${lock.candidate}, started ${lock.startedAt}, ${expiry}.`,
+    `Phase: ${PHASE_TEXT[phase]}.`,
     `Routing: stable ${record.stable ?? '(none)'}, candidate ${record.candidate ?? '(none)'} at weight ` +
       `${record.weight}${stepOf(record.weight, started)}, revision ${record.revision}.`,
   ];
   const own = verdictsOf(events, lock.executionId);
   if (own.length === 0) {
-    lines.push('No canary verdict yet (the first analysis runs after the first bake).');
+    lines.push('No verdict yet (the first analysis runs after the first bake).');
     return lines;
   }
   const shown = own.slice(-ROLLOUT_VERDICTS_SHOWN);
   lines.push(
-    `Latest canary verdicts (${shown.length} of ${own.length}, oldest first; every one is in the audit log):`,
+    `Latest verdicts (${shown.length} of ${own.length}, oldest first; every one is in the audit log):`,
     ...verdictTable(shown),
   );
   return lines;
@@ -333,7 +371,7 @@ function idleLines(record: DeploymentRecord | undefined, recent: readonly AuditE
   const last = verdictsOf(recent).at(-1);
   if (last !== undefined) {
     lines.push(
-      `Latest canary verdicts of the last rollout (execution ${last.actor}), oldest first:`,
+      `Latest verdicts of the last rollout (execution ${last.actor}), oldest first:`,
       ...verdictTable(verdictsOf(recent, last.actor).slice(-ROLLOUT_VERDICTS_SHOWN)),
     );
   }
@@ -761,7 +799,16 @@ async function statusDocument(
   doc.events = read.events.map((e) => ({ ...e, summary: summary(e) }));
   if (stores.deployments !== undefined) {
     try {
-      doc.routing = (await stores.deployments.getDeployment(model)) ?? null;
+      const record = await stores.deployments.getDeployment(model);
+      doc.routing = record ?? null;
+      const lock = record?.rollout;
+      doc.rolloutPhase =
+        lock === undefined
+          ? null
+          : phaseOf(
+              record!,
+              read.events.filter((e) => e.actor === lock.executionId),
+            );
     } catch (err) {
       doc.routing = failed(err);
     }

@@ -322,11 +322,14 @@ describe('--json on the read commands', () => {
       model: string;
       events: { type: string; summary: string }[];
       routing: { stable: string };
+      rolloutPhase: string | null;
     }>(['status', MODEL, '--limit', '50']);
     expect(model.code).toBe(0);
     expect(model.doc.model).toBe(MODEL);
     expect(model.doc.events.map((e) => e.type)).toContain('PROMOTED');
     expect(model.doc.routing).toMatchObject({ stable: '1.0.0' });
+    // No release holds the lock: no rollout phase.
+    expect(model.doc.rolloutPhase).toBeNull();
 
     const version = await json<{
       record: { status: string; version: string };

@@ -516,13 +516,53 @@ describe('modelops status: the Rollout section', () => {
     expect(text).toContain(
       'Routing: stable 1.1.0, candidate 2.0.0 at weight 0.5 (step 2 of 2: 0.1, 0.5), revision 4.',
     );
-    expect(text).toContain('Latest canary verdicts (3 of 3, oldest first; every one is in the audit log):');
-    expect(text).toMatch(/LOOK\s+STEP\s+WEIGHT\s+DECISION\s+REASON\s+AT/);
-    expect(text).toMatch(/2\s+1\s+0\.1\s+promote-step\s+HEALTHY\s+2026-06-01T00:02:00\.000Z/);
-    expect(text).toMatch(/3\s+2\s+0\.5\s+inconclusive\s+INSUFFICIENT_SAMPLES/);
+    expect(text).toContain(
+      "Phase: canary: the candidate gets its step's share of the requests (Routing below).",
+    );
+    expect(text).toContain('Latest verdicts (3 of 3, oldest first; every one is in the audit log):');
+    expect(text).toMatch(/PHASE\s+LOOK\s+STEP\s+WEIGHT\s+DECISION\s+REASON\s+AT/);
+    expect(text).toMatch(/canary\s+2\s+1\s+0\.1\s+promote-step\s+HEALTHY\s+2026-06-01T00:02:00\.000Z/);
+    expect(text).toMatch(/canary\s+3\s+2\s+0\.5\s+inconclusive\s+INSUFFICIENT_SAMPLES/);
     expect(text).not.toMatch(/ERROR_RATE_REGRESSION\s+2026/);
     // The audit table summarises verdicts too.
     expect(text).toMatch(/CANARY_VERDICT\s+2\.0\.0\s+look 2, weight 0\.1: promote-step \(HEALTHY\)/);
+  });
+
+  it('tells deploying, deployed and shadow apart while the candidate is at weight 0, shadow looks in their own phase', async () => {
+    const deployed = {
+      model: MODEL,
+      eventId: `${new Date(T0 + MINUTE).toISOString()}#00000001`,
+      at: new Date(T0 + MINUTE).toISOString(),
+      type: 'CANDIDATE_DEPLOYED' as const,
+      version: '2.0.0',
+      actor: 'exec-a',
+      details: { target: 'sagemaker' },
+    };
+    const atZero = (mode: 'canary' | 'shadow') =>
+      stable({ candidate: '2.0.0', weight: 0, mode, rollout: LOCK });
+    expect(await statusText(setup(atZero('canary')), T0 + 2 * MINUTE)).toMatch(
+      /Phase: deploying: the candidate is at weight 0 while the target makes it servable/,
+    );
+    const ready = setup(atZero('canary'));
+    ready.audit.events.push(deployed);
+    expect(await statusText(ready, T0 + 2 * MINUTE)).toContain(
+      'Phase: deployed: the candidate is ready at weight 0; the first canary step is routed next.',
+    );
+    const shadow = setup(atZero('shadow'));
+    shadow.audit.events.push(deployed, {
+      ...verdict(1, 0, 'inconclusive', 'INSUFFICIENT_SAMPLES'),
+      details: {
+        phase: 'shadow',
+        look: 1,
+        step: 0,
+        weight: 0,
+        decision: 'inconclusive',
+        reasonCode: 'INSUFFICIENT_SAMPLES',
+      },
+    });
+    const text = await statusText(shadow, T0 + 2 * MINUTE);
+    expect(text).toMatch(/Phase: shadow: the candidate answers a copy of the requests at weight 0/);
+    expect(text).toMatch(/shadow\s+1\s+-\s+0\s+inconclusive\s+INSUFFICIENT_SAMPLES/);
   });
 
   it('flags an expired lock and says how to release it', async () => {
@@ -532,7 +572,7 @@ describe('modelops status: the Rollout section', () => {
       'EXPIRED at 2026-06-01T01:00:00.000Z (15 min ago): its execution is presumed dead; the next release takes ' +
         'the lock over, or release it with `modelops unlock breast-cancer --reason …`.',
     );
-    expect(text).toContain('No canary verdict yet');
+    expect(text).toContain('No verdict yet');
   });
 
   it('shows "no rollout in progress" and how the last rollout was ended after a rollback', async () => {
@@ -541,7 +581,7 @@ describe('modelops status: the Rollout section', () => {
     await rollbackModel(s.stores, input());
     const text = await statusText(s, T0 + 20 * MINUTE);
     expect(text).toContain('Rollout: no rollout in progress (stable 1.1.0, no candidate, revision 5).');
-    expect(text).toContain('Latest canary verdicts of the last rollout (execution exec-a), oldest first:');
+    expect(text).toContain('Latest verdicts of the last rollout (execution exec-a), oldest first:');
     expect(text).toContain(
       'Last rollout ended by hand or alarm: execution exec-a (candidate 2.0.0) ROLLED_BACK (MANUAL_ROLLBACK) by ' +
         'cli:alice at 2026-06-01T00:10:00.000Z: "p99 doubled on the candidate".',
