@@ -71,6 +71,18 @@ export function trainingJobNamePrefix(model: string): string {
   return `${model.slice(0, 40).replace(/-+$/, '')}-`;
 }
 
+function trainingJobPrefixes(props: RetrainPipelineProps): string[] {
+  return [...new Set(props.models.map((m) => trainingJobNamePrefix(m.name)))];
+}
+
+/** The training jobs the retrain runs may create: `trainingJobNamePrefix(model)*` of each model, in this stack. */
+function trainingJobArns(props: RetrainPipelineProps): string[] {
+  const stack = Stack.of(props.registry);
+  return trainingJobPrefixes(props).map((p) =>
+    stack.formatArn({ service: 'sagemaker', resource: 'training-job', resourceName: `${p}*` }),
+  );
+}
+
 /** `breast-cancer` → `BreastCancer`: the construct-id stem of a model's triggers (ids are part of the contract). */
 function stemOf(model: string): string {
   return model
@@ -400,7 +412,14 @@ export class RetrainPipeline extends Construct {
   ): ManagedPolicyRole {
     const stack = Stack.of(this);
     const role = new ManagedPolicyRole(this, 'TrainingRole', {
-      assumedBy: new ServicePrincipal('sagemaker.amazonaws.com'),
+      // Confused-deputy protection (SageMaker's "Cross-service confused deputy prevention", training jobs): only
+      // SageMaker acting for this account's retrain jobs, named by trainingJobNamePrefix, may assume it.
+      assumedBy: new ServicePrincipal('sagemaker.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': trainingJobArns(props) },
+        },
+      }),
       description: "Retrain training jobs: read a run's data and parent manifest, write its output",
     });
     const dataWhy = 'Run ids and parent versions are chosen at run time';
@@ -508,7 +527,6 @@ export class RetrainPipeline extends Construct {
         resources: this.functions.map((f) => f.function.functionArn),
       }),
     );
-    const jobPrefixes = [...new Set(props.models.map((m) => trainingJobNamePrefix(m.name)))];
     role.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'RunTrainingJobs',
@@ -517,9 +535,7 @@ export class RetrainPipeline extends Construct {
           'sagemaker:DescribeTrainingJob',
           'sagemaker:StopTrainingJob',
         ],
-        resources: jobPrefixes.map((p) =>
-          stack.formatArn({ service: 'sagemaker', resource: 'training-job', resourceName: `${p}*` }),
-        ),
+        resources: trainingJobArns(props),
       }),
     );
     // In the documented .sync policy: the integration reads the job's tags.
@@ -554,7 +570,7 @@ export class RetrainPipeline extends Construct {
           'DescribeLogGroups) and X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, ' +
           'GetSamplingTargets). Every other statement names its resources.',
       },
-      ...jobPrefixes.map((p) => ({
+      ...trainingJobPrefixes(props).map((p) => ({
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/${p}*]`,
         reason:
           `Training job names are chosen per run by the retrain guard (${p}<runId>-<hash>); the grant covers ` +

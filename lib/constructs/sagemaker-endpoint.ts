@@ -142,7 +142,10 @@ export class SageMakerEndpoint extends Construct implements IModelEndpoint {
     });
 
     this.role = new ManagedPolicyRole(this, 'ExecutionRole', {
-      assumedBy: new ServicePrincipal('sagemaker.amazonaws.com'),
+      // Confused-deputy protection: SageMaker may assume it only on behalf of this account's resources.
+      assumedBy: new ServicePrincipal('sagemaker.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
       description: `SageMaker execution role of ${props.modelName}: reads models/, pulls its image, writes its logs`,
     });
     registry.grantReadModels(this.role);

@@ -399,12 +399,37 @@ describe('RetrainPipeline state machine', () => {
 });
 
 describe('RetrainPipeline training role', () => {
-  it('is assumed by SageMaker only', () => {
+  it("is assumed by SageMaker only, for this account's retrain training jobs (confused-deputy protection)", () => {
     const id = logicalIdOf(synth.template, 'AWS::IAM::Role', 'RetrainTrainingRole');
     expect(resources[id]!.Properties.AssumeRolePolicyDocument).toEqual({
       Version: '2012-10-17',
       Statement: [
-        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'sagemaker.amazonaws.com' } },
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { Service: 'sagemaker.amazonaws.com' },
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            ArnLike: {
+              'aws:SourceArn': [
+                {
+                  'Fn::Join': [
+                    '',
+                    [
+                      'arn:',
+                      { Ref: 'AWS::Partition' },
+                      ':sagemaker:',
+                      { Ref: 'AWS::Region' },
+                      ':',
+                      { Ref: 'AWS::AccountId' },
+                      ':training-job/breast-cancer-*',
+                    ],
+                  ],
+                },
+              ],
+            },
+          },
+        },
       ],
     });
     expect(resources[id]!.Properties.ManagedPolicyArns).toBeUndefined();

@@ -201,11 +201,16 @@ describe('SageMakerEndpoint resources', () => {
 });
 
 describe('SageMakerEndpoint execution role', () => {
-  it('is assumed by SageMaker only', () => {
+  it("is assumed by SageMaker only, on this account's behalf (confused-deputy protection)", () => {
     expect(props(id('AWS::IAM::Role', 'fraud-score', 'ExecutionRole')).AssumeRolePolicyDocument).toEqual({
       Version: '2012-10-17',
       Statement: [
-        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'sagemaker.amazonaws.com' } },
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { Service: 'sagemaker.amazonaws.com' },
+          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+        },
       ],
     });
   });
