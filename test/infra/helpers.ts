@@ -157,3 +157,21 @@ export function logicalIdOf(template: Template, type: string, prefix: string): s
     throw new Error(`expected one ${type} starting with ${prefix}, found ${ids.join(', ') || 'none'}`);
   return ids[0] as string;
 }
+
+/** A SageMaker ARN with a name pattern, as CDK renders `stack.formatArn` in this stack (`<resource>/<prefix>*`). */
+export function sageMakerArnPattern(resource: string, prefix: string): Record<string, unknown> {
+  return {
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':sagemaker:',
+        { Ref: 'AWS::Region' },
+        ':',
+        { Ref: 'AWS::AccountId' },
+        `:${resource}/${prefix}*`,
+      ],
+    ],
+  };
+}

@@ -18,7 +18,7 @@ import { OPTIONAL_STACK_OUTPUTS } from '../../lib/stacks/modelops-stack';
 import { RETRAIN_WORKFLOW } from '../../lib/workflows/retrain';
 import { boundVariableNames, functionArnPlaceholder } from '../../lib/workflows/types';
 import { matchesEventPattern } from './event-pattern';
-import { asArray, logicalIdOf, synthApp, testStack, TEST_CONFIG } from './helpers';
+import { asArray, logicalIdOf, sageMakerArnPattern, synthApp, testStack, TEST_CONFIG } from './helpers';
 import type { SynthResult } from './helpers';
 
 const IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/trainer:1.0';
@@ -410,24 +410,7 @@ describe('RetrainPipeline training role', () => {
           Principal: { Service: 'sagemaker.amazonaws.com' },
           Condition: {
             StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
-            ArnLike: {
-              'aws:SourceArn': [
-                {
-                  'Fn::Join': [
-                    '',
-                    [
-                      'arn:',
-                      { Ref: 'AWS::Partition' },
-                      ':sagemaker:',
-                      { Ref: 'AWS::Region' },
-                      ':',
-                      { Ref: 'AWS::AccountId' },
-                      ':training-job/breast-cancer-*',
-                    ],
-                  ],
-                },
-              ],
-            },
+            ArnLike: { 'aws:SourceArn': [sageMakerArnPattern('training-job', 'breast-cancer-')] },
           },
         },
       ],

@@ -23,7 +23,15 @@ import {
   SAGEMAKER_NAME_PATTERN,
 } from '../../lambdas/core/rollout-target';
 import { DEPLOYMENTS_TABLE, MODEL_VERSIONS_TABLE } from '../../lambdas/core/tables';
-import { asArray, identityStatements, logicalIdOf, synthApp, TEST_CONFIG, testStack } from './helpers';
+import {
+  asArray,
+  identityStatements,
+  logicalIdOf,
+  sageMakerArnPattern,
+  synthApp,
+  TEST_CONFIG,
+  testStack,
+} from './helpers';
 import type { PolicyStatementJson, SynthResult, TemplateResource } from './helpers';
 
 const IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml/xgboost-inference:1.7-1';
@@ -318,20 +326,6 @@ describe('SageMakerEndpoint router', () => {
 
 describe('SageMakerEndpoint rollout', () => {
   const rolloutRole = () => logicalIdOf(synth.template, 'AWS::IAM::Role', 'RolloutTestRole');
-  const arnOf = (resource: string, name: string) => ({
-    'Fn::Join': [
-      '',
-      [
-        'arn:',
-        { Ref: 'AWS::Partition' },
-        ':sagemaker:',
-        { Ref: 'AWS::Region' },
-        ':',
-        { Ref: 'AWS::AccountId' },
-        `:${resource}/${name}*`,
-      ],
-    ],
-  });
 
   it('exposes what the rollout target needs: endpoint name, execution role, image, bucket, variant, key', () => {
     const fraud = synth.stack.resolve(endpoints['fraud-score']!.rolloutSettings) as Record<string, unknown>;
@@ -381,16 +375,16 @@ describe('SageMakerEndpoint rollout', () => {
     expect(byAction('sagemaker:UpdateEndpoint')).toEqual(
       onBoth((m) => [
         { Ref: endpointId(m) },
-        arnOf('endpoint-config', endpointConfigNamePrefix(endpointName(m))),
+        sageMakerArnPattern('endpoint-config', endpointConfigNamePrefix(endpointName(m))),
       ]),
     );
     for (const action of ['sagemaker:CreateEndpointConfig', 'sagemaker:DeleteEndpointConfig']) {
       expect(byAction(action)).toEqual(
-        onBoth((m) => arnOf('endpoint-config', endpointConfigNamePrefix(endpointName(m)))),
+        onBoth((m) => sageMakerArnPattern('endpoint-config', endpointConfigNamePrefix(endpointName(m)))),
       );
     }
     expect(byAction('sagemaker:CreateModel')).toEqual(
-      onBoth((m) => arnOf('model', modelNamePrefix(endpointName(m)))),
+      onBoth((m) => sageMakerArnPattern('model', modelNamePrefix(endpointName(m)))),
     );
     const passRole = statements.filter((s) => asArray(s.Action).includes('iam:PassRole'));
     expect(passRole).toEqual(
