@@ -464,7 +464,8 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     program
       .command('route')
       .description(
-        'MANUAL TOOL until the rollout issue automates canaries: set the candidate version, its traffic weight and ' +
+        'Route by hand (releases run their canaries themselves; a release rolling the model out loses its lock ' +
+          'and ends Superseded at its next step): set the candidate version, its traffic weight and ' +
           'the mode (canary: the candidate serves `weight` of requests; shadow: every request also runs the ' +
           'candidate, only stable answers), or --clear it. Audited as ROUTING_CHANGED. The model needs a stable ' +
           'version first (modelops promote).',

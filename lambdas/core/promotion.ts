@@ -1,6 +1,7 @@
 /**
- * Manual routing changes until the rollout issue automates them: make a REGISTERED version the stable one
- * (`modelops promote`), or set a candidate with a weight and mode (`modelops route`, for canary and shadow demos).
+ * Routing changes by hand, next to the release pipeline's own: make a REGISTERED version the stable one
+ * (`modelops promote`, the audited manual override), or set a candidate with a weight and mode (`modelops route`).
+ * Either writes a record without the rollout lock, so a release rolling the model out ends Superseded at its next step.
  *
  * Each change is one conditional write of the model's Deployments record (revision n → n + 1), then one audit
  * event (DESIGN.md decisions 1 and 7). The inference path picks the change up within its routing cache TTL.
@@ -314,8 +315,8 @@ export async function promoteStable(
 }
 
 /**
- * Sets or clears a model's candidate, weight and mode (audited as ROUTING_CHANGED). A manual tool until the rollout
- * issue drives canaries itself. Throws {@link RoutingChangeRefusedError} or {@link RoutingConflictError}.
+ * Sets or clears a model's candidate, weight and mode (audited as ROUTING_CHANGED), by hand: releases drive their
+ * canaries themselves, and a release holding the lock loses it. Throws {@link RoutingChangeRefusedError} or {@link RoutingConflictError}.
  */
 export async function changeRouting(
   stores: RoutingChangeStores,
