@@ -71,6 +71,29 @@ export function nextStateAfter(
   };
 }
 
+/**
+ * What RETRAIN_FAILED keeps of a failed state's Cause, at most `max` characters: a Lambda error document's type and
+ * message (its stack trace, which would push the message out, stays in the function's log), otherwise the tail
+ * (a trainer's stderr, a nested execution's error, end with what went wrong).
+ *
+ * @example failureCauseExcerpt('{"errorType":"NotFound","errorMessage":"no reference data","trace":[…]}') // 'NotFound: no reference data'
+ */
+export function failureCauseExcerpt(cause: string, max = 2_000): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(cause);
+  } catch {
+    return cause.slice(-max);
+  }
+  const { errorType, errorMessage } = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<
+    string,
+    unknown
+  >;
+  if (typeof errorMessage !== 'string') return cause.slice(-max);
+  const text = `${typeof errorType === 'string' ? errorType : 'Error'}: ${errorMessage}`;
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
 const AUDIT_TYPE: Record<RetrainOutcome, 'RETRAIN_SUCCEEDED' | 'RETRAIN_FAILED' | 'RETRAIN_REJECTED'> = {
   promoted: 'RETRAIN_SUCCEEDED',
   'released-not-promoted': 'RETRAIN_SUCCEEDED',
@@ -90,6 +113,9 @@ export async function recordRetrainOutcome(
     const record = await deps.monitorState.getState(input.model, RETRAIN_STATE_KIND);
     const state = record?.state as RetrainState | undefined;
     const next = state ? nextStateAfter(state, input, policy, nowMs) : undefined;
+    // A Guard that failed after taking the run names no run in the execution's state; its retrain state does.
+    const runId =
+      input.runId ?? (state?.running?.executionId === input.executionId ? state.running.runId : undefined);
     let at: string;
     let stateChanged = false;
     let after = state;
@@ -118,7 +144,7 @@ export async function recordRetrainOutcome(
     }
     const details: Record<string, unknown> = {
       outcome: input.outcome,
-      ...(input.runId !== undefined ? { runId: input.runId } : {}),
+      ...(runId !== undefined ? { runId } : {}),
       ...(input.failure
         ? { step: input.failure.step, error: input.failure.error, cause: input.failure.cause }
         : {}),
@@ -146,7 +172,7 @@ export async function recordRetrainOutcome(
     }
     return {
       model: input.model,
-      ...(input.runId !== undefined ? { runId: input.runId } : {}),
+      ...(runId !== undefined ? { runId } : {}),
       outcome: input.outcome,
       ...(input.version !== undefined ? { version: input.version } : {}),
       stateChanged,

@@ -9,7 +9,7 @@ import { DynamoMonitorStateStore } from '../adapters/dynamo-monitor-state';
 import { PowertoolsMetricsSink } from '../adapters/powertools-metrics-sink';
 import { ConfigurationError } from '../core/errors';
 import { METRIC_DIMENSIONS, RETRAIN_METRICS } from '../core/ports';
-import { recordRetrainOutcome, type OutcomeInput } from '../core/retrain-outcome';
+import { failureCauseExcerpt, recordRetrainOutcome, type OutcomeInput } from '../core/retrain-outcome';
 import { parseRetrainPolicies, RETRAIN_POLICIES_ENV } from '../core/retrain-policy';
 import { currentEnvironment, env } from '../shared/env';
 import { logger } from '../shared/powertools';
@@ -47,9 +47,6 @@ const eventSchema = z.discriminatedUnion('result', [
   }),
 ]);
 
-/** The last characters of a failure's cause (a trainer's stderr tail, a nested execution's error): enough to act on. */
-const CAUSE_TAIL = 2_000;
-
 export const handler = releaseStepHandler({
   name: 'RecordOutcome',
   wire: () => ({
@@ -77,7 +74,7 @@ export const handler = releaseStepHandler({
         outcome: 'failed',
         ...(event.input.guard?.runId !== undefined ? { runId: event.input.guard.runId } : {}),
         ...(event.input.package?.version !== undefined ? { version: event.input.package.version } : {}),
-        failure: { step: event.step, error: event.error.Error, cause: cause.slice(-CAUSE_TAIL) },
+        failure: { step: event.step, error: event.error.Error, cause: failureCauseExcerpt(cause) },
       };
     } else if (event.result === 'rejected') {
       input = { ...event, outcome: 'rejected-by-champion-gate' };
