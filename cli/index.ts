@@ -548,6 +548,13 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       )
       .addOption(new Option('--no-follow', "return once started, without waiting for the Guard's decision"))
       .addOption(
+        new Option(
+          '--take-over <execution-id>',
+          'take the slot of a retrain marked running whose execution is dead (stopped, or failed before recording ' +
+            'its end), instead of waiting out the state machine timeout; audited on RETRAIN_STARTED',
+        ),
+      )
+      .addOption(
         new Option('--timeout <seconds>', "how long to wait for the Guard's decision")
           .argParser(positiveNumber('--timeout'))
           .default(60),
@@ -561,6 +568,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
         name?: string;
         follow: boolean;
         timeout: number;
+        takeOver?: string;
       },
     ) => {
       await retrain(
@@ -572,6 +580,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
           ...(flags.name !== undefined ? { name: flags.name } : {}),
           follow: flags.follow,
           timeoutSeconds: flags.timeout,
+          ...(flags.takeOver !== undefined ? { takeOver: flags.takeOver } : {}),
         },
         () => resolveTarget(flags),
         io,

@@ -59,6 +59,8 @@ export interface RetrainOptions {
   readonly follow?: boolean;
   /** How long to wait for it. @default 60 */
   readonly timeoutSeconds?: number;
+  /** `--take-over`: the execution id of a running retrain known to be dead, whose slot this start takes. */
+  readonly takeOver?: string;
 }
 
 /** Where a retrain is started; injectable for tests. */
@@ -106,6 +108,7 @@ export function manualRetrainInput(
   reason: string | undefined,
   config: ModelOpsConfig,
   requestedBy: string,
+  takeOver?: string,
 ): RetrainStart {
   if (!MODEL_NAME_PATTERN.test(model)) {
     throw new UsageError(`<model> "${model}" is not a model name (1-64 characters of a-z, 0-9 and "-")`);
@@ -129,10 +132,21 @@ export function manualRetrainInput(
     );
   }
   try {
-    return parseRetrainStart({ model, trigger: 'manual', reason: reason.trim(), requestedBy }, enabled);
+    return parseRetrainStart(
+      {
+        model,
+        trigger: 'manual',
+        reason: reason.trim(),
+        requestedBy,
+        ...(takeOver !== undefined ? { takeOver } : {}),
+      },
+      enabled,
+    );
   } catch (err) {
     if (err instanceof RetrainInputError)
-      throw new UsageError(err.message.replace(/^invalid retrain input: /, ''));
+      throw new UsageError(
+        err.message.replace(/^invalid retrain input: /, '').replace(/input\.takeOver/g, '--take-over'),
+      );
     throw err;
   }
 }
@@ -242,7 +256,7 @@ export async function retrain(
       `cannot load modelops.config.ts (${(err as Error).message}); run modelops retrain from the project checkout`,
     );
   }
-  const input = manualRetrainInput(model, options.reason, config, cliActor());
+  const input = manualRetrainInput(model, options.reason, config, cliActor(), options.takeOver);
   const target = typeof targetOrResolve === 'function' ? await targetOrResolve() : targetOrResolve;
   const aws =
     options.stack !== undefined || options.stateMachineArn !== undefined || target.s3Endpoint === undefined;

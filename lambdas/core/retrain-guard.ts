@@ -21,6 +21,7 @@ import {
   RETRAIN_RUN_TIMEOUT_SECONDS,
   RETRAIN_STATE_KIND,
   type RetrainPolicy,
+  type RunningRetrain,
   type RetrainStart,
   type RetrainState,
   type RetrainTrigger,
@@ -80,6 +81,8 @@ export type GuardDecision =
       readonly pass: GuardPassCore;
       /** A retried Guard found its own write: nothing to write again. */
       readonly resumed: boolean;
+      /** The run whose slot this start took (past the timeout, or `takeOver`); audited with RETRAIN_STARTED. */
+      readonly tookOver?: RunningRetrain;
     };
 
 export interface GuardInput {
@@ -156,16 +159,22 @@ export function decideRetrain(input: GuardInput): GuardDecision {
       `event ${start.eventId} already started a retrain; a redelivery starts nothing`,
     );
   }
+  let tookOver: RunningRetrain | undefined;
   if (state.running !== undefined) {
     const staleAtMs = Date.parse(state.running.startedAt) + RETRAIN_RUN_TIMEOUT_SECONDS * 1000;
-    if (nowMs < staleAtMs) {
+    const named = start.takeOver === state.running.executionId;
+    if (nowMs < staleAtMs && !named) {
       return skip(
         'RETRAIN_RUNNING',
         `retrain ${state.running.runId} of ${start.model} is running (execution ${state.running.executionId}, ` +
-          `started ${state.running.startedAt}); one retrain per model at a time`,
+          `started ${state.running.startedAt}); one retrain per model at a time` +
+          (start.takeOver === undefined
+            ? `. If that execution is dead (stopped, or failed before recording its end), start with --take-over ${state.running.executionId}`
+            : `; --take-over names ${start.takeOver}, which is not the running execution`),
       );
     }
-    // Older than the state machine's own timeout: that execution has ended without recording it; take over.
+    // Older than the state machine's own timeout, or named dead by a person: take over its slot.
+    tookOver = state.running;
   }
   const lock = routing?.rollout;
   if (lock !== undefined && Date.parse(lock.expiresAt) > nowMs) {
@@ -228,7 +237,13 @@ export function decideRetrain(input: GuardInput): GuardDecision {
         ? state.recentEventIds
         : [...state.recentEventIds, start.eventId].slice(-RECENT_EVENT_IDS),
   };
-  return { kind: 'start', next, resumed: false, pass: passOf(start, stable, runId, nowMs, policy) };
+  return {
+    kind: 'start',
+    next,
+    resumed: false,
+    pass: passOf(start, stable, runId, nowMs, policy),
+    ...(tookOver !== undefined ? { tookOver } : {}),
+  };
 }
 
 function latest(a: string | undefined, b: string | undefined): string | undefined {
@@ -363,6 +378,16 @@ export async function runRetrainGuard(
             reason: start.reason,
             dataWindow: decision.pass.dataWindow,
             ...(start.eventId !== undefined ? { eventId: start.eventId } : {}),
+            ...(decision.tookOver !== undefined
+              ? {
+                  tookOver: {
+                    runId: decision.tookOver.runId,
+                    executionId: decision.tookOver.executionId,
+                    startedAt: decision.tookOver.startedAt,
+                    named: start.takeOver === decision.tookOver.executionId,
+                  },
+                }
+              : {}),
           },
         },
         `${executionId}#guard-start`,

@@ -44,20 +44,34 @@ const MAX_REASON_CHARS = 500;
  * `ModelDriftDetected` detail (its `persistence.recent` is what the guard checks); `eventId` deduplicates a
  * redelivered event.
  */
-export const retrainStartSchema = z.strictObject({
-  model: z
-    .string({ error: 'is required: the configured model to retrain, e.g. "breast-cancer"' })
-    .regex(MODEL_NAME_PATTERN, { error: 'must be a model name (1-64 characters of a-z, 0-9 and "-")' }),
-  trigger: z.enum(TRIGGER_KINDS, { error: `must be one of ${TRIGGER_KINDS.join(', ')}` }),
-  reason: z
-    .string({ error: 'is required: say why (it is audited), e.g. "labels of November arrived"' })
-    .trim()
-    .min(1, { error: 'must not be empty: say why (it is audited)' })
-    .max(MAX_REASON_CHARS, { error: `must be at most ${MAX_REASON_CHARS} characters` }),
-  evidence: z.record(z.string(), z.unknown()).optional(),
-  eventId: z.string().min(1).max(512).optional(),
-  requestedBy: z.string().min(1).max(256).optional(),
-});
+export const retrainStartSchema = z
+  .strictObject({
+    model: z
+      .string({ error: 'is required: the configured model to retrain, e.g. "breast-cancer"' })
+      .regex(MODEL_NAME_PATTERN, { error: 'must be a model name (1-64 characters of a-z, 0-9 and "-")' }),
+    trigger: z.enum(TRIGGER_KINDS, { error: `must be one of ${TRIGGER_KINDS.join(', ')}` }),
+    reason: z
+      .string({ error: 'is required: say why (it is audited), e.g. "labels of November arrived"' })
+      .trim()
+      .min(1, { error: 'must not be empty: say why (it is audited)' })
+      .max(MAX_REASON_CHARS, { error: `must be at most ${MAX_REASON_CHARS} characters` }),
+    evidence: z.record(z.string(), z.unknown()).optional(),
+    eventId: z.string().min(1).max(512).optional(),
+    requestedBy: z.string().min(1).max(256).optional(),
+    /**
+     * A manual start only: the execution id of a run marked running that the operator knows is dead (stopped, or
+     * failed before recording its end); this start takes its slot instead of waiting out the state machine timeout.
+     */
+    takeOver: z
+      .string({ error: 'must be the execution id of the running retrain to take over' })
+      .min(1)
+      .max(2048)
+      .optional(),
+  })
+  .refine((s) => s.takeOver === undefined || s.trigger === 'manual', {
+    path: ['takeOver'],
+    error: 'is only for a manual start (trigger "manual"): a person decides that a run is dead',
+  });
 export type RetrainStart = z.infer<typeof retrainStartSchema>;
 
 /**

@@ -357,6 +357,16 @@ async function expectStillRunning(name: string, result: ExecutionResult): Promis
   );
   const next = await runtime.startRetrain(manualStart(name));
   expect(next.output, trace(next)).toMatchObject({ skipped: true, code: 'RETRAIN_RUNNING' });
+  expect((next.output as { reason: string }).reason).toContain(`--take-over ${result.executionArn}`);
+  // An operator who knows that execution is dead takes its slot at once, audited on the new run's start.
+  // (The new run meets the same injected fault; only its start matters here.)
+  const takeOver = await runtime.startRetrain({ ...manualStart(name), takeOver: result.executionArn });
+  const started = ofType(await stores.audit.listAudit(name), 'RETRAIN_STARTED').at(-1);
+  expect(started?.actor, trace(takeOver)).toBe(takeOver.executionArn);
+  expect(started?.details).toMatchObject({
+    runId: 'r2',
+    tookOver: { runId: 'r1', executionId: result.executionArn, named: true },
+  });
 }
 
 // --- The fault matrix ------------------------------------------------------------------------------------------------

@@ -68,6 +68,16 @@ describe('manualRetrainInput', () => {
     });
   });
 
+  it('carries --take-over, and refuses an empty one naming the flag', () => {
+    const arn = 'arn:aws:states:eu-west-1:1:execution:retrain:dead-run';
+    expect(manualRetrainInput('breast-cancer', 'stuck run', CONFIG, 'cli:ana', arn)).toMatchObject({
+      takeOver: arn,
+    });
+    expect(() => manualRetrainInput('breast-cancer', 'stuck run', CONFIG, 'cli:ana', '')).toThrow(
+      /--take-over/,
+    );
+  });
+
   it.each([
     ['Bad_Name', 'why', /is not a model name/],
     ['breast-cancer', undefined, /--reason is required/],
