@@ -113,3 +113,24 @@ export class InvalidUtf8Error extends Error {
     super(`${what} is not valid UTF-8 at byte offset ${byteOffset}; save it as UTF-8`);
   }
 }
+
+/**
+ * The Lambda error document Step Functions passes as a failed Task's Cause, `{"errorType","errorMessage","trace"}`;
+ * undefined when the Cause is anything else (a service integration's error, a trainer's stderr).
+ */
+export function lambdaErrorOf(
+  cause: string,
+): { readonly type?: string; readonly message: string } | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(cause);
+  } catch {
+    return undefined;
+  }
+  const { errorType, errorMessage } = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<
+    string,
+    unknown
+  >;
+  if (typeof errorMessage !== 'string') return undefined;
+  return { ...(typeof errorType === 'string' ? { type: errorType } : {}), message: errorMessage };
+}

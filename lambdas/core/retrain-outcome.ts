@@ -8,6 +8,7 @@
  * stamped with the state's `lastFinishedAt`; a retried RecordOutcome finds its write landed and re-appends the same id.
  */
 import { appendAuditOnce, idempotentAuditEvent } from './audit';
+import { lambdaErrorOf } from './errors';
 import {
   MonitorStateConflictError,
   type AuditLogStore,
@@ -79,18 +80,9 @@ export function nextStateAfter(
  * @example failureCauseExcerpt('{"errorType":"NotFound","errorMessage":"no reference data","trace":[…]}') // 'NotFound: no reference data'
  */
 export function failureCauseExcerpt(cause: string, max = 2_000): string {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(cause);
-  } catch {
-    return cause.slice(-max);
-  }
-  const { errorType, errorMessage } = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<
-    string,
-    unknown
-  >;
-  if (typeof errorMessage !== 'string') return cause.slice(-max);
-  const text = `${typeof errorType === 'string' ? errorType : 'Error'}: ${errorMessage}`;
+  const lambdaError = lambdaErrorOf(cause);
+  if (lambdaError === undefined) return cause.slice(-max);
+  const text = `${lambdaError.type ?? 'Error'}: ${lambdaError.message}`;
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 

@@ -24,6 +24,7 @@ import {
   type CanaryPredictionDeps,
   type CanaryPredictionInput,
 } from './canary-predictions';
+import { lambdaErrorOf } from './errors';
 import { RoutingChangeRefusedError } from './promotion';
 import {
   budgetSummary,
@@ -1030,13 +1031,9 @@ export function deployFailureOf(error: unknown): { readonly reasonCode: string; 
     Error?: unknown;
     Cause?: unknown;
   };
-  let message = typeof e.Cause === 'string' ? e.Cause : '';
-  try {
-    const doc = JSON.parse(message) as { errorMessage?: unknown };
-    if (typeof doc.errorMessage === 'string') message = doc.errorMessage;
-  } catch {
-    // Not the Lambda error document: the Cause as it is.
-  }
+  const cause = typeof e.Cause === 'string' ? e.Cause : '';
+  // Not the Lambda error document: the Cause as it is.
+  const message = lambdaErrorOf(cause)?.message ?? cause;
   const match = DEPLOY_FAILURE_MESSAGE.exec(message);
   return match
     ? { reasonCode: match[1]!, message: match[2]!.slice(0, 1000) }
