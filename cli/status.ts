@@ -295,10 +295,11 @@ export type RolloutPhase = 'deploying' | 'deployed' | 'shadow' | 'canary';
  * no CANDIDATE_DEPLOYED yet — the Lambda warm-up, or a SageMaker endpoint update that takes minutes), shadow, or a
  * canary step.
  */
-function phaseOf(record: DeploymentRecord, own: readonly AuditEvent[]): RolloutPhase {
+function phaseOf(record: DeploymentRecord, lock: RolloutLock, events: readonly AuditEvent[]): RolloutPhase {
   if (record.mode === 'shadow') return 'shadow';
   if (record.weight > 0) return 'canary';
-  return own.some((e) => e.type === 'CANDIDATE_DEPLOYED') ? 'deployed' : 'deploying';
+  const deployed = events.some((e) => e.type === 'CANDIDATE_DEPLOYED' && e.actor === lock.executionId);
+  return deployed ? 'deployed' : 'deploying';
 }
 
 const PHASE_TEXT: Readonly<Record<RolloutPhase, string>> = {
@@ -332,10 +333,7 @@ function lockLines(
       : `EXPIRED at ${lock.expiresAt} (${minutesApart(expiresMs, nowMs)} ago): its execution is presumed dead; ` +
         `the next release takes the lock over, or release it with \`modelops unlock ${record.model} --reason …\``;
   const started = events.find((e) => e.type === 'ROLLOUT_STARTED' && e.actor === lock.executionId);
-  const phase = phaseOf(
-    record,
-    events.filter((e) => e.actor === lock.executionId),
-  );
+  const phase = phaseOf(record, lock, events);
   const lines = [
     'Rollout:',
     `Lock: execution ${lock.executionId}, candidate ${lock.candidate}, started ${lock.startedAt}, ${expiry}.`,
@@ -801,14 +799,7 @@ async function statusDocument(
     try {
       const record = await stores.deployments.getDeployment(model);
       doc.routing = record ?? null;
-      const lock = record?.rollout;
-      doc.rolloutPhase =
-        lock === undefined
-          ? null
-          : phaseOf(
-              record!,
-              read.events.filter((e) => e.actor === lock.executionId),
-            );
+      doc.rolloutPhase = record?.rollout === undefined ? null : phaseOf(record, record.rollout, read.events);
     } catch (err) {
       doc.routing = failed(err);
     }

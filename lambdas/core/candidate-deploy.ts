@@ -122,6 +122,7 @@ export function localRolloutTargetsEnvValue(
 // ---------------------------------------------------------------------------------------------------------------
 
 export const CANDIDATE_ACTIONS = ['deploy', 'poll', 'retire'] as const;
+export type CandidateAction = (typeof CANDIDATE_ACTIONS)[number];
 
 /**
  * How a rollout that made no decision of its own ends, after its retire: `aborted` (a step failed; AbortRollout
@@ -129,7 +130,6 @@ export const CANDIDATE_ACTIONS = ['deploy', 'poll', 'retire'] as const;
  */
 export const RETIRE_ENDINGS = ['aborted', 'superseded'] as const;
 export type RetireEnding = (typeof RETIRE_ENDINGS)[number];
-export type CandidateAction = (typeof CANDIDATE_ACTIONS)[number];
 
 /** The part of `$.rollout` these Tasks read (the rest of the state is ignored). */
 const rolloutRefSchema = z.object({
