@@ -509,6 +509,37 @@ describe('a failure injected into each rollout Task', () => {
   );
 });
 
+describe('the retire after an abort', () => {
+  it('fails without losing the first error: the release still ends in RecordFailure with it', async () => {
+    // GIVEN a canary whose analysis fails (AbortRollout clears the candidate), then whose retire fails too
+    const before = await stores.deployments.getDeployment(CANARY);
+    const version = freshVersion();
+    faults = [
+      { state: 'AnalyzeCanary', when: 'before' },
+      { state: 'RetireCandidate', when: 'before' },
+    ];
+
+    // WHEN its release runs
+    const result = await release(CANARY, version);
+
+    // THEN the retire ran after the abort, its failure was caught, and the release failed with the first error
+    expect(invoked.slice(invoked.indexOf('AbortRollout')), trace(result)).toEqual([
+      'AbortRollout',
+      'RetireCandidate',
+      'RecordFailure',
+    ]);
+    expect(result.error, trace(result)).toBe('ReleaseFailed');
+    const events = await eventsOf(CANARY, version);
+    const failed = events.find((e) => e.type === 'RELEASE_FAILED');
+    expect(failed?.details.cause, JSON.stringify(events)).toContain('injected before AnalyzeCanary');
+    // AND stable serves everything, no lock
+    const record = await stores.deployments.getDeployment(CANARY);
+    expect(record).toMatchObject({ stable: before?.stable, weight: 0 });
+    expect(record?.candidate).toBeUndefined();
+    expect(record?.rollout).toBeUndefined();
+  }, 60_000);
+});
+
 describe('version stages', () => {
   it('a promoted canary is LIVE and the stable version it replaced STANDBY', async () => {
     const previous = (await stores.deployments.getDeployment(CANARY))!;
